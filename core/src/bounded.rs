@@ -202,8 +202,14 @@ impl<const MAX: usize> std::str::FromStr for Ident<MAX> {
 }
 
 /// A list of at most `MAX` items (`MAX` ≤ 255), encoded as `u8 count ‖ items`.
-#[derive(Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct ShortVec<T, const MAX: usize>(Vec<T>);
+
+impl<T, const MAX: usize> Default for ShortVec<T, MAX> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
 
 impl<T, const MAX: usize> ShortVec<T, MAX> {
     const CHECK: () = assert!(MAX <= 255, "ShortVec<T, MAX> is limited to 255 items");
@@ -282,8 +288,14 @@ impl<'de, T: Deserialize<'de>, const MAX: usize> Deserialize<'de> for ShortVec<T
 
 /// A list of at most `MAX` items, encoded as borsh's `u32 count ‖ items`, for lists that may be
 /// longer than 255 (batches of credentials, proofs).
-#[derive(Clone, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct BoundedVec<T, const MAX: usize>(Vec<T>);
+
+impl<T, const MAX: usize> Default for BoundedVec<T, MAX> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
 
 impl<T, const MAX: usize> BoundedVec<T, MAX> {
     /// Makes a bounded list, refusing one with too many items.

@@ -54,6 +54,9 @@ pub fn decode<T: BorshDeserialize + BorshSerialize>(bytes: &[u8], max: usize) ->
     let mut rest = bytes;
     let value = T::deserialize_reader(&mut rest).map_err(|e| match e.kind() {
         std::io::ErrorKind::UnexpectedEof => DecodeError::Truncated,
+        // borsh reports a short input for its own integer and array readers with this message
+        // (a private constant of borsh 1.x), not with `UnexpectedEof`.
+        _ if e.to_string() == "Unexpected length of input" => DecodeError::Truncated,
         _ => DecodeError::Malformed(e.to_string()),
     })?;
     if !rest.is_empty() {

@@ -9,6 +9,7 @@
 pub mod block;
 pub mod bounded;
 pub mod credential;
+pub mod devnet;
 pub mod encoding;
 pub mod genesis;
 pub mod hash;
@@ -20,8 +21,11 @@ pub mod registry;
 pub mod sig;
 pub mod smt;
 pub mod state;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod tx;
 pub mod verify;
 
 pub use hash::{Digest, Domain};
 
+pub use verify::{Policy, Rejection, TrustAnchor, Verdict, verify, verify_text};

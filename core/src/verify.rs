@@ -1,1 +1,222 @@
-//! verify
+//! `verify`: the one verification algorithm used by the verifier service, the issuer CLI and the
+//! tests (spec/verification.md, whose steps are cited below).
+
+mod anchor;
+mod rejection;
+
+pub use anchor::TrustAnchor;
+pub use rejection::{Check, Outcome, Rejection};
+
+use serde::Serialize;
+
+use crate::credential::{CREDENTIAL_VERSION, Claim, claims_root};
+use crate::hash::Domain;
+use crate::ids::{CredentialId, Height, IssuerId, KeyId, KindId, Timestamp};
+use crate::presentation::{Presentation, PresentationError};
+use crate::state::{CredentialStatus, StateKey, StateValue};
+
+/// What the caller requires beyond genuineness.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// Refuse a presentation that brings no status evidence (a compact one the caller did not
+    /// complete with a fresh proof from the ledger).
+    pub require_status: bool,
+    /// Refuse status evidence from a header older than this, in milliseconds.
+    pub max_status_age_ms: Option<u64>,
+}
+
+impl Policy {
+    /// A live check, as the public verifier makes: status required, at most 10 s old.
+    pub const LIVE: Policy = Policy { require_status: true, max_status_age_ms: Some(10_000) };
+    /// An offline check of a full presentation: status required, reported "as of" its time.
+    pub const OFFLINE: Policy = Policy { require_status: true, max_status_age_ms: None };
+    /// Genuineness only (signature, issuer, claims); status is reported as not checked.
+    pub const GENUINENESS: Policy = Policy { require_status: false, max_status_age_ms: None };
+}
+
+/// What the ledger said about the credential's status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum StatusFinding {
+    /// Active according to a verified header.
+    Active {
+        /// Height of that header.
+        height: Height,
+        /// Time of that header: the status is known as of this time.
+        as_of: Timestamp,
+        /// Time of the block that published the credential.
+        published_at: Timestamp,
+    },
+    /// No status evidence was checked (allowed by the policy).
+    NotChecked,
+}
+
+/// A credential that passed every check the policy asked for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    /// The credential.
+    pub credential: CredentialId,
+    /// The issuer.
+    pub issuer: IssuerId,
+    /// Issuer name, Traditional Chinese.
+    pub issuer_name_zh: String,
+    /// Issuer name, English.
+    pub issuer_name_en: String,
+    /// The kind.
+    pub kind: KindId,
+    /// The issuer key that signed.
+    pub key_id: KeyId,
+    /// Start of validity.
+    pub valid_from: Timestamp,
+    /// End of validity, if any.
+    pub valid_until: Option<Timestamp>,
+    /// Claims the holder disclosed, in order.
+    pub disclosed: Vec<Claim>,
+    /// How many claims stayed hidden.
+    pub hidden_claims: usize,
+    /// The status finding.
+    pub status: StatusFinding,
+    /// The checks made, in order; every one passed.
+    pub checks: Vec<Check>,
+}
+
+/// Decodes a presentation's text form and verifies it.
+pub fn verify_text(text: &str, anchor: &TrustAnchor, now: Timestamp, policy: &Policy) -> Result<Verdict, Rejection> {
+    let p = Presentation::from_text(text).map_err(|e| match e {
+        PresentationError::TooLong { len, max } => Rejection::Oversized { len, max },
+        PresentationError::Decode(crate::encoding::DecodeError::TooLarge { len, max }) => Rejection::Oversized { len, max },
+        other => Rejection::Malformed { reason: other.to_string() },
+    })?;
+    verify(&p, anchor, now, policy)
+}
+
+/// Verifies a presentation against a trust anchor at time `now` (spec/verification.md §2).
+pub fn verify(p: &Presentation, anchor: &TrustAnchor, now: Timestamp, policy: &Policy) -> Result<Verdict, Rejection> {
+    let c = p.compact();
+    let body = &c.body;
+    let mut checks = vec![Check::Decoding];
+
+    // §2.1 Version.
+    if body.version != CREDENTIAL_VERSION {
+        return Err(Rejection::UnsupportedVersion { version: body.version });
+    }
+
+    // §2.2 Issuer known and not removed.
+    let registry = anchor.registry();
+    let issuer = registry.issuer(&body.issuer).ok_or_else(|| Rejection::UnknownIssuer { issuer: body.issuer.clone() })?;
+    if let Some(at) = issuer.removed_at {
+        return Err(Rejection::IssuerRemoved { issuer: body.issuer.clone(), removed_at: at });
+    }
+    checks.push(Check::IssuerKnown);
+
+    // §2.3 Kind authorized for the issuer.
+    if !issuer.kinds.contains(&body.kind) {
+        return Err(Rejection::KindNotAuthorized { issuer: body.issuer.clone(), kind: body.kind.clone() });
+    }
+    checks.push(Check::KindAuthorized);
+
+    // §2.4 Signature by a registered key of the issuer, verify_strict.
+    let key = registry
+        .key(&body.issuer, &body.key_id)
+        .ok_or_else(|| Rejection::UnknownKey { issuer: body.issuer.clone(), key_id: body.key_id.clone() })?;
+    let message = body.signing_message(anchor.chain_id());
+    key.prepared
+        .verify_strict(Domain::SignCredential, &message, &c.signature)
+        .map_err(|_| Rejection::BadSignature { issuer: body.issuer.clone(), key_id: body.key_id.clone() })?;
+    checks.push(Check::Signature);
+
+    // §2.5 Disclosed claims match the signed claims root.
+    let (digests, disclosed) = c.disclosure.digests_and_claims();
+    let computed = claims_root(&digests);
+    if computed != body.claims_root {
+        return Err(Rejection::ClaimsMismatch { signed: body.claims_root, computed });
+    }
+    checks.push(Check::Claims);
+
+    let status = match p.evidence() {
+        None if policy.require_status => return Err(Rejection::StatusUnavailable { credential: body.id }),
+        None => StatusFinding::NotChecked,
+        Some(ev) => {
+            // §2.6 Anchoring: a committed header of this chain, and a state proof under it.
+            let h = &ev.header;
+            if &h.chain_id != anchor.chain_id() {
+                return Err(Rejection::WrongChain { expected: anchor.chain_id().clone(), got: h.chain_id.clone() });
+            }
+            let header_hash = h.hash();
+            if !anchor.is_verified(h.height, &header_hash) {
+                let set = anchor.validators_at(h.height).ok_or(Rejection::UnknownValidatorSet { height: h.height })?;
+                ev.commit.verify(h, set).map_err(|reason| Rejection::BadCommit { height: h.height, reason })?;
+            }
+            let state_key = StateKey::Credential(body.issuer.clone(), body.id).hash();
+            let value_hash = StateValue::Credential(ev.record.clone()).hash();
+            ev.proof
+                .verify(&h.state_root, &state_key, Some(&value_hash))
+                .map_err(|reason| Rejection::BadStateProof { height: h.height, reason })?;
+            let presented = Domain::Credential.hash(&[&message]);
+            if ev.record.digest != presented {
+                return Err(Rejection::DigestMismatch { ledger: ev.record.digest, presented });
+            }
+            checks.push(Check::Anchoring);
+
+            // §2.7 The key covered the publication time the ledger recorded.
+            if !key.record.covers(ev.record.published_at) {
+                return Err(Rejection::KeyNotValidAtIssuance {
+                    key_id: body.key_id.clone(),
+                    published_at: ev.record.published_at,
+                    valid_from: key.record.valid_from,
+                    revoked_from: key.record.revoked_from,
+                });
+            }
+            checks.push(Check::KeyValidAtIssuance);
+
+            // §2.8 Status. Revocation is final, so even old evidence of it is conclusive;
+            // anything else must be fresh (§2.10) before it is believed.
+            if let CredentialStatus::Revoked { reason } = ev.record.status {
+                return Err(Rejection::Revoked { credential: body.id, reason, at: ev.record.changed_at });
+            }
+            if let Some(max) = policy.max_status_age_ms {
+                let age = now.since(h.time);
+                if age > max {
+                    return Err(Rejection::StaleStatus { as_of: h.time, now, max_age_ms: max });
+                }
+            }
+            if let CredentialStatus::Suspended { reason } = ev.record.status {
+                return Err(Rejection::Suspended { credential: body.id, reason, since: ev.record.changed_at });
+            }
+            checks.push(Check::Status);
+            StatusFinding::Active { height: h.height, as_of: h.time, published_at: ev.record.published_at }
+        }
+    };
+
+    // §2.9 Validity window.
+    if now < body.valid_from {
+        return Err(Rejection::NotYetValid { valid_from: body.valid_from, now });
+    }
+    if let Some(until) = body.valid_until {
+        if now >= until {
+            return Err(Rejection::Expired { valid_until: until, now });
+        }
+    }
+    checks.push(Check::ValidityWindow);
+    if matches!(status, StatusFinding::Active { .. }) && policy.max_status_age_ms.is_some() {
+        checks.push(Check::Freshness);
+    }
+
+    Ok(Verdict {
+        credential: body.id,
+        issuer: body.issuer.clone(),
+        issuer_name_zh: issuer.name_zh.to_string(),
+        issuer_name_en: issuer.name_en.to_string(),
+        kind: body.kind.clone(),
+        key_id: body.key_id.clone(),
+        valid_from: body.valid_from,
+        valid_until: body.valid_until,
+        disclosed,
+        hidden_claims: c.disclosure.hidden_count(),
+        status,
+        checks,
+    })
+}
+
+#[cfg(test)]
+mod tests;
