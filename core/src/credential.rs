@@ -9,6 +9,7 @@ use crate::encoding::encode;
 use crate::hash::{Digest, Domain};
 use crate::ids::{ChainId, ClaimKey, CredentialId, IssuerId, KeyId, KindId, Timestamp};
 use crate::sig::{Keypair, PreparedKey, Signature, SignatureError};
+use crate::state::KindDef;
 
 /// Version of the credential body format this code writes and reads.
 pub const CREDENTIAL_VERSION: u8 = 1;
@@ -99,7 +100,11 @@ pub fn claim_digests(seed: &Salt, claims: &[Claim]) -> Vec<Digest> {
     claims.iter().enumerate().map(|(i, c)| claim_digest(&claim_salt(seed, i as u8), c)).collect()
 }
 
-/// How a presentation reveals the claims (spec/presentations.md §3).
+/// How a presentation reveals the claims (spec/credentials.md §4).
+///
+/// Claim values travel without their keys: a credential carries exactly its kind's claims, in
+/// the schema's order, so the verifier takes each key from the kind definition. This keeps a
+/// lawyer license's QR code at version 12 or below.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum Disclosure {
@@ -107,12 +112,12 @@ pub enum Disclosure {
     All {
         /// The credential's salt seed.
         seed: Salt,
-        /// All claims, in order.
-        claims: ShortVec<Claim, MAX_CLAIMS>,
+        /// All claim values, in schema order.
+        values: ShortVec<Text<255>, MAX_CLAIMS>,
     },
     /// Each claim either shown with its own salt or hidden behind its digest.
     Selective {
-        /// One item per claim, in order.
+        /// One item per claim, in schema order.
         items: ShortVec<DisclosedItem, MAX_CLAIMS>,
     },
 }
@@ -121,12 +126,12 @@ pub enum Disclosure {
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum DisclosedItem {
-    /// The claim and its salt.
+    /// The claim's value and salt.
     Shown {
         /// The claim's salt.
         salt: Salt,
-        /// The claim.
-        claim: Claim,
+        /// The claim's value.
+        value: Text<255>,
     },
     /// Only the claim's digest.
     Hidden {
@@ -135,26 +140,52 @@ pub enum DisclosedItem {
     },
 }
 
+/// A disclosure whose claim count differs from the kind's schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the kind has {expected} claims; the disclosure has {got}")]
+pub struct ClaimCountError {
+    /// Claims in the schema.
+    pub expected: usize,
+    /// Claims in the disclosure.
+    pub got: usize,
+}
+
 impl Disclosure {
-    /// The claim digests this disclosure commits to, in order, and the claims it reveals.
-    pub fn digests_and_claims(&self) -> (Vec<Digest>, Vec<Claim>) {
+    /// The claim digests this disclosure commits to, in order, and the claims it reveals, with
+    /// keys taken from the kind's schema.
+    pub fn digests_and_claims(&self, schema: &KindDef) -> Result<(Vec<Digest>, Vec<Claim>), ClaimCountError> {
+        let keys = &schema.claims;
+        let got = match self {
+            Disclosure::All { values, .. } => values.len(),
+            Disclosure::Selective { items } => items.len(),
+        };
+        if got != keys.len() {
+            return Err(ClaimCountError { expected: keys.len(), got });
+        }
+        let mut digests = Vec::with_capacity(got);
+        let mut shown = Vec::with_capacity(got);
         match self {
-            Disclosure::All { seed, claims } => (claim_digests(seed, claims), claims.to_vec()),
+            Disclosure::All { seed, values } => {
+                for (i, (def, value)) in keys.iter().zip(values.iter()).enumerate() {
+                    let claim = Claim { key: def.key.clone(), value: value.clone() };
+                    digests.push(claim_digest(&claim_salt(seed, i as u8), &claim));
+                    shown.push(claim);
+                }
+            }
             Disclosure::Selective { items } => {
-                let mut digests = Vec::with_capacity(items.len());
-                let mut shown = Vec::new();
-                for item in items.iter() {
+                for (def, item) in keys.iter().zip(items.iter()) {
                     match item {
-                        DisclosedItem::Shown { salt, claim } => {
-                            digests.push(claim_digest(salt, claim));
-                            shown.push(claim.clone());
+                        DisclosedItem::Shown { salt, value } => {
+                            let claim = Claim { key: def.key.clone(), value: value.clone() };
+                            digests.push(claim_digest(salt, &claim));
+                            shown.push(claim);
                         }
                         DisclosedItem::Hidden { digest } => digests.push(*digest),
                     }
                 }
-                (digests, shown)
             }
         }
+        Ok((digests, shown))
     }
 
     /// Number of hidden claims.
@@ -182,7 +213,8 @@ pub struct HeldCredential {
 }
 
 impl HeldCredential {
-    /// Issues a credential: computes the claims root, fills it into `body` and signs.
+    /// Issues a credential: computes the claims root, fills it into `body` and signs. The
+    /// claims must be the kind's schema claims in order ([`check_claims`]).
     pub fn issue(chain: &ChainId, mut body: CredentialBody, seed: Salt, claims: ShortVec<Claim, MAX_CLAIMS>, key: &Keypair) -> HeldCredential {
         body.claims_root = claims_root(&claim_digests(&seed, &claims));
         let signature = body.sign(chain, key);
@@ -192,7 +224,8 @@ impl HeldCredential {
     /// A disclosure revealing the claims whose keys are in `reveal` (all when `None`).
     pub fn disclose(&self, reveal: Option<&[&str]>) -> Disclosure {
         let Some(reveal) = reveal else {
-            return Disclosure::All { seed: self.seed, claims: self.claims.clone() };
+            let values = self.claims.iter().map(|c| c.value.clone()).collect();
+            return Disclosure::All { seed: self.seed, values: ShortVec::new(values).unwrap_or_default() };
         };
         let items = self
             .claims
@@ -201,7 +234,7 @@ impl HeldCredential {
             .map(|(i, c)| {
                 let salt = claim_salt(&self.seed, i as u8);
                 if reveal.contains(&c.key.as_str()) {
-                    DisclosedItem::Shown { salt, claim: c.clone() }
+                    DisclosedItem::Shown { salt, value: c.value.clone() }
                 } else {
                     DisclosedItem::Hidden { digest: claim_digest(&salt, c) }
                 }
@@ -210,4 +243,18 @@ impl HeldCredential {
         // `claims` holds at most MAX_CLAIMS, so the items do too.
         Disclosure::Selective { items: ShortVec::new(items).unwrap_or_default() }
     }
+}
+
+/// Checks that `claims` are exactly the schema's claims, in order, naming the first difference.
+pub fn check_claims(schema: &KindDef, claims: &[Claim]) -> Result<(), String> {
+    if claims.len() != schema.claims.len() {
+        let want: Vec<&str> = schema.claims.iter().map(|c| c.key.as_str()).collect();
+        return Err(format!("kind {} has claims {want:?}; got {} claims", schema.id, claims.len()));
+    }
+    for (i, (c, def)) in claims.iter().zip(schema.claims.iter()).enumerate() {
+        if c.key != def.key {
+            return Err(format!("claim {i} of kind {} is {}, not {}", schema.id, def.key, c.key));
+        }
+    }
+    Ok(())
 }

@@ -115,6 +115,8 @@ pub fn verify(p: &Presentation, anchor: &TrustAnchor, now: Timestamp, policy: &P
     }
     checks.push(Check::KindAuthorized);
 
+    let schema = registry.kind(&body.kind).ok_or_else(|| Rejection::UnknownKind { kind: body.kind.clone() })?;
+
     // §2.4 Signature by a registered key of the issuer, verify_strict.
     let key = registry
         .key(&body.issuer, &body.key_id)
@@ -126,7 +128,10 @@ pub fn verify(p: &Presentation, anchor: &TrustAnchor, now: Timestamp, policy: &P
     checks.push(Check::Signature);
 
     // §2.5 Disclosed claims match the signed claims root.
-    let (digests, disclosed) = c.disclosure.digests_and_claims();
+    let (digests, disclosed) = c
+        .disclosure
+        .digests_and_claims(schema)
+        .map_err(|e| Rejection::ClaimCount { kind: body.kind.clone(), expected: e.expected, got: e.got })?;
     let computed = claims_root(&digests);
     if computed != body.claims_root {
         return Err(Rejection::ClaimsMismatch { signed: body.claims_root, computed });

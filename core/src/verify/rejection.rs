@@ -97,6 +97,12 @@ pub enum Rejection {
         /// The kind.
         kind: KindId,
     },
+    /// The kind is not defined in the registry.
+    #[error("kind {kind} is not defined")]
+    UnknownKind {
+        /// The kind named.
+        kind: KindId,
+    },
     /// The issuer has no such key.
     #[error("issuer {issuer} has no key {key_id}")]
     UnknownKey {
@@ -120,6 +126,16 @@ pub enum Rejection {
         signed: Digest,
         /// Claims root of what was presented.
         computed: Digest,
+    },
+    /// The disclosure has a different number of claims than the kind's schema.
+    #[error("kind {kind} has {expected} claims; the presentation has {got}")]
+    ClaimCount {
+        /// The kind.
+        kind: KindId,
+        /// Claims in the schema.
+        expected: usize,
+        /// Claims presented.
+        got: usize,
     },
     /// No status evidence was given and the policy requires it.
     #[error("no status evidence for credential {credential}")]
@@ -239,9 +255,9 @@ impl Rejection {
                 Check::Decoding
             }
             Rejection::UnknownIssuer { .. } | Rejection::IssuerRemoved { .. } => Check::IssuerKnown,
-            Rejection::KindNotAuthorized { .. } => Check::KindAuthorized,
+            Rejection::KindNotAuthorized { .. } | Rejection::UnknownKind { .. } => Check::KindAuthorized,
             Rejection::UnknownKey { .. } | Rejection::BadSignature { .. } => Check::Signature,
-            Rejection::ClaimsMismatch { .. } => Check::Claims,
+            Rejection::ClaimsMismatch { .. } | Rejection::ClaimCount { .. } => Check::Claims,
             Rejection::StatusUnavailable { .. }
             | Rejection::WrongChain { .. }
             | Rejection::UnknownValidatorSet { .. }

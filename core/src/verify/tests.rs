@@ -74,10 +74,10 @@ fn changed_claim_is_not_genuine() {
     let (w, c) = world();
     let mut p = w.full(&c, None);
     if let Presentation::Full { compact, .. } = &mut p {
-        if let Disclosure::All { claims, .. } = &mut compact.disclosure {
-            let mut v = claims.clone().into_inner();
-            v[0].value = Text::new("李大華").unwrap();
-            *claims = ShortVec::new(v).unwrap();
+        if let Disclosure::All { values, .. } = &mut compact.disclosure {
+            let mut v = values.clone().into_inner();
+            v[0] = Text::new("李大華").unwrap();
+            *values = ShortVec::new(v).unwrap();
         }
     }
     let e = verify(&p, &w.anchor(), t(12), &Policy::LIVE).unwrap_err();
@@ -94,13 +94,26 @@ fn hidden_claim_revealed_with_another_value_is_refused() {
             let mut v = items.clone().into_inner();
             // The bar association was hidden; the holder now "reveals" a different one.
             let salt = crate::credential::claim_salt(&c.seed, 2);
-            let mut claim = c.claims[2].clone();
-            claim.value = Text::new("高雄律師公會").unwrap();
-            v[2] = DisclosedItem::Shown { salt, claim };
+            v[2] = DisclosedItem::Shown { salt, value: Text::new("高雄律師公會").unwrap() };
             *items = ShortVec::new(v).unwrap();
         }
     }
     assert!(matches!(verify(&p, &w.anchor(), t(12), &Policy::LIVE), Err(Rejection::ClaimsMismatch { .. })));
+}
+
+#[test]
+fn dropped_claim_is_refused() {
+    let (w, c) = world();
+    let mut p = w.full(&c, None);
+    if let Presentation::Full { compact, .. } = &mut p {
+        if let Disclosure::All { values, .. } = &mut compact.disclosure {
+            let mut v = values.clone().into_inner();
+            v.pop();
+            *values = ShortVec::new(v).unwrap();
+        }
+    }
+    let e = verify(&p, &w.anchor(), t(12), &Policy::LIVE).unwrap_err();
+    assert_eq!(e, Rejection::ClaimCount { kind: "lawyer-license".parse().unwrap(), expected: 4, got: 3 });
 }
 
 #[test]
