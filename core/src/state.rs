@@ -130,6 +130,14 @@ pub struct CredentialRecord {
     pub changed_at: Timestamp,
 }
 
+impl CredentialRecord {
+    /// `StateValue::Credential(self).hash()` without copying the record: borsh encodes an enum
+    /// as its variant index (0 for `Credential`) followed by the payload.
+    pub fn state_value_hash(&self) -> Digest {
+        Domain::StateValue.hash(&[&[0u8], &encode(self)])
+    }
+}
+
 /// A ministry in the issuer registry.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct IssuerRecord {
@@ -233,4 +241,21 @@ pub struct GovernanceRecord {
     pub threshold: u8,
     /// The nonce the next governance action must carry.
     pub next_nonce: Nonce,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_hash_shortcut_equals_the_enum_hash() {
+        let r = CredentialRecord {
+            digest: Digest([3; 32]),
+            status: CredentialStatus::Suspended { reason: ReasonCode::Order },
+            published_at: Timestamp(5),
+            published_height: Height(2),
+            changed_at: Timestamp(9),
+        };
+        assert_eq!(r.state_value_hash(), StateValue::Credential(r.clone()).hash());
+    }
 }

@@ -13,7 +13,7 @@ use crate::credential::{CREDENTIAL_VERSION, Claim, claims_root};
 use crate::hash::Domain;
 use crate::ids::{CredentialId, Height, IssuerId, KeyId, KindId, Timestamp};
 use crate::presentation::{Presentation, PresentationError};
-use crate::state::{CredentialStatus, StateKey, StateValue};
+use crate::state::{CredentialStatus, StateKey};
 
 /// What the caller requires beyond genuineness.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,13 +147,12 @@ pub fn verify(p: &Presentation, anchor: &TrustAnchor, now: Timestamp, policy: &P
             if &h.chain_id != anchor.chain_id() {
                 return Err(Rejection::WrongChain { expected: anchor.chain_id().clone(), got: h.chain_id.clone() });
             }
-            let header_hash = h.hash();
-            if !anchor.is_verified(h.height, &header_hash) {
+            if !anchor.is_verified(h) {
                 let set = anchor.validators_at(h.height).ok_or(Rejection::UnknownValidatorSet { height: h.height })?;
                 ev.commit.verify(h, set).map_err(|reason| Rejection::BadCommit { height: h.height, reason })?;
             }
             let state_key = StateKey::Credential(body.issuer.clone(), body.id).hash();
-            let value_hash = StateValue::Credential(ev.record.clone()).hash();
+            let value_hash = ev.record.state_value_hash();
             ev.proof
                 .verify(&h.state_root, &state_key, Some(&value_hash))
                 .map_err(|reason| Rejection::BadStateProof { height: h.height, reason })?;

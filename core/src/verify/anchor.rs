@@ -17,7 +17,9 @@ pub struct TrustAnchor {
     /// The set in force from each height on, until the next entry.
     validator_sets: BTreeMap<Height, ValidatorSet>,
     registry: Registry,
-    verified: HashMap<Height, Digest>,
+    /// Headers the light client verified, kept whole: comparing ~200 bytes is cheaper than
+    /// hashing them on every verification.
+    verified: HashMap<Height, Header>,
 }
 
 impl TrustAnchor {
@@ -82,7 +84,7 @@ impl TrustAnchor {
     /// Records a header the caller's light client verified, so `verify` need not check its
     /// commit again.
     pub fn mark_verified(&mut self, header: &Header) {
-        self.verified.insert(header.height, header.hash());
+        self.verified.insert(header.height, header.clone());
     }
 
     /// Forgets verified headers below `height`, bounding the cache.
@@ -90,8 +92,8 @@ impl TrustAnchor {
         self.verified.retain(|h, _| *h >= height);
     }
 
-    /// Whether the header with this hash at this height was verified.
-    pub fn is_verified(&self, height: Height, hash: &Digest) -> bool {
-        self.verified.get(&height) == Some(hash)
+    /// Whether this very header was verified.
+    pub fn is_verified(&self, header: &Header) -> bool {
+        self.verified.get(&header.height) == Some(header)
     }
 }
