@@ -70,6 +70,11 @@ pub enum DevnetError {
     BadParam(String),
 }
 
+/// The master seed for a text seed (`credledger-genesis init --seed TEXT`).
+pub fn master_from_text(seed: &str) -> [u8; 32] {
+    crate::hash::sha256(&[b"credledger-devnet-seed:", seed.as_bytes()]).0
+}
+
 fn key(master: &[u8; 32], label: &str) -> Keypair {
     Keypair::from_seed(&Domain::BatchSeed.hash(&[b"devnet-key", master, label.as_bytes()]).0)
 }

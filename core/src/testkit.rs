@@ -54,7 +54,11 @@ impl World {
     /// A world on the devnet of `seed` with `validators` validators.
     pub fn new(seed: u8, validators: usize) -> World {
         let params = DevnetParams { validators, ..DevnetParams::default() };
-        let devnet = Devnet::build(&[seed; 32], &params).unwrap_or_else(|e| panic!("devnet: {e}"));
+        World::with_devnet(Devnet::build(&[seed; 32], &params).unwrap_or_else(|e| panic!("devnet: {e}")))
+    }
+
+    /// A world on a given devnet (e.g. the one `credledger-genesis init --seed` wrote).
+    pub fn with_devnet(devnet: Devnet) -> World {
         let set = ValidatorSet::new(devnet.genesis.validators.to_vec()).unwrap_or_else(|e| panic!("set: {e}"));
         let (root, store) = devnet.genesis.initial_state().unwrap_or_else(|e| panic!("state: {e}"));
         World { devnet, set, store, root, last: None, records: HashMap::new(), pending: Vec::new() }

@@ -1,1 +1,131 @@
-fn main() {}
+//! `credledger-verifier`: checks credential presentations against a genesis file, with no trust
+//! in any server.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use credledger_core::genesis::Genesis;
+use credledger_core::ids::Timestamp;
+use credledger_core::presentation::MAX_PRESENTATION_TEXT;
+use credledger_core::verify::{Policy, StatusFinding, TrustAnchor, verify_text};
+
+/// Verify credledger credential presentations.
+#[derive(Parser, Debug)]
+#[command(name = "credledger-verifier", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Verify one presentation (the text of its QR code) offline against a genesis file.
+    ///
+    /// A full presentation carries its status proof, header and commit, so it is checked with
+    /// nothing but the genesis. Exit code 0: valid; 1: refused (the failed check is named);
+    /// 2: the command itself failed.
+    ///
+    /// Example: credledger-verifier check --genesis devnet/genesis.json --file lawyer.txt
+    Check {
+        /// The genesis file the chain started from.
+        #[arg(long, value_name = "FILE")]
+        genesis: PathBuf,
+        /// The presentation text (`CL1:…` or `cl1.…`).
+        #[arg(long, conflicts_with = "file", required_unless_present = "file")]
+        text: Option<String>,
+        /// A file holding the presentation text.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// What to require of the status.
+        #[arg(long, value_enum, default_value_t = PolicyArg::Offline)]
+        policy: PolicyArg,
+        /// Check as of this time (milliseconds since 1970) instead of now.
+        #[arg(long, value_name = "MS")]
+        now_ms: Option<u64>,
+        /// Print the verdict or rejection as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum PolicyArg {
+    /// Status required and at most 10 s old.
+    Live,
+    /// Status required; reported as of its header's time.
+    Offline,
+    /// Signature, issuer and claims only; status not checked.
+    Genuineness,
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let Command::Check { genesis, text, file, policy, now_ms, json } = cli.command;
+    let bytes = std::fs::read(&genesis).with_context(|| format!("cannot read {}", genesis.display()))?;
+    let genesis = Genesis::from_json(&bytes).with_context(|| format!("{} is not a genesis document", genesis.display()))?;
+    let anchor = TrustAnchor::from_genesis(&genesis)?;
+    let text = match (text, file) {
+        (Some(t), _) => t,
+        (None, Some(f)) => {
+            let meta = std::fs::metadata(&f).with_context(|| format!("cannot read {}", f.display()))?;
+            if meta.len() > MAX_PRESENTATION_TEXT as u64 + 2 {
+                bail!("{} is {} bytes; a presentation is at most {MAX_PRESENTATION_TEXT}", f.display(), meta.len());
+            }
+            std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display()))?
+        }
+        (None, None) => bail!("give --text or --file"),
+    };
+    let policy = match policy {
+        PolicyArg::Live => Policy::LIVE,
+        PolicyArg::Offline => Policy::OFFLINE,
+        PolicyArg::Genuineness => Policy::GENUINENESS,
+    };
+    let now = match now_ms {
+        Some(ms) => Timestamp(ms),
+        None => Timestamp(SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as u64),
+    };
+    match verify_text(text.trim_end(), &anchor, now, &policy) {
+        Ok(v) => {
+            if json {
+                println!("{}", serde_json::json!({ "outcome": "VALID", "verdict": v }));
+            } else {
+                println!("VALID: {} issued by {} ({})", v.kind, v.issuer_name_en, v.issuer_name_zh);
+                println!("  credential {} signed with key {}", v.credential, v.key_id);
+                for c in &v.disclosed {
+                    println!("  {}: {}", c.key, c.value);
+                }
+                if v.hidden_claims > 0 {
+                    println!("  ({} claim(s) not disclosed)", v.hidden_claims);
+                }
+                match v.status {
+                    StatusFinding::Active { height, as_of, .. } => {
+                        println!("  status: active as of block {height} (time {as_of} ms)")
+                    }
+                    StatusFinding::NotChecked => println!("  status: not checked"),
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(r) => {
+            if json {
+                println!("{}", serde_json::json!({ "outcome": r.outcome(), "failed_check": r.check(), "rejection": r }));
+            } else {
+                println!("{:?}: {r}", r.outcome());
+                println!("  failed check: {:?}", r.check());
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
+}
