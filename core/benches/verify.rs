@@ -3,6 +3,7 @@
 //!
 //! A small self-timed harness rather than criterion: the figures wanted are throughput ratios
 //! and sizes in one table, which criterion does not print.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -54,7 +55,11 @@ fn main() {
     let state_size: u32 = if quick { 1 << 12 } else { 1 << 20 };
 
     println!("# credledger-core verify benchmark");
-    println!("machine: {} cores; {}", std::thread::available_parallelism().map_or(0, |n| n.get()), cpu_model());
+    println!(
+        "machine: {} cores; {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cpu_model()
+    );
 
     // A state of `state_size` credentials and 7 validators (commit needs 5 signatures).
     let mut w = World::new(3, 7);
@@ -109,7 +114,10 @@ fn main() {
     let msg = c.body.signing_message(&w.devnet.genesis.chain_id);
     let sig = key.sign(Domain::SignCredential, &msg);
     let prepared = key.public().prepare().unwrap_or_else(|e| panic!("{e}"));
-    let evidence = full.evidence().cloned().unwrap_or_else(|| panic!("full has evidence"));
+    let evidence = full
+        .evidence()
+        .cloned()
+        .unwrap_or_else(|| panic!("full has evidence"));
     let qr_text = compact.to_qr_text();
     let full_text = full.to_qr_text();
 
@@ -119,38 +127,68 @@ fn main() {
     let compact_rate = rate(secs, || {
         // What the verifier does per scan: decode the QR text, attach the status proof it
         // fetched for a header its light client already verified, and verify.
-        let Ok(Presentation::Compact(compact)) = Presentation::from_text(black_box(&qr_text)) else {
+        let Ok(Presentation::Compact(compact)) = Presentation::from_text(black_box(&qr_text))
+        else {
             panic!("compact presentation expected")
         };
-        let p = Presentation::Full { compact, evidence: evidence.clone() };
+        let p = Presentation::Full {
+            compact,
+            evidence: evidence.clone(),
+        };
         black_box(verify(&p, &cached, now, &Policy::LIVE)).unwrap_or_else(|e| panic!("{e}"));
     });
     let decode_rate = rate(secs, || {
         black_box(Presentation::from_text(black_box(&qr_text))).ok();
     });
     let proof_rate = rate(secs, || {
-        let key = credledger_core::state::StateKey::Credential(c.body.issuer.clone(), c.body.id).hash();
+        let key =
+            credledger_core::state::StateKey::Credential(c.body.issuer.clone(), c.body.id).hash();
         let value = credledger_core::state::StateValue::Credential(evidence.record.clone()).hash();
-        black_box(evidence.proof.verify(&evidence.header.state_root, &key, Some(&value))).ok();
+        black_box(
+            evidence
+                .proof
+                .verify(&evidence.header.state_root, &key, Some(&value)),
+        )
+        .ok();
     });
     let full_rate = rate(secs, || {
         let p = Presentation::from_text(black_box(&full_text)).unwrap_or_else(|e| panic!("{e}"));
         black_box(verify(&p, &anchor, now, &Policy::LIVE)).unwrap_or_else(|e| panic!("{e}"));
     });
     println!();
-    println!("## Throughput, one core (median of 5 runs of {:.1} s)", secs / 5.0);
+    println!(
+        "## Throughput, one core (median of 5 runs of {:.1} s)",
+        secs / 5.0
+    );
     println!("| operation | per second | ratio to raw verify_strict |");
     println!("|---|---|---|");
     println!("| raw `verify_strict` (prepared key, same message) | {raw:.0} | 1.00 |");
-    println!("| `verify` compact QR text + proof under a cached header | {compact_rate:.0} | {:.2} |", compact_rate / raw);
-    println!("| decode compact QR text only (part of the row above) | {decode_rate:.0} | {:.2} |", decode_rate / raw);
-    println!("| state proof check only ({} siblings; part of the row above) | {proof_rate:.0} | {:.2} |", evidence.proof.siblings.len(), proof_rate / raw);
-    println!("| `verify` full QR text (commit of 5 signatures checked) | {full_rate:.0} | {:.2} |", full_rate / raw);
+    println!(
+        "| `verify` compact QR text + proof under a cached header | {compact_rate:.0} | {:.2} |",
+        compact_rate / raw
+    );
+    println!(
+        "| decode compact QR text only (part of the row above) | {decode_rate:.0} | {:.2} |",
+        decode_rate / raw
+    );
+    println!(
+        "| state proof check only ({} siblings; part of the row above) | {proof_rate:.0} | {:.2} |",
+        evidence.proof.siblings.len(),
+        proof_rate / raw
+    );
+    println!(
+        "| `verify` full QR text (commit of 5 signatures checked) | {full_rate:.0} | {:.2} |",
+        full_rate / raw
+    );
 }
 
 fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into())
 }

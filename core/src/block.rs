@@ -28,11 +28,32 @@ pub struct Validator {
     pub power: VotingPower,
 }
 
-/// The validators of one height, sorted by public key.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+/// The validators of one height, sorted by public key. Decoding checks every rule of
+/// spec/blocks.md §1, so a decoded set is as sound as a built one.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, Serialize)]
 #[serde(transparent)]
 pub struct ValidatorSet {
     validators: BoundedVec<Validator, MAX_VALIDATORS>,
+}
+
+impl BorshDeserialize for ValidatorSet {
+    fn deserialize_reader<R: std::io::Read>(reader: &mut R) -> std::io::Result<Self> {
+        let set = ValidatorSet {
+            validators: BoundedVec::deserialize_reader(reader)?,
+        };
+        set.check()
+            .map_err(|e| crate::encoding::invalid(&e.to_string()))?;
+        Ok(set)
+    }
+}
+
+impl<'de> Deserialize<'de> for ValidatorSet {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let validators = <BoundedVec<Validator, MAX_VALIDATORS> as Deserialize>::deserialize(d)?;
+        let set = ValidatorSet { validators };
+        set.check().map_err(serde::de::Error::custom)?;
+        Ok(set)
+    }
 }
 
 /// Why a validator set is not acceptable.
@@ -47,6 +68,9 @@ pub enum ValidatorSetError {
     /// A key appears twice.
     #[error("validator key {0} appears twice")]
     DuplicateKey(PublicKey),
+    /// The validators are not sorted by public key.
+    #[error("validators must be sorted by public key; {0} is out of order")]
+    Unsorted(PublicKey),
     /// A validator has power 0.
     #[error("validator {0} has voting power 0")]
     ZeroPower(String),
@@ -58,7 +82,7 @@ pub enum ValidatorSetError {
 impl ValidatorSet {
     /// Makes a set, sorting by key and checking the rules of spec/blocks.md §1.
     pub fn new(mut validators: Vec<Validator>) -> Result<Self, ValidatorSetError> {
-        validators.sort_by(|a, b| a.public_key.cmp(&b.public_key));
+        validators.sort_by_key(|v| v.public_key);
         let set = ValidatorSet {
             validators: BoundedVec::new(validators).map_err(|e| match e {
                 crate::bounded::BoundError::TooLong { len, .. } => ValidatorSetError::TooMany(len),
@@ -79,10 +103,19 @@ impl ValidatorSet {
             if v.power.0 == 0 {
                 return Err(ValidatorSetError::ZeroPower(v.name.to_string()));
             }
-            if i > 0 && self.validators[i - 1].public_key >= v.public_key {
-                return Err(ValidatorSetError::DuplicateKey(v.public_key));
+            if i > 0 {
+                let prev = self.validators[i - 1].public_key;
+                if prev == v.public_key {
+                    return Err(ValidatorSetError::DuplicateKey(v.public_key));
+                }
+                if prev > v.public_key {
+                    return Err(ValidatorSetError::Unsorted(v.public_key));
+                }
             }
-            total = total.checked_add(v.power.0).filter(|t| *t <= MAX_TOTAL_POWER).ok_or(ValidatorSetError::PowerOverflow)?;
+            total = total
+                .checked_add(v.power.0)
+                .filter(|t| *t <= MAX_TOTAL_POWER)
+                .ok_or(ValidatorSetError::PowerOverflow)?;
         }
         Ok(())
     }
@@ -104,7 +137,9 @@ impl ValidatorSet {
 
     /// The position of a key in the set.
     pub fn index_of(&self, key: &PublicKey) -> Option<usize> {
-        self.validators.binary_search_by(|v| v.public_key.cmp(key)).ok()
+        self.validators
+            .binary_search_by(|v| v.public_key.cmp(key))
+            .ok()
     }
 }
 
@@ -140,8 +175,20 @@ impl Header {
     }
 }
 
+/// The header's `transactions_root`: the RFC 6962 root over the transactions' ids, each id
+/// (32 bytes) being one leaf's data (spec/blocks.md §2).
+pub fn transactions_root(txs: &[crate::tx::Transaction]) -> Digest {
+    let leaves: Vec<Digest> = txs
+        .iter()
+        .map(|t| crate::merkle::leaf_hash(&t.id().0))
+        .collect();
+    crate::merkle::list_root(&leaves)
+}
+
 /// The two vote kinds of Tendermint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 #[borsh(use_discriminant = true)]
 #[repr(u8)]
 pub enum VoteKind {
@@ -205,7 +252,9 @@ pub enum CommitError {
         got: Digest,
     },
     /// The bitmap does not fit the set or the signatures.
-    #[error("signer bitmap does not fit a set of {validators} validators and {signatures} signatures")]
+    #[error(
+        "signer bitmap does not fit a set of {validators} validators and {signatures} signatures"
+    )]
     BadBitmap {
         /// Validators in the set.
         validators: usize,
@@ -227,7 +276,11 @@ pub enum CommitError {
 
 impl CommitCertificate {
     /// Builds a certificate from `(validator index, signature)` pairs.
-    pub fn from_signatures(round: Round, set_len: usize, mut sigs: Vec<(usize, Signature)>) -> CommitCertificate {
+    pub fn from_signatures(
+        round: Round,
+        set_len: usize,
+        mut sigs: Vec<(usize, Signature)>,
+    ) -> CommitCertificate {
         sigs.sort_by_key(|(i, _)| *i);
         sigs.dedup_by_key(|(i, _)| *i);
         let mut bitmap = vec![0u8; set_len.div_ceil(8)];
@@ -248,14 +301,20 @@ impl CommitCertificate {
     pub fn verify(&self, header: &Header, set: &ValidatorSet) -> Result<u64, CommitError> {
         let set_hash = set.hash();
         if set_hash != header.validators_hash {
-            return Err(CommitError::ValidatorSetMismatch { expected: header.validators_hash, got: set_hash });
+            return Err(CommitError::ValidatorSetMismatch {
+                expected: header.validators_hash,
+                got: set_hash,
+            });
         }
         let n = set.validators().len();
-        let bad_bitmap = || CommitError::BadBitmap { validators: n, signatures: self.signatures.len() };
+        let bad_bitmap = || CommitError::BadBitmap {
+            validators: n,
+            signatures: self.signatures.len(),
+        };
         if self.signers.len() != n.div_ceil(8) {
             return Err(bad_bitmap());
         }
-        if n % 8 != 0 && self.signers[n / 8] & (0xff >> (n % 8)) != 0 {
+        if !n.is_multiple_of(8) && self.signers[n / 8] & (0xff >> (n % 8)) != 0 {
             return Err(bad_bitmap());
         }
         let signer_count: usize = self.signers.iter().map(|b| b.count_ones() as usize).sum();
@@ -277,7 +336,9 @@ impl CommitCertificate {
             if self.signers[i / 8] & (0x80 >> (i % 8)) == 0 {
                 continue;
             }
-            let Some(sig) = sigs.next() else { return Err(bad_bitmap()) };
+            let Some(sig) = sigs.next() else {
+                return Err(bad_bitmap());
+            };
             batch.queue(&v.public_key, Domain::SignVote, &message, sig);
             signed += v.power.0;
         }

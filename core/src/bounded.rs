@@ -54,7 +54,11 @@ impl<const MAX: usize> Text<MAX> {
         let () = Self::CHECK;
         let s = s.into();
         if s.len() > MAX {
-            return Err(BoundError::TooLong { what: "text", len: s.len(), max: MAX });
+            return Err(BoundError::TooLong {
+                what: "text",
+                len: s.len(),
+                max: MAX,
+            });
         }
         Ok(Self(s))
     }
@@ -143,7 +147,10 @@ fn check_ident(s: &str) -> Result<(), BoundError> {
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'));
     if !ok {
-        return Err(BoundError::BadChar { what: "identifier", value: s.to_owned() });
+        return Err(BoundError::BadChar {
+            what: "identifier",
+            value: s.to_owned(),
+        });
     }
     Ok(())
 }
@@ -218,7 +225,11 @@ impl<T, const MAX: usize> ShortVec<T, MAX> {
     pub fn new(v: Vec<T>) -> Result<Self, BoundError> {
         let () = Self::CHECK;
         if v.len() > MAX {
-            return Err(BoundError::TooLong { what: "list", len: v.len(), max: MAX });
+            return Err(BoundError::TooLong {
+                what: "list",
+                len: v.len(),
+                max: MAX,
+            });
         }
         Ok(Self(v))
     }
@@ -301,7 +312,11 @@ impl<T, const MAX: usize> BoundedVec<T, MAX> {
     /// Makes a bounded list, refusing one with too many items.
     pub fn new(v: Vec<T>) -> Result<Self, BoundError> {
         if v.len() > MAX {
-            return Err(BoundError::TooLong { what: "list", len: v.len(), max: MAX });
+            return Err(BoundError::TooLong {
+                what: "list",
+                len: v.len(),
+                max: MAX,
+            });
         }
         Ok(Self(v))
     }
@@ -340,7 +355,9 @@ impl<T: BorshDeserialize, const MAX: usize> BorshDeserialize for BoundedVec<T, M
     fn deserialize_reader<R: Read>(reader: &mut R) -> std::io::Result<Self> {
         let len = u32::deserialize_reader(reader)? as usize;
         if len > MAX {
-            return Err(invalid(&format!("list of {len} items; at most {MAX} allowed")));
+            return Err(invalid(&format!(
+                "list of {len} items; at most {MAX} allowed"
+            )));
         }
         // Capacity grows with the items actually read, so a false count in a short input
         // cannot make the decoder reserve memory up front.
@@ -378,7 +395,9 @@ fn read_len<R: Read>(reader: &mut R, max: usize, what: &str) -> std::io::Result<
     reader.read_exact(&mut b)?;
     let len = usize::from(b[0]);
     if len > max {
-        return Err(invalid(&format!("{what} of length {len}; at most {max} allowed")));
+        return Err(invalid(&format!(
+            "{what} of length {len}; at most {max} allowed"
+        )));
     }
     Ok(len)
 }
@@ -390,10 +409,22 @@ mod tests {
 
     #[test]
     fn ident_refuses_uppercase_and_empty() {
-        assert!(matches!(Ident::<8>::new("MoJ"), Err(BoundError::BadChar { .. })));
+        assert!(matches!(
+            Ident::<8>::new("MoJ"),
+            Err(BoundError::BadChar { .. })
+        ));
         assert!(matches!(Ident::<8>::new(""), Err(BoundError::Empty { .. })));
-        assert!(matches!(Ident::<3>::new("abcd"), Err(BoundError::TooLong { .. })));
-        assert_eq!(Ident::<8>::new("moj-1").map(|i| i.to_string()).ok().as_deref(), Some("moj-1"));
+        assert!(matches!(
+            Ident::<3>::new("abcd"),
+            Err(BoundError::TooLong { .. })
+        ));
+        assert_eq!(
+            Ident::<8>::new("moj-1")
+                .map(|i| i.to_string())
+                .ok()
+                .as_deref(),
+            Some("moj-1")
+        );
     }
 
     #[test]

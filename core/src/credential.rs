@@ -67,7 +67,12 @@ impl CredentialBody {
     }
 
     /// `verify_strict` of the issuer's signature.
-    pub fn verify_signature(&self, chain: &ChainId, key: &PreparedKey, sig: &Signature) -> Result<(), SignatureError> {
+    pub fn verify_signature(
+        &self,
+        chain: &ChainId,
+        key: &PreparedKey,
+        sig: &Signature,
+    ) -> Result<(), SignatureError> {
         key.verify_strict(Domain::SignCredential, &self.signing_message(chain), sig)
     }
 }
@@ -97,7 +102,11 @@ pub fn claims_root(digests: &[Digest]) -> Digest {
 
 /// The claim digests of a full set of claims under one seed.
 pub fn claim_digests(seed: &Salt, claims: &[Claim]) -> Vec<Digest> {
-    claims.iter().enumerate().map(|(i, c)| claim_digest(&claim_salt(seed, i as u8), c)).collect()
+    claims
+        .iter()
+        .enumerate()
+        .map(|(i, c)| claim_digest(&claim_salt(seed, i as u8), c))
+        .collect()
 }
 
 /// How a presentation reveals the claims (spec/credentials.md §4).
@@ -153,21 +162,30 @@ pub struct ClaimCountError {
 impl Disclosure {
     /// The claim digests this disclosure commits to, in order, and the claims it reveals, with
     /// keys taken from the kind's schema.
-    pub fn digests_and_claims(&self, schema: &KindDef) -> Result<(Vec<Digest>, Vec<Claim>), ClaimCountError> {
+    pub fn digests_and_claims(
+        &self,
+        schema: &KindDef,
+    ) -> Result<(Vec<Digest>, Vec<Claim>), ClaimCountError> {
         let keys = &schema.claims;
         let got = match self {
             Disclosure::All { values, .. } => values.len(),
             Disclosure::Selective { items } => items.len(),
         };
         if got != keys.len() {
-            return Err(ClaimCountError { expected: keys.len(), got });
+            return Err(ClaimCountError {
+                expected: keys.len(),
+                got,
+            });
         }
         let mut digests = Vec::with_capacity(got);
         let mut shown = Vec::with_capacity(got);
         match self {
             Disclosure::All { seed, values } => {
                 for (i, (def, value)) in keys.iter().zip(values.iter()).enumerate() {
-                    let claim = Claim { key: def.key.clone(), value: value.clone() };
+                    let claim = Claim {
+                        key: def.key.clone(),
+                        value: value.clone(),
+                    };
                     digests.push(claim_digest(&claim_salt(seed, i as u8), &claim));
                     shown.push(claim);
                 }
@@ -176,7 +194,10 @@ impl Disclosure {
                 for (def, item) in keys.iter().zip(items.iter()) {
                     match item {
                         DisclosedItem::Shown { salt, value } => {
-                            let claim = Claim { key: def.key.clone(), value: value.clone() };
+                            let claim = Claim {
+                                key: def.key.clone(),
+                                value: value.clone(),
+                            };
                             digests.push(claim_digest(salt, &claim));
                             shown.push(claim);
                         }
@@ -192,9 +213,10 @@ impl Disclosure {
     pub fn hidden_count(&self) -> usize {
         match self {
             Disclosure::All { .. } => 0,
-            Disclosure::Selective { items } => {
-                items.iter().filter(|i| matches!(i, DisclosedItem::Hidden { .. })).count()
-            }
+            Disclosure::Selective { items } => items
+                .iter()
+                .filter(|i| matches!(i, DisclosedItem::Hidden { .. }))
+                .count(),
         }
     }
 }
@@ -215,17 +237,31 @@ pub struct HeldCredential {
 impl HeldCredential {
     /// Issues a credential: computes the claims root, fills it into `body` and signs. The
     /// claims must be the kind's schema claims in order ([`check_claims`]).
-    pub fn issue(chain: &ChainId, mut body: CredentialBody, seed: Salt, claims: ShortVec<Claim, MAX_CLAIMS>, key: &Keypair) -> HeldCredential {
+    pub fn issue(
+        chain: &ChainId,
+        mut body: CredentialBody,
+        seed: Salt,
+        claims: ShortVec<Claim, MAX_CLAIMS>,
+        key: &Keypair,
+    ) -> HeldCredential {
         body.claims_root = claims_root(&claim_digests(&seed, &claims));
         let signature = body.sign(chain, key);
-        HeldCredential { body, signature, seed, claims }
+        HeldCredential {
+            body,
+            signature,
+            seed,
+            claims,
+        }
     }
 
     /// A disclosure revealing the claims whose keys are in `reveal` (all when `None`).
     pub fn disclose(&self, reveal: Option<&[&str]>) -> Disclosure {
         let Some(reveal) = reveal else {
             let values = self.claims.iter().map(|c| c.value.clone()).collect();
-            return Disclosure::All { seed: self.seed, values: ShortVec::new(values).unwrap_or_default() };
+            return Disclosure::All {
+                seed: self.seed,
+                values: ShortVec::new(values).unwrap_or_default(),
+            };
         };
         let items = self
             .claims
@@ -234,14 +270,21 @@ impl HeldCredential {
             .map(|(i, c)| {
                 let salt = claim_salt(&self.seed, i as u8);
                 if reveal.contains(&c.key.as_str()) {
-                    DisclosedItem::Shown { salt, value: c.value.clone() }
+                    DisclosedItem::Shown {
+                        salt,
+                        value: c.value.clone(),
+                    }
                 } else {
-                    DisclosedItem::Hidden { digest: claim_digest(&salt, c) }
+                    DisclosedItem::Hidden {
+                        digest: claim_digest(&salt, c),
+                    }
                 }
             })
             .collect();
         // `claims` holds at most MAX_CLAIMS, so the items do too.
-        Disclosure::Selective { items: ShortVec::new(items).unwrap_or_default() }
+        Disclosure::Selective {
+            items: ShortVec::new(items).unwrap_or_default(),
+        }
     }
 }
 
@@ -249,11 +292,18 @@ impl HeldCredential {
 pub fn check_claims(schema: &KindDef, claims: &[Claim]) -> Result<(), String> {
     if claims.len() != schema.claims.len() {
         let want: Vec<&str> = schema.claims.iter().map(|c| c.key.as_str()).collect();
-        return Err(format!("kind {} has claims {want:?}; got {} claims", schema.id, claims.len()));
+        return Err(format!(
+            "kind {} has claims {want:?}; got {} claims",
+            schema.id,
+            claims.len()
+        ));
     }
     for (i, (c, def)) in claims.iter().zip(schema.claims.iter()).enumerate() {
         if c.key != def.key {
-            return Err(format!("claim {i} of kind {} is {}, not {}", schema.id, def.key, c.key));
+            return Err(format!(
+                "claim {i} of kind {} is {}, not {}",
+                schema.id, def.key, c.key
+            ));
         }
     }
     Ok(())

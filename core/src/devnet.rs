@@ -12,7 +12,9 @@ use crate::sig::Keypair;
 use crate::state::{ClaimDef, IssuerKeyRecord, IssuerRecord, KindDef, LogSourceRecord};
 
 /// Ministries that run the devnet's validators, in order.
-pub const VALIDATOR_NAMES: [&str; 10] = ["moj", "moea", "moda", "ndc", "moi", "mof", "mohw", "moe", "mol", "mac"];
+pub const VALIDATOR_NAMES: [&str; 10] = [
+    "moj", "moea", "moda", "ndc", "moi", "mof", "mohw", "moe", "mol", "mac",
+];
 
 /// The kind id of lawyer licenses.
 pub const LAWYER_LICENSE: &str = "lawyer-license";
@@ -76,7 +78,11 @@ pub fn master_from_text(seed: &str) -> [u8; 32] {
 }
 
 fn key(master: &[u8; 32], label: &str) -> Keypair {
-    Keypair::from_seed(&Domain::BatchSeed.hash(&[b"devnet-key", master, label.as_bytes()]).0)
+    Keypair::from_seed(
+        &Domain::DevnetDerive
+            .hash(&[b"key", master, label.as_bytes()])
+            .0,
+    )
 }
 
 fn text<const N: usize>(s: &str) -> Result<Text<N>, DevnetError> {
@@ -91,8 +97,11 @@ fn claim(key: &str, zh: &str, en: &str) -> Result<ClaimDef, DevnetError> {
     })
 }
 
-fn ident<T: std::str::FromStr<Err = crate::bounded::BoundError>>(s: &str) -> Result<T, DevnetError> {
-    s.parse().map_err(|e: crate::bounded::BoundError| DevnetError::BadParam(e.to_string()))
+fn ident<T: std::str::FromStr<Err = crate::bounded::BoundError>>(
+    s: &str,
+) -> Result<T, DevnetError> {
+    s.parse()
+        .map_err(|e: crate::bounded::BoundError| DevnetError::BadParam(e.to_string()))
 }
 
 impl Devnet {
@@ -124,15 +133,21 @@ impl Devnet {
         let mut validators = Vec::new();
         for (name, k) in &validator_keys {
             validators.push(Validator {
-                name: Ident::new(name.as_str()).map_err(|e| DevnetError::BadParam(e.to_string()))?,
+                name: Ident::new(name.as_str())
+                    .map_err(|e| DevnetError::BadParam(e.to_string()))?,
                 public_key: k.public(),
                 power: VotingPower(1),
             });
         }
-        validators.sort_by(|a, b| a.public_key.cmp(&b.public_key));
+        validators.sort_by_key(|v| v.public_key);
 
         let governance_keys: Vec<(String, Keypair)> = (1..=params.governance_keys)
-            .map(|i| (format!("council-{i}"), key(master, &format!("governance/{i}"))))
+            .map(|i| {
+                (
+                    format!("council-{i}"),
+                    key(master, &format!("governance/{i}")),
+                )
+            })
             .collect();
         let mut council: Vec<_> = governance_keys.iter().map(|(_, k)| k.public()).collect();
         council.sort();
@@ -164,24 +179,38 @@ impl Devnet {
             },
         ];
 
-        let issuer = |id: &str, zh: &str, en: &str, kind: &str| -> Result<IssuerRecord, DevnetError> {
-            Ok(IssuerRecord {
-                id: ident(id)?,
-                name_zh: text(zh)?,
-                name_en: text(en)?,
-                kinds: ShortVec::new(vec![ident::<KindId>(kind)?]).map_err(|e| DevnetError::BadParam(e.to_string()))?,
-                removed_at: None,
-            })
-        };
+        let issuer =
+            |id: &str, zh: &str, en: &str, kind: &str| -> Result<IssuerRecord, DevnetError> {
+                Ok(IssuerRecord {
+                    id: ident(id)?,
+                    name_zh: text(zh)?,
+                    name_en: text(en)?,
+                    kinds: ShortVec::new(vec![ident::<KindId>(kind)?])
+                        .map_err(|e| DevnetError::BadParam(e.to_string()))?,
+                    removed_at: None,
+                })
+            };
         let issuers = vec![
-            issuer("moea", "經濟部", "Ministry of Economic Affairs", COMPANY_REGISTRATION)?,
+            issuer(
+                "moea",
+                "經濟部",
+                "Ministry of Economic Affairs",
+                COMPANY_REGISTRATION,
+            )?,
             issuer("moj", "法務部", "Ministry of Justice", LAWYER_LICENSE)?,
         ];
 
-        let issuer_keys: Vec<(String, String, Keypair)> = [("moj", "moj-2026-01"), ("moea", "moea-2026-01")]
-            .iter()
-            .map(|(i, k)| (i.to_string(), k.to_string(), key(master, &format!("issuer/{i}/{k}"))))
-            .collect();
+        let issuer_keys: Vec<(String, String, Keypair)> =
+            [("moj", "moj-2026-01"), ("moea", "moea-2026-01")]
+                .iter()
+                .map(|(i, k)| {
+                    (
+                        i.to_string(),
+                        k.to_string(),
+                        key(master, &format!("issuer/{i}/{k}")),
+                    )
+                })
+                .collect();
         let mut key_records = Vec::new();
         for (i, kid, k) in &issuer_keys {
             key_records.push(IssuerKeyRecord {
@@ -193,7 +222,10 @@ impl Devnet {
             });
         }
 
-        let log_source_keys = vec![("troad-demo-ss1".to_string(), key(master, "log-source/troad-demo-ss1"))];
+        let log_source_keys = vec![(
+            "troad-demo-ss1".to_string(),
+            key(master, "log-source/troad-demo-ss1"),
+        )];
         let mut sources = Vec::new();
         for (id, k) in &log_source_keys {
             sources.push(LogSourceRecord {
@@ -220,11 +252,20 @@ impl Devnet {
             issuer_keys: ShortVec::new(key_records).map_err(bad)?,
             log_sources: ShortVec::new(sources).map_err(bad)?,
         };
-        Ok(Devnet { genesis, validator_keys, governance_keys, issuer_keys, log_source_keys })
+        Ok(Devnet {
+            genesis,
+            validator_keys,
+            governance_keys,
+            issuer_keys,
+            log_source_keys,
+        })
     }
 
     /// The key of an issuer's key id.
     pub fn issuer_key(&self, issuer: &str, key_id: &str) -> Option<&Keypair> {
-        self.issuer_keys.iter().find(|(i, k, _)| i == issuer && k == key_id).map(|(_, _, k)| k)
+        self.issuer_keys
+            .iter()
+            .find(|(i, k, _)| i == issuer && k == key_id)
+            .map(|(_, _, k)| k)
     }
 }

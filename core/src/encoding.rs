@@ -2,8 +2,9 @@
 //!
 //! spec/encoding.md §2: a value has exactly one encoding. The decoder refuses input longer
 //! than the caller's limit before reading it, refuses trailing bytes, and refuses any input
-//! that does not re-encode to the same bytes, which rules out every non-canonical form
-//! (unsorted sets, overlong lengths, stray flag values) with one rule.
+//! that does not re-encode to the same bytes, which rules out non-canonical lengths, flags and
+//! enum tags with one rule. Order within lists is a type's own rule: types whose lists must be
+//! sorted (validator sets, Merkle frontiers) check it in their decoders.
 
 use borsh::{BorshDeserialize, BorshSerialize};
 
@@ -47,9 +48,15 @@ pub fn encode<T: BorshSerialize + ?Sized>(value: &T) -> Vec<u8> {
 }
 
 /// Decodes outside bytes strictly: at most `max` bytes, no trailing bytes, canonical only.
-pub fn decode<T: BorshDeserialize + BorshSerialize>(bytes: &[u8], max: usize) -> Result<T, DecodeError> {
+pub fn decode<T: BorshDeserialize + BorshSerialize>(
+    bytes: &[u8],
+    max: usize,
+) -> Result<T, DecodeError> {
     if bytes.len() > max {
-        return Err(DecodeError::TooLarge { len: bytes.len(), max });
+        return Err(DecodeError::TooLarge {
+            len: bytes.len(),
+            max,
+        });
     }
     let mut rest = bytes;
     let value = T::deserialize_reader(&mut rest).map_err(|e| match e.kind() {
@@ -83,9 +90,18 @@ mod tests {
         assert_eq!(decode::<(u32, u64)>(&bytes, 64), Ok((7, 9)));
         let mut longer = bytes.clone();
         longer.push(0);
-        assert_eq!(decode::<(u32, u64)>(&longer, 64), Err(DecodeError::TrailingBytes { count: 1 }));
-        assert_eq!(decode::<(u32, u64)>(&bytes[..5], 64), Err(DecodeError::Truncated));
-        assert_eq!(decode::<(u32, u64)>(&bytes, 4), Err(DecodeError::TooLarge { len: 12, max: 4 }));
+        assert_eq!(
+            decode::<(u32, u64)>(&longer, 64),
+            Err(DecodeError::TrailingBytes { count: 1 })
+        );
+        assert_eq!(
+            decode::<(u32, u64)>(&bytes[..5], 64),
+            Err(DecodeError::Truncated)
+        );
+        assert_eq!(
+            decode::<(u32, u64)>(&bytes, 4),
+            Err(DecodeError::TooLarge { len: 12, max: 4 })
+        );
     }
 
     #[test]

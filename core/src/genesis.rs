@@ -58,7 +58,10 @@ impl Genesis {
     /// Parses the JSON form, bounded in size.
     pub fn from_json(bytes: &[u8]) -> Result<Genesis, GenesisError> {
         if bytes.len() > MAX_GENESIS_BYTES {
-            return Err(GenesisError::TooLarge { len: bytes.len(), max: MAX_GENESIS_BYTES });
+            return Err(GenesisError::TooLarge {
+                len: bytes.len(),
+                max: MAX_GENESIS_BYTES,
+            });
         }
         serde_json::from_slice(bytes).map_err(|e| GenesisError::Json(e.to_string()))
     }
@@ -72,14 +75,20 @@ impl Genesis {
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
         if self.version != GENESIS_VERSION {
-            p.push(format!("version is {}; this software reads version {GENESIS_VERSION}", self.version));
+            p.push(format!(
+                "version is {}; this software reads version {GENESIS_VERSION}",
+                self.version
+            ));
         }
         if let Err(e) = ValidatorSet::new(self.validators.to_vec()) {
             p.push(format!("validators: {e}"));
         }
         for v in self.validators.iter() {
             if v.public_key.prepare().is_err() {
-                p.push(format!("validator {}: public key is not a valid Ed25519 point", v.name));
+                p.push(format!(
+                    "validator {}: public key is not a valid Ed25519 point",
+                    v.name
+                ));
             }
         }
         if self.validators.len() < 4 {
@@ -88,11 +97,31 @@ impl Genesis {
                 self.validators.len()
             ));
         }
-        let council: BTreeSet<_> = self.governance_keys.iter().collect();
-        if council.len() != self.governance_keys.len() {
-            p.push("governance_keys: a key appears twice".into());
+        if self
+            .validators
+            .windows(2)
+            .any(|w| w[0].public_key > w[1].public_key)
+        {
+            p.push(
+                "validators: must be listed sorted by public key (the order is part of the hash)"
+                    .into(),
+            );
         }
-        if self.governance_threshold == 0 || usize::from(self.governance_threshold) > self.governance_keys.len() {
+        let names: BTreeSet<_> = self.validators.iter().map(|v| &v.name).collect();
+        if names.len() != self.validators.len() {
+            p.push("validators: a name appears twice".into());
+        }
+        if self.governance_keys.windows(2).any(|w| w[0] >= w[1]) {
+            p.push("governance_keys: must be sorted and distinct".into());
+        }
+        for k in self.governance_keys.iter() {
+            if k.prepare().is_err() {
+                p.push(format!("governance key {k}: not a valid Ed25519 point"));
+            }
+        }
+        if self.governance_threshold == 0
+            || usize::from(self.governance_threshold) > self.governance_keys.len()
+        {
             p.push(format!(
                 "governance_threshold is {} but there are {} governance keys; it must be between 1 and the key count",
                 self.governance_threshold,
@@ -109,7 +138,10 @@ impl Genesis {
                 p.push(format!("issuer {}: id appears twice", i.id));
             }
             if i.removed_at.is_some() {
-                p.push(format!("issuer {}: removed_at must be empty at genesis", i.id));
+                p.push(format!(
+                    "issuer {}: removed_at must be empty at genesis",
+                    i.id
+                ));
             }
             for k in i.kinds.iter() {
                 if !kinds.contains(k) {
@@ -117,24 +149,39 @@ impl Genesis {
                 }
             }
             if i.kinds.windows(2).any(|w| w[0] >= w[1]) {
-                p.push(format!("issuer {}: kinds must be sorted and distinct", i.id));
+                p.push(format!(
+                    "issuer {}: kinds must be sorted and distinct",
+                    i.id
+                ));
             }
         }
         let mut keys = BTreeSet::new();
         for k in self.issuer_keys.iter() {
             if !issuers.contains(&k.issuer) {
-                p.push(format!("issuer key {}: issuer {} is not defined", k.key_id, k.issuer));
+                p.push(format!(
+                    "issuer key {}: issuer {} is not defined",
+                    k.key_id, k.issuer
+                ));
             }
             if !keys.insert((&k.issuer, &k.key_id)) {
-                p.push(format!("issuer key {}/{}: appears twice", k.issuer, k.key_id));
+                p.push(format!(
+                    "issuer key {}/{}: appears twice",
+                    k.issuer, k.key_id
+                ));
             }
             if k.public_key.prepare().is_err() {
-                p.push(format!("issuer key {}/{}: not a valid Ed25519 point", k.issuer, k.key_id));
+                p.push(format!(
+                    "issuer key {}/{}: not a valid Ed25519 point",
+                    k.issuer, k.key_id
+                ));
             }
         }
         for i in self.issuers.iter() {
             if !self.issuer_keys.iter().any(|k| k.issuer == i.id) {
-                p.push(format!("issuer {}: has no key, so it could never publish", i.id));
+                p.push(format!(
+                    "issuer {}: has no key, so it could never publish",
+                    i.id
+                ));
             }
         }
         let mut sources = BTreeSet::new();
@@ -142,8 +189,26 @@ impl Genesis {
             if !sources.insert(&s.id) {
                 p.push(format!("log source {}: id appears twice", s.id));
             }
-            if s.last_sequence != 0 || s.last_size != 0 || s.last_root != crate::merkle::empty_root() {
-                p.push(format!("log source {}: must start with no anchor (sequence 0, size 0, empty root)", s.id));
+            if s.public_key.prepare().is_err() {
+                p.push(format!(
+                    "log source {}: public key is not a valid Ed25519 point",
+                    s.id
+                ));
+            }
+            if s.removed_at.is_some() {
+                p.push(format!(
+                    "log source {}: removed_at must be empty at genesis",
+                    s.id
+                ));
+            }
+            if s.last_sequence != 0
+                || s.last_size != 0
+                || s.last_root != crate::merkle::empty_root()
+            {
+                p.push(format!(
+                    "log source {}: must start with no anchor (sequence 0, size 0, empty root)",
+                    s.id
+                ));
             }
         }
         p
@@ -161,27 +226,43 @@ impl Genesis {
             }),
         ));
         if let Ok(set) = ValidatorSet::new(self.validators.to_vec()) {
-            e.push((StateKey::Validators, StateValue::Validators(set)));
+            e.push((StateKey::Validators, StateValue::Validators { set }));
         }
         for k in self.kinds.iter() {
             e.push((StateKey::Kind(k.id.clone()), StateValue::Kind(k.clone())));
         }
         for i in self.issuers.iter() {
-            e.push((StateKey::Issuer(i.id.clone()), StateValue::Issuer(i.clone())));
-            e.push((StateKey::IssuerNonce(i.id.clone()), StateValue::Nonce(Nonce(0))));
+            e.push((
+                StateKey::Issuer(i.id.clone()),
+                StateValue::Issuer(i.clone()),
+            ));
+            e.push((
+                StateKey::IssuerNonce(i.id.clone()),
+                StateValue::Nonce { next: Nonce(0) },
+            ));
         }
         for k in self.issuer_keys.iter() {
-            e.push((StateKey::IssuerKey(k.issuer.clone(), k.key_id.clone()), StateValue::IssuerKey(k.clone())));
+            e.push((
+                StateKey::IssuerKey(k.issuer.clone(), k.key_id.clone()),
+                StateValue::IssuerKey(k.clone()),
+            ));
         }
         for s in self.log_sources.iter() {
-            e.push((StateKey::LogSource(s.id.clone()), StateValue::LogSource(s.clone())));
+            e.push((
+                StateKey::LogSource(s.id.clone()),
+                StateValue::LogSource(s.clone()),
+            ));
         }
         e
     }
 
     /// The state root and nodes after genesis.
     pub fn initial_state(&self) -> Result<(Digest, MemStore), smt::SmtError> {
-        let entries: Vec<_> = self.state_entries().iter().map(|(k, v)| (k.hash(), v.hash())).collect();
+        let entries: Vec<_> = self
+            .state_entries()
+            .iter()
+            .map(|(k, v)| (k.hash(), v.hash()))
+            .collect();
         let mut store = MemStore::new();
         let (root, nodes) = smt::update(&store, Digest::ZERO, &entries)?;
         store.extend(nodes);

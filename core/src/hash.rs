@@ -8,7 +8,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest as _, Sha256};
 
 /// A 32-byte SHA-256 digest.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize,
+)]
 pub struct Digest(pub [u8; 32]);
 
 impl Digest {
@@ -47,7 +49,8 @@ impl FromStr for Digest {
     type Err = DigestParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut out = [0u8; 32];
-        hex::decode_to_slice(s, &mut out).map_err(|_| DigestParseError(s.chars().take(80).collect()))?;
+        hex::decode_to_slice(s, &mut out)
+            .map_err(|_| DigestParseError(s.chars().take(80).collect()))?;
         Ok(Digest(out))
     }
 }
@@ -99,6 +102,9 @@ pub enum Domain {
     BatchSeed,
     /// Digest of one T-Road transfer-log record (a log leaf's content).
     LogRecord,
+    /// Derivation of devnet and test keys, ids and seeds from a master seed (never on a
+    /// production chain).
+    DevnetDerive,
     /// Signature of an issuer over a credential body.
     SignCredential,
     /// Signature of an issuer or log source over a transaction.
@@ -113,7 +119,7 @@ pub enum Domain {
 
 impl Domain {
     /// Every domain, for the table in spec/hashing.md and its uniqueness test.
-    pub const ALL: [Domain; 19] = [
+    pub const ALL: [Domain; 20] = [
         Domain::Credential,
         Domain::Claim,
         Domain::Claims,
@@ -128,6 +134,7 @@ impl Domain {
         Domain::Genesis,
         Domain::BatchSeed,
         Domain::LogRecord,
+        Domain::DevnetDerive,
         Domain::SignCredential,
         Domain::SignTransaction,
         Domain::SignGovernance,
@@ -152,6 +159,7 @@ impl Domain {
             Domain::Genesis => "credledger/v1/genesis",
             Domain::BatchSeed => "credledger/v1/batch-seed",
             Domain::LogRecord => "credledger/v1/log-record",
+            Domain::DevnetDerive => "credledger/v1/devnet-derive",
             Domain::SignCredential => "credledger/v1/sign/credential",
             Domain::SignTransaction => "credledger/v1/sign/transaction",
             Domain::SignGovernance => "credledger/v1/sign/governance",

@@ -160,7 +160,8 @@ impl FromStr for CredentialId {
     type Err = CredentialIdParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut out = [0u8; 16];
-        hex::decode_to_slice(s, &mut out).map_err(|_| CredentialIdParseError(s.chars().take(80).collect()))?;
+        hex::decode_to_slice(s, &mut out)
+            .map_err(|_| CredentialIdParseError(s.chars().take(80).collect()))?;
         Ok(CredentialId(out))
     }
 }

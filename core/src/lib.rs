@@ -4,7 +4,10 @@
 //! Architecture Invariant: this crate performs no I/O, reads no clock, draws no randomness and
 //! starts no tasks. Time, keys and trust anchors are arguments, so that the node, the verifier,
 //! the issuer CLI and every test agree on one definition of validity.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod block;
 pub mod bounded;

@@ -90,17 +90,29 @@ impl LightState {
         next_set: Option<&ValidatorSet>,
     ) -> Result<LightState, LightError> {
         if header.chain_id != self.chain_id {
-            return Err(LightError::WrongChain { expected: self.chain_id.clone(), got: header.chain_id.clone() });
+            return Err(LightError::WrongChain {
+                expected: self.chain_id.clone(),
+                got: header.chain_id.clone(),
+            });
         }
         let expected = self.height.next().unwrap_or(self.height);
         if header.height != expected {
-            return Err(LightError::WrongHeight { expected, got: header.height });
+            return Err(LightError::WrongHeight {
+                expected,
+                got: header.height,
+            });
         }
         if header.previous != self.hash {
-            return Err(LightError::BrokenLink { expected: self.hash, got: header.previous });
+            return Err(LightError::BrokenLink {
+                expected: self.hash,
+                got: header.previous,
+            });
         }
         if header.time <= self.time {
-            return Err(LightError::TimeNotIncreasing { previous: self.time, got: header.time });
+            return Err(LightError::TimeNotIncreasing {
+                previous: self.time,
+                got: header.time,
+            });
         }
         commit.verify(header, &self.next_validators)?;
         let next_validators = if header.next_validators_hash == header.validators_hash {

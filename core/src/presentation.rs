@@ -49,6 +49,9 @@ pub struct StatusEvidence {
 /// A presentation, as a QR code or link carries it.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "form")]
+// Presentations are decoded once per verification and moved, not copied in bulk; boxing the
+// full form would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum Presentation {
     /// Needs the ledger for status.
     Compact(CompactPresentation),
@@ -123,7 +126,10 @@ impl Presentation {
     /// Reads either text form; a trailing line break (as some scanners add) is ignored.
     pub fn from_text(text: &str) -> Result<Presentation, PresentationError> {
         if text.len() > MAX_PRESENTATION_TEXT {
-            return Err(PresentationError::TooLong { len: text.len(), max: MAX_PRESENTATION_TEXT });
+            return Err(PresentationError::TooLong {
+                len: text.len(),
+                max: MAX_PRESENTATION_TEXT,
+            });
         }
         let text = text.trim_end_matches(['\r', '\n']);
         let bytes = if let Some(b45) = text.strip_prefix(QR_PREFIX) {
@@ -134,7 +140,9 @@ impl Presentation {
             }
             bytes
         } else if let Some(b64) = text.strip_prefix(URL_PREFIX) {
-            URL_SAFE_NO_PAD.decode(b64).map_err(|_| PresentationError::BadText("base64url"))?
+            URL_SAFE_NO_PAD
+                .decode(b64)
+                .map_err(|_| PresentationError::BadText("base64url"))?
         } else {
             return Err(PresentationError::UnknownPrefix);
         };

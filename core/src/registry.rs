@@ -40,7 +40,10 @@ impl Registry {
     /// Adds or replaces an issuer key; a key that is not a valid point is refused.
     pub fn put_key(&mut self, record: IssuerKeyRecord) -> Result<(), SignatureError> {
         let prepared = record.public_key.prepare()?;
-        self.keys.insert((record.issuer.clone(), record.key_id.clone()), RegisteredKey { record, prepared });
+        self.keys.insert(
+            (record.issuer.clone(), record.key_id.clone()),
+            RegisteredKey { record, prepared },
+        );
         Ok(())
     }
 

@@ -78,13 +78,23 @@ impl fmt::Debug for Keypair {
 pub struct PreparedKey(VerifyingKey);
 
 impl PublicKey {
-    /// Decompresses and checks the key once.
+    /// Decompresses and checks the key once; points of small order are refused, as
+    /// `verify_strict` would refuse every signature under them anyway.
     pub fn prepare(&self) -> Result<PreparedKey, SignatureError> {
-        VerifyingKey::from_bytes(&self.0).map(PreparedKey).map_err(|_| SignatureError::BadKey)
+        let vk = VerifyingKey::from_bytes(&self.0).map_err(|_| SignatureError::BadKey)?;
+        if vk.is_weak() {
+            return Err(SignatureError::BadKey);
+        }
+        Ok(PreparedKey(vk))
     }
 
     /// `verify_strict` of `sig` over `message` framed under `domain`.
-    pub fn verify_strict(&self, domain: Domain, message: &[u8], sig: &Signature) -> Result<(), SignatureError> {
+    pub fn verify_strict(
+        &self,
+        domain: Domain,
+        message: &[u8],
+        sig: &Signature,
+    ) -> Result<(), SignatureError> {
         self.prepare()?.verify_strict(domain, message, sig)
     }
 
@@ -94,23 +104,37 @@ impl PublicKey {
     }
 
     /// ZIP-215 check of `sig` over `message` framed under `domain`; agrees with [`BatchVerifier`].
-    pub fn verify_zip215(&self, domain: Domain, message: &[u8], sig: &Signature) -> Result<(), SignatureError> {
-        let vk = ed25519_consensus::VerificationKey::try_from(self.0).map_err(|_| SignatureError::BadKey)?;
+    pub fn verify_zip215(
+        &self,
+        domain: Domain,
+        message: &[u8],
+        sig: &Signature,
+    ) -> Result<(), SignatureError> {
+        let vk = ed25519_consensus::VerificationKey::try_from(self.0)
+            .map_err(|_| SignatureError::BadKey)?;
         let s = ed25519_consensus::Signature::from(sig.0);
-        vk.verify(&s, &domain.signing_bytes(message)).map_err(|_| SignatureError::Invalid)
+        vk.verify(&s, &domain.signing_bytes(message))
+            .map_err(|_| SignatureError::Invalid)
     }
 }
 
 impl PreparedKey {
     /// `verify_strict` of `sig` over `message` framed under `domain`.
-    pub fn verify_strict(&self, domain: Domain, message: &[u8], sig: &Signature) -> Result<(), SignatureError> {
+    pub fn verify_strict(
+        &self,
+        domain: Domain,
+        message: &[u8],
+        sig: &Signature,
+    ) -> Result<(), SignatureError> {
         self.verify_strict_raw(&domain.signing_bytes(message), sig)
     }
 
     /// `verify_strict` over raw bytes.
     pub fn verify_strict_raw(&self, message: &[u8], sig: &Signature) -> Result<(), SignatureError> {
         let s = ed25519_dalek::Signature::from_bytes(&sig.0);
-        self.0.verify_strict(message, &s).map_err(|_| SignatureError::Invalid)
+        self.0
+            .verify_strict(message, &s)
+            .map_err(|_| SignatureError::Invalid)
     }
 }
 
@@ -141,7 +165,8 @@ impl BatchVerifier {
         seed.update(&(framed.len() as u64).to_le_bytes());
         seed.update(&framed);
         let vkb = ed25519_consensus::VerificationKeyBytes::from(key.0);
-        self.inner.queue((vkb, ed25519_consensus::Signature::from(sig.0), &framed));
+        self.inner
+            .queue((vkb, ed25519_consensus::Signature::from(sig.0), &framed));
         self.count += 1;
     }
 
@@ -193,7 +218,10 @@ pub struct HexParseError {
 
 fn parse_hex<const N: usize>(s: &str) -> Result<[u8; N], HexParseError> {
     let mut out = [0u8; N];
-    hex::decode_to_slice(s, &mut out).map_err(|_| HexParseError { expected: 2 * N, got: s.chars().take(80).collect() })?;
+    hex::decode_to_slice(s, &mut out).map_err(|_| HexParseError {
+        expected: 2 * N,
+        got: s.chars().take(80).collect(),
+    })?;
     Ok(out)
 }
 
@@ -219,7 +247,9 @@ impl Serialize for PublicKey {
 
 impl<'de> Deserialize<'de> for PublicKey {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        <String as Deserialize>::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        <String as Deserialize>::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -231,7 +261,9 @@ impl Serialize for Signature {
 
 impl<'de> Deserialize<'de> for Signature {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        <String as Deserialize>::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        <String as Deserialize>::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -243,9 +275,19 @@ mod tests {
     fn domain_separation_binds_the_signature() {
         let k = Keypair::from_seed(&[7; 32]);
         let sig = k.sign(Domain::SignCredential, b"m");
-        assert_eq!(k.public().verify_strict(Domain::SignCredential, b"m", &sig), Ok(()));
-        assert_eq!(k.public().verify_strict(Domain::SignTransaction, b"m", &sig), Err(SignatureError::Invalid));
-        assert_eq!(k.public().verify_zip215(Domain::SignCredential, b"m", &sig), Ok(()));
+        assert_eq!(
+            k.public().verify_strict(Domain::SignCredential, b"m", &sig),
+            Ok(())
+        );
+        assert_eq!(
+            k.public()
+                .verify_strict(Domain::SignTransaction, b"m", &sig),
+            Err(SignatureError::Invalid)
+        );
+        assert_eq!(
+            k.public().verify_zip215(Domain::SignCredential, b"m", &sig),
+            Ok(())
+        );
     }
 
     #[test]
@@ -254,7 +296,12 @@ mod tests {
         let mut good = BatchVerifier::new();
         for (i, k) in keys.iter().enumerate() {
             let m = [i as u8; 5];
-            good.queue(&k.public(), Domain::SignVote, &m, &k.sign(Domain::SignVote, &m));
+            good.queue(
+                &k.public(),
+                Domain::SignVote,
+                &m,
+                &k.sign(Domain::SignVote, &m),
+            );
         }
         assert_eq!(good.len(), 8);
         assert_eq!(good.verify(), Ok(()));

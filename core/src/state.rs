@@ -57,11 +57,17 @@ pub enum StateValue {
     /// See [`StateKey::LogAnchor`].
     LogAnchor(AnchorRecord),
     /// See [`StateKey::IssuerNonce`].
-    Nonce(Nonce),
+    Nonce {
+        /// The nonce the issuer's next transaction must carry.
+        next: Nonce,
+    },
     /// See [`StateKey::Governance`].
     Governance(GovernanceRecord),
     /// See [`StateKey::Validators`].
-    Validators(ValidatorSet),
+    Validators {
+        /// The set.
+        set: ValidatorSet,
+    },
 }
 
 impl StateValue {
@@ -72,7 +78,9 @@ impl StateValue {
 }
 
 /// Why a credential was suspended or revoked (spec/credentials.md §5; after RFC 5280 §5.3.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 #[borsh(use_discriminant = true)]
 #[repr(u8)]
@@ -98,7 +106,9 @@ pub enum ReasonCode {
 }
 
 /// The status lifecycle: active ⇄ suspended, and either → revoked, which is final.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum CredentialStatus {
     /// In force.
@@ -251,11 +261,16 @@ mod tests {
     fn record_hash_shortcut_equals_the_enum_hash() {
         let r = CredentialRecord {
             digest: Digest([3; 32]),
-            status: CredentialStatus::Suspended { reason: ReasonCode::Order },
+            status: CredentialStatus::Suspended {
+                reason: ReasonCode::Order,
+            },
             published_at: Timestamp(5),
             published_height: Height(2),
             changed_at: Timestamp(9),
         };
-        assert_eq!(r.state_value_hash(), StateValue::Credential(r.clone()).hash());
+        assert_eq!(
+            r.state_value_hash(),
+            StateValue::Credential(r.clone()).hash()
+        );
     }
 }

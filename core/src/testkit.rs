@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use crate::block::{CommitCertificate, HEADER_VERSION, Header, ValidatorSet, VoteSignBytes};
 use crate::bounded::{ShortVec, Text};
-use crate::credential::{Claim, CredentialBody, CREDENTIAL_VERSION, HeldCredential};
+use crate::credential::{CREDENTIAL_VERSION, Claim, CredentialBody, HeldCredential};
 use crate::devnet::{Devnet, DevnetParams, LAWYER_LICENSE};
 use crate::hash::{Digest, Domain};
 use crate::ids::{ClaimKey, CredentialId, Height, Round, Timestamp};
@@ -45,7 +45,12 @@ pub fn lawyer_claims(n: u32) -> Vec<(&'static str, String)> {
 fn to_claims(pairs: &[(&str, String)]) -> ShortVec<Claim, 32> {
     let claims = pairs
         .iter()
-        .filter_map(|(k, v)| Some(Claim { key: ClaimKey::new(*k).ok()?, value: Text::new(v.clone()).ok()? }))
+        .filter_map(|(k, v)| {
+            Some(Claim {
+                key: ClaimKey::new(*k).ok()?,
+                value: Text::new(v.clone()).ok()?,
+            })
+        })
         .collect();
     ShortVec::new(claims).unwrap_or_default()
 }
@@ -53,15 +58,32 @@ fn to_claims(pairs: &[(&str, String)]) -> ShortVec<Claim, 32> {
 impl World {
     /// A world on the devnet of `seed` with `validators` validators.
     pub fn new(seed: u8, validators: usize) -> World {
-        let params = DevnetParams { validators, ..DevnetParams::default() };
-        World::with_devnet(Devnet::build(&[seed; 32], &params).unwrap_or_else(|e| panic!("devnet: {e}")))
+        let params = DevnetParams {
+            validators,
+            ..DevnetParams::default()
+        };
+        World::with_devnet(
+            Devnet::build(&[seed; 32], &params).unwrap_or_else(|e| panic!("devnet: {e}")),
+        )
     }
 
     /// A world on a given devnet (e.g. the one `credledger-genesis init --seed` wrote).
     pub fn with_devnet(devnet: Devnet) -> World {
-        let set = ValidatorSet::new(devnet.genesis.validators.to_vec()).unwrap_or_else(|e| panic!("set: {e}"));
-        let (root, store) = devnet.genesis.initial_state().unwrap_or_else(|e| panic!("state: {e}"));
-        World { devnet, set, store, root, last: None, records: HashMap::new(), pending: Vec::new() }
+        let set = ValidatorSet::new(devnet.genesis.validators.to_vec())
+            .unwrap_or_else(|e| panic!("set: {e}"));
+        let (root, store) = devnet
+            .genesis
+            .initial_state()
+            .unwrap_or_else(|e| panic!("state: {e}"));
+        World {
+            devnet,
+            set,
+            store,
+            root,
+            last: None,
+            records: HashMap::new(),
+            pending: Vec::new(),
+        }
     }
 
     /// The trust anchor of the world's genesis.
@@ -71,16 +93,35 @@ impl World {
 
     /// Issues lawyer license number `n` with the Ministry of Justice's key.
     pub fn lawyer_license(&self, n: u32, valid_until: Option<Timestamp>) -> HeldCredential {
-        self.issue("moj", "moj-2026-01", LAWYER_LICENSE, n, &lawyer_claims(n), valid_until)
+        self.issue(
+            "moj",
+            "moj-2026-01",
+            LAWYER_LICENSE,
+            n,
+            &lawyer_claims(n),
+            valid_until,
+        )
     }
 
     /// Issues a credential of any kind with the given claims.
-    pub fn issue(&self, issuer: &str, key_id: &str, kind: &str, n: u32, claims: &[(&str, String)], valid_until: Option<Timestamp>) -> HeldCredential {
+    pub fn issue(
+        &self,
+        issuer: &str,
+        key_id: &str,
+        kind: &str,
+        n: u32,
+        claims: &[(&str, String)],
+        valid_until: Option<Timestamp>,
+    ) -> HeldCredential {
         let g = &self.devnet.genesis;
         let mut id = [0u8; 16];
-        id.copy_from_slice(&Domain::BatchSeed.hash(&[issuer.as_bytes(), &n.to_le_bytes()]).0[..16]);
+        id.copy_from_slice(
+            &Domain::DevnetDerive
+                .hash(&[issuer.as_bytes(), &n.to_le_bytes()])
+                .0[..16],
+        );
         let mut seed = [0u8; 16];
-        seed.copy_from_slice(&Domain::BatchSeed.hash(&[b"salt", &id]).0[..16]);
+        seed.copy_from_slice(&Domain::DevnetDerive.hash(&[b"salt", &id]).0[..16]);
         let body = CredentialBody {
             version: CREDENTIAL_VERSION,
             issuer: issuer.parse().unwrap_or_else(|e| panic!("{e}")),
@@ -91,7 +132,10 @@ impl World {
             valid_until,
             claims_root: Digest::ZERO,
         };
-        let key = self.devnet.issuer_key(issuer, key_id).unwrap_or_else(|| panic!("no key {issuer}/{key_id}"));
+        let key = self
+            .devnet
+            .issuer_key(issuer, key_id)
+            .unwrap_or_else(|| panic!("no key {issuer}/{key_id}"));
         HeldCredential::issue(&g.chain_id, body, seed, to_claims(claims), key)
     }
 
@@ -111,7 +155,11 @@ impl World {
     /// Changes a published credential's status at `time`.
     pub fn set_status(&mut self, c: &HeldCredential, status: CredentialStatus, time: Timestamp) {
         let key = StateKey::Credential(c.body.issuer.clone(), c.body.id).hash();
-        let mut record = self.records.get(&key).cloned().unwrap_or_else(|| panic!("not published"));
+        let mut record = self
+            .records
+            .get(&key)
+            .cloned()
+            .unwrap_or_else(|| panic!("not published"));
         record.status = status;
         record.changed_at = time;
         self.put(c, record);
@@ -119,7 +167,8 @@ impl World {
 
     fn put(&mut self, c: &HeldCredential, record: CredentialRecord) {
         let key = StateKey::Credential(c.body.issuer.clone(), c.body.id).hash();
-        self.pending.push((key, StateValue::Credential(record.clone()).hash()));
+        self.pending
+            .push((key, StateValue::Credential(record.clone()).hash()));
         self.records.insert(key, record);
     }
 
@@ -133,8 +182,16 @@ impl World {
             changed_at: Timestamp(0),
         };
         let value = StateValue::Credential(record).hash();
-        let entries: Vec<_> = (0..n).map(|i| (Domain::BatchSeed.hash(&[b"filler", &i.to_le_bytes()]), value)).collect();
-        let (root, nodes) = smt::update(&self.store, self.root, &entries).unwrap_or_else(|e| panic!("{e}"));
+        let entries: Vec<_> = (0..n)
+            .map(|i| {
+                (
+                    Domain::DevnetDerive.hash(&[b"filler", &i.to_le_bytes()]),
+                    value,
+                )
+            })
+            .collect();
+        let (root, nodes) =
+            smt::update(&self.store, self.root, &entries).unwrap_or_else(|e| panic!("{e}"));
         self.store.extend(nodes);
         self.root = root;
     }
@@ -143,7 +200,8 @@ impl World {
     /// validators a commit can spare (the smallest certificate: just over 2/3 of the power).
     pub fn commit(&mut self, time: Timestamp) -> (Header, CommitCertificate) {
         let pending = std::mem::take(&mut self.pending);
-        let (root, nodes) = smt::update(&self.store, self.root, &pending).unwrap_or_else(|e| panic!("{e}"));
+        let (root, nodes) =
+            smt::update(&self.store, self.root, &pending).unwrap_or_else(|e| panic!("{e}"));
         self.store.extend(nodes);
         self.root = root;
         let g = &self.devnet.genesis;
@@ -174,7 +232,12 @@ impl World {
         let needed = n * 2 / 3 + 1;
         let mut sigs = Vec::new();
         for (i, v) in self.set.validators().iter().enumerate().take(needed) {
-            let key = self.devnet.validator_keys.iter().find(|(_, k)| k.public() == v.public_key).map(|(_, k)| k);
+            let key = self
+                .devnet
+                .validator_keys
+                .iter()
+                .find(|(_, k)| k.public() == v.public_key)
+                .map(|(_, k)| k);
             if let Some(k) = key {
                 sigs.push((i, vote.sign(k)));
             }
@@ -187,20 +250,44 @@ impl World {
     /// Status evidence for a credential under the last commit.
     pub fn evidence(&self, c: &HeldCredential) -> StatusEvidence {
         let key = StateKey::Credential(c.body.issuer.clone(), c.body.id).hash();
-        let (header, commit) = self.last.clone().unwrap_or_else(|| panic!("nothing committed"));
-        let (_, proof) = smt::prove(&self.store, header.state_root, &key).unwrap_or_else(|e| panic!("{e}"));
-        let record = self.records.get(&key).cloned().unwrap_or_else(|| panic!("not published"));
-        StatusEvidence { record, proof, header, commit }
+        let (header, commit) = self
+            .last
+            .clone()
+            .unwrap_or_else(|| panic!("nothing committed"));
+        let (_, proof) =
+            smt::prove(&self.store, header.state_root, &key).unwrap_or_else(|e| panic!("{e}"));
+        let record = self
+            .records
+            .get(&key)
+            .cloned()
+            .unwrap_or_else(|| panic!("not published"));
+        StatusEvidence {
+            record,
+            proof,
+            header,
+            commit,
+        }
     }
 
     /// The compact presentation of a credential, disclosing `reveal` (all claims when `None`).
     pub fn compact(c: &HeldCredential, reveal: Option<&[&str]>) -> Presentation {
-        Presentation::Compact(CompactPresentation { body: c.body.clone(), signature: c.signature, disclosure: c.disclose(reveal) })
+        Presentation::Compact(CompactPresentation {
+            body: c.body.clone(),
+            signature: c.signature,
+            disclosure: c.disclose(reveal),
+        })
     }
 
     /// The full presentation of a credential under the last commit.
     pub fn full(&self, c: &HeldCredential, reveal: Option<&[&str]>) -> Presentation {
-        let compact = CompactPresentation { body: c.body.clone(), signature: c.signature, disclosure: c.disclose(reveal) };
-        Presentation::Full { compact, evidence: self.evidence(c) }
+        let compact = CompactPresentation {
+            body: c.body.clone(),
+            signature: c.signature,
+            disclosure: c.disclose(reveal),
+        };
+        Presentation::Full {
+            compact,
+            evidence: self.evidence(c),
+        }
     }
 }

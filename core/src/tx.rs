@@ -136,7 +136,10 @@ impl GovernanceProposal {
 
     /// A council member's approval.
     pub fn approve(&self, chain: &ChainId, key: &Keypair) -> Approval {
-        Approval { key: key.public(), signature: key.sign(Domain::SignGovernance, &self.signing_message(chain)) }
+        Approval {
+            key: key.public(),
+            signature: key.sign(Domain::SignGovernance, &self.signing_message(chain)),
+        }
     }
 }
 
@@ -230,7 +233,10 @@ impl<T: BorshSerialize> Signed<T> {
 
     /// Signs `body`.
     pub fn sign(chain: &ChainId, body: T, key: &Keypair) -> Signed<T> {
-        let signature = key.sign(Domain::SignTransaction, &Self::signing_message(chain, &body));
+        let signature = key.sign(
+            Domain::SignTransaction,
+            &Self::signing_message(chain, &body),
+        );
         Signed { body, signature }
     }
 }
@@ -262,7 +268,11 @@ impl Transaction {
     /// governance action) into `batch`. Issuer and anchor signatures need the signer's key from
     /// state and are queued by the caller with [`Transaction::signing_message`].
     pub fn queue_approvals(&self, chain: &ChainId, batch: &mut BatchVerifier) {
-        if let Transaction::Governance { proposal, approvals } = self {
+        if let Transaction::Governance {
+            proposal,
+            approvals,
+        } = self
+        {
             let m = proposal.signing_message(chain);
             for a in approvals.iter() {
                 batch.queue(&a.key, Domain::SignGovernance, &m, &a.signature);

@@ -9,6 +9,7 @@ pub use rejection::{Check, Outcome, Rejection};
 
 use serde::Serialize;
 
+use crate::block::HEADER_VERSION;
 use crate::credential::{CREDENTIAL_VERSION, Claim, claims_root};
 use crate::hash::Domain;
 use crate::ids::{CredentialId, Height, IssuerId, KeyId, KindId, Timestamp};
@@ -27,11 +28,20 @@ pub struct Policy {
 
 impl Policy {
     /// A live check, as the public verifier makes: status required, at most 10 s old.
-    pub const LIVE: Policy = Policy { require_status: true, max_status_age_ms: Some(10_000) };
+    pub const LIVE: Policy = Policy {
+        require_status: true,
+        max_status_age_ms: Some(10_000),
+    };
     /// An offline check of a full presentation: status required, reported "as of" its time.
-    pub const OFFLINE: Policy = Policy { require_status: true, max_status_age_ms: None };
+    pub const OFFLINE: Policy = Policy {
+        require_status: true,
+        max_status_age_ms: None,
+    };
     /// Genuineness only (signature, issuer, claims); status is reported as not checked.
-    pub const GENUINENESS: Policy = Policy { require_status: false, max_status_age_ms: None };
+    pub const GENUINENESS: Policy = Policy {
+        require_status: false,
+        max_status_age_ms: None,
+    };
 }
 
 /// What the ledger said about the credential's status.
@@ -81,84 +91,182 @@ pub struct Verdict {
 }
 
 /// Decodes a presentation's text form and verifies it.
-pub fn verify_text(text: &str, anchor: &TrustAnchor, now: Timestamp, policy: &Policy) -> Result<Verdict, Rejection> {
+pub fn verify_text(
+    text: &str,
+    anchor: &TrustAnchor,
+    now: Timestamp,
+    policy: &Policy,
+) -> Result<Verdict, Rejection> {
     let p = Presentation::from_text(text).map_err(|e| match e {
         PresentationError::TooLong { len, max } => Rejection::Oversized { len, max },
-        PresentationError::Decode(crate::encoding::DecodeError::TooLarge { len, max }) => Rejection::Oversized { len, max },
-        other => Rejection::Malformed { reason: other.to_string() },
+        PresentationError::Decode(crate::encoding::DecodeError::TooLarge { len, max }) => {
+            Rejection::Oversized { len, max }
+        }
+        other => Rejection::Malformed {
+            reason: other.to_string(),
+        },
     })?;
     verify(&p, anchor, now, policy)
 }
 
 /// Verifies a presentation against a trust anchor at time `now` (spec/verification.md §2).
-pub fn verify(p: &Presentation, anchor: &TrustAnchor, now: Timestamp, policy: &Policy) -> Result<Verdict, Rejection> {
+pub fn verify(
+    p: &Presentation,
+    anchor: &TrustAnchor,
+    now: Timestamp,
+    policy: &Policy,
+) -> Result<Verdict, Rejection> {
     let c = p.compact();
     let body = &c.body;
     let mut checks = vec![Check::Decoding];
 
     // §2.1 Version.
     if body.version != CREDENTIAL_VERSION {
-        return Err(Rejection::UnsupportedVersion { version: body.version });
+        return Err(Rejection::UnsupportedVersion {
+            version: body.version,
+        });
     }
 
     // §2.2 Issuer known and not removed.
     let registry = anchor.registry();
-    let issuer = registry.issuer(&body.issuer).ok_or_else(|| Rejection::UnknownIssuer { issuer: body.issuer.clone() })?;
+    let issuer = registry
+        .issuer(&body.issuer)
+        .ok_or_else(|| Rejection::UnknownIssuer {
+            issuer: body.issuer.clone(),
+        })?;
     if let Some(at) = issuer.removed_at {
-        return Err(Rejection::IssuerRemoved { issuer: body.issuer.clone(), removed_at: at });
+        return Err(Rejection::IssuerRemoved {
+            issuer: body.issuer.clone(),
+            removed_at: at,
+        });
     }
     checks.push(Check::IssuerKnown);
 
     // §2.3 Kind authorized for the issuer.
     if !issuer.kinds.contains(&body.kind) {
-        return Err(Rejection::KindNotAuthorized { issuer: body.issuer.clone(), kind: body.kind.clone() });
+        return Err(Rejection::KindNotAuthorized {
+            issuer: body.issuer.clone(),
+            kind: body.kind.clone(),
+        });
     }
     checks.push(Check::KindAuthorized);
 
-    let schema = registry.kind(&body.kind).ok_or_else(|| Rejection::UnknownKind { kind: body.kind.clone() })?;
+    let schema = registry
+        .kind(&body.kind)
+        .ok_or_else(|| Rejection::UnknownKind {
+            kind: body.kind.clone(),
+        })?;
 
     // §2.4 Signature by a registered key of the issuer, verify_strict.
     let key = registry
         .key(&body.issuer, &body.key_id)
-        .ok_or_else(|| Rejection::UnknownKey { issuer: body.issuer.clone(), key_id: body.key_id.clone() })?;
+        .ok_or_else(|| Rejection::UnknownKey {
+            issuer: body.issuer.clone(),
+            key_id: body.key_id.clone(),
+        })?;
     let message = body.signing_message(anchor.chain_id());
     key.prepared
         .verify_strict(Domain::SignCredential, &message, &c.signature)
-        .map_err(|_| Rejection::BadSignature { issuer: body.issuer.clone(), key_id: body.key_id.clone() })?;
+        .map_err(|_| Rejection::BadSignature {
+            issuer: body.issuer.clone(),
+            key_id: body.key_id.clone(),
+        })?;
     checks.push(Check::Signature);
 
     // §2.5 Disclosed claims match the signed claims root.
-    let (digests, disclosed) = c
-        .disclosure
-        .digests_and_claims(schema)
-        .map_err(|e| Rejection::ClaimCount { kind: body.kind.clone(), expected: e.expected, got: e.got })?;
+    let (digests, disclosed) =
+        c.disclosure
+            .digests_and_claims(schema)
+            .map_err(|e| Rejection::ClaimCount {
+                kind: body.kind.clone(),
+                expected: e.expected,
+                got: e.got,
+            })?;
     let computed = claims_root(&digests);
     if computed != body.claims_root {
-        return Err(Rejection::ClaimsMismatch { signed: body.claims_root, computed });
+        return Err(Rejection::ClaimsMismatch {
+            signed: body.claims_root,
+            computed,
+        });
     }
     checks.push(Check::Claims);
 
+    let window = |checks: &mut Vec<Check>| -> Result<(), Rejection> {
+        // §2.9 Validity window.
+        if now < body.valid_from {
+            return Err(Rejection::NotYetValid {
+                valid_from: body.valid_from,
+                now,
+            });
+        }
+        if let Some(until) = body.valid_until.filter(|u| now >= *u) {
+            return Err(Rejection::Expired {
+                valid_until: until,
+                now,
+            });
+        }
+        checks.push(Check::ValidityWindow);
+        Ok(())
+    };
+
     let status = match p.evidence() {
-        None if policy.require_status => return Err(Rejection::StatusUnavailable { credential: body.id }),
-        None => StatusFinding::NotChecked,
+        None if policy.require_status => {
+            return Err(Rejection::StatusUnavailable {
+                credential: body.id,
+            });
+        }
+        None => {
+            // §2.7 without the ledger: only the issuer's own claim of time is at hand, and it
+            // could be backdated, so a key with any revocation is not trusted here.
+            if !key.record.covers(body.valid_from) || key.record.revoked_from.is_some() {
+                return Err(Rejection::KeyNotValidAtIssuance {
+                    key_id: body.key_id.clone(),
+                    published_at: body.valid_from,
+                    valid_from: key.record.valid_from,
+                    revoked_from: key.record.revoked_from,
+                });
+            }
+            checks.push(Check::KeyValidAtIssuance);
+            window(&mut checks)?;
+            StatusFinding::NotChecked
+        }
         Some(ev) => {
             // §2.6 Anchoring: a committed header of this chain, and a state proof under it.
             let h = &ev.header;
+            if h.version != HEADER_VERSION {
+                return Err(Rejection::UnsupportedVersion { version: h.version });
+            }
             if &h.chain_id != anchor.chain_id() {
-                return Err(Rejection::WrongChain { expected: anchor.chain_id().clone(), got: h.chain_id.clone() });
+                return Err(Rejection::WrongChain {
+                    expected: anchor.chain_id().clone(),
+                    got: h.chain_id.clone(),
+                });
             }
             if !anchor.is_verified(h) {
-                let set = anchor.validators_at(h.height).ok_or(Rejection::UnknownValidatorSet { height: h.height })?;
-                ev.commit.verify(h, set).map_err(|reason| Rejection::BadCommit { height: h.height, reason })?;
+                let set = anchor
+                    .validators_at(h.height)
+                    .ok_or(Rejection::UnknownValidatorSet { height: h.height })?;
+                ev.commit
+                    .verify(h, set)
+                    .map_err(|reason| Rejection::BadCommit {
+                        height: h.height,
+                        reason,
+                    })?;
             }
             let state_key = StateKey::Credential(body.issuer.clone(), body.id).hash();
             let value_hash = ev.record.state_value_hash();
             ev.proof
                 .verify(&h.state_root, &state_key, Some(&value_hash))
-                .map_err(|reason| Rejection::BadStateProof { height: h.height, reason })?;
+                .map_err(|reason| Rejection::BadStateProof {
+                    height: h.height,
+                    reason,
+                })?;
             let presented = Domain::Credential.hash(&[&message]);
             if ev.record.digest != presented {
-                return Err(Rejection::DigestMismatch { ledger: ev.record.digest, presented });
+                return Err(Rejection::DigestMismatch {
+                    ledger: ev.record.digest,
+                    presented,
+                });
             }
             checks.push(Check::Anchoring);
 
@@ -173,38 +281,43 @@ pub fn verify(p: &Presentation, anchor: &TrustAnchor, now: Timestamp, policy: &P
             }
             checks.push(Check::KeyValidAtIssuance);
 
-            // §2.8 Status. Revocation is final, so even old evidence of it is conclusive;
-            // anything else must be fresh (§2.10) before it is believed.
+            // §2.8 Revocation is final, so even old evidence of it is conclusive.
             if let CredentialStatus::Revoked { reason } = ev.record.status {
-                return Err(Rejection::Revoked { credential: body.id, reason, at: ev.record.changed_at });
+                return Err(Rejection::Revoked {
+                    credential: body.id,
+                    reason,
+                    at: ev.record.changed_at,
+                });
             }
+            // An expired credential is expired whatever the ledger says now.
+            window(&mut checks)?;
+            // §2.10 Anything but revocation must be fresh before it is believed.
             if let Some(max) = policy.max_status_age_ms {
-                let age = now.since(h.time);
-                if age > max {
-                    return Err(Rejection::StaleStatus { as_of: h.time, now, max_age_ms: max });
+                if now.since(h.time) > max {
+                    return Err(Rejection::StaleStatus {
+                        as_of: h.time,
+                        now,
+                        max_age_ms: max,
+                    });
                 }
+                checks.push(Check::Freshness);
             }
+            // §2.8 Suspension.
             if let CredentialStatus::Suspended { reason } = ev.record.status {
-                return Err(Rejection::Suspended { credential: body.id, reason, since: ev.record.changed_at });
+                return Err(Rejection::Suspended {
+                    credential: body.id,
+                    reason,
+                    since: ev.record.changed_at,
+                });
             }
             checks.push(Check::Status);
-            StatusFinding::Active { height: h.height, as_of: h.time, published_at: ev.record.published_at }
+            StatusFinding::Active {
+                height: h.height,
+                as_of: h.time,
+                published_at: ev.record.published_at,
+            }
         }
     };
-
-    // §2.9 Validity window.
-    if now < body.valid_from {
-        return Err(Rejection::NotYetValid { valid_from: body.valid_from, now });
-    }
-    if let Some(until) = body.valid_until {
-        if now >= until {
-            return Err(Rejection::Expired { valid_until: until, now });
-        }
-    }
-    checks.push(Check::ValidityWindow);
-    if matches!(status, StatusFinding::Active { .. }) && policy.max_status_age_ms.is_some() {
-        checks.push(Check::Freshness);
-    }
 
     Ok(Verdict {
         credential: body.id,

@@ -1,6 +1,7 @@
 //! Property tests of every decoder of outside bytes: arbitrary input never panics and stays
 //! within limits, valid values round-trip canonically, and any changed byte of a presentation
 //! is refused.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use credledger_core::block::{CommitCertificate, Header};
 use credledger_core::encoding::{DecodeError, decode, encode};
@@ -80,7 +81,13 @@ fn every_changed_byte_of_a_full_presentation_is_refused() {
 #[test]
 fn limits_are_enforced_before_decoding() {
     let big = vec![0u8; MAX_PRESENTATION_BYTES + 1];
-    assert_eq!(Presentation::from_bytes(&big), Err(DecodeError::TooLarge { len: big.len(), max: MAX_PRESENTATION_BYTES }));
+    assert_eq!(
+        Presentation::from_bytes(&big),
+        Err(DecodeError::TooLarge {
+            len: big.len(),
+            max: MAX_PRESENTATION_BYTES
+        })
+    );
     assert!(Genesis::from_json(&vec![b' '; (1 << 20) + 1]).is_err());
 }
 

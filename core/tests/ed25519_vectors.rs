@@ -1,5 +1,6 @@
 //! Ed25519 known answers: RFC 8032 §7.1 test vectors and all Wycheproof cases, checked with
 //! the `verify_strict` rule credentials use (malleable and non-canonical signatures refused).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
@@ -45,7 +46,11 @@ fn rfc8032_known_answers() {
         assert_eq!(k.public(), PublicKey(arr(pk)));
         let m = hex::decode(msg).unwrap();
         let s = k.sign_raw(&m);
-        assert_eq!(s, Signature(arr(sig)), "deterministic signature of {msg:.16}");
+        assert_eq!(
+            s,
+            Signature(arr(sig)),
+            "deterministic signature of {msg:.16}"
+        );
         assert!(k.public().verify_strict_raw(&m, &s).is_ok());
         let mut bad = m.clone();
         bad.push(0);
@@ -55,8 +60,12 @@ fn rfc8032_known_answers() {
 
 #[test]
 fn wycheproof_all_cases() {
-    let Some(dir) = common::shared_vectors() else { return };
-    let v: Value = serde_json::from_slice(&std::fs::read(dir.join("wycheproof-ed25519_test.json")).unwrap()).unwrap();
+    let Some(dir) = common::shared_vectors() else {
+        return;
+    };
+    let v: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("wycheproof-ed25519_test.json")).unwrap())
+            .unwrap();
     let mut count = 0;
     for group in v["testGroups"].as_array().unwrap() {
         let pk = hex::decode(group["publicKey"]["pk"].as_str().unwrap()).unwrap();
@@ -66,11 +75,20 @@ fn wycheproof_all_cases() {
             let sig = hex::decode(t["sig"].as_str().unwrap()).unwrap();
             let valid = t["result"].as_str().unwrap() == "valid";
             // Wrong-length keys or signatures cannot even be represented: they are invalid.
-            let ok = match (<[u8; 32]>::try_from(pk.as_slice()), <[u8; 64]>::try_from(sig.as_slice())) {
-                (Ok(pk), Ok(sig)) => PublicKey(pk).verify_strict_raw(&msg, &Signature(sig)).is_ok(),
+            let ok = match (
+                <[u8; 32]>::try_from(pk.as_slice()),
+                <[u8; 64]>::try_from(sig.as_slice()),
+            ) {
+                (Ok(pk), Ok(sig)) => PublicKey(pk)
+                    .verify_strict_raw(&msg, &Signature(sig))
+                    .is_ok(),
                 _ => false,
             };
-            assert_eq!(ok, valid, "Wycheproof tcId {} ({}): {:?}", t["tcId"], t["comment"], t["flags"]);
+            assert_eq!(
+                ok, valid,
+                "Wycheproof tcId {} ({}): {:?}",
+                t["tcId"], t["comment"], t["flags"]
+            );
         }
     }
     assert_eq!(count, 151, "all 151 Wycheproof Ed25519 cases");

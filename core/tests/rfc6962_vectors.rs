@@ -1,5 +1,6 @@
 //! Known-answer tests of the Merkle module against the published RFC 6962 vectors
 //! (transparency-dev/merkle testdata, in ../shared/vectors/rfc6962).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
@@ -54,16 +55,31 @@ fn files(dir: &Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn inclusion_vectors() {
-    let Some(dir) = common::shared_vectors() else { return };
+    let Some(dir) = common::shared_vectors() else {
+        return;
+    };
     let files = files(&dir.join("rfc6962/inclusion"));
-    assert!(files.len() > 50, "expected the full inclusion vector set, found {}", files.len());
+    assert!(
+        files.len() > 50,
+        "expected the full inclusion vector set, found {}",
+        files.len()
+    );
     for f in files {
         let v: Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
         let want_err = v["wantErr"].as_bool().unwrap();
-        let got = match (digest(&v["leafHash"]), digest(&v["root"]), proof(&v["proof"])) {
-            (Some(leaf), Some(root), Some(p)) => {
-                verify_inclusion(&leaf, v["leafIdx"].as_u64().unwrap(), v["treeSize"].as_u64().unwrap(), &p, &root).is_ok()
-            }
+        let got = match (
+            digest(&v["leafHash"]),
+            digest(&v["root"]),
+            proof(&v["proof"]),
+        ) {
+            (Some(leaf), Some(root), Some(p)) => verify_inclusion(
+                &leaf,
+                v["leafIdx"].as_u64().unwrap(),
+                v["treeSize"].as_u64().unwrap(),
+                &p,
+                &root,
+            )
+            .is_ok(),
             _ => false,
         };
         assert_eq!(got, !want_err, "{}: {}", f.display(), v["desc"]);
@@ -72,16 +88,27 @@ fn inclusion_vectors() {
 
 #[test]
 fn consistency_vectors() {
-    let Some(dir) = common::shared_vectors() else { return };
+    let Some(dir) = common::shared_vectors() else {
+        return;
+    };
     let files = files(&dir.join("rfc6962/consistency"));
-    assert!(files.len() > 30, "expected the full consistency vector set, found {}", files.len());
+    assert!(
+        files.len() > 30,
+        "expected the full consistency vector set, found {}",
+        files.len()
+    );
     for f in files {
         let v: Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
         let want_err = v["wantErr"].as_bool().unwrap();
         let got = match (root(&v["root1"]), root(&v["root2"]), proof(&v["proof"])) {
-            (Some(r1), Some(r2), Some(p)) => {
-                verify_consistency(v["size1"].as_u64().unwrap(), v["size2"].as_u64().unwrap(), &r1, &r2, &p).is_ok()
-            }
+            (Some(r1), Some(r2), Some(p)) => verify_consistency(
+                v["size1"].as_u64().unwrap(),
+                v["size2"].as_u64().unwrap(),
+                &r1,
+                &r2,
+                &p,
+            )
+            .is_ok(),
             _ => false,
         };
         assert_eq!(got, !want_err, "{}: {}", f.display(), v["desc"]);

@@ -85,7 +85,16 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Init { out, chain_id, validators, council, threshold, seed, genesis_time_ms, force } => {
+        Command::Init {
+            out,
+            chain_id,
+            validators,
+            council,
+            threshold,
+            seed,
+            genesis_time_ms,
+            force,
+        } => {
             let (master, default_time) = match &seed {
                 Some(s) => (master_from_text(s), DevnetParams::default().genesis_time),
                 None => (rand::random::<[u8; 32]>(), Timestamp(now_ms()?)),
@@ -110,7 +119,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let genesis = read(&file)?;
             let problems = genesis.problems();
             if problems.is_empty() {
-                println!("ok: {} is a sound genesis for chain {}", file.display(), genesis.chain_id);
+                println!(
+                    "ok: {} is a sound genesis for chain {}",
+                    file.display(),
+                    genesis.chain_id
+                );
                 println!("genesis hash: {}", genesis.hash());
                 Ok(ExitCode::SUCCESS)
             } else {
@@ -130,17 +143,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
 
 fn read(file: &Path) -> Result<Genesis> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    Genesis::from_json(&bytes).with_context(|| format!("{} is not a genesis document", file.display()))
+    Genesis::from_json(&bytes)
+        .with_context(|| format!("{} is not a genesis document", file.display()))
 }
 
 fn now_ms() -> Result<u64> {
-    Ok(SystemTime::now().duration_since(UNIX_EPOCH).context("system clock is before 1970")?.as_millis() as u64)
+    Ok(SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .context("system clock is before 1970")?
+        .as_millis() as u64)
 }
 
 fn write_devnet(out: &Path, devnet: &Devnet, force: bool) -> Result<()> {
     let genesis_path = out.join("genesis.json");
     if genesis_path.exists() && !force {
-        bail!("{} exists; pass --force to replace it", genesis_path.display());
+        bail!(
+            "{} exists; pass --force to replace it",
+            genesis_path.display()
+        );
     }
     let keys = out.join("keys");
     std::fs::create_dir_all(&keys).with_context(|| format!("cannot create {}", keys.display()))?;
@@ -148,16 +168,40 @@ fn write_devnet(out: &Path, devnet: &Devnet, force: bool) -> Result<()> {
         .with_context(|| format!("cannot write {}", genesis_path.display()))?;
     let chain = devnet.genesis.chain_id.as_str();
     for (name, k) in &devnet.validator_keys {
-        keyfile::write(&keys.join(format!("validator-{name}.json")), chain, "validator", name, k)?;
+        keyfile::write(
+            &keys.join(format!("validator-{name}.json")),
+            chain,
+            "validator",
+            name,
+            k,
+        )?;
     }
     for (name, k) in &devnet.governance_keys {
-        keyfile::write(&keys.join(format!("governance-{name}.json")), chain, "governance", name, k)?;
+        keyfile::write(
+            &keys.join(format!("governance-{name}.json")),
+            chain,
+            "governance",
+            name,
+            k,
+        )?;
     }
     for (issuer, key_id, k) in &devnet.issuer_keys {
-        keyfile::write(&keys.join(format!("issuer-{key_id}.json")), chain, &format!("issuer:{issuer}"), key_id, k)?;
+        keyfile::write(
+            &keys.join(format!("issuer-{key_id}.json")),
+            chain,
+            &format!("issuer:{issuer}"),
+            key_id,
+            k,
+        )?;
     }
     for (source, k) in &devnet.log_source_keys {
-        keyfile::write(&keys.join(format!("log-source-{source}.json")), chain, "log-source", source, k)?;
+        keyfile::write(
+            &keys.join(format!("log-source-{source}.json")),
+            chain,
+            "log-source",
+            source,
+            k,
+        )?;
     }
     Ok(())
 }
@@ -171,7 +215,14 @@ mod tests {
         let a = tempfile::tempdir().unwrap();
         let b = tempfile::tempdir().unwrap();
         for d in [&a, &b] {
-            let cli = Cli::parse_from(["g", "init", "--out", d.path().to_str().unwrap(), "--seed", "t"]);
+            let cli = Cli::parse_from([
+                "g",
+                "init",
+                "--out",
+                d.path().to_str().unwrap(),
+                "--seed",
+                "t",
+            ]);
             assert_eq!(run(cli).unwrap(), ExitCode::SUCCESS);
         }
         let ga = std::fs::read(a.path().join("genesis.json")).unwrap();
@@ -179,7 +230,14 @@ mod tests {
         let g = Genesis::from_json(&ga).unwrap();
         assert!(g.problems().is_empty(), "{:?}", g.problems());
         // A second init into the same folder needs --force.
-        let cli = Cli::parse_from(["g", "init", "--out", a.path().to_str().unwrap(), "--seed", "t"]);
+        let cli = Cli::parse_from([
+            "g",
+            "init",
+            "--out",
+            a.path().to_str().unwrap(),
+            "--seed",
+            "t",
+        ]);
         assert!(run(cli).is_err());
     }
 }

@@ -38,9 +38,14 @@ fn main() -> Result<()> {
     let text = match (text, file) {
         (Some(t), _) => t,
         (None, Some(f)) => {
-            let meta = std::fs::metadata(&f).with_context(|| format!("cannot read {}", f.display()))?;
+            let meta =
+                std::fs::metadata(&f).with_context(|| format!("cannot read {}", f.display()))?;
             if meta.len() > MAX_PRESENTATION_TEXT as u64 + 2 {
-                bail!("{} is {} bytes; a presentation is at most {MAX_PRESENTATION_TEXT}", f.display(), meta.len());
+                bail!(
+                    "{} is {} bytes; a presentation is at most {MAX_PRESENTATION_TEXT}",
+                    f.display(),
+                    meta.len()
+                );
             }
             std::fs::read_to_string(&f)?
         }
@@ -52,7 +57,11 @@ fn main() -> Result<()> {
         return Ok(());
     }
     let c = p.compact();
-    let form = if p.evidence().is_some() { "full (carries its status proof)" } else { "compact" };
+    let form = if p.evidence().is_some() {
+        "full (carries its status proof)"
+    } else {
+        "compact"
+    };
     println!("presentation: {form}, {} bytes", p.to_bytes().len());
     println!("credential:   {}", c.body.id);
     println!("issuer:       {} (key {})", c.body.issuer, c.body.key_id);
@@ -78,7 +87,10 @@ fn main() -> Result<()> {
         }
     }
     if let Some(ev) = p.evidence() {
-        println!("status:       {:?} as of block {} (time {} ms)", ev.record.status, ev.header.height, ev.header.time);
+        println!(
+            "status:       {:?} as of block {} (time {} ms)",
+            ev.record.status, ev.header.height, ev.header.time
+        );
     }
     println!("(not verified: use credledger-verifier check)");
     Ok(())

@@ -29,7 +29,8 @@ enum Command {
 
 fn main() -> Result<()> {
     let Command::GenesisState { genesis } = Cli::parse().command;
-    let bytes = std::fs::read(&genesis).with_context(|| format!("cannot read {}", genesis.display()))?;
+    let bytes =
+        std::fs::read(&genesis).with_context(|| format!("cannot read {}", genesis.display()))?;
     let g = Genesis::from_json(&bytes)?;
     let problems = g.problems();
     if !problems.is_empty() {

@@ -11,7 +11,14 @@ use credledger_tests::run;
 fn verifier_checks_presentations_offline_against_the_genesis_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().to_str().unwrap();
-    assert_eq!(run("credledger-genesis", &["init", "--out", out, "--seed", "verifier"]).code, 0);
+    assert_eq!(
+        run(
+            "credledger-genesis",
+            &["init", "--out", out, "--seed", "verifier"]
+        )
+        .code,
+        0
+    );
     let genesis = dir.path().join("genesis.json");
     let genesis = genesis.to_str().unwrap();
 
@@ -23,18 +30,57 @@ fn verifier_checks_presentations_offline_against_the_genesis_file() {
     w.publish(&c, Timestamp(t0 + 1_000));
     w.commit(Timestamp(t0 + 1_000));
     let valid = dir.path().join("valid.txt");
-    std::fs::write(&valid, w.full(&c, Some(&["name", "license_no", "bar"])).to_qr_text()).unwrap();
-    w.set_status(&c, CredentialStatus::Revoked { reason: ReasonCode::Disciplinary }, Timestamp(t0 + 2_000));
+    std::fs::write(
+        &valid,
+        w.full(&c, Some(&["name", "license_no", "bar"]))
+            .to_qr_text(),
+    )
+    .unwrap();
+    w.set_status(
+        &c,
+        CredentialStatus::Revoked {
+            reason: ReasonCode::Disciplinary,
+        },
+        Timestamp(t0 + 2_000),
+    );
     w.commit(Timestamp(t0 + 2_000));
     let revoked = w.full(&c, None).to_url_text();
 
     let now = (t0 + 3_000).to_string();
-    let ok = run("credledger-verifier", &["check", "--genesis", genesis, "--file", valid.to_str().unwrap(), "--now-ms", &now]);
+    let ok = run(
+        "credledger-verifier",
+        &[
+            "check",
+            "--genesis",
+            genesis,
+            "--file",
+            valid.to_str().unwrap(),
+            "--now-ms",
+            &now,
+        ],
+    );
     assert_eq!(ok.code, 0, "{ok:?}");
-    assert!(ok.stdout.starts_with("VALID: lawyer-license issued by Ministry of Justice (法務部)"), "{}", ok.stdout);
+    assert!(
+        ok.stdout
+            .starts_with("VALID: lawyer-license issued by Ministry of Justice (法務部)"),
+        "{}",
+        ok.stdout
+    );
     assert!(ok.stdout.contains("(1 claim(s) not disclosed)"));
 
-    let bad = run("credledger-verifier", &["check", "--genesis", genesis, "--text", &revoked, "--now-ms", &now, "--json"]);
+    let bad = run(
+        "credledger-verifier",
+        &[
+            "check",
+            "--genesis",
+            genesis,
+            "--text",
+            &revoked,
+            "--now-ms",
+            &now,
+            "--json",
+        ],
+    );
     assert_eq!(bad.code, 1, "{bad:?}");
     let v: serde_json::Value = serde_json::from_str(&bad.stdout).unwrap();
     assert_eq!(v["outcome"], "REVOKED");
@@ -43,17 +89,52 @@ fn verifier_checks_presentations_offline_against_the_genesis_file() {
 
     // Against another chain's genesis the same presentation cannot be checked.
     let other = tempfile::tempdir().unwrap();
-    assert_eq!(run("credledger-genesis", &["init", "--out", other.path().to_str().unwrap(), "--seed", "other"]).code, 0);
+    assert_eq!(
+        run(
+            "credledger-genesis",
+            &[
+                "init",
+                "--out",
+                other.path().to_str().unwrap(),
+                "--seed",
+                "other"
+            ]
+        )
+        .code,
+        0
+    );
     let foreign = other.path().join("genesis.json");
-    let r = run("credledger-verifier", &["check", "--genesis", foreign.to_str().unwrap(), "--file", valid.to_str().unwrap(), "--now-ms", &now]);
+    let r = run(
+        "credledger-verifier",
+        &[
+            "check",
+            "--genesis",
+            foreign.to_str().unwrap(),
+            "--file",
+            valid.to_str().unwrap(),
+            "--now-ms",
+            &now,
+        ],
+    );
     assert_eq!(r.code, 1, "{r:?}");
 
-    let show = run("credledger-issuer", &["show", "--file", valid.to_str().unwrap()]);
+    let show = run(
+        "credledger-issuer",
+        &["show", "--file", valid.to_str().unwrap()],
+    );
     assert_eq!(show.code, 0, "{show:?}");
-    assert!(show.stdout.contains("issuer:       moj (key moj-2026-01)"), "{}", show.stdout);
+    assert!(
+        show.stdout.contains("issuer:       moj (key moj-2026-01)"),
+        "{}",
+        show.stdout
+    );
     assert!(show.stdout.contains("(hidden)"));
 
     let junk = run("credledger-issuer", &["show", "--text", "CL1:%%%"]);
     assert_ne!(junk.code, 0);
-    assert!(junk.stderr.contains("not a valid presentation"), "{}", junk.stderr);
+    assert!(
+        junk.stderr.contains("not a valid presentation"),
+        "{}",
+        junk.stderr
+    );
 }

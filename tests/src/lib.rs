@@ -1,5 +1,6 @@
 //! Harness for end-to-end tests: finds the workspace's built binaries and runs them like an
 //! operator would, capturing exit code and output.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -11,7 +12,10 @@ pub fn bin_dir() -> PathBuf {
         return PathBuf::from(d);
     }
     let exe = std::env::current_exe().unwrap_or_default();
-    exe.parent().and_then(|deps| deps.parent()).map(PathBuf::from).unwrap_or_default()
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .map(PathBuf::from)
+        .unwrap_or_default()
 }
 
 /// What a command did.
@@ -33,7 +37,10 @@ pub fn run(bin: &str, args: &[&str]) -> Output {
         "{} is not built; run `scripts/test` (or `cargo build --workspace --bins`) before the tests",
         path.display()
     );
-    let out = Command::new(&path).args(args).output().unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()));
+    let out = Command::new(&path)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()));
     Output {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -72,16 +72,30 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    let Command::Check { genesis, text, file, policy, now_ms, json } = cli.command;
-    let bytes = std::fs::read(&genesis).with_context(|| format!("cannot read {}", genesis.display()))?;
-    let genesis = Genesis::from_json(&bytes).with_context(|| format!("{} is not a genesis document", genesis.display()))?;
+    let Command::Check {
+        genesis,
+        text,
+        file,
+        policy,
+        now_ms,
+        json,
+    } = cli.command;
+    let bytes =
+        std::fs::read(&genesis).with_context(|| format!("cannot read {}", genesis.display()))?;
+    let genesis = Genesis::from_json(&bytes)
+        .with_context(|| format!("{} is not a genesis document", genesis.display()))?;
     let anchor = TrustAnchor::from_genesis(&genesis)?;
     let text = match (text, file) {
         (Some(t), _) => t,
         (None, Some(f)) => {
-            let meta = std::fs::metadata(&f).with_context(|| format!("cannot read {}", f.display()))?;
+            let meta =
+                std::fs::metadata(&f).with_context(|| format!("cannot read {}", f.display()))?;
             if meta.len() > MAX_PRESENTATION_TEXT as u64 + 2 {
-                bail!("{} is {} bytes; a presentation is at most {MAX_PRESENTATION_TEXT}", f.display(), meta.len());
+                bail!(
+                    "{} is {} bytes; a presentation is at most {MAX_PRESENTATION_TEXT}",
+                    f.display(),
+                    meta.len()
+                );
             }
             std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display()))?
         }
@@ -99,9 +113,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match verify_text(text.trim_end(), &anchor, now, &policy) {
         Ok(v) => {
             if json {
-                println!("{}", serde_json::json!({ "outcome": "VALID", "verdict": v }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "outcome": "VALID", "verdict": v })
+                );
             } else {
-                println!("VALID: {} issued by {} ({})", v.kind, v.issuer_name_en, v.issuer_name_zh);
+                println!(
+                    "VALID: {} issued by {} ({})",
+                    v.kind, v.issuer_name_en, v.issuer_name_zh
+                );
                 println!("  credential {} signed with key {}", v.credential, v.key_id);
                 for c in &v.disclosed {
                     println!("  {}: {}", c.key, c.value);
@@ -120,7 +140,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Err(r) => {
             if json {
-                println!("{}", serde_json::json!({ "outcome": r.outcome(), "failed_check": r.check(), "rejection": r }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "outcome": r.outcome(), "failed_check": r.check(), "rejection": r })
+                );
             } else {
                 println!("{:?}: {r}", r.outcome());
                 println!("  failed check: {:?}", r.check());

@@ -9,8 +9,8 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use super::{empty_root, node_hash};
 use crate::hash::Digest;
 
-/// The frontier of an append-only Merkle tree.
-#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+/// The frontier of an append-only Merkle tree. Decoding checks that the peaks fit the size.
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize)]
 pub struct CompactTree {
     size: u64,
     /// Roots of the perfect subtrees that make up the tree, largest (leftmost) first.
@@ -29,6 +29,14 @@ pub struct FrontierError {
     pub got: usize,
 }
 
+impl BorshDeserialize for CompactTree {
+    fn deserialize_reader<R: std::io::Read>(reader: &mut R) -> std::io::Result<Self> {
+        let size = u64::deserialize_reader(reader)?;
+        let peaks = Vec::<Digest>::deserialize_reader(reader)?;
+        CompactTree::from_parts(size, peaks).map_err(|e| crate::encoding::invalid(&e.to_string()))
+    }
+}
+
 impl CompactTree {
     /// An empty tree.
     pub fn new() -> Self {
@@ -38,7 +46,11 @@ impl CompactTree {
     /// Rebuilds a frontier from stored parts, checking that they fit together.
     pub fn from_parts(size: u64, peaks: Vec<Digest>) -> Result<Self, FrontierError> {
         if peaks.len() != size.count_ones() as usize {
-            return Err(FrontierError { size, expected: size.count_ones(), got: peaks.len() });
+            return Err(FrontierError {
+                size,
+                expected: size.count_ones(),
+                got: peaks.len(),
+            });
         }
         Ok(Self { size, peaks })
     }
@@ -71,7 +83,9 @@ impl CompactTree {
     /// The current root.
     pub fn root(&self) -> Digest {
         let mut iter = self.peaks.iter().rev();
-        let Some(last) = iter.next() else { return empty_root() };
+        let Some(last) = iter.next() else {
+            return empty_root();
+        };
         iter.fold(*last, |acc, left| node_hash(left, &acc))
     }
 }

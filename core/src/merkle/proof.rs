@@ -45,7 +45,10 @@ pub fn verify_inclusion(
     let mut r = *leaf;
     for p in proof {
         if sn == 0 {
-            return Err(MerkleError::WrongProofLength { got: proof.len(), expected: inclusion_len(index, size) });
+            return Err(MerkleError::WrongProofLength {
+                got: proof.len(),
+                expected: inclusion_len(index, size),
+            });
         }
         if fn_ & 1 == 1 || fn_ == sn {
             r = node_hash(p, &r);
@@ -62,10 +65,16 @@ pub fn verify_inclusion(
         sn >>= 1;
     }
     if sn != 0 {
-        return Err(MerkleError::WrongProofLength { got: proof.len(), expected: inclusion_len(index, size) });
+        return Err(MerkleError::WrongProofLength {
+            got: proof.len(),
+            expected: inclusion_len(index, size),
+        });
     }
     if r != *expected_root {
-        return Err(MerkleError::RootMismatch { computed: r, expected: *expected_root });
+        return Err(MerkleError::RootMismatch {
+            computed: r,
+            expected: *expected_root,
+        });
     }
     Ok(())
 }
@@ -133,20 +142,31 @@ pub fn verify_consistency(
     }
     if size1 == size2 {
         if !proof.is_empty() {
-            return Err(MerkleError::WrongProofLength { got: proof.len(), expected: 0 });
+            return Err(MerkleError::WrongProofLength {
+                got: proof.len(),
+                expected: 0,
+            });
         }
         if root1 != root2 {
-            return Err(MerkleError::RootMismatch { computed: *root2, expected: *root1 });
+            return Err(MerkleError::RootMismatch {
+                computed: *root2,
+                expected: *root1,
+            });
         }
         return Ok(());
     }
-    let wrong_len = || MerkleError::WrongProofLength { got: proof.len(), expected: 0 };
+    let wrong_len = || MerkleError::WrongProofLength {
+        got: proof.len(),
+        expected: 0,
+    };
     let mut path: Vec<Digest> = Vec::with_capacity(proof.len() + 1);
     if size1.is_power_of_two() {
         path.push(*root1);
     }
     path.extend_from_slice(proof);
-    let Some((first, rest)) = path.split_first() else { return Err(wrong_len()) };
+    let Some((first, rest)) = path.split_first() else {
+        return Err(wrong_len());
+    };
 
     let (mut fn_, mut sn) = (size1 - 1, size2 - 1);
     while fn_ & 1 == 1 {
@@ -177,10 +197,16 @@ pub fn verify_consistency(
         return Err(wrong_len());
     }
     if fr != *root1 {
-        return Err(MerkleError::RootMismatch { computed: fr, expected: *root1 });
+        return Err(MerkleError::RootMismatch {
+            computed: fr,
+            expected: *root1,
+        });
     }
     if sr != *root2 {
-        return Err(MerkleError::RootMismatch { computed: sr, expected: *root2 });
+        return Err(MerkleError::RootMismatch {
+            computed: sr,
+            expected: *root2,
+        });
     }
     Ok(())
 }

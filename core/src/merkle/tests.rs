@@ -3,7 +3,9 @@ use crate::hash::Digest;
 use proptest::prelude::*;
 
 fn leaves(n: usize) -> Vec<Digest> {
-    (0..n).map(|i| leaf_hash(&(i as u64).to_le_bytes())).collect()
+    (0..n)
+        .map(|i| leaf_hash(&(i as u64).to_le_bytes()))
+        .collect()
 }
 
 /// RFC 6962's recursive definition, as a reference for the iterative code.
@@ -20,7 +22,10 @@ fn mth(d: &[Digest]) -> Digest {
 
 #[test]
 fn empty_root_is_sha256_of_nothing() {
-    assert_eq!(empty_root().to_hex(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    assert_eq!(
+        empty_root().to_hex(),
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    );
     assert_eq!(root(&[]), empty_root());
     assert_eq!(list_root(&[]), empty_root());
     assert_eq!(CompactTree::new().root(), empty_root());

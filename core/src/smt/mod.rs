@@ -118,7 +118,7 @@ pub fn update(
     entries: &[(Digest, Digest)],
 ) -> Result<(Digest, Vec<(Digest, Node)>), SmtError> {
     let mut sorted = entries.to_vec();
-    sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    sorted.sort_unstable_by_key(|e| e.0);
     if let Some(w) = sorted.windows(2).find(|w| w[0].0 == w[1].0) {
         return Err(SmtError::DuplicateKey(w[0].0));
     }
@@ -171,7 +171,13 @@ fn update_at(
 fn build(depth: usize, entries: &[(Digest, Digest)], out: &mut Vec<(Digest, Node)>) -> Digest {
     match entries {
         [] => Digest::ZERO,
-        [(key, value_hash)] => put(Node::Leaf { key: *key, value_hash: *value_hash }, out),
+        [(key, value_hash)] => put(
+            Node::Leaf {
+                key: *key,
+                value_hash: *value_hash,
+            },
+            out,
+        ),
         _ => {
             // Distinct keys differ at some bit below 256, so the recursion ends before depth 256.
             let split = entries.partition_point(|e| !bit(&e.0, depth));
@@ -183,7 +189,11 @@ fn build(depth: usize, entries: &[(Digest, Digest)], out: &mut Vec<(Digest, Node
 }
 
 /// The value hash stored under `key`, with a proof of presence or absence against `root`.
-pub fn prove(store: &impl NodeStore, root: Digest, key: &Digest) -> Result<(Option<Digest>, StateProof), SmtError> {
+pub fn prove(
+    store: &impl NodeStore,
+    root: Digest,
+    key: &Digest,
+) -> Result<(Option<Digest>, StateProof), SmtError> {
     let mut node = root;
     let mut siblings = Vec::new();
     let mut depth = 0usize;
@@ -194,12 +204,22 @@ pub fn prove(store: &impl NodeStore, root: Digest, key: &Digest) -> Result<(Opti
         match store.get_node(&node).ok_or(SmtError::MissingNode(node))? {
             Node::Leaf { key: k, value_hash } => {
                 if k == *key {
-                    return Ok((Some(value_hash), StateProof::from_path(&siblings, Terminal::Found)));
+                    return Ok((
+                        Some(value_hash),
+                        StateProof::from_path(&siblings, Terminal::Found),
+                    ));
                 }
-                return Ok((None, StateProof::from_path(&siblings, Terminal::Other { key: k, value_hash })));
+                return Ok((
+                    None,
+                    StateProof::from_path(&siblings, Terminal::Other { key: k, value_hash }),
+                ));
             }
             Node::Internal { left, right } => {
-                let (next, sib) = if bit(key, depth) { (right, left) } else { (left, right) };
+                let (next, sib) = if bit(key, depth) {
+                    (right, left)
+                } else {
+                    (left, right)
+                };
                 siblings.push(sib);
                 node = next;
                 depth += 1;

@@ -80,7 +80,12 @@ impl StateProof {
     }
 
     /// Checks that `key` maps to `value_hash` (or, with `None`, is absent) under `root`.
-    pub fn verify(&self, root: &Digest, key: &Digest, value_hash: Option<&Digest>) -> Result<(), ProofError> {
+    pub fn verify(
+        &self,
+        root: &Digest,
+        key: &Digest,
+        value_hash: Option<&Digest>,
+    ) -> Result<(), ProofError> {
         let depth = usize::from(self.depth);
         if depth > 256 {
             return Err(ProofError::Malformed("path deeper than 256 levels"));
@@ -92,7 +97,12 @@ impl StateProof {
         if set != self.siblings.len() {
             return Err(ProofError::Malformed("bitmap and sibling count disagree"));
         }
-        if depth % 8 != 0 {
+        if self.siblings.contains(&Digest::ZERO) {
+            return Err(ProofError::Malformed(
+                "an empty sibling must be left out, not listed",
+            ));
+        }
+        if !depth.is_multiple_of(8) {
             let last = self.present[depth / 8];
             if last & (0xff >> (depth % 8)) != 0 {
                 return Err(ProofError::Malformed("bits set past the path's depth"));
@@ -105,12 +115,20 @@ impl StateProof {
                 return Err(ProofError::WrongOutcome("absent, not present"));
             }
             (Terminal::Empty, None) => Digest::ZERO,
-            (Terminal::Other { key: other, value_hash: v }, None) => {
+            (
+                Terminal::Other {
+                    key: other,
+                    value_hash: v,
+                },
+                None,
+            ) => {
                 if other == key {
                     return Err(ProofError::Malformed("the other leaf is the queried key"));
                 }
                 if (0..depth).any(|i| bit(other, i) != bit(key, i)) {
-                    return Err(ProofError::Malformed("the other leaf is not on the key's path"));
+                    return Err(ProofError::Malformed(
+                        "the other leaf is not on the key's path",
+                    ));
                 }
                 leaf_hash(other, v)
             }
@@ -123,10 +141,17 @@ impl StateProof {
             } else {
                 Digest::ZERO
             };
-            h = if bit(key, i) { internal_hash(&sibling, &h) } else { internal_hash(&h, &sibling) };
+            h = if bit(key, i) {
+                internal_hash(&sibling, &h)
+            } else {
+                internal_hash(&h, &sibling)
+            };
         }
         if h != *root {
-            return Err(ProofError::RootMismatch { computed: h, expected: *root });
+            return Err(ProofError::RootMismatch {
+                computed: h,
+                expected: *root,
+            });
         }
         Ok(())
     }

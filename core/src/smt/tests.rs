@@ -31,14 +31,20 @@ fn empty_map_proves_absence() {
 fn duplicate_keys_in_one_update_are_refused() {
     let store = MemStore::new();
     let e = [(key(1), val(1)), (key(1), val(2))];
-    assert_eq!(update(&store, Digest::ZERO, &e).unwrap_err(), SmtError::DuplicateKey(key(1)));
+    assert_eq!(
+        update(&store, Digest::ZERO, &e).unwrap_err(),
+        SmtError::DuplicateKey(key(1))
+    );
 }
 
 #[test]
 fn missing_nodes_are_reported_not_panicked() {
     let (_, root) = build_map(&[1, 2, 3]);
     let empty = MemStore::new();
-    assert_eq!(prove(&empty, root, &key(1)).unwrap_err(), SmtError::MissingNode(root));
+    assert_eq!(
+        prove(&empty, root, &key(1)).unwrap_err(),
+        SmtError::MissingNode(root)
+    );
 }
 
 proptest! {

@@ -29,7 +29,8 @@ impl TrustAnchor {
         if !problems.is_empty() {
             return Err(GenesisError::Invalid(problems));
         }
-        let set = ValidatorSet::new(genesis.validators.to_vec()).map_err(|e| GenesisError::Invalid(vec![e.to_string()]))?;
+        let set = ValidatorSet::new(genesis.validators.to_vec())
+            .map_err(|e| GenesisError::Invalid(vec![e.to_string()]))?;
         let mut registry = Registry::new();
         for k in genesis.kinds.iter() {
             registry.put_kind(k.clone());
@@ -38,9 +39,9 @@ impl TrustAnchor {
             registry.put_issuer(i.clone());
         }
         for k in genesis.issuer_keys.iter() {
-            registry
-                .put_key(k.clone())
-                .map_err(|e| GenesisError::Invalid(vec![format!("issuer key {}: {e}", k.key_id)]))?;
+            registry.put_key(k.clone()).map_err(|e| {
+                GenesisError::Invalid(vec![format!("issuer key {}: {e}", k.key_id)])
+            })?;
         }
         Ok(TrustAnchor {
             chain_id: genesis.chain_id.clone(),
@@ -78,7 +79,10 @@ impl TrustAnchor {
 
     /// The set in force at `height`, as far as the anchor knows (spec/verification.md §3).
     pub fn validators_at(&self, height: Height) -> Option<&ValidatorSet> {
-        self.validator_sets.range(..=height).next_back().map(|(_, s)| s)
+        self.validator_sets
+            .range(..=height)
+            .next_back()
+            .map(|(_, s)| s)
     }
 
     /// Records a header the caller's light client verified, so `verify` need not check its

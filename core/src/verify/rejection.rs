@@ -39,7 +39,8 @@ pub enum Check {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Outcome {
-    /// Forged, altered, or from no registered issuer.
+    /// Forged, altered, or not from an issuer, key or kind in the anchor's registry. A verifier
+    /// keeps its registry current from verified state before it says this.
     NotGenuine,
     /// Revoked by its issuer.
     Revoked,
@@ -184,7 +185,9 @@ pub enum Rejection {
         presented: Digest,
     },
     /// The key did not cover the publication time.
-    #[error("key {key_id} did not cover publication at {published_at} (valid from {valid_from}, revoked from {revoked_from:?})")]
+    #[error(
+        "key {key_id} did not cover publication at {published_at} (valid from {valid_from}, revoked from {revoked_from:?})"
+    )]
     KeyNotValidAtIssuance {
         /// The key.
         key_id: KeyId,
@@ -251,11 +254,13 @@ impl Rejection {
     /// The check that failed.
     pub fn check(&self) -> Check {
         match self {
-            Rejection::Oversized { .. } | Rejection::Malformed { .. } | Rejection::UnsupportedVersion { .. } => {
-                Check::Decoding
-            }
+            Rejection::Oversized { .. }
+            | Rejection::Malformed { .. }
+            | Rejection::UnsupportedVersion { .. } => Check::Decoding,
             Rejection::UnknownIssuer { .. } | Rejection::IssuerRemoved { .. } => Check::IssuerKnown,
-            Rejection::KindNotAuthorized { .. } | Rejection::UnknownKind { .. } => Check::KindAuthorized,
+            Rejection::KindNotAuthorized { .. } | Rejection::UnknownKind { .. } => {
+                Check::KindAuthorized
+            }
             Rejection::UnknownKey { .. } | Rejection::BadSignature { .. } => Check::Signature,
             Rejection::ClaimsMismatch { .. } | Rejection::ClaimCount { .. } => Check::Claims,
             Rejection::StatusUnavailable { .. }

@@ -1,6 +1,6 @@
 use super::*;
-use crate::credential::{DisclosedItem, Disclosure};
 use crate::bounded::{ShortVec, Text};
+use crate::credential::{DisclosedItem, Disclosure};
 use crate::ids::Timestamp;
 use crate::presentation::Presentation;
 use crate::state::{CredentialStatus, ReasonCode};
@@ -29,7 +29,9 @@ fn good_full_presentation_is_valid_with_every_check() {
     assert_eq!(v.issuer_name_zh, "法務部");
     assert_eq!(v.disclosed.len(), 4);
     assert_eq!(v.hidden_claims, 0);
-    assert!(matches!(v.status, StatusFinding::Active { published_at, .. } if published_at == t(10)));
+    assert!(
+        matches!(v.status, StatusFinding::Active { published_at, .. } if published_at == t(10))
+    );
     assert_eq!(
         v.checks,
         vec![
@@ -40,9 +42,9 @@ fn good_full_presentation_is_valid_with_every_check() {
             Check::Claims,
             Check::Anchoring,
             Check::KeyValidAtIssuance,
-            Check::Status,
             Check::ValidityWindow,
-            Check::Freshness
+            Check::Freshness,
+            Check::Status
         ]
     );
 }
@@ -52,7 +54,12 @@ fn compact_presentation_needs_status_unless_policy_waives_it() {
     let (w, c) = world();
     let p = World::compact(&c, Some(&["name", "license_no"]));
     let e = verify(&p, &w.anchor(), t(12), &Policy::LIVE).unwrap_err();
-    assert_eq!(e, Rejection::StatusUnavailable { credential: c.body.id });
+    assert_eq!(
+        e,
+        Rejection::StatusUnavailable {
+            credential: c.body.id
+        }
+    );
     assert_eq!(e.outcome(), Outcome::CannotCheck);
     let v = verify(&p, &w.anchor(), t(12), &Policy::GENUINENESS).unwrap();
     assert_eq!(v.status, StatusFinding::NotChecked);
@@ -64,8 +71,16 @@ fn compact_presentation_needs_status_unless_policy_waives_it() {
 fn text_forms_round_trip_through_verify() {
     let (w, c) = world();
     let p = w.full(&c, Some(&["name"]));
-    for text in [p.to_qr_text(), p.to_url_text(), format!("{}\r\n", p.to_qr_text())] {
-        assert!(verify_text(&text, &w.anchor(), t(12), &Policy::LIVE).is_ok(), "{}", &text[..8]);
+    for text in [
+        p.to_qr_text(),
+        p.to_url_text(),
+        format!("{}\r\n", p.to_qr_text()),
+    ] {
+        assert!(
+            verify_text(&text, &w.anchor(), t(12), &Policy::LIVE).is_ok(),
+            "{}",
+            &text[..8]
+        );
     }
 }
 
@@ -73,12 +88,12 @@ fn text_forms_round_trip_through_verify() {
 fn changed_claim_is_not_genuine() {
     let (w, c) = world();
     let mut p = w.full(&c, None);
-    if let Presentation::Full { compact, .. } = &mut p {
-        if let Disclosure::All { values, .. } = &mut compact.disclosure {
-            let mut v = values.clone().into_inner();
-            v[0] = Text::new("李大華").unwrap();
-            *values = ShortVec::new(v).unwrap();
-        }
+    if let Presentation::Full { compact, .. } = &mut p
+        && let Disclosure::All { values, .. } = &mut compact.disclosure
+    {
+        let mut v = values.clone().into_inner();
+        v[0] = Text::new("李大華").unwrap();
+        *values = ShortVec::new(v).unwrap();
     }
     let e = verify(&p, &w.anchor(), t(12), &Policy::LIVE).unwrap_err();
     assert!(matches!(e, Rejection::ClaimsMismatch { .. }), "{e:?}");
@@ -89,42 +104,68 @@ fn changed_claim_is_not_genuine() {
 fn hidden_claim_revealed_with_another_value_is_refused() {
     let (w, c) = world();
     let mut p = w.full(&c, Some(&["name"]));
-    if let Presentation::Full { compact, .. } = &mut p {
-        if let Disclosure::Selective { items } = &mut compact.disclosure {
-            let mut v = items.clone().into_inner();
-            // The bar association was hidden; the holder now "reveals" a different one.
-            let salt = crate::credential::claim_salt(&c.seed, 2);
-            v[2] = DisclosedItem::Shown { salt, value: Text::new("高雄律師公會").unwrap() };
-            *items = ShortVec::new(v).unwrap();
-        }
+    if let Presentation::Full { compact, .. } = &mut p
+        && let Disclosure::Selective { items } = &mut compact.disclosure
+    {
+        let mut v = items.clone().into_inner();
+        // The bar association was hidden; the holder now "reveals" a different one.
+        let salt = crate::credential::claim_salt(&c.seed, 2);
+        v[2] = DisclosedItem::Shown {
+            salt,
+            value: Text::new("高雄律師公會").unwrap(),
+        };
+        *items = ShortVec::new(v).unwrap();
     }
-    assert!(matches!(verify(&p, &w.anchor(), t(12), &Policy::LIVE), Err(Rejection::ClaimsMismatch { .. })));
+    assert!(matches!(
+        verify(&p, &w.anchor(), t(12), &Policy::LIVE),
+        Err(Rejection::ClaimsMismatch { .. })
+    ));
 }
 
 #[test]
 fn dropped_claim_is_refused() {
     let (w, c) = world();
     let mut p = w.full(&c, None);
-    if let Presentation::Full { compact, .. } = &mut p {
-        if let Disclosure::All { values, .. } = &mut compact.disclosure {
-            let mut v = values.clone().into_inner();
-            v.pop();
-            *values = ShortVec::new(v).unwrap();
-        }
+    if let Presentation::Full { compact, .. } = &mut p
+        && let Disclosure::All { values, .. } = &mut compact.disclosure
+    {
+        let mut v = values.clone().into_inner();
+        v.pop();
+        *values = ShortVec::new(v).unwrap();
     }
     let e = verify(&p, &w.anchor(), t(12), &Policy::LIVE).unwrap_err();
-    assert_eq!(e, Rejection::ClaimCount { kind: "lawyer-license".parse().unwrap(), expected: 4, got: 3 });
+    assert_eq!(
+        e,
+        Rejection::ClaimCount {
+            kind: "lawyer-license".parse().unwrap(),
+            expected: 4,
+            got: 3
+        }
+    );
 }
 
 #[test]
 fn other_issuer_and_unauthorized_kind_are_refused() {
     let (mut w, _) = world();
     // The Ministry of Economic Affairs may not issue lawyer licenses.
-    let c = w.issue("moea", "moea-2026-01", "lawyer-license", 1, &crate::testkit::lawyer_claims(1), None);
+    let c = w.issue(
+        "moea",
+        "moea-2026-01",
+        "lawyer-license",
+        1,
+        &crate::testkit::lawyer_claims(1),
+        None,
+    );
     w.publish(&c, t(20));
     w.commit(t(20));
     let e = verify(&w.full(&c, None), &w.anchor(), t(21), &Policy::LIVE).unwrap_err();
-    assert_eq!(e, Rejection::KindNotAuthorized { issuer: "moea".parse().unwrap(), kind: "lawyer-license".parse().unwrap() });
+    assert_eq!(
+        e,
+        Rejection::KindNotAuthorized {
+            issuer: "moea".parse().unwrap(),
+            kind: "lawyer-license".parse().unwrap()
+        }
+    );
 
     // A body re-labelled as another issuer's does not verify under that issuer's key.
     let (w, c) = world();
@@ -141,19 +182,75 @@ fn other_issuer_and_unauthorized_kind_are_refused() {
     if let Presentation::Full { compact, .. } = &mut p {
         compact.body.issuer = "mohw".parse().unwrap();
     }
-    assert!(matches!(verify(&p, &w.anchor(), t(12), &Policy::LIVE), Err(Rejection::UnknownIssuer { .. })));
+    assert!(matches!(
+        verify(&p, &w.anchor(), t(12), &Policy::LIVE),
+        Err(Rejection::UnknownIssuer { .. })
+    ));
 }
 
 #[test]
 fn key_not_valid_at_issuance_is_refused() {
     let (w, c) = world();
     let mut anchor = w.anchor();
-    let mut rec = anchor.registry().key(&c.body.issuer, &c.body.key_id).unwrap().record.clone();
+    let mut rec = anchor
+        .registry()
+        .key(&c.body.issuer, &c.body.key_id)
+        .unwrap()
+        .record
+        .clone();
     // The key was revoked from t(5), before the ledger recorded the publication at t(10).
     rec.revoked_from = Some(t(5));
     anchor.registry_mut().put_key(rec).unwrap();
     let e = verify(&w.full(&c, None), &anchor, t(12), &Policy::LIVE).unwrap_err();
-    assert!(matches!(e, Rejection::KeyNotValidAtIssuance { published_at, .. } if published_at == t(10)), "{e:?}");
+    assert!(
+        matches!(e, Rejection::KeyNotValidAtIssuance { published_at, .. } if published_at == t(10)),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn genuineness_only_distrusts_revoked_keys() {
+    let (w, c) = world();
+    let mut anchor = w.anchor();
+    let mut rec = anchor
+        .registry()
+        .key(&c.body.issuer, &c.body.key_id)
+        .unwrap()
+        .record
+        .clone();
+    // Revoked far in the future: without the ledger's publication time, a backdated credential
+    // cannot be told from a genuine one, so none is accepted.
+    rec.revoked_from = Some(t(1_000_000));
+    anchor.registry_mut().put_key(rec).unwrap();
+    let e = verify(
+        &World::compact(&c, None),
+        &anchor,
+        t(12),
+        &Policy::GENUINENESS,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, Rejection::KeyNotValidAtIssuance { .. }),
+        "{e:?}"
+    );
+    // With the ledger's evidence, publication at t(10) is covered.
+    assert!(verify(&w.full(&c, None), &anchor, t(12), &Policy::LIVE).is_ok());
+}
+
+#[test]
+fn expired_wins_over_stale_status() {
+    let (mut w, _) = world();
+    let c = w.lawyer_license(8, Some(t(15)));
+    w.publish(&c, t(12));
+    w.commit(t(12));
+    let e = verify(&w.full(&c, None), &w.anchor(), t(100), &Policy::LIVE).unwrap_err();
+    assert_eq!(
+        e,
+        Rejection::Expired {
+            valid_until: t(15),
+            now: t(100)
+        }
+    );
 }
 
 #[test]
@@ -163,30 +260,68 @@ fn expired_and_not_yet_valid_are_refused() {
     w.publish(&c, t(20));
     w.commit(t(200));
     let e = verify(&w.full(&c, None), &w.anchor(), t(201), &Policy::LIVE).unwrap_err();
-    assert_eq!(e, Rejection::Expired { valid_until: t(100), now: t(201) });
+    assert_eq!(
+        e,
+        Rejection::Expired {
+            valid_until: t(100),
+            now: t(201)
+        }
+    );
     assert_eq!(e.outcome(), Outcome::Expired);
-    let e = verify(&w.full(&c, None), &w.anchor(), Timestamp(T0 - 1), &Policy::OFFLINE).unwrap_err();
+    let e = verify(
+        &w.full(&c, None),
+        &w.anchor(),
+        Timestamp(T0 - 1),
+        &Policy::OFFLINE,
+    )
+    .unwrap_err();
     assert!(matches!(e, Rejection::NotYetValid { .. }));
 }
 
 #[test]
 fn revoked_and_suspended_are_reported_with_reason() {
     let (mut w, c) = world();
-    w.set_status(&c, CredentialStatus::Suspended { reason: ReasonCode::Disciplinary }, t(30));
+    w.set_status(
+        &c,
+        CredentialStatus::Suspended {
+            reason: ReasonCode::Disciplinary,
+        },
+        t(30),
+    );
     w.commit(t(30));
     let e = verify(&w.full(&c, None), &w.anchor(), t(31), &Policy::LIVE).unwrap_err();
-    assert_eq!(e, Rejection::Suspended { credential: c.body.id, reason: ReasonCode::Disciplinary, since: t(30) });
+    assert_eq!(
+        e,
+        Rejection::Suspended {
+            credential: c.body.id,
+            reason: ReasonCode::Disciplinary,
+            since: t(30)
+        }
+    );
     assert_eq!(e.outcome(), Outcome::Suspended);
 
     w.set_status(&c, CredentialStatus::Active, t(40));
     w.commit(t(40));
     assert!(verify(&w.full(&c, None), &w.anchor(), t(41), &Policy::LIVE).is_ok());
 
-    w.set_status(&c, CredentialStatus::Revoked { reason: ReasonCode::Surrendered }, t(50));
+    w.set_status(
+        &c,
+        CredentialStatus::Revoked {
+            reason: ReasonCode::Surrendered,
+        },
+        t(50),
+    );
     w.commit(t(50));
     // Revocation is final: even evidence older than the freshness bound is conclusive.
     let e = verify(&w.full(&c, None), &w.anchor(), t(5_000), &Policy::LIVE).unwrap_err();
-    assert_eq!(e, Rejection::Revoked { credential: c.body.id, reason: ReasonCode::Surrendered, at: t(50) });
+    assert_eq!(
+        e,
+        Rejection::Revoked {
+            credential: c.body.id,
+            reason: ReasonCode::Surrendered,
+            at: t(50)
+        }
+    );
     assert_eq!(e.outcome(), Outcome::Revoked);
 }
 
@@ -194,7 +329,14 @@ fn revoked_and_suspended_are_reported_with_reason() {
 fn stale_status_cannot_be_checked_live_but_is_reported_offline() {
     let (w, c) = world();
     let e = verify(&w.full(&c, None), &w.anchor(), t(21), &Policy::LIVE).unwrap_err();
-    assert_eq!(e, Rejection::StaleStatus { as_of: t(10), now: t(21), max_age_ms: 10_000 });
+    assert_eq!(
+        e,
+        Rejection::StaleStatus {
+            as_of: t(10),
+            now: t(21),
+            max_age_ms: 10_000
+        }
+    );
     assert_eq!(e.outcome(), Outcome::CannotCheck);
     let v = verify(&w.full(&c, None), &w.anchor(), t(21), &Policy::OFFLINE).unwrap();
     assert!(matches!(v.status, StatusFinding::Active { as_of, .. } if as_of == t(10)));
@@ -222,30 +364,50 @@ fn forged_commit_or_proof_or_chain_never_yields_valid() {
         evidence.record.status = CredentialStatus::Active;
         evidence.record.published_at = t(11);
     }
-    assert!(matches!(verify(&p, &w.anchor(), t(12), &Policy::LIVE), Err(Rejection::BadStateProof { .. })));
+    assert!(matches!(
+        verify(&p, &w.anchor(), t(12), &Policy::LIVE),
+        Err(Rejection::BadStateProof { .. })
+    ));
 
     let mut p = good.clone();
     if let Presentation::Full { evidence, .. } = &mut p {
         evidence.header.state_root.0[0] ^= 1;
     }
-    assert!(matches!(verify(&p, &w.anchor(), t(12), &Policy::LIVE), Err(Rejection::BadCommit { .. })));
+    assert!(matches!(
+        verify(&p, &w.anchor(), t(12), &Policy::LIVE),
+        Err(Rejection::BadCommit { .. })
+    ));
 
     let mut p = good.clone();
     if let Presentation::Full { evidence, .. } = &mut p {
         evidence.header.chain_id = "other-chain".parse().unwrap();
     }
-    assert!(matches!(verify(&p, &w.anchor(), t(12), &Policy::LIVE), Err(Rejection::WrongChain { .. })));
+    assert!(matches!(
+        verify(&p, &w.anchor(), t(12), &Policy::LIVE),
+        Err(Rejection::WrongChain { .. })
+    ));
 
     // Too few signatures: drop one from a minimal certificate.
     let mut p = good;
     if let Presentation::Full { evidence, .. } = &mut p {
         let n = w.set.validators().len();
-        let sigs: Vec<_> = evidence.commit.signatures.iter().copied().enumerate().skip(1).collect();
-        evidence.commit = crate::block::CommitCertificate::from_signatures(evidence.commit.round, n, sigs);
+        let sigs: Vec<_> = evidence
+            .commit
+            .signatures
+            .iter()
+            .copied()
+            .enumerate()
+            .skip(1)
+            .collect();
+        evidence.commit =
+            crate::block::CommitCertificate::from_signatures(evidence.commit.round, n, sigs);
     }
     assert!(matches!(
         verify(&p, &w.anchor(), t(12), &Policy::LIVE),
-        Err(Rejection::BadCommit { reason: crate::block::CommitError::InsufficientPower { .. }, .. })
+        Err(Rejection::BadCommit {
+            reason: crate::block::CommitError::InsufficientPower { .. },
+            ..
+        })
     ));
 }
 
@@ -254,20 +416,40 @@ fn truncated_trailing_and_oversized_texts_are_refused() {
     let (w, c) = world();
     let bytes = w.full(&c, None).to_bytes();
     let a = w.anchor();
-    let url = |b: &[u8]| format!("cl1.{}", base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, b));
+    let url = |b: &[u8]| {
+        format!(
+            "cl1.{}",
+            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, b)
+        )
+    };
 
     let e = verify_text(&url(&bytes[..bytes.len() - 1]), &a, t(12), &Policy::LIVE).unwrap_err();
-    assert!(matches!(e, Rejection::Malformed { ref reason } if reason.contains("truncated")), "{e:?}");
+    assert!(
+        matches!(e, Rejection::Malformed { ref reason } if reason.contains("truncated")),
+        "{e:?}"
+    );
     let mut longer = bytes.clone();
     longer.push(0);
     let e = verify_text(&url(&longer), &a, t(12), &Policy::LIVE).unwrap_err();
-    assert!(matches!(e, Rejection::Malformed { ref reason } if reason.contains("trailing")), "{e:?}");
+    assert!(
+        matches!(e, Rejection::Malformed { ref reason } if reason.contains("trailing")),
+        "{e:?}"
+    );
     let e = verify_text(&"A".repeat(20_000), &a, t(12), &Policy::LIVE).unwrap_err();
     assert!(matches!(e, Rejection::Oversized { .. }));
     // Within the text limit but over the byte limit.
     let e = verify_text(&url(&vec![1u8; 4500]), &a, t(12), &Policy::LIVE).unwrap_err();
-    assert_eq!(e, Rejection::Oversized { len: 4500, max: crate::presentation::MAX_PRESENTATION_BYTES });
-    assert!(matches!(verify_text("hello", &a, t(12), &Policy::LIVE), Err(Rejection::Malformed { .. })));
+    assert_eq!(
+        e,
+        Rejection::Oversized {
+            len: 4500,
+            max: crate::presentation::MAX_PRESENTATION_BYTES
+        }
+    );
+    assert!(matches!(
+        verify_text("hello", &a, t(12), &Policy::LIVE),
+        Err(Rejection::Malformed { .. })
+    ));
 }
 
 #[test]
@@ -286,5 +468,8 @@ fn cached_header_skips_the_commit_but_not_the_proof() {
         // ...but the record must still be proven under its state root.
         evidence.record.changed_at = t(11);
     }
-    assert!(matches!(verify(&p, &anchor, t(12), &Policy::LIVE), Err(Rejection::BadStateProof { .. })));
+    assert!(matches!(
+        verify(&p, &anchor, t(12), &Policy::LIVE),
+        Err(Rejection::BadStateProof { .. })
+    ));
 }

@@ -1,4 +1,5 @@
 //! Shared helpers of core's integration tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -13,9 +14,15 @@ pub fn shared_vectors() -> Option<PathBuf> {
         return Some(dir);
     }
     if std::env::var_os("CI").is_some() {
-        panic!("published vectors not found at {}; CI must provide shared/ beside the clone", dir.display());
+        panic!(
+            "published vectors not found at {}; CI must provide shared/ beside the clone",
+            dir.display()
+        );
     }
-    eprintln!("SKIPPED: published vectors not found at {} (set CREDLEDGER_SHARED_VECTORS)", dir.display());
+    eprintln!(
+        "SKIPPED: published vectors not found at {} (set CREDLEDGER_SHARED_VECTORS)",
+        dir.display()
+    );
     None
 }
 
