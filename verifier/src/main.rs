@@ -145,8 +145,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     serde_json::json!({ "outcome": r.outcome(), "failed_check": r.check(), "rejection": r })
                 );
             } else {
-                println!("{:?}: {r}", r.outcome());
-                println!("  failed check: {:?}", r.check());
+                let word = |v: serde_json::Value| v.as_str().unwrap_or_default().to_string();
+                println!("{}: {r}", word(serde_json::json!(r.outcome())));
+                println!("  failed check: {}", word(serde_json::json!(r.check())));
             }
             Ok(ExitCode::from(1))
         }
