@@ -264,22 +264,6 @@ impl Transaction {
         Domain::Transaction.hash(&[&encode(self)])
     }
 
-    /// Queues every signature of the transaction whose key it names itself (the approvals of a
-    /// governance action) into `batch`. Issuer and anchor signatures need the signer's key from
-    /// state and are queued by the caller with [`Transaction::signing_message`].
-    pub fn queue_approvals(&self, chain: &ChainId, batch: &mut BatchVerifier) {
-        if let Transaction::Governance {
-            proposal,
-            approvals,
-        } = self
-        {
-            let m = proposal.signing_message(chain);
-            for a in approvals.iter() {
-                batch.queue(&a.key, Domain::SignGovernance, &m, &a.signature);
-            }
-        }
-    }
-
     /// The message and signature of an issuer or anchor transaction.
     pub fn signing_message(&self, chain: &ChainId) -> Option<(Vec<u8>, Signature)> {
         match self {
@@ -287,5 +271,127 @@ impl Transaction {
             Transaction::Issuer(s) => Some((Signed::signing_message(chain, &s.body), s.signature)),
             Transaction::Anchor(s) => Some((Signed::signing_message(chain, &s.body), s.signature)),
         }
+    }
+}
+
+/// Why a governance action's approvals are not enough.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApprovalError {
+    /// The proposal's nonce is not the ledger's next governance nonce (a replay or a gap).
+    #[error("proposal nonce {got} is not the next governance nonce {expected}")]
+    WrongNonce {
+        /// The ledger's next nonce.
+        expected: Nonce,
+        /// The proposal's nonce.
+        got: Nonce,
+    },
+    /// An approval is by a key outside the council.
+    #[error("approval by {0}, which is not a governance key")]
+    NotCouncil(PublicKey),
+    /// One key approved twice.
+    #[error("key {0} approved twice")]
+    Duplicate(PublicKey),
+    /// Fewer approvals than the threshold.
+    #[error("{got} approval(s); the threshold is {threshold}")]
+    BelowThreshold {
+        /// Approvals given.
+        got: usize,
+        /// Approvals needed.
+        threshold: u8,
+    },
+    /// At least one approval signature is invalid.
+    #[error("an approval signature does not verify")]
+    BadSignature,
+}
+
+/// Checks a governance action against the council record (spec/transactions.md): the nonce is
+/// the next one, every approval is by a distinct council key, there are at least `threshold`
+/// of them, and every signature verifies (ZIP-215, in one batch).
+pub fn check_approvals(
+    chain: &ChainId,
+    council: &crate::state::GovernanceRecord,
+    proposal: &GovernanceProposal,
+    approvals: &[Approval],
+) -> Result<(), ApprovalError> {
+    if proposal.nonce != council.next_nonce {
+        return Err(ApprovalError::WrongNonce { expected: council.next_nonce, got: proposal.nonce });
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for a in approvals {
+        if !council.keys.contains(&a.key) {
+            return Err(ApprovalError::NotCouncil(a.key));
+        }
+        if !seen.insert(a.key) {
+            return Err(ApprovalError::Duplicate(a.key));
+        }
+    }
+    if approvals.len() < usize::from(council.threshold) {
+        return Err(ApprovalError::BelowThreshold { got: approvals.len(), threshold: council.threshold });
+    }
+    let message = proposal.signing_message(chain);
+    let mut batch = BatchVerifier::new();
+    for a in approvals {
+        batch.queue(&a.key, Domain::SignGovernance, &message, &a.signature);
+    }
+    batch.verify().map_err(|_| ApprovalError::BadSignature)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::GovernanceRecord;
+
+    fn council() -> (Vec<Keypair>, GovernanceRecord) {
+        let keys: Vec<_> = (1..=3u8).map(|i| Keypair::from_seed(&[i; 32])).collect();
+        let mut publics: Vec<_> = keys.iter().map(Keypair::public).collect();
+        publics.sort();
+        let record = GovernanceRecord { keys: ShortVec::new(publics).unwrap(), threshold: 2, next_nonce: Nonce(4) };
+        (keys, record)
+    }
+
+    #[test]
+    fn threshold_nonce_membership_and_signatures_are_enforced() {
+        let chain: ChainId = "c".parse().unwrap();
+        let (keys, record) = council();
+        let proposal = GovernanceProposal {
+            nonce: Nonce(4),
+            action: GovernanceAction::RemoveIssuer { issuer: "moea".parse().unwrap() },
+        };
+        let one = [proposal.approve(&chain, &keys[0])];
+        assert_eq!(check_approvals(&chain, &record, &proposal, &one), Err(ApprovalError::BelowThreshold { got: 1, threshold: 2 }));
+        let two = [proposal.approve(&chain, &keys[0]), proposal.approve(&chain, &keys[2])];
+        assert_eq!(check_approvals(&chain, &record, &proposal, &two), Ok(()));
+        let twice = [proposal.approve(&chain, &keys[0]), proposal.approve(&chain, &keys[0])];
+        assert!(matches!(check_approvals(&chain, &record, &proposal, &twice), Err(ApprovalError::Duplicate(_))));
+        let outsider = Keypair::from_seed(&[9; 32]);
+        let foreign = [proposal.approve(&chain, &keys[0]), proposal.approve(&chain, &outsider)];
+        assert!(matches!(check_approvals(&chain, &record, &proposal, &foreign), Err(ApprovalError::NotCouncil(_))));
+        // Approvals made for another chain do not count here.
+        let other: ChainId = "d".parse().unwrap();
+        let replayed = [proposal.approve(&other, &keys[0]), proposal.approve(&other, &keys[1])];
+        assert_eq!(check_approvals(&chain, &record, &proposal, &replayed), Err(ApprovalError::BadSignature));
+        // A used nonce cannot be replayed.
+        let stale = GovernanceProposal { nonce: Nonce(3), ..proposal.clone() };
+        let signed = [stale.approve(&chain, &keys[0]), stale.approve(&chain, &keys[1])];
+        assert!(matches!(check_approvals(&chain, &record, &stale, &signed), Err(ApprovalError::WrongNonce { .. })));
+    }
+
+    #[test]
+    fn transaction_ids_differ_with_any_field() {
+        let chain: ChainId = "c".parse().unwrap();
+        let key = Keypair::from_seed(&[5; 32]);
+        let body = |n| IssuerTx {
+            issuer: "moj".parse().unwrap(),
+            key_id: "moj-1".parse().unwrap(),
+            nonce: Nonce(n),
+            action: IssuerAction::Reinstate { id: CredentialId([1; 16]) },
+        };
+        let a = Transaction::Issuer(Signed::sign(&chain, body(1), &key));
+        let b = Transaction::Issuer(Signed::sign(&chain, body(2), &key));
+        assert_ne!(a.id(), b.id());
+        let (m, sig) = a.signing_message(&chain).unwrap();
+        assert!(key.public().verify_zip215(Domain::SignTransaction, &m, &sig).is_ok());
+        let bytes = crate::encoding::encode(&a);
+        assert_eq!(crate::encoding::decode::<Transaction>(&bytes, MAX_TX_BYTES).unwrap(), a);
     }
 }
