@@ -24,6 +24,9 @@ pub struct LightState {
 /// Why a header was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LightError {
+    /// The header has a version this code does not know.
+    #[error("header version {0} is not supported")]
+    UnsupportedVersion(u8),
     /// The header belongs to another chain.
     #[error("header is for chain {got}, not {expected}")]
     WrongChain {
@@ -89,6 +92,9 @@ impl LightState {
         commit: &CommitCertificate,
         next_set: Option<&ValidatorSet>,
     ) -> Result<LightState, LightError> {
+        if header.version != crate::block::HEADER_VERSION {
+            return Err(LightError::UnsupportedVersion(header.version));
+        }
         if header.chain_id != self.chain_id {
             return Err(LightError::WrongChain {
                 expected: self.chain_id.clone(),

@@ -314,7 +314,10 @@ pub fn check_approvals(
     approvals: &[Approval],
 ) -> Result<(), ApprovalError> {
     if proposal.nonce != council.next_nonce {
-        return Err(ApprovalError::WrongNonce { expected: council.next_nonce, got: proposal.nonce });
+        return Err(ApprovalError::WrongNonce {
+            expected: council.next_nonce,
+            got: proposal.nonce,
+        });
     }
     let mut seen = std::collections::BTreeSet::new();
     for a in approvals {
@@ -326,7 +329,10 @@ pub fn check_approvals(
         }
     }
     if approvals.len() < usize::from(council.threshold) {
-        return Err(ApprovalError::BelowThreshold { got: approvals.len(), threshold: council.threshold });
+        return Err(ApprovalError::BelowThreshold {
+            got: approvals.len(),
+            threshold: council.threshold,
+        });
     }
     let message = proposal.signing_message(chain);
     let mut batch = BatchVerifier::new();
@@ -345,7 +351,11 @@ mod tests {
         let keys: Vec<_> = (1..=3u8).map(|i| Keypair::from_seed(&[i; 32])).collect();
         let mut publics: Vec<_> = keys.iter().map(Keypair::public).collect();
         publics.sort();
-        let record = GovernanceRecord { keys: ShortVec::new(publics).unwrap(), threshold: 2, next_nonce: Nonce(4) };
+        let record = GovernanceRecord {
+            keys: ShortVec::new(publics).unwrap(),
+            threshold: 2,
+            next_nonce: Nonce(4),
+        };
         (keys, record)
     }
 
@@ -355,25 +365,63 @@ mod tests {
         let (keys, record) = council();
         let proposal = GovernanceProposal {
             nonce: Nonce(4),
-            action: GovernanceAction::RemoveIssuer { issuer: "moea".parse().unwrap() },
+            action: GovernanceAction::RemoveIssuer {
+                issuer: "moea".parse().unwrap(),
+            },
         };
         let one = [proposal.approve(&chain, &keys[0])];
-        assert_eq!(check_approvals(&chain, &record, &proposal, &one), Err(ApprovalError::BelowThreshold { got: 1, threshold: 2 }));
-        let two = [proposal.approve(&chain, &keys[0]), proposal.approve(&chain, &keys[2])];
+        assert_eq!(
+            check_approvals(&chain, &record, &proposal, &one),
+            Err(ApprovalError::BelowThreshold {
+                got: 1,
+                threshold: 2
+            })
+        );
+        let two = [
+            proposal.approve(&chain, &keys[0]),
+            proposal.approve(&chain, &keys[2]),
+        ];
         assert_eq!(check_approvals(&chain, &record, &proposal, &two), Ok(()));
-        let twice = [proposal.approve(&chain, &keys[0]), proposal.approve(&chain, &keys[0])];
-        assert!(matches!(check_approvals(&chain, &record, &proposal, &twice), Err(ApprovalError::Duplicate(_))));
+        let twice = [
+            proposal.approve(&chain, &keys[0]),
+            proposal.approve(&chain, &keys[0]),
+        ];
+        assert!(matches!(
+            check_approvals(&chain, &record, &proposal, &twice),
+            Err(ApprovalError::Duplicate(_))
+        ));
         let outsider = Keypair::from_seed(&[9; 32]);
-        let foreign = [proposal.approve(&chain, &keys[0]), proposal.approve(&chain, &outsider)];
-        assert!(matches!(check_approvals(&chain, &record, &proposal, &foreign), Err(ApprovalError::NotCouncil(_))));
+        let foreign = [
+            proposal.approve(&chain, &keys[0]),
+            proposal.approve(&chain, &outsider),
+        ];
+        assert!(matches!(
+            check_approvals(&chain, &record, &proposal, &foreign),
+            Err(ApprovalError::NotCouncil(_))
+        ));
         // Approvals made for another chain do not count here.
         let other: ChainId = "d".parse().unwrap();
-        let replayed = [proposal.approve(&other, &keys[0]), proposal.approve(&other, &keys[1])];
-        assert_eq!(check_approvals(&chain, &record, &proposal, &replayed), Err(ApprovalError::BadSignature));
+        let replayed = [
+            proposal.approve(&other, &keys[0]),
+            proposal.approve(&other, &keys[1]),
+        ];
+        assert_eq!(
+            check_approvals(&chain, &record, &proposal, &replayed),
+            Err(ApprovalError::BadSignature)
+        );
         // A used nonce cannot be replayed.
-        let stale = GovernanceProposal { nonce: Nonce(3), ..proposal.clone() };
-        let signed = [stale.approve(&chain, &keys[0]), stale.approve(&chain, &keys[1])];
-        assert!(matches!(check_approvals(&chain, &record, &stale, &signed), Err(ApprovalError::WrongNonce { .. })));
+        let stale = GovernanceProposal {
+            nonce: Nonce(3),
+            ..proposal.clone()
+        };
+        let signed = [
+            stale.approve(&chain, &keys[0]),
+            stale.approve(&chain, &keys[1]),
+        ];
+        assert!(matches!(
+            check_approvals(&chain, &record, &stale, &signed),
+            Err(ApprovalError::WrongNonce { .. })
+        ));
     }
 
     #[test]
@@ -384,14 +432,23 @@ mod tests {
             issuer: "moj".parse().unwrap(),
             key_id: "moj-1".parse().unwrap(),
             nonce: Nonce(n),
-            action: IssuerAction::Reinstate { id: CredentialId([1; 16]) },
+            action: IssuerAction::Reinstate {
+                id: CredentialId([1; 16]),
+            },
         };
         let a = Transaction::Issuer(Signed::sign(&chain, body(1), &key));
         let b = Transaction::Issuer(Signed::sign(&chain, body(2), &key));
         assert_ne!(a.id(), b.id());
         let (m, sig) = a.signing_message(&chain).unwrap();
-        assert!(key.public().verify_zip215(Domain::SignTransaction, &m, &sig).is_ok());
+        assert!(
+            key.public()
+                .verify_zip215(Domain::SignTransaction, &m, &sig)
+                .is_ok()
+        );
         let bytes = crate::encoding::encode(&a);
-        assert_eq!(crate::encoding::decode::<Transaction>(&bytes, MAX_TX_BYTES).unwrap(), a);
+        assert_eq!(
+            crate::encoding::decode::<Transaction>(&bytes, MAX_TX_BYTES).unwrap(),
+            a
+        );
     }
 }

@@ -234,7 +234,7 @@ pub fn verify(
             // §2.6 Anchoring: a committed header of this chain, and a state proof under it.
             let h = &ev.header;
             if h.version != HEADER_VERSION {
-                return Err(Rejection::UnsupportedVersion { version: h.version });
+                return Err(Rejection::HeaderVersion { version: h.version });
             }
             if &h.chain_id != anchor.chain_id() {
                 return Err(Rejection::WrongChain {

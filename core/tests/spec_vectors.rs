@@ -276,6 +276,17 @@ fn generate() -> (Genesis, Vec<Case>) {
         "live",
     ));
     cases.push(case(
+        "header-version",
+        "status header of an unknown version",
+        &mutate(&full, |p| {
+            if let Presentation::Full { evidence, .. } = p {
+                evidence.header.version = 2;
+            }
+        }),
+        now,
+        "live",
+    ));
+    cases.push(case(
         "wrong-chain",
         "status header from another chain",
         &mutate(&full, |p| {
@@ -430,6 +441,7 @@ fn spec_vectors_are_current_and_hold() {
         "bad_commit",
         "bad_state_proof",
         "wrong_chain",
+        "header_version",
         "malformed",
         "oversized",
     ] {

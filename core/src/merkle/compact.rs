@@ -32,7 +32,9 @@ pub struct FrontierError {
 impl BorshDeserialize for CompactTree {
     fn deserialize_reader<R: std::io::Read>(reader: &mut R) -> std::io::Result<Self> {
         let size = u64::deserialize_reader(reader)?;
-        let peaks = Vec::<Digest>::deserialize_reader(reader)?;
+        // At most 64 peaks (one per bit of the size), checked before any is read.
+        let peaks =
+            crate::bounded::BoundedVec::<Digest, 64>::deserialize_reader(reader)?.into_inner();
         CompactTree::from_parts(size, peaks).map_err(|e| crate::encoding::invalid(&e.to_string()))
     }
 }

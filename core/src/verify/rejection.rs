@@ -27,12 +27,12 @@ pub enum Check {
     Anchoring,
     /// The key covered the time the ledger recorded the publication.
     KeyValidAtIssuance,
-    /// The record says active.
-    Status,
     /// `now` is inside the validity window.
     ValidityWindow,
     /// The status evidence is recent enough.
     Freshness,
+    /// The record says active (revocation is checked before the window, suspension here).
+    Status,
 }
 
 /// What a person should be told, in one word (the verifier page's big state).
@@ -143,6 +143,12 @@ pub enum Rejection {
     StatusUnavailable {
         /// The credential.
         credential: CredentialId,
+    },
+    /// The status header has a version this code does not know (the node is newer, or lies).
+    #[error("status header version {version} is not supported")]
+    HeaderVersion {
+        /// The header's version.
+        version: u8,
     },
     /// The header is from another chain.
     #[error("status header is for chain {got}, not {expected}")]
@@ -264,6 +270,7 @@ impl Rejection {
             Rejection::UnknownKey { .. } | Rejection::BadSignature { .. } => Check::Signature,
             Rejection::ClaimsMismatch { .. } | Rejection::ClaimCount { .. } => Check::Claims,
             Rejection::StatusUnavailable { .. }
+            | Rejection::HeaderVersion { .. }
             | Rejection::WrongChain { .. }
             | Rejection::UnknownValidatorSet { .. }
             | Rejection::BadCommit { .. }
@@ -286,6 +293,7 @@ impl Rejection {
             Rejection::Suspended { .. } => Outcome::Suspended,
             Rejection::NotYetValid { .. } | Rejection::Expired { .. } => Outcome::Expired,
             Rejection::StatusUnavailable { .. }
+            | Rejection::HeaderVersion { .. }
             | Rejection::WrongChain { .. }
             | Rejection::UnknownValidatorSet { .. }
             | Rejection::BadCommit { .. }
