@@ -125,6 +125,62 @@ pub enum CredentialStatus {
     },
 }
 
+/// A change an issuer asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusChange {
+    /// Active → suspended.
+    Suspend(ReasonCode),
+    /// Suspended → active.
+    Reinstate,
+    /// Active or suspended → revoked.
+    Revoke(ReasonCode),
+}
+
+/// A status change the lifecycle does not allow, naming both ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a {from} credential cannot be {change}")]
+pub struct TransitionError {
+    /// The current status, in words.
+    pub from: &'static str,
+    /// The change refused, in words.
+    pub change: &'static str,
+}
+
+impl CredentialStatus {
+    /// The status after `change`, following the lifecycle of spec/credentials.md §5:
+    /// active ⇄ suspended, either → revoked, and revoked is final.
+    pub fn apply(self, change: StatusChange) -> Result<CredentialStatus, TransitionError> {
+        use CredentialStatus::*;
+        match (self, change) {
+            (Active, StatusChange::Suspend(reason)) => Ok(Suspended { reason }),
+            (Suspended { .. }, StatusChange::Reinstate) => Ok(Active),
+            (Active | Suspended { .. }, StatusChange::Revoke(reason)) => Ok(Revoked { reason }),
+            (from, change) => Err(TransitionError {
+                from: from.word(),
+                change: change.word(),
+            }),
+        }
+    }
+
+    fn word(self) -> &'static str {
+        match self {
+            CredentialStatus::Active => "active",
+            CredentialStatus::Suspended { .. } => "suspended",
+            CredentialStatus::Revoked { .. } => "revoked",
+        }
+    }
+}
+
+impl StatusChange {
+    fn word(self) -> &'static str {
+        match self {
+            StatusChange::Suspend(_) => "suspended",
+            StatusChange::Reinstate => "reinstated",
+            StatusChange::Revoke(_) => "revoked",
+        }
+    }
+}
+
 /// What the ledger knows of a credential: no claims, only the body digest and the status.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct CredentialRecord {
@@ -256,6 +312,43 @@ pub struct GovernanceRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lifecycle_allows_only_its_transitions() {
+        use CredentialStatus::*;
+        let r = ReasonCode::Disciplinary;
+        assert_eq!(
+            Active.apply(StatusChange::Suspend(r)),
+            Ok(Suspended { reason: r })
+        );
+        assert_eq!(
+            Suspended { reason: r }.apply(StatusChange::Reinstate),
+            Ok(Active)
+        );
+        assert_eq!(
+            Active.apply(StatusChange::Revoke(r)),
+            Ok(Revoked { reason: r })
+        );
+        assert_eq!(
+            Suspended { reason: r }.apply(StatusChange::Revoke(r)),
+            Ok(Revoked { reason: r })
+        );
+        let e = Revoked { reason: r }
+            .apply(StatusChange::Reinstate)
+            .unwrap_err();
+        assert_eq!(e.to_string(), "a revoked credential cannot be reinstated");
+        assert!(
+            Revoked { reason: r }
+                .apply(StatusChange::Revoke(r))
+                .is_err()
+        );
+        assert!(Active.apply(StatusChange::Reinstate).is_err());
+        assert!(
+            Suspended { reason: r }
+                .apply(StatusChange::Suspend(r))
+                .is_err()
+        );
+    }
 
     #[test]
     fn record_hash_shortcut_equals_the_enum_hash() {

@@ -110,3 +110,85 @@ fn non_canonical_text_is_refused() {
         assert!(Presentation::from_text(&t).is_err());
     }
 }
+
+mod round_trips {
+    use credledger_core::bounded::{ShortVec, Text};
+    use credledger_core::credential::{CredentialBody, DisclosedItem, Disclosure};
+    use credledger_core::encoding::{decode, encode};
+    use credledger_core::hash::Digest;
+    use credledger_core::ids::{CredentialId, Timestamp};
+    use credledger_core::presentation::{CompactPresentation, Presentation};
+    use credledger_core::sig::Signature;
+    use proptest::prelude::*;
+
+    fn text() -> impl Strategy<Value = Text<255>> {
+        "\\PC{0,40}".prop_filter_map("fits 255 bytes", |s| Text::new(s).ok())
+    }
+
+    fn disclosure() -> impl Strategy<Value = Disclosure> {
+        let item = prop_oneof![
+            (any::<[u8; 16]>(), text())
+                .prop_map(|(salt, value)| DisclosedItem::Shown { salt, value }),
+            any::<[u8; 32]>().prop_map(|d| DisclosedItem::Hidden { digest: Digest(d) }),
+        ];
+        prop_oneof![
+            (any::<[u8; 16]>(), proptest::collection::vec(text(), 0..8)).prop_map(|(seed, v)| {
+                Disclosure::All {
+                    seed,
+                    values: ShortVec::new(v).unwrap(),
+                }
+            }),
+            proptest::collection::vec(item, 0..8).prop_map(|v| Disclosure::Selective {
+                items: ShortVec::new(v).unwrap()
+            }),
+        ]
+    }
+
+    fn compact() -> impl Strategy<Value = CompactPresentation> {
+        (
+            any::<u8>(),
+            "[a-z][a-z0-9-]{0,20}",
+            "[a-z][a-z0-9.-]{0,30}",
+            any::<[u8; 16]>(),
+            any::<u64>(),
+            proptest::option::of(any::<u64>()),
+            any::<[u8; 32]>(),
+            any::<[u8; 32]>(),
+            disclosure(),
+        )
+            .prop_map(
+                |(version, issuer, key, id, from, until, root, sig_half, disclosure)| {
+                    let mut sig = [0u8; 64];
+                    sig[..32].copy_from_slice(&sig_half);
+                    CompactPresentation {
+                        body: CredentialBody {
+                            version,
+                            issuer: issuer.parse().unwrap(),
+                            key_id: key.parse().unwrap(),
+                            kind: "lawyer-license".parse().unwrap(),
+                            id: CredentialId(id),
+                            valid_from: Timestamp(from),
+                            valid_until: until.map(Timestamp),
+                            claims_root: Digest(root),
+                        },
+                        signature: Signature(sig),
+                        disclosure,
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn any_compact_presentation_round_trips_canonically(c in compact()) {
+            let p = Presentation::Compact(c);
+            let bytes = p.to_bytes();
+            prop_assert_eq!(Presentation::from_bytes(&bytes).unwrap(), p.clone());
+            prop_assert_eq!(Presentation::from_text(&p.to_qr_text()).unwrap(), p.clone());
+            prop_assert_eq!(Presentation::from_text(&p.to_url_text()).unwrap(), p.clone());
+            // Canonical: the decoder's output re-encodes to the very bytes it read.
+            let again: Presentation = decode(&bytes, bytes.len()).unwrap();
+            prop_assert_eq!(encode(&again), bytes);
+        }
+    }
+}
