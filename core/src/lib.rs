@@ -14,6 +14,7 @@ pub mod bounded;
 pub mod credential;
 pub mod devnet;
 pub mod encoding;
+pub mod exec;
 pub mod genesis;
 pub mod hash;
 pub mod ids;

@@ -1,0 +1,201 @@
+//! Issuer transactions: publish, suspend, reinstate, revoke (spec/transactions.md §2).
+
+use std::collections::HashMap;
+
+use super::{Ctx, Outcome, StateReader, TxError};
+use crate::credential::CREDENTIAL_VERSION;
+use crate::hash::Domain;
+use crate::ids::{CredentialId, KeyId, Nonce};
+use crate::sig::PreparedKey;
+use crate::state::{
+    CredentialRecord, CredentialStatus, IssuerKeyRecord, IssuerRecord, StateKey, StateValue,
+    StatusChange,
+};
+use crate::tx::{IssuerAction, IssuerTx, Signed, SignedBody};
+
+pub(super) fn apply<R: StateReader>(ctx: &mut Ctx<'_, '_, R>, s: &Signed<IssuerTx>) -> Outcome {
+    let tx = &s.body;
+    // §2.3 rule 1: a registered, present issuer, and a key that covers the block time.
+    let issuer = match issuer_record(ctx, tx) {
+        Ok(i) => i,
+        Err(e) => return Outcome::Unauthorized(e),
+    };
+    let key = match key_record(ctx, tx, &tx.key_id) {
+        Ok(k) => k,
+        Err(e) => return Outcome::Unauthorized(e),
+    };
+    let message = Signed::signing_message(&ctx.env.chain_id, tx);
+    if key
+        .public_key
+        .verify_zip215(Domain::SignTransaction, &message, &s.signature)
+        .is_err()
+    {
+        return Outcome::Unauthorized(TxError::BadSignature);
+    }
+    // §2.3 rule 2 and §5: the issuer's next nonce, spent from here on.
+    let nonce_key = StateKey::IssuerNonce(tx.issuer.clone());
+    let next = match ctx.get(&nonce_key) {
+        Some(StateValue::Nonce { next }) => next,
+        None => Nonce(0),
+        Some(_) => return Outcome::Unauthorized(TxError::CorruptState("issuer nonce")),
+    };
+    if tx.nonce != next {
+        return Outcome::Unauthorized(TxError::WrongNonce {
+            expected: next,
+            got: tx.nonce,
+        });
+    }
+    let spent = (
+        nonce_key,
+        StateValue::Nonce {
+            next: Nonce(next.0.saturating_add(1)),
+        },
+    );
+    ctx.put(spent.0.clone(), spent.1.clone());
+
+    let result = match &tx.action {
+        IssuerAction::Publish { credentials } => publish(ctx, tx, &issuer, credentials),
+        IssuerAction::Suspend { id, reason } => {
+            change(ctx, tx, *id, StatusChange::Suspend(*reason))
+        }
+        IssuerAction::Reinstate { id } => change(ctx, tx, *id, StatusChange::Reinstate),
+        IssuerAction::Revoke { id, reason } => change(ctx, tx, *id, StatusChange::Revoke(*reason)),
+    };
+    match result {
+        Ok(()) => Outcome::Done,
+        Err(e) => Outcome::Refused(e, vec![spent]),
+    }
+}
+
+fn issuer_record<R: StateReader>(
+    ctx: &Ctx<'_, '_, R>,
+    tx: &IssuerTx,
+) -> Result<IssuerRecord, TxError> {
+    match ctx.get(&StateKey::Issuer(tx.issuer.clone())) {
+        Some(StateValue::Issuer(r)) if r.removed_at.is_none() => Ok(r),
+        Some(StateValue::Issuer(_)) => Err(TxError::IssuerRemoved(tx.issuer.clone())),
+        Some(_) => Err(TxError::CorruptState("issuer")),
+        None => Err(TxError::UnknownIssuer(tx.issuer.clone())),
+    }
+}
+
+fn key_record<R: StateReader>(
+    ctx: &Ctx<'_, '_, R>,
+    tx: &IssuerTx,
+    key_id: &KeyId,
+) -> Result<IssuerKeyRecord, TxError> {
+    let key = match ctx.get(&StateKey::IssuerKey(tx.issuer.clone(), key_id.clone())) {
+        Some(StateValue::IssuerKey(k)) => k,
+        Some(_) => return Err(TxError::CorruptState("issuer key")),
+        None => {
+            return Err(TxError::UnknownKey {
+                issuer: tx.issuer.clone(),
+                key_id: key_id.clone(),
+            });
+        }
+    };
+    if !key.covers(ctx.env.time) {
+        return Err(TxError::KeyNotValid {
+            key_id: key_id.clone(),
+            at: ctx.env.time,
+            valid_from: key.valid_from,
+            revoked_from: key.revoked_from,
+        });
+    }
+    Ok(key)
+}
+
+/// §2.3 rule 3: all credentials of the batch are anchored, or none.
+fn publish<R: StateReader>(
+    ctx: &mut Ctx<'_, '_, R>,
+    tx: &IssuerTx,
+    issuer: &IssuerRecord,
+    credentials: &[SignedBody],
+) -> Result<(), TxError> {
+    if credentials.is_empty() {
+        return Err(TxError::EmptyBatch);
+    }
+    // Decompress each signing key once per batch, not once per credential.
+    let mut keys: HashMap<KeyId, PreparedKey> = HashMap::new();
+    for sb in credentials {
+        let b = &sb.body;
+        if b.version != CREDENTIAL_VERSION {
+            return Err(TxError::CredentialVersion {
+                id: b.id,
+                version: b.version,
+            });
+        }
+        if b.issuer != tx.issuer {
+            return Err(TxError::ForeignBody {
+                id: b.id,
+                body_issuer: b.issuer.clone(),
+                issuer: tx.issuer.clone(),
+            });
+        }
+        if !issuer.kinds.contains(&b.kind) {
+            return Err(TxError::KindNotAuthorized {
+                issuer: tx.issuer.clone(),
+                kind: b.kind.clone(),
+            });
+        }
+        if !matches!(
+            ctx.get(&StateKey::Kind(b.kind.clone())),
+            Some(StateValue::Kind(_))
+        ) {
+            return Err(TxError::UnknownKind(b.kind.clone()));
+        }
+        if !keys.contains_key(&b.key_id) {
+            let record = key_record(ctx, tx, &b.key_id)?;
+            let prepared = record
+                .public_key
+                .prepare()
+                .map_err(|_| TxError::BadPublicKey(record.public_key))?;
+            keys.insert(b.key_id.clone(), prepared);
+        }
+        let prepared = keys
+            .get(&b.key_id)
+            .ok_or(TxError::CorruptState("prepared key"))?;
+        b.verify_signature(&ctx.env.chain_id, prepared, &sb.signature)
+            .map_err(|_| TxError::BadCredentialSignature(b.id))?;
+        let key = StateKey::Credential(tx.issuer.clone(), b.id);
+        if ctx.get(&key).is_some() {
+            return Err(TxError::DuplicateCredential(b.id));
+        }
+        let record = CredentialRecord {
+            digest: b.digest(&ctx.env.chain_id),
+            status: CredentialStatus::Active,
+            published_at: ctx.env.time,
+            published_height: ctx.env.height,
+            changed_at: ctx.env.time,
+        };
+        ctx.put(key, StateValue::Credential(record));
+    }
+    Ok(())
+}
+
+/// §2.3 rule 4: only the issuing issuer reaches its own credentials (the key names it).
+fn change<R: StateReader>(
+    ctx: &mut Ctx<'_, '_, R>,
+    tx: &IssuerTx,
+    id: CredentialId,
+    change: StatusChange,
+) -> Result<(), TxError> {
+    let key = StateKey::Credential(tx.issuer.clone(), id);
+    let mut record = match ctx.get(&key) {
+        Some(StateValue::Credential(r)) => r,
+        Some(_) => return Err(TxError::CorruptState("credential")),
+        None => {
+            return Err(TxError::UnknownCredential {
+                issuer: tx.issuer.clone(),
+                id,
+            });
+        }
+    };
+    record.status = record
+        .status
+        .apply(change)
+        .map_err(|error| TxError::Transition { id, error })?;
+    record.changed_at = ctx.env.time;
+    ctx.put(key, StateValue::Credential(record));
+    Ok(())
+}

@@ -1,0 +1,184 @@
+//! The state transition function: applies a decided block's transactions to the state
+//! (spec/transactions.md). Pure and deterministic, so every validator reaches the same state
+//! root; the node feeds it committed blocks only and writes what it returns.
+
+mod anchor;
+mod error;
+mod governance;
+mod issuer;
+mod memstate;
+
+pub use error::TxError;
+pub use memstate::MemState;
+
+use std::collections::BTreeMap;
+
+use crate::hash::Digest;
+use crate::ids::{ChainId, Height, Timestamp};
+use crate::state::{StateKey, StateValue};
+use crate::tx::Transaction;
+
+/// Reads committed state values by key.
+pub trait StateReader {
+    /// The value under `key`, if any.
+    fn read(&self, key: &StateKey) -> Option<StateValue>;
+}
+
+/// The block being executed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockEnv {
+    /// The chain.
+    pub chain_id: ChainId,
+    /// The block's height.
+    pub height: Height,
+    /// The block's time; every time rule uses it, never a local clock.
+    pub time: Timestamp,
+}
+
+/// The outcome of one transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    /// The transaction's id.
+    pub tx_id: Digest,
+    /// `Ok` if its action took effect, else why not.
+    pub result: Result<(), TxError>,
+}
+
+/// What a block did: one receipt per transaction and the state writes, sorted by tree key.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlockOutcome {
+    /// Receipts in transaction order.
+    pub receipts: Vec<Receipt>,
+    /// Writes, sorted by `StateKey::hash`, at most one per key.
+    pub writes: Vec<(StateKey, StateValue)>,
+}
+
+impl BlockOutcome {
+    /// The writes as state-map entries (tree key, value hash) for `smt::update`.
+    pub fn tree_entries(&self) -> Vec<(Digest, Digest)> {
+        self.writes
+            .iter()
+            .map(|(k, v)| (k.hash(), v.hash()))
+            .collect()
+    }
+}
+
+/// Staged writes over the committed state.
+struct Overlay<'a, R: StateReader> {
+    base: &'a R,
+    block: BTreeMap<Digest, (StateKey, StateValue)>,
+    tx: BTreeMap<Digest, (StateKey, StateValue)>,
+}
+
+impl<R: StateReader> Overlay<'_, R> {
+    fn get(&self, key: &StateKey) -> Option<StateValue> {
+        let h = key.hash();
+        if let Some((_, v)) = self.tx.get(&h).or_else(|| self.block.get(&h)) {
+            return Some(v.clone());
+        }
+        self.base.read(key)
+    }
+
+    fn put(&mut self, key: StateKey, value: StateValue) {
+        self.tx.insert(key.hash(), (key, value));
+    }
+
+    fn keep_tx(&mut self) {
+        let staged = std::mem::take(&mut self.tx);
+        self.block.extend(staged);
+    }
+
+    fn drop_tx(&mut self) {
+        self.tx.clear();
+    }
+}
+
+/// The context a transaction's rules run in.
+pub(crate) struct Ctx<'o, 'a, R: StateReader> {
+    pub(crate) env: &'o BlockEnv,
+    overlay: &'o mut Overlay<'a, R>,
+}
+
+impl<R: StateReader> Ctx<'_, '_, R> {
+    pub(crate) fn get(&self, key: &StateKey) -> Option<StateValue> {
+        self.overlay.get(key)
+    }
+
+    pub(crate) fn put(&mut self, key: StateKey, value: StateValue) {
+        self.overlay.put(key, value);
+    }
+}
+
+/// Whether a transaction's signer was authorized: if so its nonce is spent even when its
+/// action is refused, so the signer's next transaction is not stuck behind it.
+pub(crate) enum Outcome {
+    /// Refused before authorization: nothing changes.
+    Unauthorized(TxError),
+    /// Authorized; the action took effect.
+    Done,
+    /// Authorized, but the action was refused; only the nonce write (staged by the rule
+    /// through `spend`) is kept.
+    Refused(TxError, Vec<(StateKey, StateValue)>),
+}
+
+/// Applies `txs` in order on top of `state` (spec/transactions.md §2–§5).
+///
+/// A refused transaction changes nothing except, once its signer is authorized, its nonce
+/// (spec/transactions.md §5); a publish batch is all or nothing.
+pub fn execute_block(
+    state: &impl StateReader,
+    env: &BlockEnv,
+    txs: &[Transaction],
+) -> BlockOutcome {
+    let mut overlay = Overlay {
+        base: state,
+        block: BTreeMap::new(),
+        tx: BTreeMap::new(),
+    };
+    let mut receipts = Vec::with_capacity(txs.len());
+    for tx in txs {
+        let outcome = {
+            let mut ctx = Ctx {
+                env,
+                overlay: &mut overlay,
+            };
+            match tx {
+                Transaction::Issuer(s) => issuer::apply(&mut ctx, s),
+                Transaction::Governance {
+                    proposal,
+                    approvals,
+                } => governance::apply(&mut ctx, proposal, approvals),
+                Transaction::Anchor(s) => anchor::apply(&mut ctx, s),
+            }
+        };
+        let result = match outcome {
+            Outcome::Done => {
+                overlay.keep_tx();
+                Ok(())
+            }
+            Outcome::Unauthorized(e) => {
+                overlay.drop_tx();
+                Err(e)
+            }
+            Outcome::Refused(e, spent) => {
+                overlay.drop_tx();
+                for (k, v) in spent {
+                    overlay.put(k, v);
+                }
+                overlay.keep_tx();
+                Err(e)
+            }
+        };
+        receipts.push(Receipt {
+            tx_id: tx.id(),
+            result,
+        });
+    }
+    BlockOutcome {
+        receipts,
+        writes: overlay.block.into_values().collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

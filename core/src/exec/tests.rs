@@ -1,0 +1,483 @@
+use super::*;
+use crate::bounded::{BoundedVec, ShortVec};
+use crate::credential::HeldCredential;
+use crate::devnet::{Devnet, DevnetParams};
+use crate::ids::{CredentialId, Nonce};
+use crate::merkle::{CompactTree, consistency_proof, empty_root, leaf_hash};
+use crate::sig::Keypair;
+use crate::state::{CredentialStatus, ReasonCode};
+use crate::testkit::World;
+use crate::tx::{
+    AnchorTx, GovernanceAction, GovernanceProposal, IssuerAction, IssuerTx, Signed, SignedBody,
+};
+
+const T0: u64 = 1_767_225_600_000;
+
+struct Chain {
+    devnet: Devnet,
+    state: MemState,
+    height: u64,
+}
+
+impl Chain {
+    fn new() -> Chain {
+        let devnet = Devnet::build(&[7; 32], &DevnetParams::default()).unwrap();
+        let state = MemState::from_genesis(&devnet.genesis).unwrap();
+        Chain {
+            devnet,
+            state,
+            height: 0,
+        }
+    }
+
+    fn block(&mut self, secs: u64, txs: &[Transaction]) -> Vec<Result<(), TxError>> {
+        self.height += 1;
+        let env = BlockEnv {
+            chain_id: self.devnet.genesis.chain_id.clone(),
+            height: Height(self.height),
+            time: Timestamp(T0 + secs * 1000),
+        };
+        let out = execute_block(&self.state, &env, txs);
+        self.state.apply(&out).unwrap();
+        out.receipts.into_iter().map(|r| r.result).collect()
+    }
+
+    fn world(&self) -> World {
+        World::with_devnet(Devnet::build(&[7; 32], &DevnetParams::default()).unwrap())
+    }
+
+    fn issuer_tx(
+        &self,
+        issuer: &str,
+        key_id: &str,
+        nonce: u64,
+        action: IssuerAction,
+    ) -> Transaction {
+        let body = IssuerTx {
+            issuer: issuer.parse().unwrap(),
+            key_id: key_id.parse().unwrap(),
+            nonce: Nonce(nonce),
+            action,
+        };
+        Transaction::Issuer(Signed::sign(
+            &self.devnet.genesis.chain_id,
+            body,
+            self.devnet.issuer_key(issuer, key_id).unwrap(),
+        ))
+    }
+
+    fn publish(&self, nonce: u64, creds: &[&HeldCredential]) -> Transaction {
+        let credentials = creds
+            .iter()
+            .map(|c| SignedBody {
+                body: c.body.clone(),
+                signature: c.signature,
+            })
+            .collect();
+        self.issuer_tx(
+            "moj",
+            "moj-2026-01",
+            nonce,
+            IssuerAction::Publish {
+                credentials: BoundedVec::new(credentials).unwrap(),
+            },
+        )
+    }
+
+    fn governance(&self, nonce: u64, action: GovernanceAction, signers: usize) -> Transaction {
+        let proposal = GovernanceProposal {
+            nonce: Nonce(nonce),
+            action,
+        };
+        let approvals = self.devnet.governance_keys[..signers]
+            .iter()
+            .map(|(_, k)| proposal.approve(&self.devnet.genesis.chain_id, k))
+            .collect();
+        Transaction::Governance {
+            proposal,
+            approvals: ShortVec::new(approvals).unwrap(),
+        }
+    }
+
+    fn status(&self, c: &HeldCredential) -> Option<CredentialStatus> {
+        match self
+            .state
+            .read(&StateKey::Credential(c.body.issuer.clone(), c.body.id))
+        {
+            Some(StateValue::Credential(r)) => Some(r.status),
+            _ => None,
+        }
+    }
+}
+
+#[test]
+fn publish_then_lifecycle_with_nonces() {
+    let mut ch = Chain::new();
+    let w = ch.world();
+    let c = w.lawyer_license(1, None);
+    assert_eq!(ch.block(1, &[ch.publish(0, &[&c])]), vec![Ok(())]);
+    assert_eq!(ch.status(&c), Some(CredentialStatus::Active));
+
+    // The same transaction again is a replay.
+    let replay = ch.block(2, &[ch.publish(0, &[&c])]);
+    assert_eq!(
+        replay,
+        vec![Err(TxError::WrongNonce {
+            expected: Nonce(1),
+            got: Nonce(0)
+        })]
+    );
+
+    let id = c.body.id;
+    let r = ReasonCode::Disciplinary;
+    let txs = [
+        ch.issuer_tx(
+            "moj",
+            "moj-2026-01",
+            1,
+            IssuerAction::Suspend { id, reason: r },
+        ),
+        ch.issuer_tx("moj", "moj-2026-01", 2, IssuerAction::Reinstate { id }),
+        ch.issuer_tx(
+            "moj",
+            "moj-2026-01",
+            3,
+            IssuerAction::Revoke { id, reason: r },
+        ),
+        ch.issuer_tx("moj", "moj-2026-01", 4, IssuerAction::Reinstate { id }),
+        ch.issuer_tx(
+            "moj",
+            "moj-2026-01",
+            5,
+            IssuerAction::Revoke { id, reason: r },
+        ),
+    ];
+    let results = ch.block(3, &txs);
+    assert_eq!(results[..3], [Ok(()), Ok(()), Ok(())]);
+    assert!(
+        matches!(&results[3], Err(TxError::Transition { .. })),
+        "{results:?}"
+    );
+    assert_eq!(
+        results[3].as_ref().unwrap_err().to_string(),
+        format!("credential {id}: a revoked credential cannot be reinstated")
+    );
+    assert!(matches!(&results[4], Err(TxError::Transition { .. })));
+    assert_eq!(ch.status(&c), Some(CredentialStatus::Revoked { reason: r }));
+    // Refused actions still spent their nonces: the next one is 6.
+    assert_eq!(
+        ch.block(
+            4,
+            &[ch.issuer_tx("moj", "moj-2026-01", 6, IssuerAction::Reinstate { id })]
+        )[0]
+        .as_ref()
+        .unwrap_err()
+        .to_string(),
+        format!("credential {id}: a revoked credential cannot be reinstated")
+    );
+}
+
+#[test]
+fn only_the_issuing_issuer_and_authorized_kinds() {
+    let mut ch = Chain::new();
+    let w = ch.world();
+    let c = w.lawyer_license(2, None);
+    ch.block(1, &[ch.publish(0, &[&c])]);
+    // The economic ministry cannot revoke the justice ministry's credential.
+    let other = ch.issuer_tx(
+        "moea",
+        "moea-2026-01",
+        0,
+        IssuerAction::Revoke {
+            id: c.body.id,
+            reason: ReasonCode::Order,
+        },
+    );
+    assert!(matches!(
+        &ch.block(2, &[other])[0],
+        Err(TxError::UnknownCredential { .. })
+    ));
+    assert_eq!(ch.status(&c), Some(CredentialStatus::Active));
+    // Nor issue lawyer licenses.
+    let wrong = w.issue(
+        "moea",
+        "moea-2026-01",
+        "lawyer-license",
+        3,
+        &crate::testkit::lawyer_claims(3),
+        None,
+    );
+    let body = SignedBody {
+        body: wrong.body.clone(),
+        signature: wrong.signature,
+    };
+    let tx = ch.issuer_tx(
+        "moea",
+        "moea-2026-01",
+        1,
+        IssuerAction::Publish {
+            credentials: BoundedVec::new(vec![body]).unwrap(),
+        },
+    );
+    assert!(matches!(
+        &ch.block(3, &[tx])[0],
+        Err(TxError::KindNotAuthorized { .. })
+    ));
+    // A body of the justice ministry inside the economic ministry's transaction is refused too.
+    let c2 = w.lawyer_license(4, None);
+    let body = SignedBody {
+        body: c2.body.clone(),
+        signature: c2.signature,
+    };
+    let tx = ch.issuer_tx(
+        "moea",
+        "moea-2026-01",
+        2,
+        IssuerAction::Publish {
+            credentials: BoundedVec::new(vec![body]).unwrap(),
+        },
+    );
+    assert!(matches!(
+        &ch.block(4, &[tx])[0],
+        Err(TxError::ForeignBody { .. })
+    ));
+}
+
+#[test]
+fn bad_signatures_change_nothing() {
+    let mut ch = Chain::new();
+    let w = ch.world();
+    let c = w.lawyer_license(5, None);
+    let root = ch.state.root();
+    let mut tx = ch.publish(0, &[&c]);
+    if let Transaction::Issuer(s) = &mut tx {
+        s.signature.0[0] ^= 1;
+    }
+    assert_eq!(ch.block(1, &[tx]), vec![Err(TxError::BadSignature)]);
+    assert_eq!(
+        ch.state.root(),
+        root,
+        "a refused unauthorized transaction writes nothing"
+    );
+
+    // A body whose issuer signature is broken refuses the whole batch; only the nonce moves.
+    let good = w.lawyer_license(6, None);
+    let mut bad = w.lawyer_license(7, None);
+    bad.signature.0[5] ^= 1;
+    let results = ch.block(2, &[ch.publish(0, &[&good, &bad])]);
+    assert!(matches!(&results[0], Err(TxError::BadCredentialSignature(id)) if *id == bad.body.id));
+    assert_eq!(ch.status(&good), None, "a batch is all or nothing");
+    assert_eq!(ch.block(3, &[ch.publish(1, &[&good])]), vec![Ok(())]);
+    // Ids are unique per issuer, also inside one batch.
+    assert!(matches!(
+        &ch.block(4, &[ch.publish(2, &[&good])])[0],
+        Err(TxError::DuplicateCredential(_))
+    ));
+}
+
+#[test]
+fn governance_threshold_and_key_revocation() {
+    let mut ch = Chain::new();
+    let w = ch.world();
+    let new_key = Keypair::from_seed(&[42; 32]);
+    let add = GovernanceAction::AddIssuerKey {
+        issuer: "moj".parse().unwrap(),
+        key_id: "moj-2026-02".parse().unwrap(),
+        public_key: new_key.public(),
+        valid_from: Timestamp(T0),
+    };
+    let below = ch.governance(0, add.clone(), 1);
+    assert!(matches!(
+        &ch.block(1, &[below])[0],
+        Err(TxError::Approval(
+            crate::tx::ApprovalError::BelowThreshold { .. }
+        ))
+    ));
+    assert_eq!(
+        ch.block(2, &[ch.governance(0, add.clone(), 2)]),
+        vec![Ok(())]
+    );
+    // Adding it again is refused, and that spends governance nonce 1.
+    assert!(matches!(
+        &ch.block(3, &[ch.governance(1, add, 2)])[0],
+        Err(TxError::KeyExists { .. })
+    ));
+
+    // Revoke the old key from t = 100 s; a publication at 200 s with it is refused.
+    let revoke = GovernanceAction::RevokeIssuerKey {
+        issuer: "moj".parse().unwrap(),
+        key_id: "moj-2026-01".parse().unwrap(),
+        effective: Timestamp(T0 + 100_000),
+    };
+    assert_eq!(
+        ch.block(4, &[ch.governance(2, revoke.clone(), 3)]),
+        vec![Ok(())]
+    );
+    assert!(matches!(
+        &ch.block(5, &[ch.governance(3, revoke, 2)])[0],
+        Err(TxError::AlreadyRevoked { .. })
+    ));
+    let c = w.lawyer_license(8, None);
+    let results = ch.block(200, &[ch.publish(0, &[&c])]);
+    assert!(
+        matches!(&results[0], Err(TxError::KeyNotValid { .. })),
+        "{results:?}"
+    );
+}
+
+#[test]
+fn validator_changes_keep_a_valid_set() {
+    let mut ch = Chain::new();
+    let v = crate::block::Validator {
+        name: crate::bounded::Ident::new("mac-node").unwrap(),
+        public_key: Keypair::from_seed(&[77; 32]).public(),
+        power: crate::ids::VotingPower(1),
+    };
+    assert_eq!(
+        ch.block(
+            1,
+            &[ch.governance(
+                0,
+                GovernanceAction::AddValidator {
+                    validator: v.clone()
+                },
+                2
+            )]
+        ),
+        vec![Ok(())]
+    );
+    let count = |ch: &Chain| match ch.state.read(&StateKey::Validators) {
+        Some(StateValue::Validators { set }) => set.validators().len(),
+        _ => 0,
+    };
+    assert_eq!(count(&ch), 5);
+    let again = ch.governance(
+        1,
+        GovernanceAction::AddValidator {
+            validator: v.clone(),
+        },
+        2,
+    );
+    assert!(matches!(
+        &ch.block(2, &[again])[0],
+        Err(TxError::ValidatorSet(_))
+    ));
+    let remove = ch.governance(
+        2,
+        GovernanceAction::RemoveValidator {
+            public_key: v.public_key,
+        },
+        2,
+    );
+    assert_eq!(ch.block(3, &[remove]), vec![Ok(())]);
+    assert_eq!(count(&ch), 4);
+}
+
+#[test]
+fn anchors_must_extend_the_log() {
+    let mut ch = Chain::new();
+    let (source, key) = {
+        let (s, k) = &ch.devnet.log_source_keys[0];
+        (s.clone(), Keypair::from_seed(&k.seed()))
+    };
+    let chain_id = ch.devnet.genesis.chain_id.clone();
+    let leaves: Vec<_> = (0..20u32).map(|i| leaf_hash(&i.to_le_bytes())).collect();
+    let root_of = |n: usize| {
+        let mut t = CompactTree::new();
+        leaves[..n].iter().for_each(|l| t.push(*l));
+        t.root()
+    };
+    let anchor = |seq: u64,
+                  size: usize,
+                  prev: crate::hash::Digest,
+                  proof: Vec<crate::hash::Digest>,
+                  root| {
+        let body = AnchorTx {
+            source: source.parse().unwrap(),
+            sequence: seq,
+            tree_size: size as u64,
+            root,
+            previous_root: prev,
+            consistency: BoundedVec::new(proof).unwrap(),
+            log_time: Timestamp(T0),
+        };
+        Transaction::Anchor(Signed::sign(&chain_id, body, &key))
+    };
+    let first = anchor(1, 8, empty_root(), vec![], root_of(8));
+    let second = anchor(
+        2,
+        13,
+        root_of(8),
+        consistency_proof(&leaves[..13], 8).unwrap(),
+        root_of(13),
+    );
+    assert_eq!(ch.block(1, &[first, second]), vec![Ok(()), Ok(())]);
+
+    // A rewritten log (record 3 changed) is not an extension.
+    let mut forged = leaves.clone();
+    forged[3] = leaf_hash(b"changed");
+    let mut t = CompactTree::new();
+    forged[..16].iter().for_each(|l| t.push(*l));
+    let rewrite = anchor(
+        3,
+        16,
+        root_of(13),
+        consistency_proof(&forged[..16], 13).unwrap(),
+        t.root(),
+    );
+    let gap = anchor(
+        4,
+        16,
+        root_of(13),
+        consistency_proof(&leaves[..16], 13).unwrap(),
+        root_of(16),
+    );
+    let shrink = anchor(3, 10, root_of(13), vec![], root_of(10));
+    let results = ch.block(2, &[rewrite, gap, shrink]);
+    assert!(
+        matches!(&results[0], Err(TxError::Inconsistent { .. })),
+        "{results:?}"
+    );
+    assert!(matches!(
+        &results[1],
+        Err(TxError::WrongSequence {
+            expected: 3,
+            got: 4
+        })
+    ));
+    assert!(matches!(&results[2], Err(TxError::Inconsistent { .. })));
+    let next = anchor(
+        3,
+        16,
+        root_of(13),
+        consistency_proof(&leaves[..16], 13).unwrap(),
+        root_of(16),
+    );
+    assert_eq!(ch.block(3, &[next]), vec![Ok(())]);
+}
+
+#[test]
+fn execution_is_deterministic() {
+    let run = || {
+        let mut ch = Chain::new();
+        let w = ch.world();
+        let creds: Vec<_> = (0..50).map(|i| w.lawyer_license(100 + i, None)).collect();
+        let refs: Vec<_> = creds.iter().collect();
+        ch.block(1, &[ch.publish(0, &refs)]);
+        let id = CredentialId(creds[3].body.id.0);
+        ch.block(
+            2,
+            &[ch.issuer_tx(
+                "moj",
+                "moj-2026-01",
+                1,
+                IssuerAction::Revoke {
+                    id,
+                    reason: ReasonCode::Superseded,
+                },
+            )],
+        );
+        ch.state.root()
+    };
+    assert_eq!(run(), run());
+}
