@@ -65,7 +65,7 @@ fn main() {
     let mut w = World::new(3, 7);
     w.add_filler(state_size - 1);
     let c = w.lawyer_license(12_345, Some(Timestamp(T0 + 5 * 365 * 86_400_000)));
-    w.publish(&c, Timestamp(T0 + 1_000));
+    w.publish(&c);
     let (header, _) = w.commit(Timestamp(T0 + 1_000));
     let now = Timestamp(T0 + 2_000);
 

@@ -5,31 +5,33 @@
 
 use std::collections::HashMap;
 
-use crate::block::{CommitCertificate, HEADER_VERSION, Header, ValidatorSet, VoteSignBytes};
-use crate::bounded::{ShortVec, Text};
+use crate::block::{
+    CommitCertificate, HEADER_VERSION, Header, ValidatorSet, VoteSignBytes, transactions_root,
+};
+use crate::bounded::{BoundedVec, ShortVec, Text};
 use crate::credential::{CREDENTIAL_VERSION, Claim, CredentialBody, HeldCredential};
 use crate::devnet::{Devnet, DevnetParams, LAWYER_LICENSE};
+use crate::exec::{BlockEnv, MemState, execute_block};
 use crate::hash::{Digest, Domain};
-use crate::ids::{ClaimKey, CredentialId, Height, Round, Timestamp};
+use crate::ids::{ClaimKey, CredentialId, Height, Nonce, Round, Timestamp};
 use crate::presentation::{CompactPresentation, Presentation, StatusEvidence};
-use crate::smt::{self, MemStore};
 use crate::state::{CredentialRecord, CredentialStatus, StateKey, StateValue};
+use crate::tx::{IssuerAction, IssuerTx, Signed, SignedBody, Transaction};
 use crate::verify::TrustAnchor;
 
-/// A miniature ledger.
+/// A miniature ledger: transactions go through the real state transition function
+/// ([`crate::exec`]) and headers are signed by the devnet's validator keys.
 pub struct World {
     /// The devnet behind it.
     pub devnet: Devnet,
     /// The validator set.
     pub set: ValidatorSet,
-    /// State nodes.
-    pub store: MemStore,
-    /// Current state root.
-    pub root: Digest,
+    /// The ledger state.
+    pub state: MemState,
     /// Last committed header and its commit.
     pub last: Option<(Header, CommitCertificate)>,
-    records: HashMap<Digest, CredentialRecord>,
-    pending: Vec<(Digest, Digest)>,
+    pending: Vec<Transaction>,
+    nonces: HashMap<String, u64>,
 }
 
 /// A typical lawyer license's claims (Traditional Chinese values, as the Ministry would write them).
@@ -71,18 +73,15 @@ impl World {
     pub fn with_devnet(devnet: Devnet) -> World {
         let set = ValidatorSet::new(devnet.genesis.validators.to_vec())
             .unwrap_or_else(|e| panic!("set: {e}"));
-        let (root, store) = devnet
-            .genesis
-            .initial_state()
-            .unwrap_or_else(|e| panic!("state: {e}"));
+        let state =
+            MemState::from_genesis(&devnet.genesis).unwrap_or_else(|e| panic!("state: {e}"));
         World {
             devnet,
             set,
-            store,
-            root,
+            state,
             last: None,
-            records: HashMap::new(),
             pending: Vec::new(),
+            nonces: HashMap::new(),
         }
     }
 
@@ -139,49 +138,72 @@ impl World {
         HeldCredential::issue(&g.chain_id, body, seed, to_claims(claims), key)
     }
 
-    /// Records a credential as published at `time` (applied at the next commit).
-    pub fn publish(&mut self, c: &HeldCredential, time: Timestamp) {
-        let next = Height(self.last.as_ref().map_or(1, |(h, _)| h.height.0 + 1));
+    fn issuer_tx(&mut self, c: &HeldCredential, action: IssuerAction) {
+        let issuer = c.body.issuer.to_string();
+        let nonce = self.nonces.entry(issuer.clone()).or_insert(0);
+        let body = IssuerTx {
+            issuer: c.body.issuer.clone(),
+            key_id: c.body.key_id.clone(),
+            nonce: Nonce(*nonce),
+            action,
+        };
+        *nonce += 1;
+        let key = self
+            .devnet
+            .issuer_key(&issuer, c.body.key_id.as_str())
+            .unwrap_or_else(|| panic!("no key"));
+        self.pending.push(Transaction::Issuer(Signed::sign(
+            &self.devnet.genesis.chain_id,
+            body,
+            key,
+        )));
+    }
+
+    /// Publishes a credential in the next block.
+    pub fn publish(&mut self, c: &HeldCredential) {
+        let credentials = BoundedVec::new(vec![SignedBody {
+            body: c.body.clone(),
+            signature: c.signature,
+        }]);
+        self.issuer_tx(
+            c,
+            IssuerAction::Publish {
+                credentials: credentials.unwrap_or_default(),
+            },
+        );
+    }
+
+    /// Moves a published credential to `status` in the next block.
+    pub fn set_status(&mut self, c: &HeldCredential, status: CredentialStatus) {
+        let id = c.body.id;
+        let action = match status {
+            CredentialStatus::Active => IssuerAction::Reinstate { id },
+            CredentialStatus::Suspended { reason } => IssuerAction::Suspend { id, reason },
+            CredentialStatus::Revoked { reason } => IssuerAction::Revoke { id, reason },
+        };
+        self.issuer_tx(c, action);
+    }
+
+    /// Writes an active record for a credential directly, bypassing the ledger's rules: a
+    /// state an honest ledger would refuse (e.g. a kind the issuer may not issue), for vectors
+    /// that check verifiers refuse it too.
+    pub fn force_publish(&mut self, c: &HeldCredential, published_at: Timestamp) {
         let record = CredentialRecord {
             digest: c.body.digest(&self.devnet.genesis.chain_id),
             status: CredentialStatus::Active,
-            published_at: time,
-            published_height: next,
-            changed_at: time,
+            published_at,
+            published_height: Height(self.last.as_ref().map_or(1, |(h, _)| h.height.0 + 1)),
+            changed_at: published_at,
         };
-        self.put(c, record);
+        let key = StateKey::Credential(c.body.issuer.clone(), c.body.id);
+        self.state
+            .write(&[(key, StateValue::Credential(record))])
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
-    /// Changes a published credential's status at `time`.
-    pub fn set_status(&mut self, c: &HeldCredential, status: CredentialStatus, time: Timestamp) {
-        let key = StateKey::Credential(c.body.issuer.clone(), c.body.id).hash();
-        let mut record = self
-            .records
-            .get(&key)
-            .cloned()
-            .unwrap_or_else(|| panic!("not published"));
-        record.status = status;
-        record.changed_at = time;
-        self.put(c, record);
-    }
-
-    fn put(&mut self, c: &HeldCredential, record: CredentialRecord) {
-        let key = StateKey::Credential(c.body.issuer.clone(), c.body.id).hash();
-        self.pending
-            .push((key, StateValue::Credential(record.clone()).hash()));
-        self.records.insert(key, record);
-    }
-
-    /// Adds `n` unrelated credential records, to give the state map a realistic size.
+    /// Adds `n` unrelated entries to the state map, to give it a realistic size.
     pub fn add_filler(&mut self, n: u32) {
-        let record = CredentialRecord {
-            digest: Digest::ZERO,
-            status: CredentialStatus::Active,
-            published_at: Timestamp(0),
-            published_height: Height(1),
-            changed_at: Timestamp(0),
-        };
-        let value = StateValue::Credential(record).hash();
+        let value = Domain::DevnetDerive.hash(&[b"filler-value"]);
         let entries: Vec<_> = (0..n)
             .map(|i| {
                 (
@@ -190,32 +212,40 @@ impl World {
                 )
             })
             .collect();
-        let (root, nodes) =
-            smt::update(&self.store, self.root, &entries).unwrap_or_else(|e| panic!("{e}"));
-        self.store.extend(nodes);
-        self.root = root;
+        self.state
+            .write_raw(&entries)
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
-    /// Applies pending changes and commits a header at `time`, signed by all but the fewest
-    /// validators a commit can spare (the smallest certificate: just over 2/3 of the power).
+    /// Executes the pending transactions in a block at `time` (each must be accepted) and
+    /// commits its header, signed by just over 2/3 of the voting power (the smallest
+    /// certificate).
     pub fn commit(&mut self, time: Timestamp) -> (Header, CommitCertificate) {
-        let pending = std::mem::take(&mut self.pending);
-        let (root, nodes) =
-            smt::update(&self.store, self.root, &pending).unwrap_or_else(|e| panic!("{e}"));
-        self.store.extend(nodes);
-        self.root = root;
+        let txs = std::mem::take(&mut self.pending);
         let g = &self.devnet.genesis;
         let (height, previous) = match &self.last {
             Some((h, _)) => (Height(h.height.0 + 1), h.hash()),
             None => (Height(1), g.hash()),
         };
+        let env = BlockEnv {
+            chain_id: g.chain_id.clone(),
+            height,
+            time,
+        };
+        let outcome = execute_block(&self.state, &env, &txs);
+        for r in &outcome.receipts {
+            if let Err(e) = &r.result {
+                panic!("the ledger refused a transaction: {e}");
+            }
+        }
+        let root = self.state.apply(&outcome).unwrap_or_else(|e| panic!("{e}"));
         let header = Header {
             version: HEADER_VERSION,
             chain_id: g.chain_id.clone(),
             height,
             time,
             previous,
-            transactions_root: crate::merkle::empty_root(),
+            transactions_root: transactions_root(&txs),
             state_root: root,
             validators_hash: self.set.hash(),
             next_validators_hash: self.set.hash(),
@@ -249,18 +279,20 @@ impl World {
 
     /// Status evidence for a credential under the last commit.
     pub fn evidence(&self, c: &HeldCredential) -> StatusEvidence {
-        let key = StateKey::Credential(c.body.issuer.clone(), c.body.id).hash();
+        let key = StateKey::Credential(c.body.issuer.clone(), c.body.id);
         let (header, commit) = self
             .last
             .clone()
             .unwrap_or_else(|| panic!("nothing committed"));
-        let (_, proof) =
-            smt::prove(&self.store, header.state_root, &key).unwrap_or_else(|e| panic!("{e}"));
-        let record = self
-            .records
-            .get(&key)
-            .cloned()
-            .unwrap_or_else(|| panic!("not published"));
+        assert_eq!(
+            header.state_root,
+            self.state.root(),
+            "evidence is served for the last commit only"
+        );
+        let (value, proof) = self.state.prove(&key).unwrap_or_else(|e| panic!("{e}"));
+        let Some(StateValue::Credential(record)) = value else {
+            panic!("not published")
+        };
         StatusEvidence {
             record,
             proof,

@@ -19,7 +19,7 @@ const T0: u64 = 1_767_225_600_000;
 fn sample() -> (World, Presentation) {
     let mut w = World::new(5, 4);
     let c = w.lawyer_license(1, None);
-    w.publish(&c, Timestamp(T0 + 1000));
+    w.publish(&c);
     w.commit(Timestamp(T0 + 1000));
     let p = w.full(&c, Some(&["name", "bar"]));
     (w, p)

@@ -80,31 +80,27 @@ fn generate() -> (Genesis, Vec<Case>) {
         &lawyer_claims(6),
         None,
     );
-    let all: [&HeldCredential; 6] = [
-        &good,
-        &expiring,
-        &revoked,
-        &suspended,
-        &old_key,
-        &wrong_kind,
-    ];
+    let all: [&HeldCredential; 4] = [&good, &expiring, &revoked, &suspended];
     for c in all {
-        w.publish(c, t(10_000));
+        w.publish(c);
     }
+    // States an honest ledger refuses, written directly so that the vectors show verifiers
+    // refusing them too: a credential of a key whose revocation reaches back before its
+    // publication, and a kind its issuer may not issue.
+    w.force_publish(&old_key, t(10_000));
+    w.force_publish(&wrong_kind, t(10_000));
     w.commit(t(10_000));
     w.set_status(
         &revoked,
         CredentialStatus::Revoked {
             reason: ReasonCode::Disciplinary,
         },
-        t(20_000),
     );
     w.set_status(
         &suspended,
         CredentialStatus::Suspended {
             reason: ReasonCode::ConditionNotMet,
         },
-        t(20_000),
     );
     w.commit(t(20_000));
 

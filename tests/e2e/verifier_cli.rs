@@ -27,7 +27,7 @@ fn verifier_checks_presentations_offline_against_the_genesis_file() {
     let t0 = devnet.genesis.genesis_time.0;
     let mut w = World::with_devnet(devnet);
     let c = w.lawyer_license(77, None);
-    w.publish(&c, Timestamp(t0 + 1_000));
+    w.publish(&c);
     w.commit(Timestamp(t0 + 1_000));
     let valid = dir.path().join("valid.txt");
     std::fs::write(
@@ -41,7 +41,6 @@ fn verifier_checks_presentations_offline_against_the_genesis_file() {
         CredentialStatus::Revoked {
             reason: ReasonCode::Disciplinary,
         },
-        Timestamp(t0 + 2_000),
     );
     w.commit(Timestamp(t0 + 2_000));
     let revoked = w.full(&c, None).to_url_text();

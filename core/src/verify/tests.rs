@@ -16,7 +16,7 @@ fn t(secs: u64) -> Timestamp {
 fn world() -> (World, crate::credential::HeldCredential) {
     let mut w = World::new(1, 4);
     let c = w.lawyer_license(42, Some(t(1_000_000)));
-    w.publish(&c, t(10));
+    w.publish(&c);
     w.commit(t(10));
     (w, c)
 }
@@ -156,7 +156,7 @@ fn other_issuer_and_unauthorized_kind_are_refused() {
         &crate::testkit::lawyer_claims(1),
         None,
     );
-    w.publish(&c, t(20));
+    w.force_publish(&c, t(20));
     w.commit(t(20));
     let e = verify(&w.full(&c, None), &w.anchor(), t(21), &Policy::LIVE).unwrap_err();
     assert_eq!(
@@ -241,7 +241,7 @@ fn genuineness_only_distrusts_revoked_keys() {
 fn expired_wins_over_stale_status() {
     let (mut w, _) = world();
     let c = w.lawyer_license(8, Some(t(15)));
-    w.publish(&c, t(12));
+    w.publish(&c);
     w.commit(t(12));
     let e = verify(&w.full(&c, None), &w.anchor(), t(100), &Policy::LIVE).unwrap_err();
     assert_eq!(
@@ -257,7 +257,7 @@ fn expired_wins_over_stale_status() {
 fn expired_and_not_yet_valid_are_refused() {
     let (mut w, _) = world();
     let c = w.lawyer_license(7, Some(t(100)));
-    w.publish(&c, t(20));
+    w.publish(&c);
     w.commit(t(200));
     let e = verify(&w.full(&c, None), &w.anchor(), t(201), &Policy::LIVE).unwrap_err();
     assert_eq!(
@@ -286,7 +286,6 @@ fn revoked_and_suspended_are_reported_with_reason() {
         CredentialStatus::Suspended {
             reason: ReasonCode::Disciplinary,
         },
-        t(30),
     );
     w.commit(t(30));
     let e = verify(&w.full(&c, None), &w.anchor(), t(31), &Policy::LIVE).unwrap_err();
@@ -300,7 +299,7 @@ fn revoked_and_suspended_are_reported_with_reason() {
     );
     assert_eq!(e.outcome(), Outcome::Suspended);
 
-    w.set_status(&c, CredentialStatus::Active, t(40));
+    w.set_status(&c, CredentialStatus::Active);
     w.commit(t(40));
     assert!(verify(&w.full(&c, None), &w.anchor(), t(41), &Policy::LIVE).is_ok());
 
@@ -309,7 +308,6 @@ fn revoked_and_suspended_are_reported_with_reason() {
         CredentialStatus::Revoked {
             reason: ReasonCode::Surrendered,
         },
-        t(50),
     );
     w.commit(t(50));
     // Revocation is final: even evidence older than the freshness bound is conclusive.
