@@ -175,6 +175,27 @@ impl Header {
     }
 }
 
+/// At most this many transactions in one block.
+pub const MAX_BLOCK_TXS: usize = 20_000;
+/// At most this many bytes in one encoded block.
+pub const MAX_BLOCK_BYTES: usize = 16 << 20;
+
+/// A block: its header and the transactions whose ids its `transactions_root` commits to.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct Block {
+    /// The header.
+    pub header: Header,
+    /// The transactions, in execution order.
+    pub transactions: BoundedVec<crate::tx::Transaction, MAX_BLOCK_TXS>,
+}
+
+impl Block {
+    /// Whether the header's `transactions_root` matches the transactions.
+    pub fn transactions_match(&self) -> bool {
+        transactions_root(&self.transactions) == self.header.transactions_root
+    }
+}
+
 /// The header's `transactions_root`: the RFC 6962 root over the transactions' ids, each id
 /// (32 bytes) being one leaf's data (spec/blocks.md §2).
 pub fn transactions_root(txs: &[crate::tx::Transaction]) -> Digest {

@@ -232,7 +232,7 @@ impl World {
             height,
             time,
         };
-        let outcome = execute_block(&self.state, &env, &txs);
+        let outcome = execute_block(&self.state, &env, &txs).unwrap_or_else(|e| panic!("{e}"));
         for r in &outcome.receipts {
             if let Err(e) = &r.result {
                 panic!("the ledger refused a transaction: {e}");

@@ -66,7 +66,7 @@ impl MemState {
 }
 
 impl StateReader for MemState {
-    fn read(&self, key: &StateKey) -> Option<StateValue> {
-        self.values.get(&key.hash()).cloned()
+    fn read(&self, key: &StateKey) -> Result<Option<StateValue>, super::StateError> {
+        Ok(self.values.get(&key.hash()).cloned())
     }
 }

@@ -20,9 +20,15 @@ use crate::tx::Transaction;
 
 /// Reads committed state values by key.
 pub trait StateReader {
-    /// The value under `key`, if any.
-    fn read(&self, key: &StateKey) -> Option<StateValue>;
+    /// The value under `key`, if any; `Err` only if the storage itself failed.
+    fn read(&self, key: &StateKey) -> Result<Option<StateValue>, StateError>;
 }
+
+/// The state storage failed while a block ran; the block's outcome is void and nothing of it
+/// may be written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("state storage failed during execution: {0}")]
+pub struct StateError(pub String);
 
 /// The block being executed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,6 +74,10 @@ struct Overlay<'a, R: StateReader> {
     base: &'a R,
     block: BTreeMap<Digest, (StateKey, StateValue)>,
     tx: BTreeMap<Digest, (StateKey, StateValue)>,
+    /// The first storage failure. Rules see a failed read as an absent value, which keeps them
+    /// simple; `execute_block` then discards the whole outcome, so no rule's answer to a failed
+    /// read is ever committed.
+    failure: std::cell::RefCell<Option<StateError>>,
 }
 
 impl<R: StateReader> Overlay<'_, R> {
@@ -76,7 +86,13 @@ impl<R: StateReader> Overlay<'_, R> {
         if let Some((_, v)) = self.tx.get(&h).or_else(|| self.block.get(&h)) {
             return Some(v.clone());
         }
-        self.base.read(key)
+        match self.base.read(key) {
+            Ok(v) => v,
+            Err(e) => {
+                self.failure.borrow_mut().get_or_insert(e);
+                None
+            }
+        }
     }
 
     fn put(&mut self, key: StateKey, value: StateValue) {
@@ -129,11 +145,12 @@ pub fn execute_block(
     state: &impl StateReader,
     env: &BlockEnv,
     txs: &[Transaction],
-) -> BlockOutcome {
+) -> Result<BlockOutcome, StateError> {
     let mut overlay = Overlay {
         base: state,
         block: BTreeMap::new(),
         tx: BTreeMap::new(),
+        failure: std::cell::RefCell::new(None),
     };
     let mut receipts = Vec::with_capacity(txs.len());
     for tx in txs {
@@ -169,15 +186,18 @@ pub fn execute_block(
                 Err(e)
             }
         };
+        if let Some(e) = overlay.failure.borrow_mut().take() {
+            return Err(e);
+        }
         receipts.push(Receipt {
             tx_id: tx.id(),
             result,
         });
     }
-    BlockOutcome {
+    Ok(BlockOutcome {
         receipts,
         writes: overlay.block.into_values().collect(),
-    }
+    })
 }
 
 #[cfg(test)]

@@ -37,7 +37,7 @@ impl Chain {
             height: Height(self.height),
             time: Timestamp(T0 + secs * 1000),
         };
-        let out = execute_block(&self.state, &env, txs);
+        let out = execute_block(&self.state, &env, txs).unwrap();
         self.state.apply(&out).unwrap();
         out.receipts.into_iter().map(|r| r.result).collect()
     }
@@ -103,6 +103,7 @@ impl Chain {
         match self
             .state
             .read(&StateKey::Credential(c.body.issuer.clone(), c.body.id))
+            .unwrap()
         {
             Some(StateValue::Credential(r)) => Some(r.status),
             _ => None,
@@ -346,7 +347,7 @@ fn validator_changes_keep_a_valid_set() {
         ),
         vec![Ok(())]
     );
-    let count = |ch: &Chain| match ch.state.read(&StateKey::Validators) {
+    let count = |ch: &Chain| match ch.state.read(&StateKey::Validators).unwrap() {
         Some(StateValue::Validators { set }) => set.validators().len(),
         _ => 0,
     };

@@ -61,8 +61,8 @@ pub fn bit(key: &Digest, i: usize) -> bool {
 
 /// Read access to stored nodes.
 pub trait NodeStore {
-    /// The node stored under `hash`, if any.
-    fn get_node(&self, hash: &Digest) -> Option<Node>;
+    /// The node stored under `hash`, if any; `Err` only if the store itself failed.
+    fn get_node(&self, hash: &Digest) -> Result<Option<Node>, SmtError>;
 }
 
 /// Why a tree operation failed.
@@ -71,6 +71,9 @@ pub enum SmtError {
     /// A node reachable from the root is not in the store (a damaged or incomplete store).
     #[error("state node {0} is missing from the store")]
     MissingNode(Digest),
+    /// The store failed to read (I/O or a damaged entry).
+    #[error("state store: {0}")]
+    Store(String),
     /// An update listed the same key twice.
     #[error("key {0} appears twice in one update")]
     DuplicateKey(Digest),
@@ -105,8 +108,8 @@ impl MemStore {
 }
 
 impl NodeStore for MemStore {
-    fn get_node(&self, hash: &Digest) -> Option<Node> {
-        self.nodes.get(hash).cloned()
+    fn get_node(&self, hash: &Digest) -> Result<Option<Node>, SmtError> {
+        Ok(self.nodes.get(hash).cloned())
     }
 }
 
@@ -146,7 +149,7 @@ fn update_at(
     if node == Digest::ZERO {
         return Ok(build(depth, entries, out));
     }
-    match store.get_node(&node).ok_or(SmtError::MissingNode(node))? {
+    match store.get_node(&node)?.ok_or(SmtError::MissingNode(node))? {
         Node::Leaf { key, value_hash } => {
             // The existing entry joins the update unless the update replaces it.
             if entries.binary_search_by(|e| e.0.cmp(&key)).is_ok() {
@@ -201,7 +204,7 @@ pub fn prove(
         if node == Digest::ZERO {
             return Ok((None, StateProof::from_path(&siblings, Terminal::Empty)));
         }
-        match store.get_node(&node).ok_or(SmtError::MissingNode(node))? {
+        match store.get_node(&node)?.ok_or(SmtError::MissingNode(node))? {
             Node::Leaf { key: k, value_hash } => {
                 if k == *key {
                     return Ok((
