@@ -34,6 +34,34 @@ pub struct World {
     nonces: HashMap<String, u64>,
 }
 
+/// A commit certificate for `header`, signed in round 0 by the first `signers` validators of
+/// `set` whose keys the devnet holds.
+pub fn sign_commit(
+    devnet: &Devnet,
+    set: &ValidatorSet,
+    header: &Header,
+    signers: usize,
+) -> CommitCertificate {
+    let vote = VoteSignBytes {
+        chain_id: header.chain_id.clone(),
+        kind: crate::block::VoteKind::Precommit,
+        height: header.height,
+        round: Round(0),
+        block: Some(header.hash()),
+    };
+    let mut sigs = Vec::new();
+    for (i, v) in set.validators().iter().enumerate().take(signers) {
+        if let Some((_, k)) = devnet
+            .validator_keys
+            .iter()
+            .find(|(_, k)| k.public() == v.public_key)
+        {
+            sigs.push((i, vote.sign(k)));
+        }
+    }
+    CommitCertificate::from_signatures(Round(0), set.validators().len(), sigs)
+}
+
 /// A typical lawyer license's claims (Traditional Chinese values, as the Ministry would write them).
 pub fn lawyer_claims(n: u32) -> Vec<(&'static str, String)> {
     vec![
@@ -251,28 +279,12 @@ impl World {
             next_validators_hash: self.set.hash(),
             proposer: 0,
         };
-        let vote = VoteSignBytes {
-            chain_id: g.chain_id.clone(),
-            kind: crate::block::VoteKind::Precommit,
-            height,
-            round: Round(0),
-            block: Some(header.hash()),
-        };
-        let n = self.set.validators().len();
-        let needed = n * 2 / 3 + 1;
-        let mut sigs = Vec::new();
-        for (i, v) in self.set.validators().iter().enumerate().take(needed) {
-            let key = self
-                .devnet
-                .validator_keys
-                .iter()
-                .find(|(_, k)| k.public() == v.public_key)
-                .map(|(_, k)| k);
-            if let Some(k) = key {
-                sigs.push((i, vote.sign(k)));
-            }
-        }
-        let commit = CommitCertificate::from_signatures(Round(0), n, sigs);
+        let commit = sign_commit(
+            &self.devnet,
+            &self.set,
+            &header,
+            self.set.validators().len() * 2 / 3 + 1,
+        );
         self.last = Some((header.clone(), commit.clone()));
         (header, commit)
     }

@@ -1,0 +1,84 @@
+//! Runs a block's transactions on the state with core's state transition function and
+//! computes the new state-map nodes and root. Reads only, through core's traits; writing is
+//! the service's job, so this module knows nothing of storage.
+
+use credledger_core::block::Block;
+use credledger_core::exec::{BlockEnv, BlockOutcome, StateError, StateReader, execute_block};
+use credledger_core::hash::Digest;
+use credledger_core::smt::{self, Node, NodeStore, SmtError};
+use credledger_core::tx::Transaction;
+
+/// A block run on a state, ready to be written if it is committed.
+#[derive(Clone, Debug)]
+pub struct Executed {
+    /// Receipts and value writes.
+    pub outcome: BlockOutcome,
+    /// New state-map nodes.
+    pub nodes: Vec<(Digest, Node)>,
+    /// The state root after the block.
+    pub root: Digest,
+}
+
+/// Why a block could not be executed or does not match its header.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// State could not be read.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The state map could not be updated.
+    #[error("state map: {0}")]
+    Smt(#[from] SmtError),
+    /// The header's transactions root does not match its transactions.
+    #[error("the header's transactions root does not match the block's transactions")]
+    TransactionsRoot,
+    /// Executing the block gives another state root than the header names.
+    #[error("the block's header names state root {header}, but executing it gives {computed}")]
+    StateRoot {
+        /// Root in the header.
+        header: Digest,
+        /// Root computed here.
+        computed: Digest,
+    },
+}
+
+/// Runs `txs` on the state whose root is `root` (a proposal's speculative run: nothing is
+/// written).
+pub fn execute<S: StateReader + NodeStore>(
+    state: &S,
+    root: Digest,
+    env: &BlockEnv,
+    txs: &[Transaction],
+) -> Result<Executed, ExecError> {
+    let outcome = execute_block(state, env, txs)?;
+    let (root, nodes) = smt::update(state, root, &outcome.tree_entries())?;
+    Ok(Executed {
+        outcome,
+        nodes,
+        root,
+    })
+}
+
+/// Runs a decided block and checks that it is what its header claims.
+pub fn execute_decided<S: StateReader + NodeStore>(
+    state: &S,
+    root: Digest,
+    block: &Block,
+) -> Result<Executed, ExecError> {
+    if !block.transactions_match() {
+        return Err(ExecError::TransactionsRoot);
+    }
+    let h = &block.header;
+    let env = BlockEnv {
+        chain_id: h.chain_id.clone(),
+        height: h.height,
+        time: h.time,
+    };
+    let executed = execute(state, root, &env, &block.transactions)?;
+    if executed.root != h.state_root {
+        return Err(ExecError::StateRoot {
+            header: h.state_root,
+            computed: executed.root,
+        });
+    }
+    Ok(executed)
+}

@@ -1,0 +1,10 @@
+//! The credledger ledger node: durable storage, execution of decided blocks and the commit
+//! path, wired by one service module. Consensus, networking and the HTTP API attach to the
+//! service.
+//!
+//! Architecture Invariant: `storage` and `execution` do not import each other; `service`
+//! wires them.
+
+pub mod execution;
+pub mod service;
+pub mod storage;

@@ -1,0 +1,86 @@
+//! Every column family of the node's database, with its key and value types: the one place
+//! that declares them.
+//!
+//! | column | key | value |
+//! |---|---|---|
+//! | `meta` | [`MetaKey`] name (ASCII) | borsh of the value named there |
+//! | `headers` | height, `u64` big-endian | [`Header`](credledger_core::block::Header) |
+//! | `blocks` | height, `u64` big-endian | [`Block`](credledger_core::block::Block) |
+//! | `commits` | height, `u64` big-endian | [`CommitCertificate`](credledger_core::block::CommitCertificate) |
+//! | `tx_index` | transaction id (32 bytes) | [`TxLocation`](super::TxLocation) |
+//! | `state_nodes` | node hash (32 bytes) | [`Node`](credledger_core::smt::Node) |
+//! | `state_values` | state key hash (32 bytes) | [`StateValue`](credledger_core::state::StateValue) |
+//!
+//! Values are canonical borsh; heights are big-endian so that keys sort by height.
+
+/// A column family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Column {
+    /// Small named values: see [`MetaKey`].
+    Meta,
+    /// Committed headers by height.
+    Headers,
+    /// Committed blocks by height.
+    Blocks,
+    /// Commit certificates by height.
+    Commits,
+    /// Where each committed transaction is, and whether it was accepted.
+    TxIndex,
+    /// State-map nodes by hash (content-addressed; every root stays readable).
+    StateNodes,
+    /// Current state values by state key hash.
+    StateValues,
+}
+
+impl Column {
+    /// Every column, in creation order.
+    pub const ALL: [Column; 7] = [
+        Column::Meta,
+        Column::Headers,
+        Column::Blocks,
+        Column::Commits,
+        Column::TxIndex,
+        Column::StateNodes,
+        Column::StateValues,
+    ];
+
+    /// The column family's name in RocksDB.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Column::Meta => "meta",
+            Column::Headers => "headers",
+            Column::Blocks => "blocks",
+            Column::Commits => "commits",
+            Column::TxIndex => "tx_index",
+            Column::StateNodes => "state_nodes",
+            Column::StateValues => "state_values",
+        }
+    }
+}
+
+/// The named entries of [`Column::Meta`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetaKey {
+    /// Hash of the genesis this database belongs to (`Digest`).
+    GenesisHash,
+    /// Height of the last committed block (`Height`; absent before block 1).
+    LastHeight,
+    /// State root after the last committed block (`Digest`).
+    StateRoot,
+}
+
+impl MetaKey {
+    /// The key bytes.
+    pub const fn key(self) -> &'static [u8] {
+        match self {
+            MetaKey::GenesisHash => b"genesis_hash",
+            MetaKey::LastHeight => b"last_height",
+            MetaKey::StateRoot => b"state_root",
+        }
+    }
+}
+
+/// A height as a key: big-endian, so keys sort by height.
+pub fn height_key(h: credledger_core::ids::Height) -> [u8; 8] {
+    h.0.to_be_bytes()
+}

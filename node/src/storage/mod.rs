@@ -1,0 +1,268 @@
+//! Durable storage on RocksDB: committed blocks, headers, commits, the transaction index and
+//! the authenticated state. A block and everything it changes are written in one synced batch,
+//! so a crash at any moment leaves either the whole block or none of it.
+
+mod columns;
+
+pub use columns::{Column, MetaKey};
+
+use std::path::Path;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use credledger_core::block::{Block, CommitCertificate, Header};
+use credledger_core::encoding::{decode, encode};
+use credledger_core::exec::{StateError, StateReader};
+use credledger_core::genesis::Genesis;
+use credledger_core::hash::Digest;
+use credledger_core::ids::Height;
+use credledger_core::smt::{Node, NodeStore, SmtError};
+use credledger_core::state::{StateKey, StateValue};
+use rocksdb::{ColumnFamilyDescriptor, DB, Options, WriteBatch, WriteOptions};
+
+use columns::height_key;
+
+/// Where a committed transaction is and what became of it.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct TxLocation {
+    /// The block.
+    pub height: Height,
+    /// Its position in the block.
+    pub index: u32,
+    /// `None` if accepted, else the ledger's reason for refusing it.
+    pub error: Option<String>,
+}
+
+/// Everything one committed block writes.
+#[derive(Clone, Debug)]
+pub struct BlockWrite {
+    /// The block.
+    pub block: Block,
+    /// Its commit certificate.
+    pub commit: CommitCertificate,
+    /// Receipts as index entries, in transaction order: `(tx id, location)`.
+    pub receipts: Vec<(Digest, TxLocation)>,
+    /// State values written by the block.
+    pub values: Vec<(StateKey, StateValue)>,
+    /// New state-map nodes.
+    pub nodes: Vec<(Digest, Node)>,
+    /// The state root after the block (equal to the header's).
+    pub root: Digest,
+}
+
+/// Why storage failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// RocksDB reported an error.
+    #[error("database: {0}")]
+    Db(#[from] rocksdb::Error),
+    /// A stored entry does not decode.
+    #[error("column {column}: a stored entry is damaged ({reason})")]
+    Corrupt {
+        /// The column.
+        column: &'static str,
+        /// What failed.
+        reason: String,
+    },
+    /// The database was made for another chain.
+    #[error("this database belongs to genesis {stored}, not {given}; use another data folder")]
+    GenesisMismatch {
+        /// Genesis hash stored.
+        stored: Digest,
+        /// Genesis hash given.
+        given: Digest,
+    },
+    /// A block that does not follow the last committed one.
+    #[error("block {got} does not follow the last committed height {last}")]
+    OutOfOrder {
+        /// Last committed height.
+        last: Height,
+        /// Height offered.
+        got: Height,
+    },
+    /// The database has not been initialised with a genesis.
+    #[error("the database has no genesis yet")]
+    NoGenesis,
+    /// Building the genesis state failed.
+    #[error("genesis state: {0}")]
+    Genesis(#[from] SmtError),
+}
+
+/// The node's database.
+pub struct Store {
+    db: DB,
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path` with every column family.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        let cfs = Column::ALL
+            .iter()
+            .map(|c| ColumnFamilyDescriptor::new(c.name(), Options::default()));
+        Ok(Store {
+            db: DB::open_cf_descriptors(&opts, path, cfs)?,
+        })
+    }
+
+    fn cf(&self, c: Column) -> Result<&rocksdb::ColumnFamily, StoreError> {
+        self.db.cf_handle(c.name()).ok_or(StoreError::Corrupt {
+            column: c.name(),
+            reason: "column family missing".into(),
+        })
+    }
+
+    fn get<T: BorshDeserialize + BorshSerialize>(
+        &self,
+        c: Column,
+        key: &[u8],
+    ) -> Result<Option<T>, StoreError> {
+        match self.db.get_pinned_cf(self.cf(c)?, key)? {
+            None => Ok(None),
+            Some(bytes) => decode(&bytes, usize::MAX)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt {
+                    column: c.name(),
+                    reason: e.to_string(),
+                }),
+        }
+    }
+
+    fn synced() -> WriteOptions {
+        let mut w = WriteOptions::default();
+        // An acknowledged commit must survive a crash or power loss: fsync the WAL.
+        w.set_sync(true);
+        w
+    }
+
+    /// Writes the genesis state once; on later starts checks that the database belongs to the
+    /// same genesis. Returns the current state root.
+    pub fn init(&self, genesis: &Genesis) -> Result<Digest, StoreError> {
+        let given = genesis.hash();
+        if let Some(stored) = self.get::<Digest>(Column::Meta, MetaKey::GenesisHash.key())? {
+            if stored != given {
+                return Err(StoreError::GenesisMismatch { stored, given });
+            }
+            return self.state_root();
+        }
+        let entries = genesis.state_entries();
+        let tree: Vec<_> = entries.iter().map(|(k, v)| (k.hash(), v.hash())).collect();
+        let (root, nodes) = credledger_core::smt::update(self, Digest::ZERO, &tree)?;
+        let mut batch = WriteBatch::default();
+        for (h, n) in &nodes {
+            batch.put_cf(self.cf(Column::StateNodes)?, h.0, encode(n));
+        }
+        for (k, v) in &entries {
+            batch.put_cf(self.cf(Column::StateValues)?, k.hash().0, encode(v));
+        }
+        batch.put_cf(
+            self.cf(Column::Meta)?,
+            MetaKey::StateRoot.key(),
+            encode(&root),
+        );
+        batch.put_cf(
+            self.cf(Column::Meta)?,
+            MetaKey::GenesisHash.key(),
+            encode(&given),
+        );
+        self.db.write_opt(batch, &Self::synced())?;
+        Ok(root)
+    }
+
+    /// Height of the last committed block (0 before block 1).
+    pub fn last_height(&self) -> Result<Height, StoreError> {
+        Ok(self
+            .get::<Height>(Column::Meta, MetaKey::LastHeight.key())?
+            .unwrap_or(Height(0)))
+    }
+
+    /// The state root after the last committed block.
+    pub fn state_root(&self) -> Result<Digest, StoreError> {
+        self.get::<Digest>(Column::Meta, MetaKey::StateRoot.key())?
+            .ok_or(StoreError::NoGenesis)
+    }
+
+    /// The genesis hash this database belongs to.
+    pub fn genesis_hash(&self) -> Result<Digest, StoreError> {
+        self.get::<Digest>(Column::Meta, MetaKey::GenesisHash.key())?
+            .ok_or(StoreError::NoGenesis)
+    }
+
+    /// A committed header.
+    pub fn header(&self, h: Height) -> Result<Option<Header>, StoreError> {
+        self.get(Column::Headers, &height_key(h))
+    }
+
+    /// A committed block.
+    pub fn block(&self, h: Height) -> Result<Option<Block>, StoreError> {
+        self.get(Column::Blocks, &height_key(h))
+    }
+
+    /// The commit certificate of a committed block.
+    pub fn commit(&self, h: Height) -> Result<Option<CommitCertificate>, StoreError> {
+        self.get(Column::Commits, &height_key(h))
+    }
+
+    /// Where a committed transaction is.
+    pub fn tx(&self, id: &Digest) -> Result<Option<TxLocation>, StoreError> {
+        self.get(Column::TxIndex, &id.0)
+    }
+
+    /// A current state value.
+    pub fn value(&self, key: &StateKey) -> Result<Option<StateValue>, StoreError> {
+        self.get(Column::StateValues, &key.hash().0)
+    }
+
+    /// Writes one committed block and everything it changes, atomically and synced.
+    pub fn write_block(&self, w: &BlockWrite) -> Result<(), StoreError> {
+        let last = self.last_height()?;
+        let h = w.block.header.height;
+        if Some(h) != last.next() {
+            return Err(StoreError::OutOfOrder { last, got: h });
+        }
+        let key = height_key(h);
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(Column::Headers)?, key, encode(&w.block.header));
+        batch.put_cf(self.cf(Column::Blocks)?, key, encode(&w.block));
+        batch.put_cf(self.cf(Column::Commits)?, key, encode(&w.commit));
+        for (id, loc) in &w.receipts {
+            batch.put_cf(self.cf(Column::TxIndex)?, id.0, encode(loc));
+        }
+        for (hash, node) in &w.nodes {
+            batch.put_cf(self.cf(Column::StateNodes)?, hash.0, encode(node));
+        }
+        for (k, v) in &w.values {
+            batch.put_cf(self.cf(Column::StateValues)?, k.hash().0, encode(v));
+        }
+        batch.put_cf(
+            self.cf(Column::Meta)?,
+            MetaKey::StateRoot.key(),
+            encode(&w.root),
+        );
+        batch.put_cf(
+            self.cf(Column::Meta)?,
+            MetaKey::LastHeight.key(),
+            encode(&h),
+        );
+        self.db.write_opt(batch, &Self::synced())?;
+        Ok(())
+    }
+}
+
+impl NodeStore for Store {
+    fn get_node(&self, hash: &Digest) -> Result<Option<Node>, SmtError> {
+        self.get(Column::StateNodes, &hash.0)
+            .map_err(|e| SmtError::Store(e.to_string()))
+    }
+}
+
+impl StateReader for Store {
+    fn read(&self, key: &StateKey) -> Result<Option<StateValue>, StateError> {
+        self.value(key).map_err(|e| StateError(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests;
