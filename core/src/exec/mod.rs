@@ -2,12 +2,14 @@
 //! (spec/transactions.md). Pure and deterministic, so every validator reaches the same state
 //! root; the node feeds it committed blocks only and writes what it returns.
 
+mod admit;
 mod anchor;
 mod error;
 mod governance;
 mod issuer;
 mod memstate;
 
+pub use admit::{Admission, Signer, admit};
 pub use error::TxError;
 pub use memstate::MemState;
 

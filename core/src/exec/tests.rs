@@ -482,3 +482,59 @@ fn execution_is_deterministic() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn admission_batches_signatures_and_orders_nonces() {
+    let mut ch = Chain::new();
+    let w = ch.world();
+    let (a, b, c) = (
+        w.lawyer_license(301, None),
+        w.lawyer_license(302, None),
+        w.lawyer_license(303, None),
+    );
+    ch.block(1, &[ch.publish(0, &[&a])]);
+    let mut forged = ch.publish(2, &[&c]);
+    if let Transaction::Issuer(s) = &mut forged {
+        s.signature.0[9] ^= 4;
+    }
+    let mut bad_body = w.lawyer_license(304, None);
+    bad_body.signature.0[1] ^= 1;
+    let txs = [
+        ch.publish(1, &[&b]),        // next in line
+        ch.publish(3, &[&c]),        // queued ahead of a missing 2: admitted, ordered later
+        ch.publish(0, &[&a]),        // a replay of a committed nonce
+        forged,                      // bad transaction signature
+        ch.publish(4, &[&bad_body]), // bad credential signature
+        Transaction::Issuer(Signed::sign(
+            &ch.devnet.genesis.chain_id,
+            IssuerTx {
+                issuer: "mohw".parse().unwrap(),
+                key_id: "mohw-1".parse().unwrap(),
+                nonce: Nonce(0),
+                action: IssuerAction::Reinstate { id: a.body.id },
+            },
+            ch.devnet.issuer_key("moj", "moj-2026-01").unwrap(),
+        )),
+    ];
+    let now = Timestamp(T0 + 2_000);
+    let r = admit(&ch.state, &ch.devnet.genesis.chain_id, now, &txs);
+    assert_eq!(
+        r[0],
+        Ok(Admission {
+            signer: Signer::Issuer("moj".parse().unwrap()),
+            nonce: 1,
+            next: 1
+        })
+    );
+    assert_eq!(r[1].as_ref().map(|a| a.nonce), Ok(3));
+    assert_eq!(
+        r[2],
+        Err(TxError::WrongNonce {
+            expected: Nonce(1),
+            got: Nonce(0)
+        })
+    );
+    assert_eq!(r[3], Err(TxError::BadSignature));
+    assert_eq!(r[4], Err(TxError::BadCredentialSignature(bad_body.body.id)));
+    assert!(matches!(r[5], Err(TxError::UnknownIssuer(_))));
+}
