@@ -5,6 +5,8 @@
 //! Architecture Invariant: `storage` and `execution` do not import each other; `service`
 //! wires them.
 
+pub mod api;
 pub mod execution;
+pub mod mempool;
 pub mod service;
 pub mod storage;

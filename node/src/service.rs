@@ -2,19 +2,24 @@
 //! into storage, and builds proposals. (Consensus, network and API attach here.)
 
 use std::path::Path;
+use std::sync::{Mutex, RwLock};
 
 use credledger_core::block::{
-    Block, CommitCertificate, HEADER_VERSION, Header, ValidatorSet, transactions_root,
+    Block, CommitCertificate, HEADER_VERSION, Header, MAX_BLOCK_BYTES, ValidatorSet,
+    transactions_root,
 };
 use credledger_core::bounded::BoundedVec;
-use credledger_core::exec::BlockEnv;
+use credledger_core::encoding::decode;
+use credledger_core::exec::{BlockEnv, Signer, admit};
 use credledger_core::genesis::Genesis;
 use credledger_core::hash::Digest;
 use credledger_core::ids::{Height, Timestamp};
 use credledger_core::state::{StateKey, StateValue};
-use credledger_core::tx::Transaction;
+use credledger_core::tx::{MAX_TX_BYTES, Transaction};
 
+use crate::api::{ApiError, Backend, NodeStatus, StateAnswer, TxStatus};
 use crate::execution::{self, ExecError};
+use crate::mempool::{Mempool, MempoolError, MempoolLimits};
 use crate::storage::{BlockWrite, Store, StoreError, TxLocation};
 
 /// Why a block was not committed.
@@ -217,5 +222,187 @@ impl Ledger {
         })?;
         tracing::info!(target: "credledger::commit", height = h.height.0, txs = block.transactions.len(), root = %executed.root, "block committed");
         Ok(())
+    }
+}
+
+/// A running node's parts, shared between consensus, the API and the network: the ledger
+/// (commits serialized against reads by a lock, so every answer is of one height) and the
+/// mempool.
+pub struct Node {
+    ledger: RwLock<Ledger>,
+    mempool: Mutex<Mempool>,
+    clock: Box<dyn Fn() -> Timestamp + Send + Sync>,
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+impl Node {
+    /// A node over `ledger`; `clock` tells the time for admission checks and proposals.
+    pub fn new(
+        ledger: Ledger,
+        limits: MempoolLimits,
+        clock: Box<dyn Fn() -> Timestamp + Send + Sync>,
+    ) -> Node {
+        Node {
+            ledger: RwLock::new(ledger),
+            mempool: Mutex::new(Mempool::new(limits)),
+            clock,
+        }
+    }
+
+    fn ledger(&self) -> Result<std::sync::RwLockReadGuard<'_, Ledger>, ApiError> {
+        self.ledger
+            .read()
+            .map_err(|_| internal("ledger lock poisoned"))
+    }
+
+    fn pool(&self) -> Result<std::sync::MutexGuard<'_, Mempool>, ApiError> {
+        self.mempool
+            .lock()
+            .map_err(|_| internal("mempool lock poisoned"))
+    }
+
+    /// The next nonce the committed state expects from a signer.
+    fn next_nonce(store: &Store, signer: &Signer) -> u64 {
+        let value = match signer {
+            Signer::Issuer(i) => store.value(&StateKey::IssuerNonce(i.clone())),
+            Signer::Council => store.value(&StateKey::Governance),
+            Signer::LogSource(s) => store.value(&StateKey::LogSource(s.clone())),
+        };
+        match value {
+            Ok(Some(StateValue::Nonce { next })) => next.0,
+            Ok(Some(StateValue::Governance(g))) => g.next_nonce.0,
+            Ok(Some(StateValue::LogSource(s))) => s.last_sequence.saturating_add(1),
+            _ => 0,
+        }
+    }
+
+    /// Builds the next block from the mempool (at most `max_txs` transactions).
+    pub fn propose(&self, proposer: u16, max_txs: usize) -> Result<Block, CommitError> {
+        let ledger = self.ledger.read().map_err(|_| CommitError::NoValidators)?;
+        let txs = {
+            let pool = self.mempool.lock().map_err(|_| CommitError::NoValidators)?;
+            pool.select(
+                |s| Self::next_nonce(ledger.store(), s),
+                max_txs,
+                MAX_BLOCK_BYTES / 2,
+            )
+        };
+        ledger.propose(txs, (self.clock)(), proposer)
+    }
+
+    /// Commits a decided block and drops what it made stale from the mempool.
+    pub fn commit(&self, block: &Block, commit: &CommitCertificate) -> Result<(), CommitError> {
+        let ledger = self.ledger.write().map_err(|_| CommitError::NoValidators)?;
+        ledger.commit(block, commit)?;
+        if let Ok(mut pool) = self.mempool.lock() {
+            pool.prune(|s| Self::next_nonce(ledger.store(), s));
+        }
+        Ok(())
+    }
+}
+
+impl Backend for Node {
+    fn status(&self) -> Result<NodeStatus, ApiError> {
+        let ledger = self.ledger()?;
+        let pool = self.pool()?;
+        Ok(NodeStatus {
+            chain_id: ledger.genesis().chain_id.clone(),
+            genesis_hash: ledger.genesis().hash(),
+            height: ledger.store().last_height().map_err(internal)?,
+            state_root: ledger.store().state_root().map_err(internal)?,
+            mempool_txs: pool.len(),
+            mempool_bytes: pool.bytes(),
+        })
+    }
+
+    fn header(&self, height: Height) -> Result<Option<(Header, CommitCertificate)>, ApiError> {
+        let ledger = self.ledger()?;
+        let store = ledger.store();
+        match (
+            store.header(height).map_err(internal)?,
+            store.commit(height).map_err(internal)?,
+        ) {
+            (Some(h), Some(c)) => Ok(Some((h, c))),
+            _ => Ok(None),
+        }
+    }
+
+    fn block(&self, height: Height) -> Result<Option<Block>, ApiError> {
+        self.ledger()?.store().block(height).map_err(internal)
+    }
+
+    fn tx(&self, id: &Digest) -> Result<TxStatus, ApiError> {
+        if let Some(loc) = self.ledger()?.store().tx(id).map_err(internal)? {
+            return Ok(TxStatus::Committed {
+                height: loc.height,
+                index: loc.index,
+                error: loc.error,
+            });
+        }
+        Ok(if self.pool()?.contains(id) {
+            TxStatus::Pending
+        } else {
+            TxStatus::Unknown
+        })
+    }
+
+    fn submit(&self, bytes: &[u8]) -> Result<Digest, ApiError> {
+        let tx: Transaction = decode(bytes, MAX_TX_BYTES)
+            .map_err(|e| ApiError::BadRequest(format!("transaction bytes: {e}")))?;
+        let ledger = self.ledger()?;
+        let chain = ledger.genesis().chain_id.clone();
+        let admission = admit(
+            ledger.store(),
+            &chain,
+            (self.clock)(),
+            std::slice::from_ref(&tx),
+        )
+        .pop()
+        .ok_or_else(|| internal("admission returned nothing"))?
+        .map_err(|e| ApiError::Refused(e.to_string()))?;
+        let id = tx.id();
+        if ledger.store().tx(&id).map_err(internal)?.is_some() {
+            return Err(ApiError::Refused(format!(
+                "transaction {id} is already committed"
+            )));
+        }
+        self.pool()?
+            .insert(tx, bytes.len(), admission)
+            .map_err(|e| match e {
+                MempoolError::Full { .. } => ApiError::Unavailable(e.to_string()),
+                other => ApiError::Refused(other.to_string()),
+            })
+    }
+
+    fn state(&self, key: &StateKey) -> Result<StateAnswer, ApiError> {
+        let ledger = self.ledger()?;
+        let store = ledger.store();
+        let height = store.last_height().map_err(internal)?;
+        if height == Height(0) {
+            return Err(ApiError::Unavailable("no block is committed yet".into()));
+        }
+        let (Some(header), Some(commit)) = (
+            store.header(height).map_err(internal)?,
+            store.commit(height).map_err(internal)?,
+        ) else {
+            return Err(internal(format!(
+                "block {height} is missing its header or commit"
+            )));
+        };
+        let (found, proof) =
+            credledger_core::smt::prove(store, header.state_root, &key.hash()).map_err(internal)?;
+        let value = match found {
+            Some(_) => store.value(key).map_err(internal)?,
+            None => None,
+        };
+        Ok(StateAnswer {
+            value,
+            proof,
+            header,
+            commit,
+        })
     }
 }

@@ -1,0 +1,77 @@
+//! What the API needs from the node, as a trait the service implements, so the API depends on
+//! no other module of the node.
+
+use credledger_core::block::{Block, CommitCertificate, Header};
+use credledger_core::hash::Digest;
+use credledger_core::ids::{ChainId, Height};
+use credledger_core::smt::StateProof;
+use credledger_core::state::{StateKey, StateValue};
+use serde::Serialize;
+
+use super::ApiError;
+
+/// The node's state in brief.
+#[derive(Clone, Debug, Serialize)]
+pub struct NodeStatus {
+    /// The chain.
+    pub chain_id: ChainId,
+    /// Its genesis hash.
+    pub genesis_hash: Digest,
+    /// Last committed height (0 before block 1).
+    pub height: Height,
+    /// State root after that block.
+    pub state_root: Digest,
+    /// Transactions waiting in the mempool.
+    pub mempool_txs: usize,
+    /// Their encoded bytes.
+    pub mempool_bytes: usize,
+}
+
+/// Where a transaction stands.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum TxStatus {
+    /// In a committed block.
+    Committed {
+        /// The block.
+        height: Height,
+        /// Position in the block.
+        index: u32,
+        /// `null` if the ledger accepted it, else its reason for refusing it.
+        error: Option<String>,
+    },
+    /// Waiting in this node's mempool.
+    Pending,
+    /// Not known to this node.
+    Unknown,
+}
+
+/// A state entry (or its absence) with its proof under the latest committed header, and that
+/// header's commit, so a client checks the answer against genesis alone.
+#[derive(Clone, Debug, Serialize)]
+pub struct StateAnswer {
+    /// The entry, or `None` if absent.
+    pub value: Option<StateValue>,
+    /// Proof of presence or absence under `header.state_root`.
+    pub proof: StateProof,
+    /// The latest committed header.
+    pub header: Header,
+    /// Its commit certificate.
+    pub commit: CommitCertificate,
+}
+
+/// The node as the API sees it.
+pub trait Backend: Send + Sync + 'static {
+    /// Chain, height, root and mempool size.
+    fn status(&self) -> Result<NodeStatus, ApiError>;
+    /// A committed header and its commit.
+    fn header(&self, height: Height) -> Result<Option<(Header, CommitCertificate)>, ApiError>;
+    /// A committed block.
+    fn block(&self, height: Height) -> Result<Option<Block>, ApiError>;
+    /// Where a transaction stands.
+    fn tx(&self, id: &Digest) -> Result<TxStatus, ApiError>;
+    /// Admits an encoded transaction to the mempool; returns its id.
+    fn submit(&self, bytes: &[u8]) -> Result<Digest, ApiError>;
+    /// A state entry with its proof under the latest committed header.
+    fn state(&self, key: &StateKey) -> Result<StateAnswer, ApiError>;
+}

@@ -1,0 +1,57 @@
+//! API errors as HTTP answers: a status code and a JSON body naming what went wrong.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// An API error.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request is malformed; the message names the field.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 404: nothing there.
+    #[error("{0}")]
+    NotFound(String),
+    /// 404 with a proof that the state entry is absent.
+    #[error("absent from the state")]
+    NotFoundWithProof(serde_json::Value),
+    /// 422: the ledger's rules refuse the transaction; the message names the rule.
+    #[error("{0}")]
+    Refused(String),
+    /// 503: try again later (mempool full, no block committed yet).
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500: the node failed.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (code, kind) = match &self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::NotFound(_) | ApiError::NotFoundWithProof(_) => {
+                (StatusCode::NOT_FOUND, "not_found")
+            }
+            ApiError::Refused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "refused"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        if code == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(target: "credledger::api", error = %self, "request failed");
+        }
+        let body = match self {
+            ApiError::NotFoundWithProof(answer) => {
+                json!({ "error": kind, "message": "absent from the state", "absence": answer })
+            }
+            other => json!({ "error": kind, "message": other.to_string() }),
+        };
+        let mut resp = (code, axum::Json(body)).into_response();
+        if code == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+        }
+        resp
+    }
+}

@@ -1,0 +1,171 @@
+//! The node's HTTP API (`/v1`, JSON; spec/http-api.md): reads of committed blocks, headers,
+//! commits and transactions, state entries with proofs that need no trust in this node, and
+//! transaction submission. It talks to the rest of the node only through [`Backend`].
+
+mod backend;
+mod error;
+
+pub use backend::{Backend, NodeStatus, StateAnswer, TxStatus};
+pub use error::ApiError;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use credledger_core::hash::Digest;
+use credledger_core::ids::{CredentialId, Height};
+use credledger_core::state::{StateKey, StateValue};
+use credledger_core::tx::MAX_TX_BYTES;
+use serde_json::{Value, json};
+use tower_http::timeout::TimeoutLayer;
+
+type Shared = Arc<dyn Backend>;
+
+/// The API's routes over a backend, with a body limit and a request timeout.
+pub fn router(backend: Shared) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/v1/status", get(status))
+        .route("/v1/headers/{height}", get(header))
+        .route("/v1/blocks/{height}", get(block))
+        .route("/v1/tx", post(submit))
+        .route("/v1/tx/{id}", get(tx))
+        .route("/v1/credentials/{issuer}/{id}", get(credential))
+        .route("/v1/state/issuer/{issuer}", get(issuer))
+        .route("/v1/state/issuer-key/{issuer}/{key}", get(issuer_key))
+        .route("/v1/state/kind/{kind}", get(kind))
+        .route("/v1/state/log-source/{source}", get(log_source))
+        .route("/v1/state/log-anchor/{source}/{sequence}", get(log_anchor))
+        .layer(DefaultBodyLimit::max(MAX_TX_BYTES + 1024))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(10),
+        ))
+        .with_state(backend)
+}
+
+fn parse<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, ApiError>
+where
+    T::Err: std::fmt::Display,
+{
+    s.parse()
+        .map_err(|e| ApiError::BadRequest(format!("{what}: {e}")))
+}
+
+async fn health(State(b): State<Shared>) -> Result<Json<Value>, ApiError> {
+    let s = b.status()?;
+    Ok(Json(json!({ "status": "ok", "height": s.height })))
+}
+
+async fn status(State(b): State<Shared>) -> Result<Json<NodeStatus>, ApiError> {
+    Ok(Json(b.status()?))
+}
+
+async fn header(
+    State(b): State<Shared>,
+    Path(height): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let h: u64 = parse("height", &height)?;
+    let (header, commit) = b
+        .header(Height(h))?
+        .ok_or_else(|| ApiError::NotFound(format!("no block at height {h}")))?;
+    Ok(Json(
+        json!({ "hash": header.hash(), "header": header, "commit": commit }),
+    ))
+}
+
+async fn block(
+    State(b): State<Shared>,
+    Path(height): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let h: u64 = parse("height", &height)?;
+    let block = b
+        .block(Height(h))?
+        .ok_or_else(|| ApiError::NotFound(format!("no block at height {h}")))?;
+    Ok(Json(json!({ "hash": block.header.hash(), "block": block })))
+}
+
+async fn submit(State(b): State<Shared>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let id = b.submit(&body)?;
+    Ok(Json(json!({ "id": id })))
+}
+
+async fn tx(State(b): State<Shared>, Path(id): Path<String>) -> Result<Json<TxStatus>, ApiError> {
+    let id: Digest = parse("transaction id", &id)?;
+    match b.tx(&id)? {
+        TxStatus::Unknown => Err(ApiError::NotFound(format!(
+            "transaction {id} is neither pending nor committed"
+        ))),
+        s => Ok(Json(s)),
+    }
+}
+
+/// A state entry with its proof, or its absence with a proof of absence (still 200: an
+/// absence proven against a committed header is an answer, not an error).
+async fn state_entry(b: &Shared, key: StateKey) -> Result<Json<StateAnswer>, ApiError> {
+    Ok(Json(b.state(&key)?))
+}
+
+async fn credential(
+    State(b): State<Shared>,
+    Path((issuer, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let id: CredentialId = parse("credential id", &id)?;
+    let answer = b.state(&StateKey::Credential(parse("issuer", &issuer)?, id))?;
+    match answer.value {
+        // Exactly the shape of `StatusEvidence`, which a full presentation carries.
+        Some(StateValue::Credential(record)) => Ok(Json(
+            json!({ "record": record, "proof": answer.proof, "header": answer.header, "commit": answer.commit }),
+        )),
+        Some(_) => Err(ApiError::Internal("state entry of the wrong type".into())),
+        None => Err(ApiError::NotFoundWithProof(
+            serde_json::to_value(&answer).unwrap_or(Value::Null),
+        )),
+    }
+}
+
+async fn issuer(
+    State(b): State<Shared>,
+    Path(issuer): Path<String>,
+) -> Result<Json<StateAnswer>, ApiError> {
+    state_entry(&b, StateKey::Issuer(parse("issuer", &issuer)?)).await
+}
+
+async fn issuer_key(
+    State(b): State<Shared>,
+    Path((issuer, key)): Path<(String, String)>,
+) -> Result<Json<StateAnswer>, ApiError> {
+    state_entry(
+        &b,
+        StateKey::IssuerKey(parse("issuer", &issuer)?, parse("key id", &key)?),
+    )
+    .await
+}
+
+async fn kind(
+    State(b): State<Shared>,
+    Path(kind): Path<String>,
+) -> Result<Json<StateAnswer>, ApiError> {
+    state_entry(&b, StateKey::Kind(parse("kind", &kind)?)).await
+}
+
+async fn log_source(
+    State(b): State<Shared>,
+    Path(source): Path<String>,
+) -> Result<Json<StateAnswer>, ApiError> {
+    state_entry(&b, StateKey::LogSource(parse("log source", &source)?)).await
+}
+
+async fn log_anchor(
+    State(b): State<Shared>,
+    Path((source, seq)): Path<(String, String)>,
+) -> Result<Json<StateAnswer>, ApiError> {
+    state_entry(
+        &b,
+        StateKey::LogAnchor(parse("log source", &source)?, parse("sequence", &seq)?),
+    )
+    .await
+}

@@ -1,0 +1,207 @@
+//! The pool of admitted transactions waiting for a block: bounded in count and bytes (a full
+//! pool refuses, it never grows), de-duplicated by id, and ordered per signer by nonce so a
+//! proposal only takes transactions that can execute in sequence.
+
+use std::collections::{BTreeMap, HashMap};
+
+use credledger_core::exec::{Admission, Signer};
+use credledger_core::hash::Digest;
+use credledger_core::tx::Transaction;
+
+/// Limits of the pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MempoolLimits {
+    /// At most this many transactions.
+    pub max_txs: usize,
+    /// At most this many encoded bytes in all.
+    pub max_bytes: usize,
+}
+
+impl Default for MempoolLimits {
+    fn default() -> Self {
+        MempoolLimits {
+            max_txs: 50_000,
+            max_bytes: 256 << 20,
+        }
+    }
+}
+
+/// Why a transaction was not pooled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MempoolError {
+    /// The pool is full; the caller should retry later (HTTP 503 with Retry-After).
+    #[error("the mempool is full ({txs} transactions, {bytes} bytes); retry later")]
+    Full {
+        /// Transactions pooled.
+        txs: usize,
+        /// Bytes pooled.
+        bytes: usize,
+    },
+    /// The same transaction is already pooled.
+    #[error("transaction {0} is already pending")]
+    Duplicate(Digest),
+    /// Another transaction of the same signer holds this nonce.
+    #[error("another pending transaction of {signer:?} already uses nonce {nonce}")]
+    NonceTaken {
+        /// The signer.
+        signer: Signer,
+        /// The nonce.
+        nonce: u64,
+    },
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    tx: Transaction,
+    size: usize,
+    arrival: u64,
+}
+
+/// The pool.
+#[derive(Debug, Default)]
+pub struct Mempool {
+    limits: MempoolLimits,
+    entries: HashMap<Digest, Entry>,
+    by_signer: BTreeMap<Signer, BTreeMap<u64, Digest>>,
+    bytes: usize,
+    arrivals: u64,
+}
+
+impl Mempool {
+    /// An empty pool with these limits.
+    pub fn new(limits: MempoolLimits) -> Mempool {
+        Mempool {
+            limits,
+            ..Mempool::default()
+        }
+    }
+
+    /// Pooled transactions.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the pool is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Pooled bytes.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Whether a transaction is pooled.
+    pub fn contains(&self, id: &Digest) -> bool {
+        self.entries.contains_key(id)
+    }
+
+    /// Pools an admitted transaction of `size` encoded bytes.
+    pub fn insert(
+        &mut self,
+        tx: Transaction,
+        size: usize,
+        admission: Admission,
+    ) -> Result<Digest, MempoolError> {
+        let id = tx.id();
+        if self.entries.contains_key(&id) {
+            return Err(MempoolError::Duplicate(id));
+        }
+        if self.entries.len() >= self.limits.max_txs
+            || self.bytes.saturating_add(size) > self.limits.max_bytes
+        {
+            return Err(MempoolError::Full {
+                txs: self.entries.len(),
+                bytes: self.bytes,
+            });
+        }
+        let queue = self.by_signer.entry(admission.signer.clone()).or_default();
+        if queue.contains_key(&admission.nonce) {
+            return Err(MempoolError::NonceTaken {
+                signer: admission.signer,
+                nonce: admission.nonce,
+            });
+        }
+        queue.insert(admission.nonce, id);
+        self.arrivals += 1;
+        self.bytes += size;
+        let entry = Entry {
+            tx,
+            size,
+            arrival: self.arrivals,
+        };
+        self.entries.insert(id, entry);
+        Ok(id)
+    }
+
+    /// Up to `max_txs` transactions (and `max_bytes`) for a proposal: for each signer the run
+    /// of consecutive nonces that starts at its next nonce in the committed state, runs taken in
+    /// the order their first transaction arrived, so no signer can starve the others.
+    pub fn select(
+        &self,
+        next_nonce: impl Fn(&Signer) -> u64,
+        max_txs: usize,
+        max_bytes: usize,
+    ) -> Vec<Transaction> {
+        let mut runs: Vec<(u64, Vec<&Entry>)> = Vec::new();
+        for (signer, queue) in &self.by_signer {
+            let mut expected = next_nonce(signer);
+            let mut run = Vec::new();
+            for (nonce, id) in queue.range(expected..) {
+                if *nonce != expected {
+                    break;
+                }
+                if let Some(e) = self.entries.get(id) {
+                    run.push(e);
+                }
+                expected = expected.saturating_add(1);
+            }
+            if let Some(first) = run.first() {
+                runs.push((first.arrival, run));
+            }
+        }
+        runs.sort_by_key(|(arrival, _)| *arrival);
+        // Round-robin across signers, one transaction each per turn, in arrival order.
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        let mut cursors: Vec<std::slice::Iter<'_, &Entry>> =
+            runs.iter().map(|(_, r)| r.iter()).collect();
+        'fill: loop {
+            let mut progressed = false;
+            for c in cursors.iter_mut() {
+                let Some(e) = c.next() else { continue };
+                if out.len() >= max_txs || bytes.saturating_add(e.size) > max_bytes {
+                    break 'fill;
+                }
+                bytes += e.size;
+                out.push(e.tx.clone());
+                progressed = true;
+            }
+            if !progressed {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Drops every transaction whose nonce the committed state has passed (committed, or
+    /// replaced by another with the same nonce).
+    pub fn prune(&mut self, next_nonce: impl Fn(&Signer) -> u64) {
+        let mut dropped = Vec::new();
+        self.by_signer.retain(|signer, queue| {
+            let next = next_nonce(signer);
+            let keep = queue.split_off(&next);
+            dropped.extend(queue.values().copied());
+            *queue = keep;
+            !queue.is_empty()
+        });
+        for id in dropped {
+            if let Some(e) = self.entries.remove(&id) {
+                self.bytes -= e.size;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

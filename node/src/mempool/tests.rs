@@ -1,0 +1,94 @@
+use super::*;
+use credledger_core::bounded::ShortVec;
+use credledger_core::ids::Nonce;
+use credledger_core::tx::{GovernanceAction, GovernanceProposal};
+
+/// A distinct transaction per (tag, nonce); the pool never looks inside.
+fn tx(tag: &str, nonce: u64) -> Transaction {
+    Transaction::Governance {
+        proposal: GovernanceProposal {
+            nonce: Nonce(nonce),
+            action: GovernanceAction::RemoveIssuer {
+                issuer: tag.parse().unwrap(),
+            },
+        },
+        approvals: ShortVec::empty(),
+    }
+}
+
+fn adm(signer: &str, nonce: u64) -> Admission {
+    Admission {
+        signer: Signer::Issuer(signer.parse().unwrap()),
+        nonce,
+        next: 0,
+    }
+}
+
+#[test]
+fn bounded_deduplicated_and_one_tx_per_nonce() {
+    let mut pool = Mempool::new(MempoolLimits {
+        max_txs: 3,
+        max_bytes: 1_000,
+    });
+    pool.insert(tx("a", 0), 100, adm("a", 0)).unwrap();
+    assert!(matches!(
+        pool.insert(tx("a", 0), 100, adm("a", 0)),
+        Err(MempoolError::Duplicate(_))
+    ));
+    assert!(matches!(
+        pool.insert(tx("b", 0), 100, adm("a", 0)),
+        Err(MempoolError::NonceTaken { nonce: 0, .. })
+    ));
+    pool.insert(tx("a", 1), 100, adm("a", 1)).unwrap();
+    assert!(
+        matches!(
+            pool.insert(tx("c", 0), 900, adm("c", 0)),
+            Err(MempoolError::Full { .. })
+        ),
+        "bytes bound"
+    );
+    pool.insert(tx("c", 0), 100, adm("c", 0)).unwrap();
+    assert!(
+        matches!(
+            pool.insert(tx("d", 0), 1, adm("d", 0)),
+            Err(MempoolError::Full { txs: 3, .. })
+        ),
+        "count bound"
+    );
+    assert_eq!((pool.len(), pool.bytes()), (3, 300));
+}
+
+#[test]
+fn selection_takes_consecutive_nonces_round_robin() {
+    let mut pool = Mempool::new(MempoolLimits::default());
+    // Signer a: nonces 5, 6, 8 (7 missing); signer b: 0, 1; c: 3 while the state expects 2.
+    for n in [5, 6, 8] {
+        pool.insert(tx("a", n), 10, adm("a", n)).unwrap();
+    }
+    for n in [0, 1] {
+        pool.insert(tx("b", n), 10, adm("b", n)).unwrap();
+    }
+    pool.insert(tx("c", 3), 10, adm("c", 3)).unwrap();
+    let next = |s: &Signer| match s {
+        Signer::Issuer(i) if i.as_str() == "a" => 5,
+        Signer::Issuer(i) if i.as_str() == "c" => 2,
+        _ => 0,
+    };
+    let picked = pool.select(next, 100, usize::MAX);
+    let expected = vec![tx("a", 5), tx("b", 0), tx("a", 6), tx("b", 1)];
+    assert_eq!(picked, expected, "a's 8 waits for 7, c's 3 waits for 2");
+    assert_eq!(pool.select(next, 3, usize::MAX).len(), 3);
+    assert_eq!(pool.select(next, 100, 25).len(), 2, "byte budget");
+
+    // After a block committed a's 5 and 6 and b's 0, those leave the pool.
+    let after = |s: &Signer| match s {
+        Signer::Issuer(i) if i.as_str() == "a" => 7,
+        Signer::Issuer(i) if i.as_str() == "b" => 1,
+        Signer::Issuer(i) if i.as_str() == "c" => 2,
+        _ => 0,
+    };
+    pool.prune(after);
+    assert_eq!(pool.len(), 3);
+    assert_eq!(pool.bytes(), 30);
+    assert_eq!(pool.select(after, 100, usize::MAX), vec![tx("b", 1)]);
+}

@@ -1,0 +1,155 @@
+//! The HTTP API over a real node: submit, pending, committed, and answers that verify with
+//! `core` against genesis alone.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use credledger_core::block::ValidatorSet;
+use credledger_core::bounded::BoundedVec;
+use credledger_core::devnet::{Devnet, DevnetParams};
+use credledger_core::encoding::encode;
+use credledger_core::ids::{Nonce, Timestamp};
+use credledger_core::presentation::{CompactPresentation, Presentation, StatusEvidence};
+use credledger_core::testkit::{World, sign_commit};
+use credledger_core::tx::{IssuerAction, IssuerTx, Signed, SignedBody, Transaction};
+use credledger_core::{Policy, TrustAnchor, verify};
+use credledger_node::api::router;
+use credledger_node::mempool::MempoolLimits;
+use credledger_node::service::{Ledger, Node};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+const T0: u64 = 1_767_225_600_000;
+
+async fn call(app: &axum::Router, req: Request<Body>) -> (StatusCode, Value) {
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let code = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (code, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+fn get(path: &str) -> Request<Body> {
+    Request::get(path).body(Body::empty()).unwrap()
+}
+
+fn post(path: &str, body: Vec<u8>) -> Request<Body> {
+    Request::post(path)
+        .header("content-type", "application/octet-stream")
+        .body(Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn submit_commit_and_prove_a_credential() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Devnet::build(&[4; 32], &DevnetParams::default()).unwrap();
+    let set = ValidatorSet::new(d.genesis.validators.to_vec()).unwrap();
+    let ledger = Ledger::open(dir.path(), d.genesis.clone()).unwrap();
+    let node = Arc::new(Node::new(
+        ledger,
+        MempoolLimits::default(),
+        Box::new(|| Timestamp(T0 + 5_000)),
+    ));
+    let app = router(node.clone());
+
+    let (code, body) = call(&app, get("/v1/status")).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(body["height"], 0);
+    // Before block 1 there is no header to prove anything under.
+    let (code, _) = call(&app, get("/v1/state/issuer/moj")).await;
+    assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+
+    let world = World::with_devnet(Devnet::build(&[4; 32], &DevnetParams::default()).unwrap());
+    let c = world.lawyer_license(11, None);
+    let body = IssuerTx {
+        issuer: "moj".parse().unwrap(),
+        key_id: "moj-2026-01".parse().unwrap(),
+        nonce: Nonce(0),
+        action: IssuerAction::Publish {
+            credentials: BoundedVec::new(vec![SignedBody {
+                body: c.body.clone(),
+                signature: c.signature,
+            }])
+            .unwrap(),
+        },
+    };
+    let tx = Transaction::Issuer(Signed::sign(
+        &d.genesis.chain_id,
+        body,
+        d.issuer_key("moj", "moj-2026-01").unwrap(),
+    ));
+    let (code, resp) = call(&app, post("/v1/tx", encode(&tx))).await;
+    assert_eq!(code, StatusCode::OK, "{resp}");
+    assert_eq!(resp["id"], tx.id().to_hex());
+    let (code, resp) = call(&app, post("/v1/tx", encode(&tx))).await;
+    assert_eq!(
+        code,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a duplicate: {resp}"
+    );
+    let (_, resp) = call(&app, get(&format!("/v1/tx/{}", tx.id()))).await;
+    assert_eq!(resp["state"], "pending");
+
+    // Garbage and oversized bodies are refused with a reason.
+    let (code, resp) = call(&app, post("/v1/tx", vec![7; 10])).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert!(
+        resp["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("transaction bytes"),
+        "{resp}"
+    );
+    let (code, _) = call(&app, post("/v1/tx", vec![0; (1 << 20) + 4096])).await;
+    assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE);
+
+    // A block from the mempool, committed with a certificate.
+    let block = node.propose(0, 1000).unwrap();
+    assert_eq!(block.transactions.len(), 1);
+    node.commit(&block, &sign_commit(&d, &set, &block.header, 3))
+        .unwrap();
+    let (_, resp) = call(&app, get(&format!("/v1/tx/{}", tx.id()))).await;
+    assert_eq!(resp["state"], "committed");
+    assert_eq!(resp["height"], 1);
+    assert_eq!(resp["error"], Value::Null);
+    let (_, status) = call(&app, get("/v1/status")).await;
+    assert_eq!(
+        status["mempool_txs"], 0,
+        "committed transactions leave the mempool"
+    );
+
+    // The credential's status evidence, taken from JSON, verifies against genesis alone.
+    let (code, ev) = call(&app, get(&format!("/v1/credentials/moj/{}", c.body.id))).await;
+    assert_eq!(code, StatusCode::OK, "{ev}");
+    let evidence: StatusEvidence = serde_json::from_value(ev).unwrap();
+    let p = Presentation::Full {
+        compact: CompactPresentation {
+            body: c.body.clone(),
+            signature: c.signature,
+            disclosure: c.disclose(None),
+        },
+        evidence,
+    };
+    let anchor = TrustAnchor::from_genesis(&d.genesis).unwrap();
+    assert!(verify(&p, &anchor, Timestamp(T0 + 6_000), &Policy::LIVE).is_ok());
+
+    // An unknown credential is 404 with a proof of absence.
+    let (code, resp) = call(
+        &app,
+        get("/v1/credentials/moj/00000000000000000000000000000000"),
+    )
+    .await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    assert!(resp["absence"]["proof"].is_object(), "{resp}");
+    let (code, _) = call(&app, get("/v1/credentials/moj/xyz")).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+
+    let (code, hdr) = call(&app, get("/v1/headers/1")).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(hdr["hash"], block.header.hash().to_hex());
+    let (code, _) = call(&app, get("/v1/headers/2")).await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+}
