@@ -247,6 +247,28 @@ impl VoteSignBytes {
     }
 }
 
+/// The bytes a proposer signs for a proposal of a block (spec/blocks.md §3).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct ProposalSignBytes {
+    /// The chain.
+    pub chain_id: ChainId,
+    /// Height proposed at.
+    pub height: Height,
+    /// Round proposed in.
+    pub round: Round,
+    /// The round of the polka a re-proposal rests on, if any.
+    pub pol_round: Option<Round>,
+    /// The proposed block's hash.
+    pub block: Digest,
+}
+
+impl ProposalSignBytes {
+    /// The message signed under [`Domain::SignProposal`].
+    pub fn message(&self) -> Vec<u8> {
+        encode(self)
+    }
+}
+
 /// Precommit signatures of more than 2/3 of the voting power for one header.
 ///
 /// The height and block hash are those of the header it is checked with, so they are not

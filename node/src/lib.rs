@@ -6,6 +6,7 @@
 //! wires them.
 
 pub mod api;
+pub mod consensus;
 pub mod execution;
 pub mod mempool;
 pub mod service;

@@ -1,0 +1,123 @@
+//! `cargo bench -p credledger-node --bench commit`: how many transactions per second one
+//! node's commit path (execution of every signature, state-map update, one synced RocksDB
+//! batch per block) sustains, next to the raw Ed25519 rates measured in the same run. This is
+//! the ceiling consensus works under; the 4-validator figure comes with issue 3's devnet.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use credledger_core::block::ValidatorSet;
+use credledger_core::bounded::BoundedVec;
+use credledger_core::devnet::{Devnet, DevnetParams};
+use credledger_core::hash::Domain;
+use credledger_core::ids::{Nonce, Timestamp};
+use credledger_core::sig::{BatchVerifier, Keypair};
+use credledger_core::testkit::{World, sign_commit};
+use credledger_core::tx::{IssuerAction, IssuerTx, Signed, SignedBody, Transaction};
+use credledger_node::service::Ledger;
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (blocks, per_block) = if quick { (3, 200) } else { (10, 2_000) };
+    println!("# credledger-node commit benchmark");
+    println!(
+        "machine: {} cores; {blocks} blocks of {per_block} publish transactions (one credential each)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+
+    // Same-run baselines: one verify_strict (a credential) and one ZIP-215 (a transaction) per
+    // transaction is the signature work the commit path must do.
+    let k = Keypair::from_seed(&[1; 32]);
+    let msg = [7u8; 120];
+    let sig = k.sign(Domain::SignTransaction, &msg);
+    let prepared = k.public().prepare().unwrap();
+    let n = 20_000;
+    let t = Instant::now();
+    for _ in 0..n {
+        black_box(prepared.verify_strict(Domain::SignTransaction, black_box(&msg), &sig)).unwrap();
+    }
+    let strict = n as f64 / t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    for _ in 0..n {
+        black_box(
+            k.public()
+                .verify_zip215(Domain::SignTransaction, black_box(&msg), &sig),
+        )
+        .unwrap();
+    }
+    let zip215 = n as f64 / t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let mut batch = BatchVerifier::new();
+    for _ in 0..n {
+        batch.queue(&k.public(), Domain::SignTransaction, &msg, &sig);
+    }
+    batch.verify().unwrap();
+    let batched = n as f64 / t.elapsed().as_secs_f64();
+
+    let d = Devnet::build(&[2; 32], &DevnetParams::default()).unwrap();
+    let set = ValidatorSet::new(d.genesis.validators.to_vec()).unwrap();
+    let world = World::with_devnet(Devnet::build(&[2; 32], &DevnetParams::default()).unwrap());
+    let key = d.issuer_key("moj", "moj-2026-01").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(dir.path(), d.genesis.clone()).unwrap();
+    let mut nonce = 0u64;
+    let mut make_block = |b: u64| -> Vec<Transaction> {
+        (0..per_block)
+            .map(|i| {
+                let c = world.lawyer_license((b * per_block as u64 + i as u64) as u32, None);
+                let body = IssuerTx {
+                    issuer: "moj".parse().unwrap(),
+                    key_id: "moj-2026-01".parse().unwrap(),
+                    nonce: Nonce(nonce),
+                    action: IssuerAction::Publish {
+                        credentials: BoundedVec::new(vec![SignedBody {
+                            body: c.body,
+                            signature: c.signature,
+                        }])
+                        .unwrap(),
+                    },
+                };
+                nonce += 1;
+                Transaction::Issuer(Signed::sign(&d.genesis.chain_id, body, key))
+            })
+            .collect()
+    };
+    let inputs: Vec<_> = (0..blocks).map(|b| make_block(b as u64)).collect();
+
+    let mut propose_s = 0.0;
+    let mut commit_s = 0.0;
+    for (b, txs) in inputs.into_iter().enumerate() {
+        let time = Timestamp(d.genesis.genesis_time.0 + (b as u64 + 1) * 1_000);
+        let t = Instant::now();
+        let block = ledger.propose(txs, time, 0).unwrap();
+        propose_s += t.elapsed().as_secs_f64();
+        let commit = sign_commit(&d, &set, &block.header, 3);
+        let t = Instant::now();
+        ledger.commit(&block, &commit).unwrap();
+        commit_s += t.elapsed().as_secs_f64();
+    }
+    let total = (blocks * per_block) as f64;
+    println!();
+    println!("| operation, one core | per second | ratio to raw verify_strict |");
+    println!("|---|---|---|");
+    println!("| raw `verify_strict` (baseline) | {strict:.0} | 1.00 |");
+    println!(
+        "| raw ZIP-215 single | {zip215:.0} | {:.2} |",
+        zip215 / strict
+    );
+    println!(
+        "| raw ZIP-215 batch of {n} | {batched:.0} | {:.2} |",
+        batched / strict
+    );
+    println!(
+        "| commit a decided block (execute every signature, update state, synced write), tx/s | {:.0} | {:.2} |",
+        total / commit_s,
+        total / commit_s / strict
+    );
+    println!(
+        "| propose (speculative execution) + commit, tx/s | {:.0} | {:.2} |",
+        total / (propose_s + commit_s),
+        total / (propose_s + commit_s) / strict
+    );
+}

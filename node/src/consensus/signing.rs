@@ -1,0 +1,176 @@
+//! Signing and checking of votes, proposals and validator proofs for the engine, over the
+//! sign-bytes core defines, so a vote signed here verifies in a commit certificate checked by
+//! `core` (ZIP-215 on both sides: Malachite's Ed25519 crate wraps ed25519-consensus).
+
+use arc_malachitebft_app_channel::app::types::core::{
+    CommitCertificate as MCommit, SignedMessage, ValidatorProof, VoteExtensionScope,
+};
+use arc_malachitebft_app_channel::{Signer, Verifier};
+use arc_malachitebft_signing::{Error, VerificationResult};
+use arc_malachitebft_signing_ed25519::{
+    PrivateKey, PublicKey as EdPublicKey, Signature as EdSignature,
+};
+use async_trait::async_trait;
+use credledger_core::block::{CommitCertificate, ProposalSignBytes};
+use credledger_core::hash::Domain;
+use credledger_core::ids::{ChainId, Height as CoreHeight, Round as CoreRound};
+use credledger_core::sig::Signature;
+
+use super::context::{Address, Ctx, Proposal, ValidatorSet, Vote};
+
+/// Signs for one validator and checks others' signatures, for one chain.
+pub struct ConsensusSigner {
+    chain_id: ChainId,
+    key: PrivateKey,
+}
+
+impl ConsensusSigner {
+    /// The signer of the validator with this 32-byte seed.
+    pub fn new(chain_id: ChainId, seed: [u8; 32]) -> ConsensusSigner {
+        ConsensusSigner {
+            chain_id,
+            key: PrivateKey::from(seed),
+        }
+    }
+
+    /// This validator's address.
+    pub fn address(&self) -> Address {
+        Address(credledger_core::sig::PublicKey(
+            *self.key.public_key().as_bytes(),
+        ))
+    }
+
+    fn vote_bytes(&self, vote: &Vote) -> Vec<u8> {
+        Domain::SignVote.signing_bytes(&vote.sign_bytes(&self.chain_id).message())
+    }
+
+    fn proposal_bytes(&self, p: &Proposal) -> Vec<u8> {
+        let msg = ProposalSignBytes {
+            chain_id: self.chain_id.clone(),
+            height: CoreHeight(p.height.0),
+            round: CoreRound(p.round.as_u32().unwrap_or(u32::MAX)),
+            pol_round: p.pol_round.as_u32().map(CoreRound),
+            block: p.value.0,
+        };
+        Domain::SignProposal.signing_bytes(&msg.message())
+    }
+}
+
+#[async_trait]
+impl Signer<Ctx> for ConsensusSigner {
+    async fn sign_vote(&self, vote: Vote) -> Result<SignedMessage<Ctx, Vote>, Error> {
+        let sig = self.key.sign(&self.vote_bytes(&vote));
+        Ok(SignedMessage::new(vote, sig))
+    }
+
+    async fn sign_proposal(
+        &self,
+        proposal: Proposal,
+    ) -> Result<SignedMessage<Ctx, Proposal>, Error> {
+        let sig = self.key.sign(&self.proposal_bytes(&proposal));
+        Ok(SignedMessage::new(proposal, sig))
+    }
+
+    async fn sign_vote_extension(
+        &self,
+        _scope: VoteExtensionScope<Ctx>,
+        _ext: (),
+    ) -> Result<SignedMessage<Ctx, ()>, Error> {
+        // Vote extensions are disabled: nothing is ever signed as one.
+        Err(Error::from_source(
+            "vote extensions are not used by credledger",
+        ))
+    }
+
+    async fn sign_validator_proof(
+        &self,
+        public_key: Vec<u8>,
+        peer_id: Vec<u8>,
+    ) -> Result<ValidatorProof<Ctx>, Error> {
+        // Malachite's own preimage ("PoV" ‖ lengths ‖ key ‖ peer id) cannot collide with our
+        // domain-framed messages, which start with the tag's length byte.
+        let sig = self
+            .key
+            .sign(&ValidatorProof::<Ctx>::signing_bytes(&public_key, &peer_id));
+        Ok(ValidatorProof::new(public_key, peer_id, sig))
+    }
+}
+
+#[async_trait]
+impl Verifier<Ctx> for ConsensusSigner {
+    async fn verify_signed_vote(
+        &self,
+        vote: &Vote,
+        sig: &EdSignature,
+        key: &EdPublicKey,
+    ) -> Result<VerificationResult, Error> {
+        Ok(VerificationResult::from_bool(
+            key.verify(&self.vote_bytes(vote), sig).is_ok(),
+        ))
+    }
+
+    async fn verify_signed_proposal(
+        &self,
+        proposal: &Proposal,
+        sig: &EdSignature,
+        key: &EdPublicKey,
+    ) -> Result<VerificationResult, Error> {
+        Ok(VerificationResult::from_bool(
+            key.verify(&self.proposal_bytes(proposal), sig).is_ok(),
+        ))
+    }
+
+    async fn verify_signed_vote_extension(
+        &self,
+        _scope: &VoteExtensionScope<Ctx>,
+        _ext: &(),
+        _sig: &EdSignature,
+        _key: &EdPublicKey,
+    ) -> Result<VerificationResult, Error> {
+        Ok(VerificationResult::Invalid)
+    }
+
+    async fn verify_validator_proof(
+        &self,
+        proof: &ValidatorProof<Ctx>,
+    ) -> Result<VerificationResult, Error> {
+        let Ok(bytes) = <[u8; 32]>::try_from(proof.public_key.as_slice()) else {
+            return Ok(VerificationResult::Invalid);
+        };
+        let Ok(key) = EdPublicKey::from_bytes(bytes) else {
+            return Ok(VerificationResult::Invalid);
+        };
+        Ok(VerificationResult::from_bool(
+            key.verify(&proof.preimage(), &proof.signature).is_ok(),
+        ))
+    }
+}
+
+/// An engine certificate refers to a validator outside the set.
+#[derive(Debug, thiserror::Error)]
+#[error("commit signature by {0}, which is not in the height's validator set")]
+pub struct UnknownSigner(pub Address);
+
+/// The engine's commit certificate in core's compact form (bitmap and signatures in validator
+/// order), which is what the node stores and serves (spec/blocks.md §4).
+pub fn to_core_commit(
+    cert: &MCommit<Ctx>,
+    set: &ValidatorSet,
+) -> Result<CommitCertificate, UnknownSigner> {
+    let mut sigs = Vec::with_capacity(cert.commit_signatures.len());
+    for cs in &cert.commit_signatures {
+        let i = set.index_of(&cs.address).ok_or(UnknownSigner(cs.address))?;
+        sigs.push((i, Signature(cs.signature.to_bytes())));
+    }
+    let round = CoreRound(cert.round.as_u32().unwrap_or(u32::MAX));
+    Ok(CommitCertificate::from_signatures(
+        round,
+        set_len(set),
+        sigs,
+    ))
+}
+
+fn set_len(set: &ValidatorSet) -> usize {
+    use arc_malachitebft_app_channel::app::types::core::ValidatorSet as _;
+    set.count()
+}

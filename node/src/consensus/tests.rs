@@ -1,0 +1,162 @@
+use arc_malachitebft_app_channel::app::types::core::{
+    CommitCertificate as MCommit, Context as _, NilOrVal, Round, ThresholdParams, Validator as _,
+    ValidatorSet as _,
+};
+use arc_malachitebft_app_channel::{Signer as _, Verifier as _, VerifierExt as _};
+use credledger_core::block::{HEADER_VERSION, Header, ValidatorSet as CoreSet};
+use credledger_core::devnet::{Devnet, DevnetParams};
+use credledger_core::hash::Digest;
+use credledger_core::ids::{Height as CoreHeight, Timestamp};
+
+use super::context::{BlockId, Ctx, Height, ValidatorSet};
+use super::signing::{ConsensusSigner, to_core_commit};
+
+fn setup() -> (Devnet, CoreSet, ValidatorSet, Vec<ConsensusSigner>, Header) {
+    let d = Devnet::build(&[3; 32], &DevnetParams::default()).unwrap();
+    let core_set = CoreSet::new(d.genesis.validators.to_vec()).unwrap();
+    let set = ValidatorSet::from_core(&core_set).unwrap();
+    // Signers in validator (address) order.
+    let mut signers: Vec<_> = d
+        .validator_keys
+        .iter()
+        .map(|(_, k)| ConsensusSigner::new(d.genesis.chain_id.clone(), k.seed()))
+        .collect();
+    signers.sort_by_key(|s| s.address());
+    let header = Header {
+        version: HEADER_VERSION,
+        chain_id: d.genesis.chain_id.clone(),
+        height: CoreHeight(1),
+        time: Timestamp(d.genesis.genesis_time.0 + 1_000),
+        previous: d.genesis.hash(),
+        transactions_root: credledger_core::merkle::empty_root(),
+        state_root: Digest([5; 32]),
+        validators_hash: core_set.hash(),
+        next_validators_hash: core_set.hash(),
+        proposer: 0,
+    };
+    (d, core_set, set, signers, header)
+}
+
+#[tokio::test]
+async fn engine_certificates_convert_to_core_certificates_that_verify() {
+    let (d, core_set, set, signers, header) = setup();
+    let ctx = Ctx {
+        chain_id: d.genesis.chain_id.clone(),
+    };
+    let block = BlockId(header.hash());
+    let round = Round::new(2);
+    let mut votes = Vec::new();
+    for s in signers.iter().take(3) {
+        let v = ctx.new_precommit(Height(1), round, NilOrVal::Val(block), s.address());
+        votes.push(s.sign_vote(v).await.unwrap());
+    }
+    let cert = MCommit::new(Height(1), round, block, votes);
+    let verifier = &signers[0];
+    verifier
+        .verify_commit_certificate(&ctx, &cert, &set, ThresholdParams::default())
+        .await
+        .unwrap();
+
+    // The same signatures, in core's compact form, certify the header for core.
+    let core = to_core_commit(&cert, &set).unwrap();
+    assert_eq!(core.signatures.len(), 3);
+    assert_eq!(core.verify(&header, &core_set).unwrap(), 3);
+
+    // Two of four is not a quorum for either side.
+    let short = MCommit::new(
+        Height(1),
+        round,
+        block,
+        cert_votes(&ctx, &signers[..2], block, round).await,
+    );
+    assert!(
+        verifier
+            .verify_commit_certificate(&ctx, &short, &set, ThresholdParams::default())
+            .await
+            .is_err()
+    );
+    assert!(
+        to_core_commit(&short, &set)
+            .unwrap()
+            .verify(&header, &core_set)
+            .is_err()
+    );
+}
+
+async fn cert_votes(
+    ctx: &Ctx,
+    signers: &[ConsensusSigner],
+    block: BlockId,
+    round: Round,
+) -> Vec<arc_malachitebft_app_channel::app::types::core::SignedVote<Ctx>> {
+    let mut out = Vec::new();
+    for s in signers {
+        out.push(
+            s.sign_vote(ctx.new_precommit(Height(1), round, NilOrVal::Val(block), s.address()))
+                .await
+                .unwrap(),
+        );
+    }
+    out
+}
+
+#[tokio::test]
+async fn votes_bind_chain_kind_and_block_and_not_the_voter_field() {
+    let (d, _, set, signers, header) = setup();
+    let ctx = Ctx {
+        chain_id: d.genesis.chain_id.clone(),
+    };
+    let block = BlockId(header.hash());
+    let s = &signers[1];
+    let key = set
+        .get_by_address(&s.address())
+        .unwrap()
+        .public_key()
+        .clone();
+    let vote = ctx.new_prevote(Height(1), Round::new(0), NilOrVal::Val(block), s.address());
+    let signed = s.sign_vote(vote.clone()).await.unwrap();
+    assert!(
+        s.verify_signed_vote(&vote, &signed.signature, &key)
+            .await
+            .unwrap()
+            .is_valid()
+    );
+    // A precommit, another block, or another chain: the signature no longer holds.
+    let precommit = ctx.new_precommit(Height(1), Round::new(0), NilOrVal::Val(block), s.address());
+    assert!(
+        s.verify_signed_vote(&precommit, &signed.signature, &key)
+            .await
+            .unwrap()
+            .is_invalid()
+    );
+    let nil = ctx.new_prevote(Height(1), Round::new(0), NilOrVal::Nil, s.address());
+    assert!(
+        s.verify_signed_vote(&nil, &signed.signature, &key)
+            .await
+            .unwrap()
+            .is_invalid()
+    );
+    let other_chain = ConsensusSigner::new("other-chain".parse().unwrap(), [0; 32]);
+    assert!(
+        other_chain
+            .verify_signed_vote(&vote, &signed.signature, &key)
+            .await
+            .unwrap()
+            .is_invalid()
+    );
+    // The proposer rotates with height and round over the whole set.
+    let p1 = ctx
+        .select_proposer(&set, Height(1), Round::new(0))
+        .address()
+        .clone();
+    let p2 = ctx
+        .select_proposer(&set, Height(2), Round::new(0))
+        .address()
+        .clone();
+    let p3 = ctx
+        .select_proposer(&set, Height(1), Round::new(1))
+        .address()
+        .clone();
+    assert_ne!(p1, p2);
+    assert_eq!(p2, p3);
+}
