@@ -34,6 +34,35 @@ pub struct World {
     nonces: HashMap<String, u64>,
 }
 
+/// A transaction publishing `creds` by `issuer` with its key `key_id` and nonce `nonce`.
+pub fn publish_tx(
+    devnet: &Devnet,
+    issuer: &str,
+    key_id: &str,
+    nonce: u64,
+    creds: &[&HeldCredential],
+) -> Transaction {
+    let credentials = creds
+        .iter()
+        .map(|c| SignedBody {
+            body: c.body.clone(),
+            signature: c.signature,
+        })
+        .collect();
+    let body = IssuerTx {
+        issuer: issuer.parse().unwrap_or_else(|e| panic!("{e}")),
+        key_id: key_id.parse().unwrap_or_else(|e| panic!("{e}")),
+        nonce: Nonce(nonce),
+        action: IssuerAction::Publish {
+            credentials: BoundedVec::new(credentials).unwrap_or_else(|e| panic!("{e}")),
+        },
+    };
+    let key = devnet
+        .issuer_key(issuer, key_id)
+        .unwrap_or_else(|| panic!("no key {issuer}/{key_id}"));
+    Transaction::Issuer(Signed::sign(&devnet.genesis.chain_id, body, key))
+}
+
 /// A commit certificate for `header`, signed in round 0 by the first `signers` validators of
 /// `set` whose keys the devnet holds.
 pub fn sign_commit(

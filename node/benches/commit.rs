@@ -13,7 +13,7 @@ use credledger_core::devnet::{Devnet, DevnetParams};
 use credledger_core::hash::Domain;
 use credledger_core::ids::{Nonce, Timestamp};
 use credledger_core::sig::{BatchVerifier, Keypair};
-use credledger_core::testkit::{World, sign_commit};
+use credledger_core::testkit::{World, publish_tx, sign_commit};
 use credledger_core::tx::{IssuerAction, IssuerTx, Signed, SignedBody, Transaction};
 use credledger_node::service::Ledger;
 
@@ -58,7 +58,6 @@ fn main() {
     let d = Devnet::build(&[2; 32], &DevnetParams::default()).unwrap();
     let set = ValidatorSet::new(d.genesis.validators.to_vec()).unwrap();
     let world = World::with_devnet(Devnet::build(&[2; 32], &DevnetParams::default()).unwrap());
-    let key = d.issuer_key("moj", "moj-2026-01").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let ledger = Ledger::open(dir.path(), d.genesis.clone()).unwrap();
     let mut nonce = 0u64;
@@ -66,20 +65,8 @@ fn main() {
         (0..per_block)
             .map(|i| {
                 let c = world.lawyer_license((b * per_block as u64 + i as u64) as u32, None);
-                let body = IssuerTx {
-                    issuer: "moj".parse().unwrap(),
-                    key_id: "moj-2026-01".parse().unwrap(),
-                    nonce: Nonce(nonce),
-                    action: IssuerAction::Publish {
-                        credentials: BoundedVec::new(vec![SignedBody {
-                            body: c.body,
-                            signature: c.signature,
-                        }])
-                        .unwrap(),
-                    },
-                };
                 nonce += 1;
-                Transaction::Issuer(Signed::sign(&d.genesis.chain_id, body, key))
+                publish_tx(&d, "moj", "moj-2026-01", nonce - 1, &[&c])
             })
             .collect()
     };

@@ -12,7 +12,7 @@ use credledger_core::devnet::{Devnet, DevnetParams};
 use credledger_core::encoding::encode;
 use credledger_core::ids::{Nonce, Timestamp};
 use credledger_core::presentation::{CompactPresentation, Presentation, StatusEvidence};
-use credledger_core::testkit::{World, sign_commit};
+use credledger_core::testkit::{World, publish_tx, sign_commit};
 use credledger_core::tx::{IssuerAction, IssuerTx, Signed, SignedBody, Transaction};
 use credledger_core::{Policy, TrustAnchor, verify};
 use credledger_node::api::router;
@@ -64,23 +64,7 @@ async fn submit_commit_and_prove_a_credential() {
 
     let world = World::with_devnet(Devnet::build(&[4; 32], &DevnetParams::default()).unwrap());
     let c = world.lawyer_license(11, None);
-    let body = IssuerTx {
-        issuer: "moj".parse().unwrap(),
-        key_id: "moj-2026-01".parse().unwrap(),
-        nonce: Nonce(0),
-        action: IssuerAction::Publish {
-            credentials: BoundedVec::new(vec![SignedBody {
-                body: c.body.clone(),
-                signature: c.signature,
-            }])
-            .unwrap(),
-        },
-    };
-    let tx = Transaction::Issuer(Signed::sign(
-        &d.genesis.chain_id,
-        body,
-        d.issuer_key("moj", "moj-2026-01").unwrap(),
-    ));
+    let tx = publish_tx(&d, "moj", "moj-2026-01", 0, &[&c]);
     let (code, resp) = call(&app, post("/v1/tx", encode(&tx))).await;
     assert_eq!(code, StatusCode::OK, "{resp}");
     assert_eq!(resp["id"], tx.id().to_hex());

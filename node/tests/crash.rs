@@ -12,7 +12,7 @@ use credledger_core::bounded::BoundedVec;
 use credledger_core::devnet::{Devnet, DevnetParams};
 use credledger_core::ids::{Height, Nonce, Timestamp};
 use credledger_core::state::{StateKey, StateValue};
-use credledger_core::testkit::{World, sign_commit};
+use credledger_core::testkit::{World, publish_tx, sign_commit};
 use credledger_core::tx::{IssuerAction, IssuerTx, Signed, SignedBody, Transaction};
 use credledger_node::service::Ledger;
 
@@ -37,23 +37,7 @@ fn child_process_entry() {
     loop {
         let h = ledger.store().last_height().unwrap().0;
         let c = world.lawyer_license(h as u32 + 1, None);
-        let body = IssuerTx {
-            issuer: "moj".parse().unwrap(),
-            key_id: "moj-2026-01".parse().unwrap(),
-            nonce: Nonce(h),
-            action: IssuerAction::Publish {
-                credentials: BoundedVec::new(vec![SignedBody {
-                    body: c.body.clone(),
-                    signature: c.signature,
-                }])
-                .unwrap(),
-            },
-        };
-        let tx = Transaction::Issuer(Signed::sign(
-            &d.genesis.chain_id,
-            body,
-            d.issuer_key("moj", "moj-2026-01").unwrap(),
-        ));
+        let tx = publish_tx(&d, "moj", "moj-2026-01", h, &[&c]);
         let time = Timestamp(d.genesis.genesis_time.0 + (h + 1) * 1_000);
         let block = ledger.propose(vec![tx], time, 0).unwrap();
         ledger

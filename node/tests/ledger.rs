@@ -24,26 +24,7 @@ fn publish_tx(
     nonce: u64,
     creds: &[&credledger_core::credential::HeldCredential],
 ) -> Transaction {
-    let credentials = creds
-        .iter()
-        .map(|c| SignedBody {
-            body: c.body.clone(),
-            signature: c.signature,
-        })
-        .collect();
-    let body = IssuerTx {
-        issuer: "moj".parse().unwrap(),
-        key_id: "moj-2026-01".parse().unwrap(),
-        nonce: Nonce(nonce),
-        action: IssuerAction::Publish {
-            credentials: BoundedVec::new(credentials).unwrap(),
-        },
-    };
-    Transaction::Issuer(Signed::sign(
-        &d.genesis.chain_id,
-        body,
-        d.issuer_key("moj", "moj-2026-01").unwrap(),
-    ))
+    credledger_core::testkit::publish_tx(d, "moj", "moj-2026-01", nonce, creds)
 }
 
 #[test]

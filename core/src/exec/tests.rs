@@ -67,21 +67,7 @@ impl Chain {
     }
 
     fn publish(&self, nonce: u64, creds: &[&HeldCredential]) -> Transaction {
-        let credentials = creds
-            .iter()
-            .map(|c| SignedBody {
-                body: c.body.clone(),
-                signature: c.signature,
-            })
-            .collect();
-        self.issuer_tx(
-            "moj",
-            "moj-2026-01",
-            nonce,
-            IssuerAction::Publish {
-                credentials: BoundedVec::new(credentials).unwrap(),
-            },
-        )
+        crate::testkit::publish_tx(&self.devnet, "moj", "moj-2026-01", nonce, creds)
     }
 
     fn governance(&self, nonce: u64, action: GovernanceAction, signers: usize) -> Transaction {
