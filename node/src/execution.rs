@@ -2,7 +2,7 @@
 //! computes the new state-map nodes and root. Reads only, through core's traits; writing is
 //! the service's job, so this module knows nothing of storage.
 
-use credledger_core::block::Block;
+use credledger_core::block::{Block, ValidatorSet};
 use credledger_core::exec::{BlockEnv, BlockOutcome, StateError, StateReader, execute_block};
 use credledger_core::hash::Digest;
 use credledger_core::smt::{self, Node, NodeStore, SmtError};
@@ -81,4 +81,21 @@ pub fn execute_decided<S: StateReader + NodeStore>(
         });
     }
     Ok(executed)
+}
+
+impl Executed {
+    /// Hash of the set that signs the next block: the one this block wrote, or else `current`
+    /// (spec/blocks.md §5).
+    pub fn next_validators_hash(&self, current: &ValidatorSet) -> Digest {
+        for (key, value) in &self.outcome.writes {
+            if let (
+                credledger_core::state::StateKey::Validators,
+                credledger_core::state::StateValue::Validators { set },
+            ) = (key, value)
+            {
+                return set.hash();
+            }
+        }
+        current.hash()
+    }
 }

@@ -47,6 +47,14 @@ pub enum CommitError {
         /// Why.
         error: credledger_core::block::CommitError,
     },
+    /// A header field does not match what the block does.
+    #[error("header of block {height} is wrong: {reason}")]
+    BadHeader {
+        /// Height.
+        height: Height,
+        /// Which field and why.
+        reason: String,
+    },
     /// The state holds no valid validator set.
     #[error("the state holds no validator set")]
     NoValidators,
@@ -125,15 +133,7 @@ impl Ledger {
         let root = self.store.state_root()?;
         let executed = execution::execute(&self.store, root, &env, &txs)?;
         let validators = self.next_validators()?;
-        let next = match executed
-            .outcome
-            .writes
-            .iter()
-            .find(|(k, _)| *k == StateKey::Validators)
-        {
-            Some((_, StateValue::Validators { set })) => set.hash(),
-            _ => validators.hash(),
-        };
+        let next = executed.next_validators_hash(&validators);
         let header = Header {
             version: HEADER_VERSION,
             chain_id: self.genesis.chain_id.clone(),
@@ -194,7 +194,31 @@ impl Ledger {
                 height: h.height,
                 error,
             })?;
+        if h.version != HEADER_VERSION {
+            return Err(CommitError::BadHeader {
+                height: h.height,
+                reason: format!("version {}", h.version),
+            });
+        }
+        if usize::from(h.proposer) >= set.validators().len() {
+            return Err(CommitError::BadHeader {
+                height: h.height,
+                reason: format!("proposer index {}", h.proposer),
+            });
+        }
         let executed = execution::execute_decided(&self.store, self.store.state_root()?, block)?;
+        // Light clients follow validator-set changes by this field, so it must be what the
+        // block's execution left in the state (spec/blocks.md §5).
+        let next = executed.next_validators_hash(&set);
+        if h.next_validators_hash != next {
+            return Err(CommitError::BadHeader {
+                height: h.height,
+                reason: format!(
+                    "next validators hash {} is not {next}",
+                    h.next_validators_hash
+                ),
+            });
+        }
         let receipts = executed
             .outcome
             .receipts

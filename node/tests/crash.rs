@@ -8,12 +8,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use credledger_core::block::ValidatorSet;
-use credledger_core::bounded::BoundedVec;
 use credledger_core::devnet::{Devnet, DevnetParams};
 use credledger_core::ids::{Height, Nonce, Timestamp};
 use credledger_core::state::{StateKey, StateValue};
 use credledger_core::testkit::{World, publish_tx, sign_commit};
-use credledger_core::tx::{IssuerAction, IssuerTx, Signed, SignedBody, Transaction};
 use credledger_node::service::Ledger;
 
 const CHILD_ENV: &str = "CREDLEDGER_CRASH_CHILD_DIR";

@@ -5,11 +5,11 @@
 use credledger_core::block::ValidatorSet;
 use credledger_core::bounded::BoundedVec;
 use credledger_core::devnet::{Devnet, DevnetParams};
-use credledger_core::ids::{Nonce, Timestamp};
+use credledger_core::ids::Timestamp;
 use credledger_core::presentation::{CompactPresentation, Presentation, StatusEvidence};
 use credledger_core::state::{StateKey, StateValue};
 use credledger_core::testkit::{World, sign_commit};
-use credledger_core::tx::{IssuerAction, IssuerTx, Signed, SignedBody, Transaction};
+use credledger_core::tx::Transaction;
 use credledger_core::{Policy, TrustAnchor, verify};
 use credledger_node::service::{CommitError, Ledger};
 
@@ -134,6 +134,19 @@ fn a_block_whose_header_lies_about_the_state_is_not_committed() {
         0,
         "nothing was written"
     );
+
+    // A header that announces a validator-set change the block does not make is refused:
+    // light clients follow sets by that field.
+    let mut block = ledger
+        .propose(vec![publish_tx(&d, 0, &[&c])], Timestamp(T0 + 1_000), 0)
+        .unwrap();
+    block.header.next_validators_hash.0[3] ^= 1;
+    let commit = sign_commit(&d, &set, &block.header, 4);
+    assert!(matches!(
+        ledger.commit(&block, &commit),
+        Err(CommitError::BadHeader { .. })
+    ));
+    assert_eq!(ledger.store().last_height().unwrap().0, 0);
 
     // Transactions that do not match the header's root are refused too.
     let mut block = ledger
