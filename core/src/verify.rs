@@ -209,6 +209,14 @@ pub fn verify(
         Ok(())
     };
 
+    // §2.7 The one refusal of the key's window, for whichever issuance time is at hand.
+    let key_not_valid = |published_at| Rejection::KeyNotValidAtIssuance {
+        key_id: body.key_id.clone(),
+        published_at,
+        valid_from: key.record.valid_from,
+        revoked_from: key.record.revoked_from,
+    };
+
     let status = match p.evidence() {
         None if policy.require_status => {
             return Err(Rejection::StatusUnavailable {
@@ -219,12 +227,7 @@ pub fn verify(
             // §2.7 without the ledger: only the issuer's own claim of time is at hand, and it
             // could be backdated, so a key with any revocation is not trusted here.
             if !key.record.covers(body.valid_from) || key.record.revoked_from.is_some() {
-                return Err(Rejection::KeyNotValidAtIssuance {
-                    key_id: body.key_id.clone(),
-                    published_at: body.valid_from,
-                    valid_from: key.record.valid_from,
-                    revoked_from: key.record.revoked_from,
-                });
+                return Err(key_not_valid(body.valid_from));
             }
             checks.push(Check::KeyValidAtIssuance);
             window(&mut checks)?;
@@ -272,12 +275,7 @@ pub fn verify(
 
             // §2.7 The key covered the publication time the ledger recorded.
             if !key.record.covers(ev.record.published_at) {
-                return Err(Rejection::KeyNotValidAtIssuance {
-                    key_id: body.key_id.clone(),
-                    published_at: ev.record.published_at,
-                    valid_from: key.record.valid_from,
-                    revoked_from: key.record.revoked_from,
-                });
+                return Err(key_not_valid(ev.record.published_at));
             }
             checks.push(Check::KeyValidAtIssuance);
 
