@@ -8,13 +8,12 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use credledger_core::block::ValidatorSet;
-use credledger_core::bounded::BoundedVec;
 use credledger_core::devnet::{Devnet, DevnetParams};
 use credledger_core::hash::Domain;
-use credledger_core::ids::{Nonce, Timestamp};
+use credledger_core::ids::Timestamp;
 use credledger_core::sig::{BatchVerifier, Keypair};
 use credledger_core::testkit::{World, publish_tx, sign_commit};
-use credledger_core::tx::{IssuerAction, IssuerTx, Signed, SignedBody, Transaction};
+use credledger_core::tx::Transaction;
 use credledger_node::service::Ledger;
 
 fn main() {

@@ -84,18 +84,23 @@ pub fn execute_decided<S: StateReader + NodeStore>(
 }
 
 impl Executed {
+    /// The validator set this block wrote, if it changed the set.
+    pub fn next_set(&self) -> Option<&ValidatorSet> {
+        self.outcome
+            .writes
+            .iter()
+            .find_map(|(key, value)| match (key, value) {
+                (
+                    credledger_core::state::StateKey::Validators,
+                    credledger_core::state::StateValue::Validators { set },
+                ) => Some(set),
+                _ => None,
+            })
+    }
+
     /// Hash of the set that signs the next block: the one this block wrote, or else `current`
     /// (spec/blocks.md §5).
     pub fn next_validators_hash(&self, current: &ValidatorSet) -> Digest {
-        for (key, value) in &self.outcome.writes {
-            if let (
-                credledger_core::state::StateKey::Validators,
-                credledger_core::state::StateValue::Validators { set },
-            ) = (key, value)
-            {
-                return set.hash();
-            }
-        }
-        current.hash()
+        self.next_set().unwrap_or(current).hash()
     }
 }

@@ -6,8 +6,10 @@
 //! wires them.
 
 pub mod api;
+pub mod config;
 pub mod consensus;
 pub mod execution;
 pub mod mempool;
+pub mod relay;
 pub mod service;
 pub mod storage;

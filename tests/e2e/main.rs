@@ -2,4 +2,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod genesis_cli;
+mod network;
 mod verifier_cli;

@@ -25,6 +25,10 @@ pub struct NodeStatus {
     pub mempool_txs: usize,
     /// Their encoded bytes.
     pub mempool_bytes: usize,
+    /// Transactions in blocks committed since this node started.
+    pub committed_txs: u64,
+    /// The consensus round at the current height (none when consensus does not run here).
+    pub round: Option<u64>,
 }
 
 /// Where a transaction stands.
@@ -74,4 +78,8 @@ pub trait Backend: Send + Sync + 'static {
     fn submit(&self, bytes: &[u8]) -> Result<Digest, ApiError>;
     /// A state entry with its proof under the latest committed header.
     fn state(&self, key: &StateKey) -> Result<StateAnswer, ApiError>;
+    /// Admits a batch relayed by another node (not relayed again); returns how many were new.
+    fn relayed(&self, batch: &[Vec<u8>]) -> Result<usize, ApiError>;
+    /// Heights as they are committed.
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Height>;
 }

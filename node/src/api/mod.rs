@@ -32,6 +32,11 @@ pub fn router(backend: Shared) -> Router {
         .route("/v1/headers/{height}", get(header))
         .route("/v1/blocks/{height}", get(block))
         .route("/v1/tx", post(submit))
+        .route(
+            "/v1/relay",
+            post(relay).layer(DefaultBodyLimit::max(crate_relay_limit())),
+        )
+        .route("/metrics", get(metrics))
         .route("/v1/tx/{id}", get(tx))
         .route("/v1/credentials/{issuer}/{id}", get(credential))
         .route("/v1/state/issuer/{issuer}", get(issuer))
@@ -91,6 +96,57 @@ async fn block(
 async fn submit(State(b): State<Shared>, body: Bytes) -> Result<Json<Value>, ApiError> {
     let id = b.submit(&body)?;
     Ok(Json(json!({ "id": id })))
+}
+
+/// The body limit of a relayed batch.
+const fn crate_relay_limit() -> usize {
+    4 << 20
+}
+
+async fn relay(State(b): State<Shared>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let batch: Vec<Vec<u8>> = credledger_core::encoding::decode(&body, crate_relay_limit())
+        .map_err(|e| ApiError::BadRequest(format!("relayed batch: {e}")))?;
+    let admitted = b.relayed(&batch)?;
+    Ok(Json(
+        json!({ "received": batch.len(), "admitted": admitted }),
+    ))
+}
+
+/// Prometheus text format (version 0.0.4).
+async fn metrics(State(b): State<Shared>) -> Result<String, ApiError> {
+    let s = b.status()?;
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, v: u64| {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n"
+        ));
+    };
+    gauge(
+        "credledger_height",
+        "Last committed block height.",
+        s.height.0,
+    );
+    gauge(
+        "credledger_round",
+        "Consensus round at the current height.",
+        s.round.unwrap_or(0),
+    );
+    gauge(
+        "credledger_mempool_txs",
+        "Transactions in the mempool.",
+        s.mempool_txs as u64,
+    );
+    gauge(
+        "credledger_mempool_bytes",
+        "Encoded bytes in the mempool.",
+        s.mempool_bytes as u64,
+    );
+    gauge(
+        "credledger_committed_txs_total",
+        "Transactions in committed blocks since start.",
+        s.committed_txs,
+    );
+    Ok(out)
 }
 
 async fn tx(State(b): State<Shared>, Path(id): Path<String>) -> Result<Json<TxStatus>, ApiError> {

@@ -200,9 +200,11 @@ pub enum ProposalPart {
     Init {
         /// Height.
         height: Height,
-        /// Round in which the block was built.
+        /// Round the block is proposed in.
         round: Round,
-        /// The builder.
+        /// The round of the polka a re-proposal rests on, or nil.
+        pol_round: Round,
+        /// The validator proposing it in `round`.
         proposer: Address,
     },
     /// A chunk of the encoded block.

@@ -10,6 +10,8 @@
 //! | `tx_index` | transaction id (32 bytes) | [`TxLocation`](super::TxLocation) |
 //! | `state_nodes` | node hash (32 bytes) | [`Node`](credledger_core::smt::Node) |
 //! | `state_values` | state key hash (32 bytes) | [`StateValue`](credledger_core::state::StateValue) |
+//! | `validator_sets` | first height the set signs, `u64` big-endian | [`ValidatorSet`](credledger_core::block::ValidatorSet) |
+//! | `pending` | height `u64` BE ‖ round `u32` BE ‖ block hash | [`PendingBlock`](super::PendingBlock) |
 //!
 //! Values are canonical borsh; heights are big-endian so that keys sort by height.
 
@@ -30,11 +32,17 @@ pub enum Column {
     StateNodes,
     /// Current state values by state key hash.
     StateValues,
+    /// Every validator set the chain has had, by the first height it signs; sync serves old
+    /// commits with the set that signed them.
+    ValidatorSets,
+    /// Undecided blocks this node built or received at heights not yet committed, so a
+    /// restarted validator still holds the body of a value its consensus log may decide.
+    Pending,
 }
 
 impl Column {
     /// Every column, in creation order.
-    pub const ALL: [Column; 7] = [
+    pub const ALL: [Column; 9] = [
         Column::Meta,
         Column::Headers,
         Column::Blocks,
@@ -42,6 +50,8 @@ impl Column {
         Column::TxIndex,
         Column::StateNodes,
         Column::StateValues,
+        Column::ValidatorSets,
+        Column::Pending,
     ];
 
     /// The column family's name in RocksDB.
@@ -54,6 +64,8 @@ impl Column {
             Column::TxIndex => "tx_index",
             Column::StateNodes => "state_nodes",
             Column::StateValues => "state_values",
+            Column::ValidatorSets => "validator_sets",
+            Column::Pending => "pending",
         }
     }
 }
@@ -83,4 +95,17 @@ impl MetaKey {
 /// A height as a key: big-endian, so keys sort by height.
 pub fn height_key(h: credledger_core::ids::Height) -> [u8; 8] {
     h.0.to_be_bytes()
+}
+
+/// A pending block's key: height, round, block hash; a prefix of height alone selects a height.
+pub fn pending_key(
+    h: credledger_core::ids::Height,
+    round: u32,
+    id: &credledger_core::hash::Digest,
+) -> [u8; 44] {
+    let mut k = [0u8; 44];
+    k[..8].copy_from_slice(&h.0.to_be_bytes());
+    k[8..12].copy_from_slice(&round.to_be_bytes());
+    k[12..].copy_from_slice(&id.0);
+    k
 }

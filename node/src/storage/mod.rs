@@ -9,17 +9,18 @@ pub use columns::{Column, MetaKey};
 use std::path::Path;
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use credledger_core::block::{Block, CommitCertificate, Header};
+use credledger_core::block::{Block, CommitCertificate, Header, ValidatorSet};
 use credledger_core::encoding::{decode, encode};
 use credledger_core::exec::{StateError, StateReader};
 use credledger_core::genesis::Genesis;
 use credledger_core::hash::Digest;
 use credledger_core::ids::Height;
+use credledger_core::sig::PublicKey;
 use credledger_core::smt::{Node, NodeStore, SmtError};
 use credledger_core::state::{StateKey, StateValue};
 use rocksdb::{ColumnFamilyDescriptor, DB, Options, WriteBatch, WriteOptions};
 
-use columns::height_key;
+use columns::{height_key, pending_key};
 
 /// Where a committed transaction is and what became of it.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -30,6 +31,24 @@ pub struct TxLocation {
     pub index: u32,
     /// `None` if accepted, else the ledger's reason for refusing it.
     pub error: Option<String>,
+}
+
+/// An undecided block as consensus saw it: who streamed it for which round, whether this node
+/// built it, and whether it passed the checks.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct PendingBlock {
+    /// The round it was proposed in.
+    pub round: u32,
+    /// The round of the polka a re-proposal rests on.
+    pub valid_round: Option<u32>,
+    /// The validator that proposed it in `round`.
+    pub proposer: PublicKey,
+    /// Whether this node built it (the value it must propose again after a restart).
+    pub own: bool,
+    /// Whether it passed the proposal checks.
+    pub valid: bool,
+    /// The block.
+    pub block: Block,
 }
 
 /// Everything one committed block writes.
@@ -47,6 +66,8 @@ pub struct BlockWrite {
     pub nodes: Vec<(Digest, Node)>,
     /// The state root after the block (equal to the header's).
     pub root: Digest,
+    /// The validator set that signs the next block, if this block changed it.
+    pub next_set: Option<ValidatorSet>,
 }
 
 /// Why storage failed.
@@ -167,6 +188,16 @@ impl Store {
             MetaKey::GenesisHash.key(),
             encode(&given),
         );
+        let set =
+            ValidatorSet::new(genesis.validators.to_vec()).map_err(|e| StoreError::Corrupt {
+                column: Column::ValidatorSets.name(),
+                reason: format!("genesis validator set: {e}"),
+            })?;
+        batch.put_cf(
+            self.cf(Column::ValidatorSets)?,
+            height_key(Height(1)),
+            encode(&set),
+        );
         self.db.write_opt(batch, &Self::synced())?;
         Ok(root)
     }
@@ -246,8 +277,72 @@ impl Store {
             MetaKey::LastHeight.key(),
             encode(&h),
         );
+        if let Some(set) = &w.next_set {
+            batch.put_cf(
+                self.cf(Column::ValidatorSets)?,
+                height_key(Height(h.0 + 1)),
+                encode(set),
+            );
+        }
+        // Undecided blocks at this height or below can never be decided now.
+        batch.delete_range_cf(
+            self.cf(Column::Pending)?,
+            [0u8; 8].as_slice(),
+            height_key(Height(h.0 + 1)).as_slice(),
+        );
         self.db.write_opt(batch, &Self::synced())?;
         Ok(())
+    }
+}
+
+impl Store {
+    /// The validator set that signs block `h` (the latest set that took effect at or before it).
+    pub fn validator_set(&self, h: Height) -> Result<Option<ValidatorSet>, StoreError> {
+        let cf = self.cf(Column::ValidatorSets)?;
+        let mut it = self.db.raw_iterator_cf(cf);
+        it.seek_for_prev(height_key(h));
+        match it.value() {
+            None => {
+                it.status()?;
+                Ok(None)
+            }
+            Some(bytes) => decode(bytes, usize::MAX)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt {
+                    column: Column::ValidatorSets.name(),
+                    reason: e.to_string(),
+                }),
+        }
+    }
+
+    /// Keeps an undecided block, synced, before consensus is told about it.
+    pub fn put_pending(&self, p: &PendingBlock) -> Result<(), StoreError> {
+        let h = &p.block.header;
+        self.db.put_cf_opt(
+            self.cf(Column::Pending)?,
+            pending_key(h.height, p.round, &h.hash()),
+            encode(p),
+            &Self::synced(),
+        )?;
+        Ok(())
+    }
+
+    /// Every undecided block kept for height `h`, in round order.
+    pub fn pending_at(&self, h: Height) -> Result<Vec<PendingBlock>, StoreError> {
+        let cf = self.cf(Column::Pending)?;
+        let prefix = height_key(h);
+        let mut out = Vec::new();
+        for item in self.db.prefix_iterator_cf(cf, prefix) {
+            let (k, v) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            out.push(decode(&v, usize::MAX).map_err(|e| StoreError::Corrupt {
+                column: Column::Pending.name(),
+                reason: e.to_string(),
+            })?);
+        }
+        Ok(out)
     }
 }
 

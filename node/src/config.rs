@@ -1,0 +1,400 @@
+//! The node's configuration file (`node.toml`), checked once at start: every broken rule is
+//! named, all at once, before anything runs (spec/operations.md §2).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use arc_malachitebft_app_channel::app::net::Multiaddr;
+use arc_malachitebft_app_channel::app::types::core::LinearTimeouts;
+use credledger_core::genesis::Genesis;
+use credledger_core::sig::{Keypair, PublicKey};
+use serde::{Deserialize, Serialize};
+
+use crate::consensus::app::Pacing;
+use crate::consensus::engine::peer_id;
+use crate::mempool::MempoolLimits;
+
+/// Largest configuration file read.
+const MAX_CONFIG_BYTES: u64 = 64 * 1024;
+
+/// `node.toml`. Paths are relative to the file's folder.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// A name for logs and peers.
+    pub moniker: String,
+    /// The genesis file.
+    pub genesis: PathBuf,
+    /// The database and consensus log folder.
+    pub data_dir: PathBuf,
+    /// The node key file (for a validator, its consensus key).
+    pub key_file: PathBuf,
+    /// Whether this node votes; its key must then be in the validator set.
+    pub validator: bool,
+    /// Peer-to-peer settings.
+    pub p2p: P2p,
+    /// HTTP API settings.
+    pub api: Api,
+    /// Where admitted transactions are passed on.
+    #[serde(default)]
+    pub relay: Relay,
+    /// Block timing.
+    #[serde(default)]
+    pub consensus: Consensus,
+    /// Mempool bounds.
+    #[serde(default)]
+    pub mempool: Mempool,
+}
+
+/// Peer-to-peer settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct P2p {
+    /// Listen address, e.g. `/ip4/0.0.0.0/tcp/27000`.
+    pub listen: String,
+    /// The only peers this node talks to: `<public key hex>@<multiaddr>`.
+    pub peers: Vec<String>,
+}
+
+/// HTTP API settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Api {
+    /// Listen address, e.g. `127.0.0.1:8100`.
+    pub listen: String,
+}
+
+/// Transaction relay: the other nodes' API base URLs.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Relay {
+    /// e.g. `http://10.0.0.2:8100`.
+    pub peers: Vec<String>,
+}
+
+/// Block timing.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Consensus {
+    /// Least time between blocks, in ms (0: as fast as consensus goes).
+    pub block_interval_ms: u64,
+    /// Propose timeout of round 0, in ms.
+    pub timeout_propose_ms: u64,
+    /// Prevote and precommit timeouts, in ms.
+    pub timeout_vote_ms: u64,
+}
+
+impl Default for Consensus {
+    fn default() -> Self {
+        Consensus {
+            block_interval_ms: 250,
+            timeout_propose_ms: 2_000,
+            timeout_vote_ms: 1_000,
+        }
+    }
+}
+
+/// Mempool bounds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Mempool {
+    /// Transactions held at most.
+    pub max_txs: usize,
+    /// Encoded bytes held at most.
+    pub max_bytes: usize,
+}
+
+impl Default for Mempool {
+    fn default() -> Self {
+        let d = MempoolLimits::default();
+        Mempool {
+            max_txs: d.max_txs,
+            max_bytes: d.max_bytes,
+        }
+    }
+}
+
+/// A node key file: the JSON the genesis tool writes (`public_key`, `secret_seed` in hex).
+#[derive(Deserialize)]
+struct KeyFile {
+    public_key: String,
+    secret_seed: String,
+}
+
+/// The configuration after every check: what the node runs with.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    /// The file as written.
+    pub file: NodeConfig,
+    /// The genesis.
+    pub genesis: Genesis,
+    /// The node key.
+    pub seed: [u8; 32],
+    /// Its public key.
+    pub public_key: PublicKey,
+    /// Database folder.
+    pub data_dir: PathBuf,
+    /// P2p listen address.
+    pub listen: Multiaddr,
+    /// Peers with their `/p2p/` ids.
+    pub peers: Vec<Multiaddr>,
+    /// API listen address.
+    pub api: SocketAddr,
+    /// Timing.
+    pub pacing: Pacing,
+    /// Mempool bounds.
+    pub mempool: MempoolLimits,
+}
+
+/// The configuration could not be used; each line names one broken rule.
+#[derive(Debug, thiserror::Error)]
+#[error("{} in {}:\n  - {}", if .problems.len() == 1 { "1 problem".to_string() } else { format!("{} problems", .problems.len()) }, .path.display(), .problems.join("\n  - "))]
+pub struct ConfigError {
+    /// The file.
+    pub path: PathBuf,
+    /// What is wrong, one rule per line.
+    pub problems: Vec<String>,
+}
+
+/// Reads a key file's seed and checks it against its public key.
+pub fn read_key(path: &Path) -> Result<([u8; 32], PublicKey), String> {
+    let bytes = read_bounded(path)?;
+    let k: KeyFile =
+        serde_json::from_slice(&bytes).map_err(|e| format!("key file {}: {e}", path.display()))?;
+    let seed: [u8; 32] = hex::decode(k.secret_seed.trim())
+        .ok()
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(|| {
+            format!(
+                "key file {}: secret_seed is not 64 hex digits",
+                path.display()
+            )
+        })?;
+    let public = Keypair::from_seed(&seed).public();
+    if public.to_string() != k.public_key.trim() {
+        return Err(format!(
+            "key file {}: public_key does not match secret_seed",
+            path.display()
+        ));
+    }
+    Ok((seed, public))
+}
+
+fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(format!(
+            "{} is {} bytes; at most {MAX_CONFIG_BYTES} expected",
+            path.display(),
+            meta.len()
+        ));
+    }
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// Parses `<public key hex>@<multiaddr>` into the multiaddr with the key's `/p2p/` id.
+pub fn parse_peer(s: &str) -> Result<Multiaddr, String> {
+    let (key, addr) = s
+        .split_once('@')
+        .ok_or_else(|| format!("peer {s:?}: expected <public key hex>@<multiaddr>"))?;
+    let key: PublicKey = key
+        .parse()
+        .map_err(|e| format!("peer {s:?}: public key: {e}"))?;
+    let addr: Multiaddr = addr
+        .parse()
+        .map_err(|e| format!("peer {s:?}: address: {e}"))?;
+    if !addr.to_string().contains("/tcp/") {
+        return Err(format!("peer {s:?}: address must be /ip4/…/tcp/…"));
+    }
+    if addr.to_string().contains("/p2p/") {
+        return Err(format!(
+            "peer {s:?}: leave out /p2p/; it follows from the key"
+        ));
+    }
+    format!("{addr}/p2p/{}", peer_id(&key))
+        .parse()
+        .map_err(|e| format!("peer {s:?}: {e}"))
+}
+
+fn ms(what: &str, v: u64, min: u64, max: u64, problems: &mut Vec<String>) -> Duration {
+    if !(min..=max).contains(&v) {
+        problems.push(format!("{what} is {v}; it must be between {min} and {max}"));
+    }
+    Duration::from_millis(v)
+}
+
+impl NodeConfig {
+    /// Reads and checks `path`; every problem found is reported together.
+    pub fn load(path: &Path) -> Result<Checked, ConfigError> {
+        let fail = |problems: Vec<String>| ConfigError {
+            path: path.to_path_buf(),
+            problems,
+        };
+        let bytes = read_bounded(path).map_err(|p| fail(vec![p]))?;
+        let text = String::from_utf8(bytes).map_err(|_| fail(vec!["not UTF-8".into()]))?;
+        let file: NodeConfig = toml::from_str(&text).map_err(|e| fail(vec![e.to_string()]))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        file.check(base).map_err(fail)
+    }
+
+    /// Checks the parsed file; paths are resolved against `base`.
+    pub fn check(self, base: &Path) -> Result<Checked, Vec<String>> {
+        let mut problems = Vec::new();
+        let resolve = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+        if self.moniker.trim().is_empty() || self.moniker.len() > 64 {
+            problems.push("moniker must be 1 to 64 characters".into());
+        }
+        let genesis = match read_bounded_large(&resolve(&self.genesis)) {
+            Ok(bytes) => match Genesis::from_json(&bytes) {
+                Ok(g) if g.problems().is_empty() => Some(g),
+                Ok(g) => {
+                    problems.push(format!("genesis: {}", g.problems().join("; ")));
+                    None
+                }
+                Err(e) => {
+                    problems.push(format!("genesis {}: {e}", self.genesis.display()));
+                    None
+                }
+            },
+            Err(e) => {
+                problems.push(e);
+                None
+            }
+        };
+        let key = match read_key(&resolve(&self.key_file)) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                problems.push(e);
+                None
+            }
+        };
+        if let (Some(g), Some((_, pk))) = (&genesis, &key) {
+            let in_set = g.validators.iter().any(|v| v.public_key == *pk);
+            if self.validator && !in_set {
+                problems.push(format!(
+                    "validator = true, but key {pk} is not in the genesis validator set"
+                ));
+            }
+        }
+        let listen: Option<Multiaddr> = match self.p2p.listen.parse::<Multiaddr>() {
+            Ok(a) if a.to_string().contains("/tcp/") => Some(a),
+            Ok(_) => {
+                problems.push(format!(
+                    "p2p.listen {:?} must be /ip4/…/tcp/…",
+                    self.p2p.listen
+                ));
+                None
+            }
+            Err(e) => {
+                problems.push(format!("p2p.listen {:?}: {e}", self.p2p.listen));
+                None
+            }
+        };
+        let mut peers = Vec::new();
+        for p in &self.p2p.peers {
+            match parse_peer(p) {
+                Ok(a) => peers.push(a),
+                Err(e) => problems.push(format!("p2p.peers: {e}")),
+            }
+        }
+        let api = match self.api.listen.parse::<SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(e) => {
+                problems.push(format!("api.listen {:?}: {e}", self.api.listen));
+                None
+            }
+        };
+        for url in &self.relay.peers {
+            if !url.starts_with("http://") && !url.starts_with("https://") {
+                problems.push(format!(
+                    "relay.peers: {url:?} must start with http:// or https://"
+                ));
+            }
+        }
+        let c = &self.consensus;
+        let interval = ms(
+            "consensus.block_interval_ms",
+            c.block_interval_ms,
+            0,
+            60_000,
+            &mut problems,
+        );
+        let propose = ms(
+            "consensus.timeout_propose_ms",
+            c.timeout_propose_ms,
+            50,
+            60_000,
+            &mut problems,
+        );
+        let vote = ms(
+            "consensus.timeout_vote_ms",
+            c.timeout_vote_ms,
+            50,
+            60_000,
+            &mut problems,
+        );
+        if self.mempool.max_txs == 0 || self.mempool.max_bytes < 64 * 1024 {
+            problems.push(
+                "mempool.max_txs must be at least 1 and mempool.max_bytes at least 65536".into(),
+            );
+        }
+        let (Some(genesis), Some((seed, public_key)), Some(listen), Some(api), true) =
+            (genesis, key, listen, api, problems.is_empty())
+        else {
+            return Err(problems);
+        };
+        let timeouts = LinearTimeouts {
+            propose,
+            propose_delta: propose / 2,
+            prevote: vote,
+            prevote_delta: vote / 2,
+            precommit: vote,
+            precommit_delta: vote / 2,
+            rebroadcast: propose + vote * 2,
+            ..LinearTimeouts::default()
+        };
+        Ok(Checked {
+            data_dir: resolve(&self.data_dir),
+            mempool: MempoolLimits {
+                max_txs: self.mempool.max_txs,
+                max_bytes: self.mempool.max_bytes,
+            },
+            genesis,
+            seed,
+            public_key,
+            listen,
+            peers,
+            api,
+            pacing: Pacing {
+                timeouts,
+                block_interval: (!interval.is_zero()).then_some(interval),
+            },
+            file: self,
+        })
+    }
+}
+
+/// Genesis files may be larger than a config file.
+fn read_bounded_large(path: &Path) -> Result<Vec<u8>, String> {
+    const MAX_GENESIS_BYTES: u64 = 16 << 20;
+    let meta =
+        std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if meta.len() > MAX_GENESIS_BYTES {
+        return Err(format!(
+            "{} is larger than {MAX_GENESIS_BYTES} bytes",
+            path.display()
+        ));
+    }
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests;

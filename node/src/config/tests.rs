@@ -1,0 +1,109 @@
+use std::path::Path;
+
+use credledger_core::devnet::{Devnet, DevnetParams};
+
+use super::*;
+
+fn write_key(dir: &Path, name: &str, k: &Keypair) {
+    let json = serde_json::json!({
+        "public_key": k.public().to_string(),
+        "secret_seed": hex::encode(k.seed()),
+    });
+    std::fs::write(dir.join(name), json.to_string()).unwrap();
+}
+
+fn setup() -> (tempfile::TempDir, Devnet) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Devnet::build(&[1; 32], &DevnetParams::default()).unwrap();
+    std::fs::write(dir.path().join("genesis.json"), d.genesis.to_json()).unwrap();
+    write_key(dir.path(), "v.json", &d.validator_keys[0].1);
+    write_key(dir.path(), "outsider.json", &Keypair::from_seed(&[9; 32]));
+    (dir, d)
+}
+
+fn good(d: &Devnet) -> String {
+    let peer = d.validator_keys[1].1.public();
+    format!(
+        r#"moniker = "moj-1"
+genesis = "genesis.json"
+data_dir = "data"
+key_file = "v.json"
+validator = true
+[p2p]
+listen = "/ip4/127.0.0.1/tcp/27000"
+peers = ["{peer}@/ip4/127.0.0.1/tcp/27001"]
+[api]
+listen = "127.0.0.1:8100"
+[relay]
+peers = ["http://127.0.0.1:8101"]
+"#
+    )
+}
+
+#[test]
+fn a_good_config_loads_with_peer_ids_from_keys() {
+    let (dir, d) = setup();
+    let path = dir.path().join("node.toml");
+    std::fs::write(&path, good(&d)).unwrap();
+    let c = NodeConfig::load(&path).unwrap();
+    assert_eq!(c.public_key, d.validator_keys[0].1.public());
+    assert_eq!(c.data_dir, dir.path().join("data"));
+    let peer = d.validator_keys[1].1.public();
+    assert!(
+        c.peers[0]
+            .to_string()
+            .ends_with(&format!("/p2p/{}", peer_id(&peer)))
+    );
+    assert_eq!(c.pacing.block_interval, Some(Duration::from_millis(250)));
+}
+
+#[test]
+fn every_broken_rule_is_named_at_once() {
+    let (dir, d) = setup();
+    let path = dir.path().join("node.toml");
+    let bad = good(&d)
+        .replace("v.json", "outsider.json")
+        .replace("/ip4/127.0.0.1/tcp/27000", "/ip4/127.0.0.1/udp/27000")
+        .replace("127.0.0.1:8100", "localhost")
+        .replace("http://127.0.0.1:8101", "ftp://x")
+        .replace("@/ip4/127.0.0.1/tcp/27001", "@nowhere");
+    std::fs::write(&path, bad + "[consensus]\ntimeout_vote_ms = 1\n").unwrap();
+    let e = NodeConfig::load(&path).unwrap_err();
+    let text = e.to_string();
+    for expected in [
+        "not in the genesis validator set",
+        "p2p.listen",
+        "p2p.peers",
+        "api.listen",
+        "relay.peers",
+        "consensus.timeout_vote_ms is 1",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from:\n{text}"
+        );
+    }
+    assert_eq!(e.problems.len(), 6, "{text}");
+}
+
+#[test]
+fn unknown_keys_and_damaged_key_files_are_refused() {
+    let (dir, d) = setup();
+    let path = dir.path().join("node.toml");
+    std::fs::write(&path, good(&d) + "colour = \"blue\"\n").unwrap();
+    assert!(
+        NodeConfig::load(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("colour")
+    );
+
+    std::fs::write(
+        dir.path().join("v.json"),
+        r#"{"public_key":"00","secret_seed":"zz"}"#,
+    )
+    .unwrap();
+    std::fs::write(&path, good(&d)).unwrap();
+    let text = NodeConfig::load(&path).unwrap_err().to_string();
+    assert!(text.contains("secret_seed is not 64 hex digits"), "{text}");
+}

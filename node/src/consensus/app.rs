@@ -1,0 +1,496 @@
+//! The application side of the engine: answers every request Malachite makes (build a block,
+//! check a streamed one, commit a decision, serve and take synced blocks), over a [`Chain`].
+//!
+//! Safety rests on two rules kept here: a block body is stored durably before consensus hears
+//! of it (so a restarted validator can still commit what its log decides), and a block is
+//! committed only on `Decided`, with the engine's certificate.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use arc_malachitebft_app_channel::app::engine::host::{HeightParams, Next, SyncedValueOutcome};
+use arc_malachitebft_app_channel::app::streaming::{StreamContent, StreamId, StreamMessage};
+use arc_malachitebft_app_channel::app::types::core::{
+    CommitCertificate as MCommit, LinearTimeouts, Round, ValidatorSet as _, Validity,
+};
+use arc_malachitebft_app_channel::app::types::sync::RawDecidedValue;
+use arc_malachitebft_app_channel::app::types::{LocallyProposedValue, ProposedValue};
+use arc_malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
+use bytes::Bytes;
+use credledger_core::block::{Block, MAX_BLOCK_BYTES};
+use credledger_core::encoding::{decode, encode};
+use credledger_core::ids::Height as CoreHeight;
+
+use super::chain::{Chain, ChainError, Pending};
+use super::codec::{PART_BYTES, engine_commit};
+use super::context::{Address, BlockId, Ctx, Height, ProposalPart, ValidatorSet};
+use super::signing::to_core_commit;
+use super::streams::{Completed, Streams};
+
+/// Blocks served to a syncing peer per request.
+const SYNC_BATCH: u64 = 16;
+/// Completed proposals for future heights kept until their height starts.
+const MAX_FUTURE: usize = 16;
+
+/// Consensus progress, shared with the metrics endpoint.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// The height consensus works on.
+    pub height: AtomicU64,
+    /// Its round.
+    pub round: AtomicU64,
+}
+
+/// Timing of heights: the engine's timeouts and the least time between blocks.
+#[derive(Clone, Copy, Debug)]
+pub struct Pacing {
+    /// Propose, prevote and precommit timeouts.
+    pub timeouts: LinearTimeouts,
+    /// A height is not finished before this much time since it started (none: at once).
+    pub block_interval: Option<Duration>,
+}
+
+/// The application state of one node's consensus.
+pub struct App<C: Chain> {
+    chain: Arc<C>,
+    me: Option<Address>,
+    pacing: Pacing,
+    progress: Arc<Progress>,
+    height: Height,
+    round: Round,
+    streams: Streams,
+    future: Vec<Completed>,
+    stream_nonce: u64,
+}
+
+fn fatal(what: &str, e: impl std::fmt::Display) -> ChainError {
+    ChainError(format!("{what}: {e}"))
+}
+
+impl<C: Chain> App<C> {
+    /// The application for a validator (`me`) or an observer (`None`).
+    pub fn new(
+        chain: Arc<C>,
+        me: Option<Address>,
+        pacing: Pacing,
+        progress: Arc<Progress>,
+    ) -> Self {
+        App {
+            chain,
+            me,
+            pacing,
+            progress,
+            height: Height(0),
+            round: Round::Nil,
+            streams: Streams::default(),
+            future: Vec::new(),
+            stream_nonce: 0,
+        }
+    }
+
+    fn set(&self, h: Height) -> Result<ValidatorSet, ChainError> {
+        let core = self.chain.validator_set(CoreHeight(h.0))?;
+        ValidatorSet::from_core(&core).map_err(|e| fatal("validator set", e))
+    }
+
+    fn params(&self, h: Height) -> Result<HeightParams<Ctx>, ChainError> {
+        Ok(HeightParams::new(
+            self.set(h)?,
+            self.pacing.timeouts,
+            self.pacing.block_interval,
+        ))
+    }
+
+    fn next_height(&self) -> Result<Height, ChainError> {
+        Ok(Height(self.chain.last_height()?.0 + 1))
+    }
+
+    /// Serves the engine until it stops; returns only on a failure the node cannot go on from.
+    pub async fn run(mut self, channels: &mut Channels<Ctx>) -> Result<(), ChainError> {
+        while let Some(msg) = channels.consensus.recv().await {
+            self.handle(msg, channels).await?;
+        }
+        Ok(())
+    }
+
+    async fn handle(
+        &mut self,
+        msg: AppMsg<Ctx>,
+        channels: &mut Channels<Ctx>,
+    ) -> Result<(), ChainError> {
+        match msg {
+            AppMsg::ConsensusReady { reply } => {
+                let h = self.next_height()?;
+                tracing::info!(height = h.0, "consensus ready");
+                let _ = reply.send((h, self.params(h)?));
+            }
+            AppMsg::StartedRound {
+                height,
+                round,
+                reply_value,
+                ..
+            } => {
+                self.started_round(height, round)?;
+                let values = self
+                    .chain
+                    .pending_at(CoreHeight(height.0))?
+                    .into_iter()
+                    .filter(|p| Some(p.round) == round.as_u32())
+                    .map(|p| proposed(height, &p))
+                    .collect();
+                let _ = reply_value.send(values);
+            }
+            AppMsg::GetValue {
+                height,
+                round,
+                reply,
+                ..
+            } => {
+                let pending = self.own_value(height, round)?;
+                let id = BlockId(pending.block.header.hash());
+                let _ = reply.send(LocallyProposedValue::new(height, round, id));
+                self.stream(
+                    channels,
+                    &pending.block,
+                    height,
+                    round,
+                    Round::Nil,
+                    pending.proposer,
+                )
+                .await;
+            }
+            AppMsg::RestreamProposal {
+                height,
+                round,
+                valid_round,
+                address,
+                value_id,
+            } => {
+                let found = self
+                    .chain
+                    .pending_at(CoreHeight(height.0))?
+                    .into_iter()
+                    .find(|p| p.block.header.hash() == value_id.0);
+                if let Some(p) = found {
+                    self.stream(channels, &p.block, height, round, valid_round, address.0)
+                        .await;
+                }
+            }
+            AppMsg::ReceivedProposalPart {
+                from,
+                published_by,
+                part,
+                reply,
+            } => {
+                let origin = published_by.unwrap_or(from);
+                let value = match self.streams.insert(origin, part, self.height) {
+                    Some(done) => self.completed(done)?,
+                    None => None,
+                };
+                let _ = reply.send(value);
+            }
+            AppMsg::Decided {
+                certificate, reply, ..
+            } => {
+                self.decided(&certificate)?;
+                let _ = reply.send(());
+            }
+            AppMsg::Finalized {
+                certificate, reply, ..
+            } => {
+                let next = certificate.height.0 + 1;
+                let _ = reply.send(Next::Start(Height(next), self.params(Height(next))?));
+            }
+            AppMsg::GetDecidedValues { range, reply } => {
+                let _ = reply.send(self.decided_values(range.start().0, range.end().0)?);
+            }
+            AppMsg::GetHistoryMinHeight { reply } => {
+                let _ = reply.send(Height(1));
+            }
+            AppMsg::ProcessSyncedValue {
+                height,
+                round,
+                proposer,
+                value_bytes,
+                reply,
+            } => {
+                let outcome = self.synced(height, round, proposer, &value_bytes)?;
+                let _ = reply.send(outcome);
+            }
+            AppMsg::ExtendVote { reply, .. } => {
+                let _ = reply.send(None);
+            }
+            AppMsg::VerifyVoteExtensions {
+                extensions, reply, ..
+            } => {
+                let _ = reply.send(extensions.into_iter().map(|(a, _)| (a, Ok(()))).collect());
+            }
+        }
+        Ok(())
+    }
+
+    fn started_round(&mut self, height: Height, round: Round) -> Result<(), ChainError> {
+        self.progress.height.store(height.0, Ordering::Relaxed);
+        self.progress
+            .round
+            .store(u64::from(round.as_u32().unwrap_or(0)), Ordering::Relaxed);
+        if height != self.height {
+            self.height = height;
+            self.streams.drop_below(height);
+            // Proposals that arrived before their height started are checked now.
+            let (now, later): (Vec<_>, Vec<_>) =
+                self.future.drain(..).partition(|c| c.height == height);
+            self.future = later.into_iter().filter(|c| c.height > height).collect();
+            for c in now {
+                self.check_and_keep(c)?;
+            }
+        }
+        self.round = round;
+        Ok(())
+    }
+
+    /// The value this node proposes at (height, round): the one it built before, if it did
+    /// (a restart must not propose a second block), else a new block from the mempool.
+    fn own_value(&mut self, height: Height, round: Round) -> Result<Pending, ChainError> {
+        let r = round.as_u32().unwrap_or(0);
+        if let Some(p) = self
+            .chain
+            .pending_at(CoreHeight(height.0))?
+            .into_iter()
+            .find(|p| p.own && p.round == r)
+        {
+            return Ok(p);
+        }
+        let me = self
+            .me
+            .ok_or_else(|| ChainError("an observer was asked to propose".into()))?;
+        let index = self
+            .set(height)?
+            .index_of(&me)
+            .ok_or_else(|| ChainError(format!("{me} is not in the validator set")))?;
+        let block = self.chain.build(index as u16)?;
+        if block.header.height.0 != height.0 {
+            return Err(ChainError(format!(
+                "asked to propose height {height} but the ledger is at {}",
+                block.header.height
+            )));
+        }
+        let p = Pending {
+            round: r,
+            valid_round: None,
+            proposer: me.0,
+            own: true,
+            valid: true,
+            block,
+        };
+        self.chain.put_pending(&p)?;
+        tracing::debug!(
+            height = height.0,
+            round = r,
+            txs = p.block.transactions.len(),
+            "built block"
+        );
+        Ok(p)
+    }
+
+    /// Publishes a block as proposal parts: an Init, the encoded block in chunks, then a Fin
+    /// with its hash.
+    async fn stream(
+        &mut self,
+        channels: &mut Channels<Ctx>,
+        block: &Block,
+        height: Height,
+        round: Round,
+        pol_round: Round,
+        proposer: credledger_core::sig::PublicKey,
+    ) {
+        self.stream_nonce += 1;
+        let mut id = Vec::with_capacity(20);
+        id.extend_from_slice(&height.0.to_be_bytes());
+        id.extend_from_slice(&round.as_u32().unwrap_or(0).to_be_bytes());
+        id.extend_from_slice(&self.stream_nonce.to_be_bytes());
+        let stream_id = StreamId::new(Bytes::from(id));
+        let bytes = encode(block);
+        let mut parts = vec![ProposalPart::Init {
+            height,
+            round,
+            pol_round,
+            proposer: Address(proposer),
+        }];
+        parts.extend(
+            bytes
+                .chunks(PART_BYTES)
+                .map(|c| ProposalPart::Data(c.to_vec())),
+        );
+        parts.push(ProposalPart::Fin(BlockId(block.header.hash())));
+        let mut seq = 0u64;
+        for part in parts {
+            let msg = StreamMessage::new(stream_id.clone(), seq, StreamContent::Data(part));
+            if channels
+                .network
+                .send(NetworkMsg::PublishProposalPart(msg))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            seq += 1;
+        }
+        let fin = StreamMessage::new(stream_id, seq, StreamContent::Fin);
+        let _ = channels
+            .network
+            .send(NetworkMsg::PublishProposalPart(fin))
+            .await;
+    }
+
+    /// A whole proposal arrived: checked now if it is for this height, kept for later if for a
+    /// future one, dropped if for a past one.
+    fn completed(&mut self, done: Completed) -> Result<Option<ProposedValue<Ctx>>, ChainError> {
+        if done.height > self.height {
+            if self.future.len() < MAX_FUTURE {
+                self.future.push(done);
+            }
+            return Ok(None);
+        }
+        if done.height < self.height {
+            return Ok(None);
+        }
+        self.check_and_keep(done)
+    }
+
+    fn check_and_keep(&mut self, c: Completed) -> Result<Option<ProposedValue<Ctx>>, ChainError> {
+        let Ok(block) = decode::<Block>(&c.bytes, MAX_BLOCK_BYTES) else {
+            tracing::warn!(height = c.height.0, "proposal does not decode");
+            return Ok(None);
+        };
+        if block.header.hash() != c.id.0 || block.header.height.0 != c.height.0 {
+            tracing::warn!(
+                height = c.height.0,
+                "proposal parts do not match their block"
+            );
+            return Ok(None);
+        }
+        if self.set(c.height)?.get_by_address(&c.proposer).is_none() {
+            tracing::warn!(
+                height = c.height.0,
+                "proposal from outside the validator set"
+            );
+            return Ok(None);
+        }
+        let valid = match self.chain.check(&block, self.chain.now())? {
+            Ok(()) => true,
+            Err(reason) => {
+                tracing::warn!(height = c.height.0, %reason, "invalid proposal");
+                false
+            }
+        };
+        let p = Pending {
+            round: c.round.as_u32().unwrap_or(0),
+            valid_round: c.pol_round.as_u32(),
+            proposer: c.proposer.0,
+            own: false,
+            valid,
+            block,
+        };
+        self.chain.put_pending(&p)?;
+        Ok(Some(proposed(c.height, &p)))
+    }
+
+    fn decided(&mut self, cert: &MCommit<Ctx>) -> Result<(), ChainError> {
+        let h = CoreHeight(cert.height.0);
+        if self.chain.last_height()? >= h {
+            return Ok(());
+        }
+        let block = self
+            .chain
+            .pending_at(h)?
+            .into_iter()
+            .find(|p| p.block.header.hash() == cert.value_id.0)
+            .ok_or_else(|| {
+                ChainError(format!(
+                    "decided block {} of height {h} is not held",
+                    cert.value_id
+                ))
+            })?
+            .block;
+        let commit =
+            to_core_commit(cert, &self.set(cert.height)?).map_err(|e| fatal("certificate", e))?;
+        self.chain.commit(&block, &commit)
+    }
+
+    fn decided_values(&self, from: u64, to: u64) -> Result<Vec<RawDecidedValue<Ctx>>, ChainError> {
+        // The engine passes the peer's range unchecked: clamp it to what is held, and cap it.
+        let last = self.chain.last_height()?.0;
+        let from = from.max(1);
+        let to = to.min(last).min(from.saturating_add(SYNC_BATCH - 1));
+        let mut out = Vec::new();
+        for h in from..=to {
+            let Some((block, commit)) = self.chain.decided(CoreHeight(h))? else {
+                break;
+            };
+            let set = self.chain.validator_set(CoreHeight(h))?;
+            let id = BlockId(block.header.hash());
+            out.push(RawDecidedValue::new(
+                Bytes::from(encode(&block)),
+                engine_commit(Height(h), id, &commit, &set),
+            ));
+        }
+        Ok(out)
+    }
+
+    fn synced(
+        &mut self,
+        height: Height,
+        round: Round,
+        proposer: Address,
+        bytes: &[u8],
+    ) -> Result<SyncedValueOutcome<Ctx>, ChainError> {
+        let block: Block = match decode(bytes, MAX_BLOCK_BYTES) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(height = height.0, error = %e, "synced block does not decode");
+                return Ok(SyncedValueOutcome::PeerFault);
+            }
+        };
+        if block.header.height.0 != height.0 {
+            return Ok(SyncedValueOutcome::PeerFault);
+        }
+        let valid = if self.chain.last_height()?.0 >= height.0 {
+            true
+        } else {
+            match self.chain.check(&block, self.chain.now())? {
+                Ok(()) => true,
+                Err(reason) => {
+                    tracing::warn!(height = height.0, %reason, "invalid synced block");
+                    false
+                }
+            }
+        };
+        let p = Pending {
+            round: round.as_u32().unwrap_or(0),
+            valid_round: None,
+            proposer: proposer.0,
+            own: false,
+            valid,
+            block,
+        };
+        self.chain.put_pending(&p)?;
+        Ok(SyncedValueOutcome::Verdict(proposed(height, &p)))
+    }
+}
+
+fn proposed(height: Height, p: &Pending) -> ProposedValue<Ctx> {
+    ProposedValue {
+        height,
+        round: Round::new(p.round),
+        valid_round: p.valid_round.map_or(Round::Nil, Round::new),
+        proposer: Address(p.proposer),
+        value: BlockId(p.block.header.hash()),
+        validity: if p.valid {
+            Validity::Valid
+        } else {
+            Validity::Invalid
+        },
+    }
+}

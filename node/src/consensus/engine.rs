@@ -1,0 +1,183 @@
+//! Starting Malachite for one node: its network identity (derived from the node key, so every
+//! validator's peer id follows from its genesis key), a permissioned peer list, the engine's
+//! configuration, and the application task.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arc_malachitebft_app_channel::app::config::{ConsensusConfig, NodeConfig, ValueSyncConfig};
+use arc_malachitebft_app_channel::app::net::{Multiaddr, PeerId};
+use arc_malachitebft_app_channel::app::types::Keypair;
+use arc_malachitebft_app_channel::app::types::codec::Codec;
+use arc_malachitebft_app_channel::{
+    ConsensusContext, EngineHandle, NetworkContext, NetworkIdentity, RequestContext, Signer,
+    SyncContext, WalContext, start_engine,
+};
+use credledger_core::ids::ChainId;
+use credledger_core::sig::PublicKey;
+
+use super::app::{App, Pacing, Progress};
+use super::chain::{Chain, ChainError};
+use super::codec::{MAX_RESPONSE, WireCodec};
+use super::context::Ctx;
+use super::signing::ConsensusSigner;
+
+/// Why the engine did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The node key is not a usable Ed25519 key.
+    #[error("node key: {0}")]
+    Key(String),
+    /// Malachite refused to start.
+    #[error("consensus engine: {0}")]
+    Start(String),
+}
+
+/// What the engine needs to know about this node.
+#[derive(Clone, Debug)]
+pub struct EngineSettings {
+    /// A name for logs.
+    pub moniker: String,
+    /// The chain.
+    pub chain_id: ChainId,
+    /// The consensus log's file.
+    pub wal_file: PathBuf,
+    /// Where to listen for peers (`/ip4/…/tcp/…`).
+    pub listen: Multiaddr,
+    /// The only peers to talk to, each with its `/p2p/` id.
+    pub peers: Vec<Multiaddr>,
+    /// The node key's seed; for a validator, its consensus key.
+    pub seed: [u8; 32],
+    /// Whether this node votes (its key must be in the validator set).
+    pub validator: bool,
+    /// Timeouts and block interval.
+    pub pacing: Pacing,
+}
+
+/// The libp2p peer id of the node whose key is `key`: the identity multihash of the key's
+/// protobuf form (libp2p peer-ids spec: keys of at most 42 bytes are inlined).
+pub fn peer_id(key: &PublicKey) -> PeerId {
+    let mut bytes = Vec::with_capacity(38);
+    // multihash: identity (0x00), 36 bytes; protobuf: field 1 KeyType = Ed25519 (1),
+    // field 2 Data = 32 bytes.
+    bytes.extend_from_slice(&[0x00, 0x24, 0x08, 0x01, 0x12, 0x20]);
+    bytes.extend_from_slice(&key.0);
+    // The prefix above is a valid identity multihash for every 32-byte key.
+    PeerId::from_bytes(&bytes).unwrap_or_else(|_| PeerId::random())
+}
+
+#[derive(Clone, Debug)]
+struct Config {
+    moniker: String,
+    consensus: ConsensusConfig,
+    value_sync: ValueSyncConfig,
+}
+
+impl NodeConfig for Config {
+    fn moniker(&self) -> &str {
+        &self.moniker
+    }
+
+    fn consensus(&self) -> &ConsensusConfig {
+        &self.consensus
+    }
+
+    fn consensus_mut(&mut self) -> &mut ConsensusConfig {
+        &mut self.consensus
+    }
+
+    fn value_sync(&self) -> &ValueSyncConfig {
+        &self.value_sync
+    }
+
+    fn value_sync_mut(&mut self) -> &mut ValueSyncConfig {
+        &mut self.value_sync
+    }
+}
+
+fn config(s: &EngineSettings) -> Config {
+    let mut consensus = ConsensusConfig::default();
+    let p2p = &mut consensus.p2p;
+    p2p.listen_addr = s.listen.clone();
+    p2p.persistent_peers = s.peers.clone();
+    // Permissioning: only the configured peers (each pinned by its /p2p/ id) may connect, and
+    // no peer is discovered.
+    p2p.persistent_peers_only = true;
+    p2p.discovery.enabled = false;
+    // Nodes of different chains refuse each other at the handshake.
+    let chain = s.chain_id.as_str();
+    p2p.protocol_names.consensus = format!("/credledger/{chain}/consensus/1");
+    p2p.protocol_names.sync = format!("/credledger/{chain}/sync/1");
+    p2p.protocol_names.validator_proof = format!("/credledger/{chain}/validator-proof/1");
+    p2p.protocol_names.discovery_kad = format!("/credledger/{chain}/kad/1");
+    p2p.protocol_names.discovery_regres = format!("/credledger/{chain}/discovery/1");
+    p2p.rpc_max_size.0 = MAX_RESPONSE as u64;
+    let mut value_sync = ValueSyncConfig::default();
+    value_sync.max_response_size.0 = MAX_RESPONSE as u64;
+    value_sync.batch_size = 16;
+    value_sync.status_update_interval = std::time::Duration::from_secs(2);
+    value_sync.request_timeout = std::time::Duration::from_secs(5);
+    Config {
+        moniker: s.moniker.clone(),
+        consensus,
+        value_sync,
+    }
+}
+
+/// A running engine and its application task.
+pub struct Running {
+    /// The engine's actors.
+    pub engine: EngineHandle,
+    /// The application task; it ends with an error the node cannot go on from.
+    pub app: tokio::task::JoinHandle<Result<(), ChainError>>,
+    /// Height and round, for metrics.
+    pub progress: Arc<Progress>,
+}
+
+/// Starts the engine and the application over `chain`.
+pub async fn start<C: Chain>(s: EngineSettings, chain: Arc<C>) -> Result<Running, EngineError> {
+    let signer = ConsensusSigner::new(s.chain_id.clone(), s.seed);
+    let me = signer.address();
+    let keypair =
+        Keypair::ed25519_from_bytes(s.seed).map_err(|e| EngineError::Key(e.to_string()))?;
+    let identity = if s.validator {
+        let proof = signer
+            .sign_validator_proof(me.0.0.to_vec(), keypair.public().to_peer_id().to_bytes())
+            .await
+            .map_err(|e| EngineError::Key(e.to_string()))?;
+        let proof = WireCodec
+            .encode(&proof)
+            .map_err(|e| EngineError::Key(e.to_string()))?;
+        NetworkIdentity::new_validator(s.moniker.clone(), keypair, me.to_string(), proof)
+    } else {
+        NetworkIdentity::new(s.moniker.clone(), keypair, None)
+    };
+    let verifier = Box::new(ConsensusSigner::new(s.chain_id.clone(), s.seed));
+    let consensus = if s.validator {
+        ConsensusContext::new_validator(me, verifier, Box::new(signer))
+    } else {
+        ConsensusContext::new_full_node(me, verifier)
+    };
+    let ctx = Ctx {
+        chain_id: s.chain_id.clone(),
+    };
+    let (mut channels, engine) = start_engine(
+        ctx,
+        config(&s),
+        WalContext::new(s.wal_file.clone(), WireCodec),
+        NetworkContext::new(identity, WireCodec),
+        consensus,
+        SyncContext::new(WireCodec),
+        RequestContext::new(100),
+    )
+    .await
+    .map_err(|e| EngineError::Start(format!("{e:#}")))?;
+    let progress = Arc::new(Progress::default());
+    let app = App::new(chain, s.validator.then_some(me), s.pacing, progress.clone());
+    let app = tokio::spawn(async move { app.run(&mut channels).await });
+    Ok(Running {
+        engine,
+        app,
+        progress,
+    })
+}

@@ -1,0 +1,238 @@
+//! Reassembly of proposal streams: parts arrive out of order, duplicated, interleaved and
+//! possibly early; memory stays bounded whatever peers send.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use arc_malachitebft_app_channel::app::streaming::{StreamContent, StreamMessage};
+use arc_malachitebft_app_channel::app::types::PeerId;
+use arc_malachitebft_app_channel::app::types::core::Round;
+use bytes::Bytes;
+use credledger_core::block::MAX_BLOCK_BYTES;
+
+use super::context::{Address, BlockId, Height, ProposalPart};
+
+/// Streams being reassembled at once; the oldest is dropped beyond this.
+pub const MAX_STREAMS: usize = 64;
+
+/// A whole proposal: who sent it for which height and round, and the block's bytes.
+#[derive(Clone, Debug)]
+pub struct Completed {
+    /// Height.
+    pub height: Height,
+    /// Round it is proposed in.
+    pub round: Round,
+    /// Round of the polka a re-proposal rests on.
+    pub pol_round: Round,
+    /// The proposer named in the stream.
+    pub proposer: Address,
+    /// The block hash the stream ends with.
+    pub id: BlockId,
+    /// The encoded block.
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Default)]
+struct Partial {
+    parts: BTreeMap<u64, ProposalPart>,
+    /// Sequence of the stream's end marker: the number of parts before it.
+    end: Option<u64>,
+    bytes: usize,
+    height: Option<Height>,
+}
+
+/// Streams in progress, keyed by publisher and stream id.
+#[derive(Default)]
+pub struct Streams {
+    partial: HashMap<(PeerId, Bytes), Partial>,
+    order: VecDeque<(PeerId, Bytes)>,
+}
+
+impl Streams {
+    /// Adds one message; returns the proposal when its stream is complete and well formed.
+    /// Streams for heights below `current` are ignored.
+    pub fn insert(
+        &mut self,
+        from: PeerId,
+        msg: StreamMessage<ProposalPart>,
+        current: Height,
+    ) -> Option<Completed> {
+        let key = (from, msg.stream_id.to_bytes());
+        if !self.partial.contains_key(&key) {
+            if self.partial.len() >= MAX_STREAMS
+                && let Some(old) = self.order.pop_front()
+            {
+                self.partial.remove(&old);
+            }
+            self.order.push_back(key.clone());
+        }
+        let s = self.partial.entry(key.clone()).or_default();
+        match msg.content {
+            StreamContent::Fin => s.end = Some(msg.sequence),
+            StreamContent::Data(part) => {
+                if let ProposalPart::Init { height, .. } = &part {
+                    s.height = Some(*height);
+                }
+                if let ProposalPart::Data(d) = &part {
+                    s.bytes = s.bytes.saturating_add(d.len());
+                }
+                if msg.sequence > (MAX_BLOCK_BYTES as u64) || s.bytes > MAX_BLOCK_BYTES {
+                    self.remove(&key);
+                    return None;
+                }
+                s.parts.entry(msg.sequence).or_insert(part);
+            }
+        }
+        if s.height.is_some_and(|h| h < current) {
+            self.remove(&key);
+            return None;
+        }
+        let end = s.end?;
+        if s.parts.len() as u64 != end || s.parts.keys().next_back().is_some_and(|&k| k + 1 != end)
+        {
+            return None;
+        }
+        let s = self.remove(&key)?;
+        assemble(s)
+    }
+
+    /// Drops every stream for a height below `h`.
+    pub fn drop_below(&mut self, h: Height) {
+        let stale: Vec<_> = self
+            .partial
+            .iter()
+            .filter(|(_, s)| s.height.is_some_and(|x| x < h))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in stale {
+            self.remove(&k);
+        }
+    }
+
+    fn remove(&mut self, key: &(PeerId, Bytes)) -> Option<Partial> {
+        self.order.retain(|k| k != key);
+        self.partial.remove(key)
+    }
+
+    /// Streams in progress.
+    pub fn len(&self) -> usize {
+        self.partial.len()
+    }
+
+    /// Whether none is in progress.
+    pub fn is_empty(&self) -> bool {
+        self.partial.is_empty()
+    }
+}
+
+/// Init first, data in order, Fin last: anything else is not a proposal.
+fn assemble(s: Partial) -> Option<Completed> {
+    let mut parts = s.parts.into_values();
+    let Some(ProposalPart::Init {
+        height,
+        round,
+        pol_round,
+        proposer,
+    }) = parts.next()
+    else {
+        return None;
+    };
+    let mut bytes = Vec::with_capacity(s.bytes);
+    let mut id = None;
+    for p in parts {
+        match (p, id) {
+            (ProposalPart::Data(d), None) => bytes.extend_from_slice(&d),
+            (ProposalPart::Fin(b), None) => id = Some(b),
+            _ => return None,
+        }
+    }
+    Some(Completed {
+        height,
+        round,
+        pol_round,
+        proposer,
+        id: id?,
+        bytes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arc_malachitebft_app_channel::app::streaming::StreamId;
+    use credledger_core::hash::Digest;
+    use credledger_core::sig::PublicKey;
+
+    fn peer(i: u8) -> PeerId {
+        let libp2p = crate::consensus::engine::peer_id(&PublicKey([i; 32]));
+        PeerId::from_bytes(&libp2p.to_bytes()).expect("peer id")
+    }
+
+    fn msgs(id: u8, height: u64, data: &[&[u8]]) -> Vec<StreamMessage<ProposalPart>> {
+        let sid = StreamId::new(Bytes::from(vec![id]));
+        let mut parts = vec![ProposalPart::Init {
+            height: Height(height),
+            round: Round::new(0),
+            pol_round: Round::Nil,
+            proposer: Address(PublicKey([1; 32])),
+        }];
+        parts.extend(data.iter().map(|d| ProposalPart::Data(d.to_vec())));
+        parts.push(ProposalPart::Fin(BlockId(Digest([9; 32]))));
+        let n = parts.len() as u64;
+        let mut out: Vec<_> = parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| StreamMessage::new(sid.clone(), i as u64, StreamContent::Data(p)))
+            .collect();
+        out.push(StreamMessage::new(sid, n, StreamContent::Fin));
+        out
+    }
+
+    #[test]
+    fn reassembles_out_of_order_and_duplicated_parts() {
+        let mut s = Streams::default();
+        let peer = peer(7);
+        let mut m = msgs(1, 5, &[b"ab", b"cd", b"ef"]);
+        m.reverse();
+        // A duplicate arrives before the stream is complete.
+        let dup = m[1].clone();
+        m.insert(3, dup);
+        let mut done = Vec::new();
+        for x in m {
+            done.extend(s.insert(peer, x, Height(5)));
+        }
+        assert_eq!(done.len(), 1, "completes exactly once");
+        let c = &done[0];
+        assert_eq!(c.bytes, b"abcdef");
+        assert_eq!(c.height, Height(5));
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn a_stream_missing_a_part_never_completes_and_old_heights_are_dropped() {
+        let mut s = Streams::default();
+        let peer = peer(7);
+        let mut m = msgs(1, 5, &[b"ab", b"cd"]);
+        m.remove(2);
+        for x in m {
+            assert!(s.insert(peer, x, Height(5)).is_none());
+        }
+        assert_eq!(s.len(), 1);
+        s.drop_below(Height(6));
+        assert!(s.is_empty());
+        for x in msgs(2, 4, &[b"x"]) {
+            assert!(s.insert(peer, x, Height(5)).is_none());
+        }
+    }
+
+    #[test]
+    fn memory_is_bounded_by_stream_count() {
+        let mut s = Streams::default();
+        for i in 0..(MAX_STREAMS as u64 + 50) {
+            let sid = StreamId::new(Bytes::from(i.to_be_bytes().to_vec()));
+            let msg =
+                StreamMessage::new(sid, 3, StreamContent::Data(ProposalPart::Data(vec![0; 8])));
+            assert!(s.insert(peer(i as u8), msg, Height(1)).is_none());
+        }
+        assert_eq!(s.len(), MAX_STREAMS);
+    }
+}

@@ -1,0 +1,97 @@
+//! The node as consensus drives it: consensus sees blocks, sets and certificates, never the
+//! storage or the mempool behind them.
+
+use credledger_core::block::{Block, CommitCertificate, ValidatorSet};
+use credledger_core::ids::{Height, Timestamp};
+
+use super::{CommitError, Node};
+use crate::consensus::chain::{Chain, ChainError, Pending};
+use crate::storage::PendingBlock;
+
+/// Transactions per block at most; the rest wait for the next block.
+const MAX_BLOCK_TXS: usize = 5_000;
+
+fn err(e: impl std::fmt::Display) -> ChainError {
+    ChainError::from_display(e)
+}
+
+impl Chain for Node {
+    fn last_height(&self) -> Result<Height, ChainError> {
+        self.with_ledger(|l| Ok(l.store().last_height()?))
+            .map_err(err)
+    }
+
+    fn validator_set(&self, h: Height) -> Result<ValidatorSet, ChainError> {
+        self.with_ledger(|l| {
+            // The set for the next height is the current state's, whether or not the last
+            // block changed it.
+            if Some(h) == l.store().last_height()?.next() {
+                return l.next_validators();
+            }
+            l.store().validator_set(h)?.ok_or(CommitError::NoValidators)
+        })
+        .map_err(err)
+    }
+
+    fn build(&self, proposer: u16) -> Result<Block, ChainError> {
+        self.propose(proposer, MAX_BLOCK_TXS).map_err(err)
+    }
+
+    fn check(&self, block: &Block, now: Timestamp) -> Result<Result<(), String>, ChainError> {
+        match self.with_ledger(|l| l.check_proposal(block, now)) {
+            Ok(()) => Ok(Ok(())),
+            // A failing disk is this node's problem, not the proposer's.
+            Err(CommitError::Store(e)) => Err(err(e)),
+            Err(e) => Ok(Err(e.to_string())),
+        }
+    }
+
+    fn put_pending(&self, p: &Pending) -> Result<(), ChainError> {
+        let stored = PendingBlock {
+            round: p.round,
+            valid_round: p.valid_round,
+            proposer: p.proposer,
+            own: p.own,
+            valid: p.valid,
+            block: p.block.clone(),
+        };
+        self.with_ledger(|l| Ok(l.store().put_pending(&stored)?))
+            .map_err(err)
+    }
+
+    fn pending_at(&self, h: Height) -> Result<Vec<Pending>, ChainError> {
+        let stored = self
+            .with_ledger(|l| Ok(l.store().pending_at(h)?))
+            .map_err(err)?;
+        Ok(stored
+            .into_iter()
+            .map(|p| Pending {
+                round: p.round,
+                valid_round: p.valid_round,
+                proposer: p.proposer,
+                own: p.own,
+                valid: p.valid,
+                block: p.block,
+            })
+            .collect())
+    }
+
+    fn commit(&self, block: &Block, commit: &CommitCertificate) -> Result<(), ChainError> {
+        Node::commit(self, block, commit).map_err(err)
+    }
+
+    fn decided(&self, h: Height) -> Result<Option<(Block, CommitCertificate)>, ChainError> {
+        self.with_ledger(|l| {
+            let s = l.store();
+            Ok(match (s.block(h)?, s.commit(h)?) {
+                (Some(b), Some(c)) => Some((b, c)),
+                _ => None,
+            })
+        })
+        .map_err(err)
+    }
+
+    fn now(&self) -> Timestamp {
+        Node::now(self)
+    }
+}

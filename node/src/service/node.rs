@@ -1,0 +1,291 @@
+//! The running node: ledger and mempool behind locks, shared by consensus, the API and the
+//! relay of transactions.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+use credledger_core::block::{Block, CommitCertificate, Header, MAX_BLOCK_BYTES};
+use credledger_core::encoding::decode;
+use credledger_core::exec::{Signer, admit};
+use credledger_core::hash::Digest;
+use credledger_core::ids::{Height, Timestamp};
+use credledger_core::state::{StateKey, StateValue};
+use credledger_core::tx::{MAX_TX_BYTES, Transaction};
+use tokio::sync::{broadcast, mpsc};
+
+use super::{CommitError, Ledger};
+use crate::api::{ApiError, Backend, NodeStatus, StateAnswer, TxStatus};
+use crate::consensus::app::Progress;
+use crate::mempool::{Mempool, MempoolError, MempoolLimits};
+use crate::storage::Store;
+
+/// A running node's parts, shared between consensus, the API and the network: the ledger
+/// (commits serialized against reads by a lock, so every answer is of one height) and the
+/// mempool.
+pub struct Node {
+    ledger: RwLock<Ledger>,
+    mempool: Mutex<Mempool>,
+    clock: Box<dyn Fn() -> Timestamp + Send + Sync>,
+    /// Admitted transactions to pass on to the other nodes (set when relaying is on).
+    relay: OnceLock<mpsc::Sender<Vec<u8>>>,
+    /// Consensus height and round (set when consensus runs).
+    progress: OnceLock<Arc<Progress>>,
+    /// Each committed height, for streams of new headers.
+    commits: broadcast::Sender<Height>,
+    /// Transactions in blocks committed since start.
+    committed_txs: AtomicU64,
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+impl Node {
+    /// A node over `ledger`; `clock` tells the time for admission checks and proposals.
+    pub fn new(
+        ledger: Ledger,
+        limits: MempoolLimits,
+        clock: Box<dyn Fn() -> Timestamp + Send + Sync>,
+    ) -> Node {
+        Node {
+            ledger: RwLock::new(ledger),
+            mempool: Mutex::new(Mempool::new(limits)),
+            clock,
+            relay: OnceLock::new(),
+            progress: OnceLock::new(),
+            commits: broadcast::channel(64).0,
+            committed_txs: AtomicU64::new(0),
+        }
+    }
+
+    /// Passes every transaction this node admits from a client on to `relay`.
+    pub fn relay_to(&self, relay: mpsc::Sender<Vec<u8>>) {
+        let _ = self.relay.set(relay);
+    }
+
+    /// Reports consensus progress in the status.
+    pub fn watch_progress(&self, progress: Arc<Progress>) {
+        let _ = self.progress.set(progress);
+    }
+
+    /// Heights as they are committed.
+    pub fn subscribe_commits(&self) -> broadcast::Receiver<Height> {
+        self.commits.subscribe()
+    }
+
+    /// The node's clock.
+    pub fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+
+    /// Runs `f` on the ledger under the read lock.
+    pub fn with_ledger<T>(
+        &self,
+        f: impl FnOnce(&Ledger) -> Result<T, CommitError>,
+    ) -> Result<T, CommitError> {
+        let ledger = self.ledger.read().map_err(|_| CommitError::NoValidators)?;
+        f(&ledger)
+    }
+
+    /// Admits encoded transactions to the mempool, checking all their signatures in one batch;
+    /// one result per transaction, in order.
+    pub fn admit_encoded(&self, raw: &[Vec<u8>]) -> Vec<Result<Digest, ApiError>> {
+        let mut out: Vec<Result<Digest, ApiError>> = Vec::with_capacity(raw.len());
+        let mut txs = Vec::with_capacity(raw.len());
+        let mut slots = Vec::with_capacity(raw.len());
+        for bytes in raw {
+            match decode::<Transaction>(bytes, MAX_TX_BYTES) {
+                Ok(tx) => {
+                    slots.push((out.len(), bytes.len()));
+                    txs.push(tx);
+                    out.push(Err(internal("not admitted")));
+                }
+                Err(e) => out.push(Err(ApiError::BadRequest(format!("transaction bytes: {e}")))),
+            }
+        }
+        let ledger = match self.ledger() {
+            Ok(l) => l,
+            Err(e) => return raw.iter().map(|_| Err(e.clone())).collect(),
+        };
+        let chain = ledger.genesis().chain_id.clone();
+        let admissions = admit(ledger.store(), &chain, (self.clock)(), &txs);
+        let Ok(mut pool) = self.pool() else {
+            return raw
+                .iter()
+                .map(|_| Err(internal("mempool lock poisoned")))
+                .collect();
+        };
+        for ((tx, admission), (slot, len)) in txs.into_iter().zip(admissions).zip(slots) {
+            let id = tx.id();
+            out[slot] = match admission {
+                Err(e) => Err(ApiError::Refused(e.to_string())),
+                Ok(_) if matches!(ledger.store().tx(&id), Ok(Some(_))) => Err(ApiError::Refused(
+                    format!("transaction {id} is already committed"),
+                )),
+                Ok(a) => pool.insert(tx, len, a).map_err(|e| match e {
+                    MempoolError::Full { .. } => ApiError::Unavailable(e.to_string()),
+                    other => ApiError::Refused(other.to_string()),
+                }),
+            };
+        }
+        out
+    }
+
+    fn ledger(&self) -> Result<std::sync::RwLockReadGuard<'_, Ledger>, ApiError> {
+        self.ledger
+            .read()
+            .map_err(|_| internal("ledger lock poisoned"))
+    }
+
+    fn pool(&self) -> Result<std::sync::MutexGuard<'_, Mempool>, ApiError> {
+        self.mempool
+            .lock()
+            .map_err(|_| internal("mempool lock poisoned"))
+    }
+
+    /// The next nonce the committed state expects from a signer.
+    fn next_nonce(store: &Store, signer: &Signer) -> u64 {
+        let value = match signer {
+            Signer::Issuer(i) => store.value(&StateKey::IssuerNonce(i.clone())),
+            Signer::Council => store.value(&StateKey::Governance),
+            Signer::LogSource(s) => store.value(&StateKey::LogSource(s.clone())),
+        };
+        match value {
+            Ok(Some(StateValue::Nonce { next })) => next.0,
+            Ok(Some(StateValue::Governance(g))) => g.next_nonce.0,
+            Ok(Some(StateValue::LogSource(s))) => s.last_sequence.saturating_add(1),
+            _ => 0,
+        }
+    }
+
+    /// Builds the next block from the mempool (at most `max_txs` transactions).
+    pub fn propose(&self, proposer: u16, max_txs: usize) -> Result<Block, CommitError> {
+        let ledger = self.ledger.read().map_err(|_| CommitError::NoValidators)?;
+        let txs = {
+            let pool = self.mempool.lock().map_err(|_| CommitError::NoValidators)?;
+            pool.select(
+                |s| Self::next_nonce(ledger.store(), s),
+                max_txs,
+                MAX_BLOCK_BYTES / 2,
+            )
+        };
+        ledger.propose(txs, (self.clock)(), proposer)
+    }
+
+    /// Commits a decided block and drops what it made stale from the mempool.
+    pub fn commit(&self, block: &Block, commit: &CommitCertificate) -> Result<(), CommitError> {
+        let ledger = self.ledger.write().map_err(|_| CommitError::NoValidators)?;
+        ledger.commit(block, commit)?;
+        if let Ok(mut pool) = self.mempool.lock() {
+            pool.prune(|s| Self::next_nonce(ledger.store(), s));
+        }
+        self.committed_txs
+            .fetch_add(block.transactions.len() as u64, Ordering::Relaxed);
+        let _ = self.commits.send(block.header.height);
+        Ok(())
+    }
+}
+
+impl Backend for Node {
+    fn status(&self) -> Result<NodeStatus, ApiError> {
+        let ledger = self.ledger()?;
+        let pool = self.pool()?;
+        Ok(NodeStatus {
+            chain_id: ledger.genesis().chain_id.clone(),
+            genesis_hash: ledger.genesis().hash(),
+            height: ledger.store().last_height().map_err(internal)?,
+            state_root: ledger.store().state_root().map_err(internal)?,
+            mempool_txs: pool.len(),
+            mempool_bytes: pool.bytes(),
+            committed_txs: self.committed_txs.load(Ordering::Relaxed),
+            round: self.progress.get().map(|p| p.round.load(Ordering::Relaxed)),
+        })
+    }
+
+    fn header(&self, height: Height) -> Result<Option<(Header, CommitCertificate)>, ApiError> {
+        let ledger = self.ledger()?;
+        let store = ledger.store();
+        match (
+            store.header(height).map_err(internal)?,
+            store.commit(height).map_err(internal)?,
+        ) {
+            (Some(h), Some(c)) => Ok(Some((h, c))),
+            _ => Ok(None),
+        }
+    }
+
+    fn block(&self, height: Height) -> Result<Option<Block>, ApiError> {
+        self.ledger()?.store().block(height).map_err(internal)
+    }
+
+    fn tx(&self, id: &Digest) -> Result<TxStatus, ApiError> {
+        if let Some(loc) = self.ledger()?.store().tx(id).map_err(internal)? {
+            return Ok(TxStatus::Committed {
+                height: loc.height,
+                index: loc.index,
+                error: loc.error,
+            });
+        }
+        Ok(if self.pool()?.contains(id) {
+            TxStatus::Pending
+        } else {
+            TxStatus::Unknown
+        })
+    }
+
+    fn submit(&self, bytes: &[u8]) -> Result<Digest, ApiError> {
+        let result = self
+            .admit_encoded(&[bytes.to_vec()])
+            .pop()
+            .unwrap_or_else(|| Err(internal("admission returned nothing")));
+        if result.is_ok()
+            && let Some(relay) = self.relay.get()
+        {
+            // A full relay queue drops the copy, not the transaction: this node still holds
+            // it and proposes it in its turn.
+            let _ = relay.try_send(bytes.to_vec());
+        }
+        result
+    }
+
+    fn relayed(&self, batch: &[Vec<u8>]) -> Result<usize, ApiError> {
+        Ok(self
+            .admit_encoded(batch)
+            .iter()
+            .filter(|r| r.is_ok())
+            .count())
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Height> {
+        self.subscribe_commits()
+    }
+
+    fn state(&self, key: &StateKey) -> Result<StateAnswer, ApiError> {
+        let ledger = self.ledger()?;
+        let store = ledger.store();
+        let height = store.last_height().map_err(internal)?;
+        if height == Height(0) {
+            return Err(ApiError::Unavailable("no block is committed yet".into()));
+        }
+        let (Some(header), Some(commit)) = (
+            store.header(height).map_err(internal)?,
+            store.commit(height).map_err(internal)?,
+        ) else {
+            return Err(internal(format!(
+                "block {height} is missing its header or commit"
+            )));
+        };
+        let (found, proof) =
+            credledger_core::smt::prove(store, header.state_root, &key.hash()).map_err(internal)?;
+        let value = match found {
+            Some(_) => store.value(key).map_err(internal)?,
+            None => None,
+        };
+        Ok(StateAnswer {
+            value,
+            proof,
+            header,
+            commit,
+        })
+    }
+}

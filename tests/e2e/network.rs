@@ -1,0 +1,255 @@
+//! Real validators on loopback, written like the scripts an operator would follow: they
+//! commit, agree, survive crashes, stall without a quorum rather than fork, refuse bad
+//! transactions and outsiders, and let an observer serve proofs that verify against genesis.
+
+use std::time::Duration;
+
+use credledger_core::devnet::COMPANY_REGISTRATION;
+use credledger_core::encoding::encode;
+use credledger_core::ids::Timestamp;
+use credledger_core::presentation::{CompactPresentation, Presentation, StatusEvidence};
+use credledger_core::testkit::{World, lawyer_claims, publish_tx};
+use credledger_core::tx::Transaction;
+use credledger_core::{Policy, TrustAnchor, verify};
+use credledger_tests::net::Net;
+use serde_json::Value;
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn committed_on(net: &Net, i: usize, tx: &Transaction) -> Option<Value> {
+    let s = net.get(i, &format!("/v1/tx/{}", tx.id()))?;
+    (s["state"] == "committed").then_some(s)
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+#[test]
+fn four_validators_commit_agree_and_refuse_bad_transactions() {
+    let net = Net::start(4, 0);
+    let genesis = std::fs::read(net.dir.path().join("genesis.json")).unwrap();
+    let g = credledger_core::genesis::Genesis::from_json(&genesis).unwrap();
+    assert_eq!(
+        g.hash(),
+        net.devnet.genesis.hash(),
+        "the harness signs for this genesis"
+    );
+    for i in 0..4 {
+        assert!(
+            net.wait_height(i, 3, LONG),
+            "validator {i} commits:\n{}",
+            net.log(i)
+        );
+    }
+
+    // A transaction sent to one validator is committed on all, with one history.
+    let world = World::with_devnet(net.devnet_copy());
+    let c = world.lawyer_license(1, None);
+    let tx = publish_tx(&net.devnet, "moj", "moj-2026-01", 0, &[&c]);
+    let (code, body) = net.submit(2, &encode(&tx));
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["id"], tx.id().to_string());
+    let mut at = 0;
+    for i in 0..4 {
+        assert!(
+            net.wait(LONG, || committed_on(&net, i, &tx).is_some()),
+            "committed on validator {i}:\n{}",
+            net.log(i)
+        );
+        let s = committed_on(&net, i, &tx).unwrap();
+        assert_eq!(s["error"], Value::Null, "accepted: {s}");
+        at = s["height"].as_u64().unwrap();
+    }
+    let hashes: Vec<_> = (0..4).map(|i| net.header_hash(i, at)).collect();
+    assert!(hashes[0].is_some());
+    assert!(
+        hashes.iter().all(|h| *h == hashes[0]),
+        "one block at {at}: {hashes:?}"
+    );
+
+    // Replaying it is refused by name.
+    let (code, body) = net.submit(0, &encode(&tx));
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body.to_string().contains("already committed") || body.to_string().contains("nonce"),
+        "{body}"
+    );
+
+    // A damaged signature is refused.
+    let c2 = world.lawyer_license(2, None);
+    let mut bad = encode(&publish_tx(&net.devnet, "moj", "moj-2026-01", 1, &[&c2]));
+    let n = bad.len();
+    bad[n - 5] ^= 1;
+    let (code, body) = net.submit(1, &bad);
+    assert!(code == 422 || code == 400, "{code} {body}");
+
+    // The Ministry of Justice may not issue company registrations.
+    let wrong = world.issue(
+        "moj",
+        "moj-2026-01",
+        COMPANY_REGISTRATION,
+        3,
+        &lawyer_claims(3),
+        None,
+    );
+    let (code, body) = net.submit(
+        3,
+        &encode(&publish_tx(&net.devnet, "moj", "moj-2026-01", 1, &[&wrong])),
+    );
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body.to_string().contains("kind"),
+        "the refusal names the kind: {body}"
+    );
+
+    // Garbage is a 400 naming the transaction bytes.
+    let (code, body) = net.submit(0, b"not a transaction");
+    assert_eq!(code, 400, "{body}");
+    assert!(body.to_string().contains("transaction bytes"), "{body}");
+}
+
+#[test]
+fn crashes_and_lost_quorum_stall_but_never_fork() {
+    let mut net = Net::start(4, 0);
+    assert!(net.wait_height(0, 3, LONG), "{}", net.log(0));
+
+    // kill -9 one validator: the other three keep committing.
+    net.kill(3);
+    let h = net.height(0).unwrap();
+    for i in 0..3 {
+        assert!(
+            net.wait_height(i, h + 5, LONG),
+            "validator {i} goes on:\n{}",
+            net.log(i)
+        );
+    }
+
+    // Restarted, it catches up to the others and agrees with them.
+    net.start_node(3);
+    let tip = net.height(0).unwrap();
+    assert!(
+        net.wait_height(3, tip, LONG),
+        "the restarted validator catches up:\n{}",
+        net.log(3)
+    );
+    assert_eq!(net.header_hash(3, tip), net.header_hash(0, tip));
+
+    // With two of four stopped there is no quorum: nothing is committed, nothing forks.
+    assert_eq!(
+        net.stop(2),
+        Some(0),
+        "SIGTERM is a clean exit:\n{}",
+        net.log(2)
+    );
+    net.kill(3);
+    std::thread::sleep(Duration::from_secs(2));
+    let stalled = net.height(0).unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        net.height(0).unwrap() <= stalled + 1,
+        "no quorum, no progress"
+    );
+    let h0 = net.height(0).unwrap();
+    let h1 = net.height(1).unwrap();
+    let common = h0.min(h1);
+    assert_eq!(net.header_hash(0, common), net.header_hash(1, common));
+
+    // One back: three of four again, and the chain moves on.
+    net.start_node(2);
+    assert!(
+        net.wait_height(0, h0 + 3, LONG),
+        "progress resumes:\n{}",
+        net.log(2)
+    );
+    assert!(net.wait_height(2, h0 + 3, LONG), "{}", net.log(2));
+    assert_eq!(net.header_hash(2, h0 + 3), net.header_hash(0, h0 + 3));
+}
+
+#[test]
+fn an_observer_follows_and_serves_proofs_that_verify_against_genesis() {
+    let net = Net::start(4, 1);
+    let world = World::with_devnet(net.devnet_copy());
+    let c = world.lawyer_license(7, None);
+    let tx = publish_tx(&net.devnet, "moj", "moj-2026-01", 0, &[&c]);
+    let (code, body) = net.submit(0, &encode(&tx));
+    assert_eq!(code, 200, "{body}");
+    let observer = 4;
+    assert!(
+        net.wait(LONG, || committed_on(&net, observer, &tx).is_some()),
+        "the observer follows:\n{}",
+        net.log(observer)
+    );
+    let ev = net
+        .get(observer, &format!("/v1/credentials/moj/{}", c.body.id))
+        .expect("evidence");
+    let evidence: StatusEvidence = serde_json::from_value(ev).unwrap();
+    let p = Presentation::Full {
+        compact: CompactPresentation {
+            body: c.body.clone(),
+            signature: c.signature,
+            disclosure: c.disclose(None),
+        },
+        evidence,
+    };
+    let anchor = TrustAnchor::from_genesis(&net.devnet.genesis).unwrap();
+    let verdict = verify(&p, &anchor, Timestamp(now_ms()), &Policy::LIVE);
+    assert!(verdict.is_ok(), "{verdict:?}");
+}
+
+#[test]
+fn a_node_outside_the_set_and_the_peer_lists_cannot_take_part() {
+    let mut net = Net::start(4, 0);
+    assert!(net.wait_height(0, 2, LONG));
+    // An outsider that knows every validator's address, but whom no validator lists.
+    let home = net.dir.path().join("outsider");
+    let peers: Vec<String> = net.nodes.iter().map(|n| n.public_key.clone()).collect();
+    let mut args = vec![
+        "init".to_string(),
+        "--home".into(),
+        home.display().to_string(),
+        "--genesis".into(),
+        net.dir.path().join("genesis.json").display().to_string(),
+        "--api-listen".into(),
+        "127.0.0.1:0".into(),
+        "--p2p-listen".into(),
+        "/ip4/127.0.0.1/tcp/0".into(),
+    ];
+    for (i, k) in peers.iter().enumerate() {
+        let port = p2p_port(&net, i);
+        args.push("--peer".into());
+        args.push(format!("{k}@/ip4/127.0.0.1/tcp/{port}"));
+    }
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = credledger_tests::run("credledger-node", &refs);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    net.nodes
+        .push(credledger_tests::net::NodeProc::unlisted("outsider", home));
+    let outsider = net.nodes.len() - 1;
+    net.start_node(outsider);
+    let tip = net.height(0).unwrap();
+    assert!(net.wait_height(0, tip + 5, LONG));
+    std::thread::sleep(Duration::from_secs(2));
+    let log = net.log(outsider);
+    assert!(
+        !log.contains("block committed"),
+        "the outsider must not receive blocks:\n{log}"
+    );
+}
+
+fn p2p_port(net: &Net, i: usize) -> u16 {
+    let toml = std::fs::read_to_string(net.nodes[i].home.join("node.toml")).unwrap();
+    let line = toml
+        .lines()
+        .find(|l| l.starts_with("listen = \"/ip4"))
+        .unwrap();
+    line.rsplit('/')
+        .next()
+        .unwrap()
+        .trim_end_matches('"')
+        .parse()
+        .unwrap()
+}
