@@ -2,7 +2,11 @@
 //! commit, agree, survive crashes, stall without a quorum rather than fork, refuse bad
 //! transactions and outsiders, and let an observer serve proofs that verify against genesis.
 
+use std::io::{BufRead, BufReader};
 use std::time::Duration;
+
+use credledger_core::block::{CommitCertificate, Header};
+use credledger_core::light::LightState;
 
 use credledger_core::devnet::COMPANY_REGISTRATION;
 use credledger_core::encoding::encode;
@@ -198,6 +202,34 @@ fn an_observer_follows_and_serves_proofs_that_verify_against_genesis() {
     let anchor = TrustAnchor::from_genesis(&net.devnet.genesis).unwrap();
     let verdict = verify(&p, &anchor, Timestamp(now_ms()), &Policy::LIVE);
     assert!(verdict.is_ok(), "{verdict:?}");
+
+    // A light client follows the observer's header stream from block 1 and checks every
+    // header and commit from genesis on.
+    let mut light = LightState::from_genesis(&net.devnet.genesis).unwrap();
+    let resp = reqwest::blocking::Client::new()
+        .get(format!(
+            "{}/v1/headers/stream?from=1",
+            net.nodes[observer].api
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut followed = 0;
+    for line in BufReader::new(resp).lines() {
+        let line = line.unwrap();
+        let Some(data) = line.strip_prefix("data:") else {
+            continue;
+        };
+        let v: Value = serde_json::from_str(data.trim()).unwrap();
+        let header: Header = serde_json::from_value(v["header"].clone()).unwrap();
+        let commit: CommitCertificate = serde_json::from_value(v["commit"].clone()).unwrap();
+        light = light.advance(&header, &commit, None).unwrap();
+        followed += 1;
+        if followed == 5 {
+            break;
+        }
+    }
+    assert_eq!(light.height.0, 5);
 }
 
 #[test]

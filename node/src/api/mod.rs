@@ -12,14 +12,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use std::convert::Infallible;
+
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use credledger_core::hash::Digest;
 use credledger_core::ids::{CredentialId, Height};
 use credledger_core::state::{StateKey, StateValue};
 use credledger_core::tx::MAX_TX_BYTES;
+use futures_util::Stream;
 use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
 use tower_http::timeout::TimeoutLayer;
 
 type Shared = Arc<dyn Backend>;
@@ -30,6 +35,7 @@ pub fn router(backend: Shared) -> Router {
         .route("/health", get(health))
         .route("/v1/status", get(status))
         .route("/v1/headers/{height}", get(header))
+        .route("/v1/headers/stream", get(header_stream))
         .route("/v1/blocks/{height}", get(block))
         .route("/v1/tx", post(submit))
         .route(
@@ -80,6 +86,63 @@ async fn header(
     Ok(Json(
         json!({ "hash": header.hash(), "header": header, "commit": commit }),
     ))
+}
+
+/// How many past headers one stream request may ask for before the live ones.
+const MAX_BACKFILL: u64 = 1_000;
+
+#[derive(serde::Deserialize)]
+struct StreamFrom {
+    from: Option<u64>,
+}
+
+fn header_event(b: &Shared, h: Height) -> Option<Event> {
+    let (header, commit) = b.header(h).ok()??;
+    Event::default()
+        .event("header")
+        .id(h.0.to_string())
+        .json_data(json!({ "hash": header.hash(), "header": header, "commit": commit }))
+        .ok()
+}
+
+/// Server-sent events: one `header` event per committed block, `{hash, header, commit}`, for
+/// light clients; `?from=h` first replays heights from `h` (at most 1,000 back).
+async fn header_stream(
+    State(b): State<Shared>,
+    Query(q): Query<StreamFrom>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    // Subscribe before reading the tip, so no height falls between the replay and the feed.
+    let rx = b.subscribe();
+    let tip = b.status()?.height.0;
+    let start = match q.from {
+        Some(f) if f == 0 || f > tip + 1 => {
+            return Err(ApiError::BadRequest(format!(
+                "from must be between 1 and {}",
+                tip + 1
+            )));
+        }
+        Some(f) if tip - f >= MAX_BACKFILL => {
+            return Err(ApiError::BadRequest(format!(
+                "from may be at most {MAX_BACKFILL} heights behind the tip {tip}"
+            )));
+        }
+        Some(f) => f,
+        None => tip + 1,
+    };
+    let stream = futures_util::stream::unfold((b, rx, start), |(b, mut rx, next)| async move {
+        loop {
+            let tip = b.status().ok()?.height.0;
+            if next <= tip {
+                let ev = header_event(&b, Height(next))?;
+                return Some((Ok(ev), (b, rx, next + 1)));
+            }
+            match rx.recv().await {
+                Ok(_) | Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
 async fn block(
