@@ -8,6 +8,8 @@ mod node;
 pub use node::Node;
 
 use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use credledger_core::block::{
     Block, CommitCertificate, HEADER_VERSION, Header, ValidatorSet, transactions_root,
@@ -68,14 +70,28 @@ pub const MAX_CLOCK_AHEAD_MS: u64 = 10_000;
 pub struct Ledger {
     genesis: Genesis,
     store: Store,
+    /// Executions of recent proposals on the current tip, so the block that is decided is not
+    /// executed a second time to commit it: `(block hash, state root before, execution)`.
+    executed: Mutex<Vec<(Digest, Digest, Executed)>>,
+    /// Recent cost of executing one transaction, in ns (a moving average), which bounds how
+    /// many transactions a proposal takes.
+    tx_cost_ns: AtomicU64,
 }
+
+/// Proposals whose execution is kept for the commit.
+const EXECUTED_KEPT: usize = 4;
 
 impl Ledger {
     /// Opens the data folder for `genesis`, creating the genesis state on first start.
     pub fn open(dir: &Path, genesis: Genesis) -> Result<Ledger, StoreError> {
         let store = Store::open(dir)?;
         store.init(&genesis)?;
-        Ok(Ledger { genesis, store })
+        Ok(Ledger {
+            genesis,
+            store,
+            executed: Mutex::new(Vec::new()),
+            tx_cost_ns: AtomicU64::new(200_000),
+        })
     }
 
     /// The storage, for reads.
@@ -86,6 +102,39 @@ impl Ledger {
     /// The genesis.
     pub fn genesis(&self) -> &Genesis {
         &self.genesis
+    }
+
+    /// How many transactions a proposal can execute within `budget`, by the recent cost.
+    pub fn txs_within(&self, budget: std::time::Duration) -> usize {
+        let cost = self.tx_cost_ns.load(Ordering::Relaxed).max(1);
+        (budget.as_nanos() / u128::from(cost)).min(usize::MAX as u128) as usize
+    }
+
+    fn note_cost(&self, txs: usize, took: std::time::Duration) {
+        if txs < 10 {
+            return;
+        }
+        let new = (took.as_nanos() / txs as u128).min(u128::from(u32::MAX)) as u64;
+        let old = self.tx_cost_ns.load(Ordering::Relaxed);
+        self.tx_cost_ns
+            .store((old * 3 + new) / 4, Ordering::Relaxed);
+    }
+
+    fn remember(&self, block: Digest, root: Digest, executed: &Executed) {
+        if let Ok(mut kept) = self.executed.lock() {
+            kept.retain(|(b, r, _)| *r == root && *b != block);
+            if kept.len() >= EXECUTED_KEPT {
+                kept.remove(0);
+            }
+            kept.push((block, root, executed.clone()));
+        }
+    }
+
+    fn recall(&self, block: &Digest, root: &Digest) -> Option<Executed> {
+        let kept = self.executed.lock().ok()?;
+        kept.iter()
+            .find(|(b, r, _)| b == block && r == root)
+            .map(|(_, _, e)| e.clone())
     }
 
     /// The validator set that must sign the next block: the set in the current state.
@@ -135,7 +184,9 @@ impl Ledger {
             time,
         };
         let root = self.store.state_root()?;
+        let started = std::time::Instant::now();
         let executed = execution::execute(&self.store, root, &env, &txs)?;
+        self.note_cost(txs.len(), started.elapsed());
         let validators = self.next_validators()?;
         let next = executed.next_validators_hash(&validators);
         let header = Header {
@@ -154,10 +205,12 @@ impl Ledger {
             height,
             reason: e.to_string(),
         })?;
-        Ok(Block {
+        let block = Block {
             header,
             transactions,
-        })
+        };
+        self.remember(block.header.hash(), root, &executed);
+        Ok(block)
     }
 
     /// Checks that `block` is a valid next block, short of its commit certificate: it links to
@@ -209,7 +262,18 @@ impl Ledger {
         if usize::from(h.proposer) >= set.validators().len() {
             return Err(bad_header(format!("proposer index {}", h.proposer)));
         }
-        let executed = execution::execute_decided(&self.store, self.store.state_root()?, block)?;
+        let root = self.store.state_root()?;
+        let hash = h.hash();
+        let executed = match self.recall(&hash, &root) {
+            Some(e) => e,
+            None => {
+                let started = std::time::Instant::now();
+                let e = execution::execute_decided(&self.store, root, block)?;
+                self.note_cost(block.transactions.len(), started.elapsed());
+                self.remember(hash, root, &e);
+                e
+            }
+        };
         // Light clients follow validator-set changes by this field, so it must be what the
         // block's execution left in the state (spec/blocks.md §5).
         let next = executed.next_validators_hash(&set);
@@ -280,6 +344,9 @@ impl Ledger {
             root: executed.root,
             next_set,
         })?;
+        if let Ok(mut kept) = self.executed.lock() {
+            kept.clear();
+        }
         tracing::info!(target: "credledger::commit", height = h.height.0, txs = block.transactions.len(), root = %executed.root, "block committed");
         Ok(())
     }
