@@ -110,6 +110,39 @@ fn four_validators_commit_agree_and_refuse_bad_transactions() {
         "the refusal names the kind: {body}"
     );
 
+    // A kind nobody registered is refused by name.
+    let unknown = world.issue(
+        "moj",
+        "moj-2026-01",
+        "no-such-kind",
+        4,
+        &lawyer_claims(4),
+        None,
+    );
+    let (code, body) = net.submit(
+        2,
+        &encode(&publish_tx(
+            &net.devnet,
+            "moj",
+            "moj-2026-01",
+            1,
+            &[&unknown],
+        )),
+    );
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body.to_string().contains("no-such-kind"),
+        "the refusal names the kind: {body}"
+    );
+
+    // A client may wait for the commit in the same request.
+    let c5 = world.lawyer_license(5, None);
+    let tx5 = publish_tx(&net.devnet, "moj", "moj-2026-01", 1, &[&c5]);
+    let (code, body) = net.submit_and_wait(1, &encode(&tx5), 8_000);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["state"], "committed", "{body}");
+    assert_eq!(body["id"], tx5.id().to_string());
+
     // Garbage is a 400 naming the transaction bytes.
     let (code, body) = net.submit(0, b"not a transaction");
     assert_eq!(code, 400, "{body}");

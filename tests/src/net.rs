@@ -271,6 +271,19 @@ impl Net {
         (code, r.json().unwrap_or(Value::Null))
     }
 
+    /// POSTs a transaction with `?wait_ms=` and returns the status code and JSON body.
+    pub fn submit_and_wait(&self, i: usize, tx: &[u8], wait_ms: u64) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}/v1/tx?wait_ms={wait_ms}", self.nodes[i].api))
+            .header("content-type", "application/octet-stream")
+            .body(tx.to_vec())
+            .send()
+            .unwrap();
+        let code = r.status().as_u16();
+        (code, r.json().unwrap_or(Value::Null))
+    }
+
     /// Node `i`'s last committed height, if it answers.
     pub fn height(&self, i: usize) -> Option<u64> {
         self.get(i, "/v1/status")?["height"].as_u64()

@@ -27,6 +27,8 @@ pub struct NodeStatus {
     pub mempool_bytes: usize,
     /// Transactions in blocks committed since this node started.
     pub committed_txs: u64,
+    /// Consensus peers connected (none when consensus does not run here).
+    pub peers: Option<u64>,
     /// The consensus round at the current height (none when consensus does not run here).
     pub round: Option<u64>,
 }

@@ -156,9 +156,46 @@ async fn block(
     Ok(Json(json!({ "hash": block.header.hash(), "block": block })))
 }
 
-async fn submit(State(b): State<Shared>, body: Bytes) -> Result<Json<Value>, ApiError> {
+#[derive(serde::Deserialize)]
+struct SubmitQuery {
+    /// Wait up to this many ms for the transaction to be committed.
+    wait_ms: Option<u64>,
+}
+
+/// Longest wait for a commit a client may ask for.
+const MAX_WAIT_MS: u64 = 8_000;
+
+/// Admits a transaction; with `?wait_ms=N` also waits (at most 8 s, inside the request
+/// timeout) for its commit and
+/// answers with its status too.
+async fn submit(
+    State(b): State<Shared>,
+    Query(q): Query<SubmitQuery>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    // Subscribed before submitting, so the commit cannot slip between the two.
+    let mut commits = b.subscribe();
     let id = b.submit(&body)?;
-    Ok(Json(json!({ "id": id })))
+    let Some(wait) = q.wait_ms else {
+        return Ok(Json(json!({ "id": id })));
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(wait.min(MAX_WAIT_MS));
+    loop {
+        if let TxStatus::Committed { .. } = b.tx(&id)? {
+            break;
+        }
+        match tokio::time::timeout_at(deadline, commits.recv()).await {
+            Ok(Ok(_)) | Ok(Err(RecvError::Lagged(_))) => continue,
+            Ok(Err(RecvError::Closed)) | Err(_) => break,
+        }
+    }
+    let mut out = json!({ "id": id });
+    if let (Some(o), Ok(Value::Object(status))) =
+        (out.as_object_mut(), serde_json::to_value(b.tx(&id)?))
+    {
+        o.extend(status);
+    }
+    Ok(Json(out))
 }
 
 /// The body limit of a relayed batch.
@@ -205,10 +242,16 @@ async fn metrics(State(b): State<Shared>) -> Result<String, ApiError> {
         s.mempool_bytes as u64,
     );
     gauge(
-        "credledger_committed_txs_total",
-        "Transactions in committed blocks since start.",
-        s.committed_txs,
+        "credledger_peers",
+        "Consensus peers connected.",
+        s.peers.unwrap_or(0),
     );
+    let name = "credledger_committed_txs_total";
+    out.push_str(&format!(
+        "# HELP {name} Transactions in blocks committed since the node started.\n\
+         # TYPE {name} counter\n{name} {}\n",
+        s.committed_txs
+    ));
     Ok(out)
 }
 

@@ -40,6 +40,8 @@ pub struct Progress {
     pub height: AtomicU64,
     /// Its round.
     pub round: AtomicU64,
+    /// Peers connected now (refreshed every few seconds).
+    pub peers: AtomicU64,
 }
 
 /// Timing of heights: the engine's timeouts and the least time between blocks.

@@ -10,8 +10,8 @@ use arc_malachitebft_app_channel::app::net::{Multiaddr, PeerId};
 use arc_malachitebft_app_channel::app::types::Keypair;
 use arc_malachitebft_app_channel::app::types::codec::Codec;
 use arc_malachitebft_app_channel::{
-    ConsensusContext, EngineHandle, NetworkContext, NetworkIdentity, RequestContext, Signer,
-    SyncContext, WalContext, start_engine,
+    ConsensusContext, EngineHandle, NetworkContext, NetworkIdentity, NetworkRequest,
+    RequestContext, Signer, SyncContext, WalContext, start_engine,
 };
 use credledger_core::ids::ChainId;
 use credledger_core::sig::PublicKey;
@@ -173,6 +173,22 @@ pub async fn start<C: Chain>(s: EngineSettings, chain: Arc<C>) -> Result<Running
     .await
     .map_err(|e| EngineError::Start(format!("{e:#}")))?;
     let progress = Arc::new(Progress::default());
+    // The peer count for metrics, from the network's own state.
+    let (net, watched) = (channels.net_requests.clone(), progress.clone());
+    tokio::spawn(async move {
+        loop {
+            match NetworkRequest::dump_state(&net).await {
+                Ok(Some(dump)) => watched.peers.store(
+                    dump.peers.len() as u64,
+                    std::sync::atomic::Ordering::Relaxed,
+                ),
+                Ok(None) => {}
+                Err(_) if net.is_closed() => return,
+                Err(_) => {}
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        }
+    });
     let app = App::new(chain, s.validator.then_some(me), s.pacing, progress.clone());
     let app = tokio::spawn(async move { app.run(&mut channels).await });
     Ok(Running {

@@ -215,6 +215,7 @@ impl Backend for Node {
             mempool_bytes: pool.bytes(),
             committed_txs: self.committed_txs.load(Ordering::Relaxed),
             round: self.progress.get().map(|p| p.round.load(Ordering::Relaxed)),
+            peers: self.progress.get().map(|p| p.peers.load(Ordering::Relaxed)),
         })
     }
 
