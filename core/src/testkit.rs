@@ -353,14 +353,22 @@ impl World {
 
     /// The full presentation of a credential under the last commit.
     pub fn full(&self, c: &HeldCredential, reveal: Option<&[&str]>) -> Presentation {
-        let compact = CompactPresentation {
+        full_with(c, reveal, self.evidence(c))
+    }
+}
+
+/// A full presentation of `c` with status evidence from elsewhere (e.g. a node's API).
+pub fn full_with(
+    c: &HeldCredential,
+    reveal: Option<&[&str]>,
+    evidence: StatusEvidence,
+) -> Presentation {
+    Presentation::Full {
+        compact: CompactPresentation {
             body: c.body.clone(),
             signature: c.signature,
             disclosure: c.disclose(reveal),
-        };
-        Presentation::Full {
-            compact,
-            evidence: self.evidence(c),
-        }
+        },
+        evidence,
     }
 }

@@ -76,11 +76,11 @@ fn main() {
     for (b, txs) in inputs.into_iter().enumerate() {
         let time = Timestamp(d.genesis.genesis_time.0 + (b as u64 + 1) * 1_000);
         let t = Instant::now();
-        let block = ledger.propose(txs, time, 0).unwrap();
+        let block = ledger.propose(txs, time, 0, &()).unwrap();
         propose_s += t.elapsed().as_secs_f64();
         let commit = sign_commit(&d, &set, &block.header, 3);
         let t = Instant::now();
-        ledger.commit(&block, &commit).unwrap();
+        ledger.commit(&block, &commit, &()).unwrap();
         commit_s += t.elapsed().as_secs_f64();
     }
     let total = (blocks * per_block) as f64;

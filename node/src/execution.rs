@@ -3,7 +3,9 @@
 //! the service's job, so this module knows nothing of storage.
 
 use credledger_core::block::{Block, ValidatorSet};
-use credledger_core::exec::{BlockEnv, BlockOutcome, StateError, StateReader, execute_block};
+use credledger_core::exec::{
+    BlockEnv, BlockOutcome, CheckedSignatures, StateError, StateReader, execute_block_checked,
+};
 use credledger_core::hash::Digest;
 use credledger_core::smt::{self, Node, NodeStore, SmtError};
 use credledger_core::tx::Transaction;
@@ -48,8 +50,9 @@ pub fn execute<S: StateReader + NodeStore>(
     root: Digest,
     env: &BlockEnv,
     txs: &[Transaction],
+    checked: &dyn CheckedSignatures,
 ) -> Result<Executed, ExecError> {
-    let outcome = execute_block(state, env, txs)?;
+    let outcome = execute_block_checked(state, env, txs, checked)?;
     let (root, nodes) = smt::update(state, root, &outcome.tree_entries())?;
     Ok(Executed {
         outcome,
@@ -63,6 +66,7 @@ pub fn execute_decided<S: StateReader + NodeStore>(
     state: &S,
     root: Digest,
     block: &Block,
+    checked: &dyn CheckedSignatures,
 ) -> Result<Executed, ExecError> {
     if !block.transactions_match() {
         return Err(ExecError::TransactionsRoot);
@@ -73,7 +77,7 @@ pub fn execute_decided<S: StateReader + NodeStore>(
         height: h.height,
         time: h.time,
     };
-    let executed = execute(state, root, &env, &block.transactions)?;
+    let executed = execute(state, root, &env, &block.transactions, checked)?;
     if executed.root != h.state_root {
         return Err(ExecError::StateRoot {
             header: h.state_root,

@@ -10,7 +10,7 @@ use credledger_core::block::ValidatorSet;
 use credledger_core::devnet::{Devnet, DevnetParams};
 use credledger_core::encoding::encode;
 use credledger_core::ids::Timestamp;
-use credledger_core::presentation::{CompactPresentation, Presentation, StatusEvidence};
+use credledger_core::presentation::StatusEvidence;
 use credledger_core::testkit::{World, publish_tx, sign_commit};
 use credledger_core::{Policy, TrustAnchor, verify};
 use credledger_node::api::router;
@@ -107,14 +107,7 @@ async fn submit_commit_and_prove_a_credential() {
     let (code, ev) = call(&app, get(&format!("/v1/credentials/moj/{}", c.body.id))).await;
     assert_eq!(code, StatusCode::OK, "{ev}");
     let evidence: StatusEvidence = serde_json::from_value(ev).unwrap();
-    let p = Presentation::Full {
-        compact: CompactPresentation {
-            body: c.body.clone(),
-            signature: c.signature,
-            disclosure: c.disclose(None),
-        },
-        evidence,
-    };
+    let p = credledger_core::testkit::full_with(&c, None, evidence);
     let anchor = TrustAnchor::from_genesis(&d.genesis).unwrap();
     assert!(verify(&p, &anchor, Timestamp(T0 + 6_000), &Policy::LIVE).is_ok());
 

@@ -37,9 +37,9 @@ fn child_process_entry() {
         let c = world.lawyer_license(h as u32 + 1, None);
         let tx = publish_tx(&d, "moj", "moj-2026-01", h, &[&c]);
         let time = Timestamp(d.genesis.genesis_time.0 + (h + 1) * 1_000);
-        let block = ledger.propose(vec![tx], time, 0).unwrap();
+        let block = ledger.propose(vec![tx], time, 0, &()).unwrap();
         ledger
-            .commit(&block, &sign_commit(&d, &set, &block.header, 3))
+            .commit(&block, &sign_commit(&d, &set, &block.header, 3), &())
             .unwrap();
         // Acknowledged only after the synced write returned.
         writeln!(out, "committed {}", block.header.height.0).unwrap();

@@ -44,16 +44,17 @@ fn committed_blocks_survive_restart_and_serve_verifiable_proofs() {
                 vec![publish_tx(&d, 0, &[&good]), replay.clone()],
                 Timestamp(T0 + 1_000),
                 0,
+                &(),
             )
             .unwrap();
         // Too few signatures: not committed.
         let weak = sign_commit(&d, &set, &block.header, 2);
         assert!(matches!(
-            ledger.commit(&block, &weak),
+            ledger.commit(&block, &weak, &()),
             Err(CommitError::Commit { .. })
         ));
         let commit = sign_commit(&d, &set, &block.header, 3);
-        ledger.commit(&block, &commit).unwrap();
+        ledger.commit(&block, &commit, &()).unwrap();
         // The replayed copy is recorded as refused, with the reason.
         let loc = ledger.store().tx(&replay.id()).unwrap().unwrap();
         assert_eq!(loc.index, 1);
@@ -63,7 +64,7 @@ fn committed_blocks_survive_restart_and_serve_verifiable_proofs() {
         );
         // The same block again does not follow the tip.
         assert!(matches!(
-            ledger.commit(&block, &commit),
+            ledger.commit(&block, &commit, &()),
             Err(CommitError::NotNext { .. })
         ));
         block.header
@@ -77,11 +78,16 @@ fn committed_blocks_survive_restart_and_serve_verifiable_proofs() {
         header_1
     );
     let block = ledger
-        .propose(vec![publish_tx(&d, 1, &[&other])], Timestamp(T0 + 2_000), 1)
+        .propose(
+            vec![publish_tx(&d, 1, &[&other])],
+            Timestamp(T0 + 2_000),
+            1,
+            &(),
+        )
         .unwrap();
     assert_eq!(block.header.previous, header_1.hash());
     let commit = sign_commit(&d, &set, &block.header, 3);
-    ledger.commit(&block, &commit).unwrap();
+    ledger.commit(&block, &commit, &()).unwrap();
 
     // A full presentation built from what the node stored verifies against genesis alone.
     let key = StateKey::Credential(good.body.issuer.clone(), good.body.id);
@@ -119,12 +125,17 @@ fn a_block_whose_header_lies_about_the_state_is_not_committed() {
     let c = world.lawyer_license(3, None);
     let ledger = Ledger::open(dir.path(), d.genesis.clone()).unwrap();
     let mut block = ledger
-        .propose(vec![publish_tx(&d, 0, &[&c])], Timestamp(T0 + 1_000), 0)
+        .propose(
+            vec![publish_tx(&d, 0, &[&c])],
+            Timestamp(T0 + 1_000),
+            0,
+            &(),
+        )
         .unwrap();
     block.header.state_root.0[0] ^= 1;
     let commit = sign_commit(&d, &set, &block.header, 4);
     assert!(matches!(
-        ledger.commit(&block, &commit),
+        ledger.commit(&block, &commit, &()),
         Err(CommitError::Exec(
             credledger_node::execution::ExecError::StateRoot { .. }
         ))
@@ -138,24 +149,34 @@ fn a_block_whose_header_lies_about_the_state_is_not_committed() {
     // A header that announces a validator-set change the block does not make is refused:
     // light clients follow sets by that field.
     let mut block = ledger
-        .propose(vec![publish_tx(&d, 0, &[&c])], Timestamp(T0 + 1_000), 0)
+        .propose(
+            vec![publish_tx(&d, 0, &[&c])],
+            Timestamp(T0 + 1_000),
+            0,
+            &(),
+        )
         .unwrap();
     block.header.next_validators_hash.0[3] ^= 1;
     let commit = sign_commit(&d, &set, &block.header, 4);
     assert!(matches!(
-        ledger.commit(&block, &commit),
+        ledger.commit(&block, &commit, &()),
         Err(CommitError::BadHeader { .. })
     ));
     assert_eq!(ledger.store().last_height().unwrap().0, 0);
 
     // Transactions that do not match the header's root are refused too.
     let mut block = ledger
-        .propose(vec![publish_tx(&d, 0, &[&c])], Timestamp(T0 + 1_000), 0)
+        .propose(
+            vec![publish_tx(&d, 0, &[&c])],
+            Timestamp(T0 + 1_000),
+            0,
+            &(),
+        )
         .unwrap();
     block.transactions = BoundedVec::empty();
     let commit = sign_commit(&d, &set, &block.header, 4);
     assert!(matches!(
-        ledger.commit(&block, &commit),
+        ledger.commit(&block, &commit, &()),
         Err(CommitError::Exec(_))
     ));
 }

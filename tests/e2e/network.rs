@@ -11,7 +11,7 @@ use credledger_core::light::LightState;
 use credledger_core::devnet::COMPANY_REGISTRATION;
 use credledger_core::encoding::encode;
 use credledger_core::ids::Timestamp;
-use credledger_core::presentation::{CompactPresentation, Presentation, StatusEvidence};
+use credledger_core::presentation::StatusEvidence;
 use credledger_core::testkit::{World, lawyer_claims, publish_tx};
 use credledger_core::tx::Transaction;
 use credledger_core::{Policy, TrustAnchor, verify};
@@ -224,14 +224,7 @@ fn an_observer_follows_and_serves_proofs_that_verify_against_genesis() {
         .get(observer, &format!("/v1/credentials/moj/{}", c.body.id))
         .expect("evidence");
     let evidence: StatusEvidence = serde_json::from_value(ev).unwrap();
-    let p = Presentation::Full {
-        compact: CompactPresentation {
-            body: c.body.clone(),
-            signature: c.signature,
-            disclosure: c.disclose(None),
-        },
-        evidence,
-    };
+    let p = credledger_core::testkit::full_with(&c, None, evidence);
     let anchor = TrustAnchor::from_genesis(&net.devnet.genesis).unwrap();
     let verdict = verify(&p, &anchor, Timestamp(now_ms()), &Policy::LIVE);
     assert!(verdict.is_ok(), "{verdict:?}");

@@ -260,22 +260,18 @@ impl Net {
 
     /// POSTs an encoded transaction to node `i`; returns the status code and the JSON body.
     pub fn submit(&self, i: usize, tx: &[u8]) -> (u16, Value) {
-        let r = self
-            .http
-            .post(format!("{}/v1/tx", self.nodes[i].api))
-            .header("content-type", "application/octet-stream")
-            .body(tx.to_vec())
-            .send()
-            .unwrap();
-        let code = r.status().as_u16();
-        (code, r.json().unwrap_or(Value::Null))
+        self.post_tx(i, "/v1/tx", tx)
     }
 
     /// POSTs a transaction with `?wait_ms=` and returns the status code and JSON body.
     pub fn submit_and_wait(&self, i: usize, tx: &[u8], wait_ms: u64) -> (u16, Value) {
+        self.post_tx(i, &format!("/v1/tx?wait_ms={wait_ms}"), tx)
+    }
+
+    fn post_tx(&self, i: usize, path: &str, tx: &[u8]) -> (u16, Value) {
         let r = self
             .http
-            .post(format!("{}/v1/tx?wait_ms={wait_ms}", self.nodes[i].api))
+            .post(format!("{}{path}", self.nodes[i].api))
             .header("content-type", "application/octet-stream")
             .body(tx.to_vec())
             .send()

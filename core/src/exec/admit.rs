@@ -31,6 +31,10 @@ pub struct Admission {
     pub nonce: u64,
     /// The next nonce the committed state expects from this signer.
     pub next: u64,
+    /// The keys under which this transaction's issuer or log-source signature and its
+    /// credentials' signatures were checked and held (spec/transactions.md §6.2), so execution
+    /// on this node need not check them again.
+    pub checked: Vec<PublicKey>,
 }
 
 /// Signatures to check for one transaction.
@@ -111,6 +115,7 @@ fn precheck(
                     got: t.nonce,
                 });
             }
+            let mut checked = Vec::new();
             if let IssuerAction::Publish { credentials } = &t.action {
                 if credentials.is_empty() {
                     return Err(TxError::EmptyBatch);
@@ -146,13 +151,20 @@ fn precheck(
                         .map_err(|_| TxError::BadPublicKey(body_key))?;
                     b.verify_signature(chain, &prepared, &sb.signature)
                         .map_err(|_| TxError::BadCredentialSignature(b.id))?;
+                    if !checked.contains(&body_key) {
+                        checked.push(body_key);
+                    }
                 }
             }
             let message = Signed::signing_message(chain, t);
+            if !checked.contains(&key) {
+                checked.push(key);
+            }
             let admission = Admission {
                 signer: Signer::Issuer(t.issuer.clone()),
                 nonce: t.nonce.0,
                 next,
+                checked,
             };
             Ok((
                 admission,
@@ -201,6 +213,8 @@ fn precheck(
                     signer: Signer::Council,
                     nonce: proposal.nonce.0,
                     next: council.next_nonce.0,
+                    // Governance actions are rare: execution checks their approvals again.
+                    checked: Vec::new(),
                 },
                 sigs,
             ))
@@ -226,6 +240,7 @@ fn precheck(
                 signer: Signer::LogSource(a.source.clone()),
                 nonce: a.sequence,
                 next,
+                checked: vec![source.public_key],
             };
             Ok((
                 admission,

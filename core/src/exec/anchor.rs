@@ -19,10 +19,11 @@ pub(super) fn apply<R: StateReader>(ctx: &mut Ctx<'_, '_, R>, s: &Signed<AnchorT
         None => return Outcome::Unauthorized(TxError::UnknownLogSource(a.source.clone())),
     };
     let message = Signed::signing_message(&ctx.env.chain_id, a);
-    if source
-        .public_key
-        .verify_zip215(Domain::SignTransaction, &message, &s.signature)
-        .is_err()
+    if !ctx.already_checked(&source.public_key)
+        && source
+            .public_key
+            .verify_zip215(Domain::SignTransaction, &message, &s.signature)
+            .is_err()
     {
         return Outcome::Unauthorized(TxError::BadSignature);
     }

@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 
 use crate::hash::Digest;
 use crate::ids::{ChainId, Height, Timestamp};
+use crate::sig::PublicKey;
 use crate::state::{StateKey, StateValue};
 use crate::tx::Transaction;
 
@@ -111,13 +112,42 @@ impl<R: StateReader> Overlay<'_, R> {
     }
 }
 
+/// Signature checks a node has already made, by the rules execution would apply, for
+/// transactions it admitted: `already_checked(tx, key)` says that every signature of
+/// transaction `tx` made under `key` was checked and held (spec/transactions.md §6.2). The
+/// transaction id pins every signed byte and every signature, so skipping these checks cannot
+/// change any outcome; a node that knows nothing passes `&()`.
+pub trait CheckedSignatures {
+    /// Whether `tx`'s signatures under `key` were checked and held.
+    fn already_checked(&self, tx: &Digest, key: &PublicKey) -> bool;
+}
+
+impl CheckedSignatures for () {
+    fn already_checked(&self, _tx: &Digest, _key: &PublicKey) -> bool {
+        false
+    }
+}
+
+impl CheckedSignatures for std::collections::HashMap<Digest, Vec<PublicKey>> {
+    fn already_checked(&self, tx: &Digest, key: &PublicKey) -> bool {
+        self.get(tx).is_some_and(|keys| keys.contains(key))
+    }
+}
+
 /// The context a transaction's rules run in.
 pub(crate) struct Ctx<'o, 'a, R: StateReader> {
     pub(crate) env: &'o BlockEnv,
     overlay: &'o mut Overlay<'a, R>,
+    checked: &'o dyn CheckedSignatures,
+    tx_id: Digest,
 }
 
 impl<R: StateReader> Ctx<'_, '_, R> {
+    /// Whether this transaction's signatures under `key` were already checked on this node.
+    pub(crate) fn already_checked(&self, key: &PublicKey) -> bool {
+        self.checked.already_checked(&self.tx_id, key)
+    }
+
     pub(crate) fn get(&self, key: &StateKey) -> Option<StateValue> {
         self.overlay.get(key)
     }
@@ -148,6 +178,16 @@ pub fn execute_block(
     env: &BlockEnv,
     txs: &[Transaction],
 ) -> Result<BlockOutcome, StateError> {
+    execute_block_checked(state, env, txs, &())
+}
+
+/// [`execute_block`], skipping the signature checks `checked` vouches for.
+pub fn execute_block_checked(
+    state: &impl StateReader,
+    env: &BlockEnv,
+    txs: &[Transaction],
+    checked: &dyn CheckedSignatures,
+) -> Result<BlockOutcome, StateError> {
     let mut overlay = Overlay {
         base: state,
         block: BTreeMap::new(),
@@ -156,10 +196,13 @@ pub fn execute_block(
     };
     let mut receipts = Vec::with_capacity(txs.len());
     for tx in txs {
+        let tx_id = tx.id();
         let outcome = {
             let mut ctx = Ctx {
                 env,
                 overlay: &mut overlay,
+                checked,
+                tx_id,
             };
             match tx {
                 Transaction::Issuer(s) => issuer::apply(&mut ctx, s),
@@ -191,10 +234,7 @@ pub fn execute_block(
         if let Some(e) = overlay.failure.borrow_mut().take() {
             return Err(e);
         }
-        receipts.push(Receipt {
-            tx_id: tx.id(),
-            result,
-        });
+        receipts.push(Receipt { tx_id, result });
     }
     Ok(BlockOutcome {
         receipts,

@@ -509,7 +509,8 @@ fn admission_batches_signatures_and_orders_nonces() {
         Ok(Admission {
             signer: Signer::Issuer("moj".parse().unwrap()),
             nonce: 1,
-            next: 1
+            next: 1,
+            checked: vec![ch.devnet.issuer_key("moj", "moj-2026-01").unwrap().public()],
         })
     );
     assert_eq!(r[1].as_ref().map(|a| a.nonce), Ok(3));
@@ -523,4 +524,36 @@ fn admission_batches_signatures_and_orders_nonces() {
     assert_eq!(r[3], Err(TxError::BadSignature));
     assert_eq!(r[4], Err(TxError::BadCredentialSignature(bad_body.body.id)));
     assert!(matches!(r[5], Err(TxError::UnknownIssuer(_))));
+}
+
+#[test]
+fn signatures_checked_at_admission_are_not_checked_again_and_nothing_else_changes() {
+    let ch = Chain::new();
+    let w = ch.world();
+    let a = w.lawyer_license(21, None);
+    let b = w.lawyer_license(22, None);
+    let txs = vec![ch.publish(0, &[&a]), ch.publish(1, &[&b])];
+    let now = Timestamp(T0 + 2_000);
+    let admitted = admit(&ch.state, &ch.devnet.genesis.chain_id, now, &txs);
+    let checked: std::collections::HashMap<_, _> = txs
+        .iter()
+        .zip(&admitted)
+        .map(|(t, a)| (t.id(), a.as_ref().unwrap().checked.clone()))
+        .collect();
+    let env = BlockEnv {
+        chain_id: ch.devnet.genesis.chain_id.clone(),
+        height: Height(2),
+        time: now,
+    };
+    let plain = execute_block(&ch.state, &env, &txs).unwrap();
+    let fast = execute_block_checked(&ch.state, &env, &txs, &checked).unwrap();
+    assert_eq!(plain, fast, "same receipts and writes either way");
+
+    // A vouched key only covers its own transaction: a forged one is still checked.
+    let mut forged = ch.publish(0, &[&a]);
+    if let Transaction::Issuer(s) = &mut forged {
+        s.signature.0[0] ^= 1;
+    }
+    let out = execute_block_checked(&ch.state, &env, &[forged], &checked).unwrap();
+    assert_eq!(out.receipts[0].result, Err(TxError::BadSignature));
 }

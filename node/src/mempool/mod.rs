@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use credledger_core::exec::{Admission, Signer};
 use credledger_core::hash::Digest;
+use credledger_core::sig::PublicKey;
 use credledger_core::tx::Transaction;
 
 /// Limits of the pool.
@@ -55,6 +56,8 @@ struct Entry {
     tx: Transaction,
     size: usize,
     arrival: u64,
+    /// Keys whose signatures admission checked (passed to execution).
+    checked: Vec<PublicKey>,
 }
 
 /// The pool.
@@ -129,6 +132,7 @@ impl Mempool {
             tx,
             size,
             arrival: self.arrivals,
+            checked: admission.checked,
         };
         self.entries.insert(id, entry);
         Ok(id)
@@ -182,6 +186,17 @@ impl Mempool {
             }
         }
         out
+    }
+
+    /// For the transactions of `txs` held here, the keys whose signatures admission checked,
+    /// so execution does not check them again.
+    pub fn checked_for(&self, txs: &[Transaction]) -> HashMap<Digest, Vec<PublicKey>> {
+        txs.iter()
+            .filter_map(|t| {
+                let id = t.id();
+                self.entries.get(&id).map(|e| (id, e.checked.clone()))
+            })
+            .collect()
     }
 
     /// Drops every transaction whose nonce the committed state has passed (committed, or

@@ -21,6 +21,7 @@ fn adm(signer: &str, nonce: u64) -> Admission {
         signer: Signer::Issuer(signer.parse().unwrap()),
         nonce,
         next: 0,
+        checked: Vec::new(),
     }
 }
 

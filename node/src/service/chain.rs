@@ -38,7 +38,8 @@ impl Chain for Node {
     }
 
     fn check(&self, block: &Block, now: Timestamp) -> Result<Result<(), String>, ChainError> {
-        match self.with_ledger(|l| l.check_proposal(block, now)) {
+        let checked = self.checked_for(block);
+        match self.with_ledger(|l| l.check_proposal(block, now, &checked)) {
             Ok(()) => Ok(Ok(())),
             // A failing disk is this node's problem, not the proposer's.
             Err(CommitError::Store(e)) => Err(err(e)),

@@ -15,7 +15,7 @@ use credledger_core::block::{
     Block, CommitCertificate, HEADER_VERSION, Header, ValidatorSet, transactions_root,
 };
 use credledger_core::bounded::BoundedVec;
-use credledger_core::exec::BlockEnv;
+use credledger_core::exec::{BlockEnv, CheckedSignatures};
 use credledger_core::genesis::Genesis;
 use credledger_core::hash::Digest;
 use credledger_core::ids::{Height, Timestamp};
@@ -166,6 +166,7 @@ impl Ledger {
         txs: Vec<Transaction>,
         time: Timestamp,
         proposer: u16,
+        checked: &dyn CheckedSignatures,
     ) -> Result<Block, CommitError> {
         let (last, previous, last_time) = self.tip()?;
         let height = last.next().ok_or(CommitError::NotNext {
@@ -185,7 +186,7 @@ impl Ledger {
         };
         let root = self.store.state_root()?;
         let started = std::time::Instant::now();
-        let executed = execution::execute(&self.store, root, &env, &txs)?;
+        let executed = execution::execute(&self.store, root, &env, &txs, checked)?;
         self.note_cost(txs.len(), started.elapsed());
         let validators = self.next_validators()?;
         let next = executed.next_validators_hash(&validators);
@@ -216,7 +217,11 @@ impl Ledger {
     /// Checks that `block` is a valid next block, short of its commit certificate: it links to
     /// the tip, names this chain, a later time, a known version and a proposer in the set, and
     /// executing it gives its header's roots and next validator set. Returns the execution.
-    fn check_next(&self, block: &Block) -> Result<(Executed, ValidatorSet), CommitError> {
+    fn check_next(
+        &self,
+        block: &Block,
+        checked: &dyn CheckedSignatures,
+    ) -> Result<(Executed, ValidatorSet), CommitError> {
         let h = &block.header;
         let (last, previous, last_time) = self.tip()?;
         let not_next = |reason: String| CommitError::NotNext {
@@ -262,13 +267,18 @@ impl Ledger {
         if usize::from(h.proposer) >= set.validators().len() {
             return Err(bad_header(format!("proposer index {}", h.proposer)));
         }
+        // The cached execution is keyed by the header's hash, which pins the body only through
+        // the transactions root: check that first, whatever the cache holds.
+        if !block.transactions_match() {
+            return Err(ExecError::TransactionsRoot.into());
+        }
         let root = self.store.state_root()?;
         let hash = h.hash();
         let executed = match self.recall(&hash, &root) {
             Some(e) => e,
             None => {
                 let started = std::time::Instant::now();
-                let e = execution::execute_decided(&self.store, root, block)?;
+                let e = execution::execute_decided(&self.store, root, block, checked)?;
                 self.note_cost(block.transactions.len(), started.elapsed());
                 self.remember(hash, root, &e);
                 e
@@ -288,7 +298,12 @@ impl Ledger {
 
     /// Checks a proposed next block (nothing is written). `now` bounds its time: a proposer
     /// may not date a block more than [`MAX_CLOCK_AHEAD_MS`] ahead of this node's clock.
-    pub fn check_proposal(&self, block: &Block, now: Timestamp) -> Result<(), CommitError> {
+    pub fn check_proposal(
+        &self,
+        block: &Block,
+        now: Timestamp,
+        checked: &dyn CheckedSignatures,
+    ) -> Result<(), CommitError> {
         if block.header.time > now.plus_ms(MAX_CLOCK_AHEAD_MS) {
             return Err(CommitError::BadHeader {
                 height: block.header.height,
@@ -298,13 +313,18 @@ impl Ledger {
                 ),
             });
         }
-        self.check_next(block).map(|_| ())
+        self.check_next(block, checked).map(|_| ())
     }
 
     /// Commits a decided block: checks that its commit certificate carries more than 2/3 of
     /// the current set's power and that it is a valid next block ([`Self::check_next`]); then
     /// writes it and everything it changes in one synced batch.
-    pub fn commit(&self, block: &Block, commit: &CommitCertificate) -> Result<(), CommitError> {
+    pub fn commit(
+        &self,
+        block: &Block,
+        commit: &CommitCertificate,
+        checked: &dyn CheckedSignatures,
+    ) -> Result<(), CommitError> {
         let h = &block.header;
         let set = self.next_validators()?;
         commit
@@ -313,7 +333,7 @@ impl Ledger {
                 height: h.height,
                 error,
             })?;
-        let (executed, set) = self.check_next(block)?;
+        let (executed, set) = self.check_next(block, checked)?;
         let receipts = executed
             .outcome
             .receipts

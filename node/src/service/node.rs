@@ -1,6 +1,7 @@
 //! The running node: ledger and mempool behind locks, shared by consensus, the API and the
 //! relay of transactions.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
@@ -9,6 +10,7 @@ use credledger_core::encoding::decode;
 use credledger_core::exec::{Signer, admit};
 use credledger_core::hash::Digest;
 use credledger_core::ids::{Height, Timestamp};
+use credledger_core::sig::PublicKey;
 use credledger_core::state::{StateKey, StateValue};
 use credledger_core::tx::{MAX_TX_BYTES, Transaction};
 use tokio::sync::{broadcast, mpsc};
@@ -177,21 +179,32 @@ impl Node {
             .copied()
             .unwrap_or(std::time::Duration::from_millis(500));
         let max_txs = max_txs.min(ledger.txs_within(budget)).max(1);
-        let txs = {
+        let (txs, checked) = {
             let pool = self.mempool.lock().map_err(|_| CommitError::NoValidators)?;
-            pool.select(
+            let txs = pool.select(
                 |s| Self::next_nonce(ledger.store(), s),
                 max_txs,
                 MAX_BLOCK_BYTES / 2,
-            )
+            );
+            let checked = pool.checked_for(&txs);
+            (txs, checked)
         };
-        ledger.propose(txs, (self.clock)(), proposer)
+        ledger.propose(txs, (self.clock)(), proposer, &checked)
+    }
+
+    /// The signature checks admission already made for `block`'s transactions.
+    pub fn checked_for(&self, block: &Block) -> HashMap<Digest, Vec<PublicKey>> {
+        self.mempool
+            .lock()
+            .map(|pool| pool.checked_for(&block.transactions))
+            .unwrap_or_default()
     }
 
     /// Commits a decided block and drops what it made stale from the mempool.
     pub fn commit(&self, block: &Block, commit: &CommitCertificate) -> Result<(), CommitError> {
+        let checked = self.checked_for(block);
         let ledger = self.ledger.write().map_err(|_| CommitError::NoValidators)?;
-        ledger.commit(block, commit)?;
+        ledger.commit(block, commit, &checked)?;
         if let Ok(mut pool) = self.mempool.lock() {
             pool.prune(|s| Self::next_nonce(ledger.store(), s));
         }
