@@ -32,7 +32,7 @@ pub struct Admission {
     /// The next nonce the committed state expects from this signer.
     pub next: u64,
     /// The keys under which this transaction's issuer or log-source signature and its
-    /// credentials' signatures were checked and held (spec/transactions.md §6.2), so execution
+    /// credentials' signatures were checked and held (spec/transactions.md §7.2), so execution
     /// on this node need not check them again.
     pub checked: Vec<PublicKey>,
 }

@@ -114,7 +114,7 @@ impl<R: StateReader> Overlay<'_, R> {
 
 /// Signature checks a node has already made, by the rules execution would apply, for
 /// transactions it admitted: `already_checked(tx, key)` says that every signature of
-/// transaction `tx` made under `key` was checked and held (spec/transactions.md §6.2). The
+/// transaction `tx` made under `key` was checked and held (spec/transactions.md §7.2). The
 /// transaction id pins every signed byte and every signature, so skipping these checks cannot
 /// change any outcome; a node that knows nothing passes `&()`.
 pub trait CheckedSignatures {
