@@ -1,11 +1,13 @@
-//! `credledger-issuer`: what a ministry operator uses. This first version inspects presentations.
+//! `credledger-issuer`: what a ministry operator uses: issuer keys sealed at rest, and
+//! inspection of presentations. (Publishing and the credential lifecycle come next.)
+
+mod key;
+mod show;
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use credledger_core::credential::{DisclosedItem, Disclosure};
-use credledger_core::presentation::{MAX_PRESENTATION_TEXT, Presentation};
 
 /// The credledger issuer CLI.
 #[derive(Parser, Debug)]
@@ -17,6 +19,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Issuer signing keys: make one sealed under a passphrase, or show one.
+    #[command(subcommand)]
+    Key(key::KeyCommand),
     /// Print a human summary of a presentation (the text of a QR code), without verifying it.
     ///
     /// Example: credledger-issuer show --file lawyer.txt
@@ -33,65 +38,28 @@ enum Command {
     },
 }
 
-fn main() -> Result<()> {
-    let Command::Show { text, file, json } = Cli::parse().command;
-    let text = match (text, file) {
-        (Some(t), _) => t,
-        (None, Some(f)) => {
-            let meta =
-                std::fs::metadata(&f).with_context(|| format!("cannot read {}", f.display()))?;
-            if meta.len() > MAX_PRESENTATION_TEXT as u64 + 2 {
-                bail!(
-                    "{} is {} bytes; a presentation is at most {MAX_PRESENTATION_TEXT}",
-                    f.display(),
-                    meta.len()
-                );
-            }
-            std::fs::read_to_string(&f)?
+/// Exit codes (documented in `--help` of each command and in spec/issuer-keys.md §4).
+pub mod exit {
+    /// Done.
+    pub const OK: u8 = 0;
+    /// Bad input: arguments, files, a presentation that does not decode.
+    pub const INPUT: u8 = 2;
+    /// A key file that does not open: wrong passphrase, damaged or altered file.
+    pub const KEY: u8 = 3;
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::Key(k) => key::run(k),
+        Command::Show { text, file, json } => {
+            show::run(text, file, json).map_err(|e| (exit::INPUT, e))
         }
-        (None, None) => bail!("give --text or --file"),
     };
-    let p = Presentation::from_text(text.trim_end()).context("not a valid presentation")?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&p)?);
-        return Ok(());
-    }
-    let c = p.compact();
-    let form = if p.evidence().is_some() {
-        "full (carries its status proof)"
-    } else {
-        "compact"
-    };
-    println!("presentation: {form}, {} bytes", p.to_bytes().len());
-    println!("credential:   {}", c.body.id);
-    println!("issuer:       {} (key {})", c.body.issuer, c.body.key_id);
-    println!("kind:         {}", c.body.kind);
-    println!("valid from:   {} ms", c.body.valid_from);
-    match c.body.valid_until {
-        Some(u) => println!("valid until:  {u} ms"),
-        None => println!("valid until:  no end"),
-    }
-    match &c.disclosure {
-        Disclosure::All { values, .. } => {
-            for (i, v) in values.iter().enumerate() {
-                println!("claim {i}:      {v}");
-            }
-        }
-        Disclosure::Selective { items } => {
-            for (i, item) in items.iter().enumerate() {
-                match item {
-                    DisclosedItem::Shown { value, .. } => println!("claim {i}:      {value}"),
-                    DisclosedItem::Hidden { .. } => println!("claim {i}:      (hidden)"),
-                }
-            }
+    match result {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err((code, e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(code)
         }
     }
-    if let Some(ev) = p.evidence() {
-        println!(
-            "status:       {:?} as of block {} (time {} ms)",
-            ev.record.status, ev.header.height, ev.header.time
-        );
-    }
-    println!("(not verified: use credledger-verifier check)");
-    Ok(())
 }

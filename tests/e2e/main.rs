@@ -2,5 +2,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod genesis_cli;
+mod issuer_keys;
 mod network;
 mod verifier_cli;

@@ -1,0 +1,3 @@
+//! The issuer CLI's library: what its commands share and what tests reach directly.
+
+pub mod keystore;
