@@ -35,6 +35,23 @@ pub enum KeyCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Seal a plain devnet key file (as `credledger-genesis init` writes them) under a
+    /// passphrase. For test networks: production keys are made with `key generate`.
+    ///
+    /// Example: credledger-issuer key import --plain .devnet/keys/issuer-moj-2026-01.json --out moj.key
+    Import {
+        /// The plain key file (`role` `issuer:<issuer>`, `name` the key id, `secret_seed`).
+        #[arg(long, value_name = "FILE")]
+        plain: PathBuf,
+        /// The sealed key file to write (never replaced).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        #[command(flatten)]
+        pass: Passphrase,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show a key file's issuer, key id and public key; with a passphrase, also check that it
     /// opens.
     ///
@@ -66,7 +83,7 @@ pub struct Passphrase {
 
 impl Passphrase {
     /// The passphrase; `confirm` asks twice at a prompt.
-    fn get(&self, confirm: bool) -> Result<Zeroizing<Vec<u8>>> {
+    pub fn get(&self, confirm: bool) -> Result<Zeroizing<Vec<u8>>> {
         if let Some(var) = &self.passphrase_env {
             let v = std::env::var(var)
                 .map_err(|_| anyhow!("environment variable {var} is not set (or not UTF-8)"))?;
@@ -124,6 +141,12 @@ pub fn run(cmd: KeyCommand) -> Result<(), (u8, anyhow::Error)> {
             pass,
             json,
         } => show(&file, check, &pass, json),
+        KeyCommand::Import {
+            plain,
+            out,
+            pass,
+            json,
+        } => import(&plain, &out, &pass, json),
     }
 }
 
@@ -149,6 +172,57 @@ fn generate(
     let passphrase = pass.get(true).map_err(input)?;
     let seed = Zeroizing::new(rand_bytes::<32>());
     let key = Keypair::from_seed(&seed);
+    let file = keystore::seal(
+        issuer,
+        key_id,
+        &key,
+        &passphrase,
+        KdfParams::STRONG,
+        rand_bytes::<16>(),
+        rand_bytes::<24>(),
+    )
+    .map_err(key_error)?;
+    keystore::write(out, &file).map_err(key_error)?;
+    print_key(&file, json, &format!("wrote {} (mode 0600)", out.display()));
+    Ok(())
+}
+
+fn import(
+    plain: &Path,
+    out: &Path,
+    pass: &Passphrase,
+    json: bool,
+) -> Result<(), (u8, anyhow::Error)> {
+    let v: serde_json::Value = std::fs::read(plain)
+        .map_err(anyhow::Error::from)
+        .and_then(|b| serde_json::from_slice(&b).map_err(anyhow::Error::from))
+        .with_context(|| format!("cannot read {}", plain.display()))
+        .map_err(input)?;
+    let role = v["role"].as_str().unwrap_or_default();
+    let issuer = role.strip_prefix("issuer:").ok_or_else(|| {
+        input(anyhow!(
+            "{} is not an issuer key (role {role:?})",
+            plain.display()
+        ))
+    })?;
+    let key_id = v["name"].as_str().unwrap_or_default();
+    let seed: [u8; 32] = hex::decode(v["secret_seed"].as_str().unwrap_or_default())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| {
+            input(anyhow!(
+                "{}: secret_seed is not 64 hex digits",
+                plain.display()
+            ))
+        })?;
+    if out.exists() {
+        return Err(input(anyhow!(
+            "{} exists; a key file is never replaced",
+            out.display()
+        )));
+    }
+    let key = Keypair::from_seed(&Zeroizing::new(seed));
+    let passphrase = pass.get(true).map_err(input)?;
     let file = keystore::seal(
         issuer,
         key_id,

@@ -1,7 +1,11 @@
-//! `credledger-issuer`: what a ministry operator uses: issuer keys sealed at rest, and
-//! inspection of presentations. (Publishing and the credential lifecycle come next.)
+//! `credledger-issuer`: what a ministry operator uses: issuer keys sealed at rest, publishing a
+//! credential with its QR codes, and inspection of presentations. (Batches, the lifecycle and
+//! governance come next.)
 
+mod client;
 mod key;
+mod publish;
+mod qr;
 mod show;
 
 use std::path::PathBuf;
@@ -22,6 +26,13 @@ enum Command {
     /// Issuer signing keys: make one sealed under a passphrase, or show one.
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// Publish one credential: check the subject's claims against the kind's schema, sign
+    /// with the issuer key, submit, wait for the commit, and write the holder's files (the
+    /// credential, its QR text, PNG and SVG) and print the QR code.
+    ///
+    /// Example: credledger-issuer publish --kind lawyer-license --subject lawyer.json
+    ///   --key moj.key --genesis genesis.json --node http://127.0.0.1:26800 --out issued/
+    Publish(publish::PublishArgs),
     /// Print a human summary of a presentation (the text of a QR code), without verifying it.
     ///
     /// Example: credledger-issuer show --file lawyer.txt
@@ -51,6 +62,17 @@ pub mod exit {
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Key(k) => key::run(k),
+        Command::Publish(a) => publish::run(&a).map_err(|e| {
+            let code = if e
+                .downcast_ref::<credledger_issuer::keystore::KeyFileError>()
+                .is_some()
+            {
+                exit::KEY
+            } else {
+                exit::INPUT
+            };
+            (code, e)
+        }),
         Command::Show { text, file, json } => {
             show::run(text, file, json).map_err(|e| (exit::INPUT, e))
         }

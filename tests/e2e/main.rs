@@ -3,5 +3,6 @@
 
 mod genesis_cli;
 mod issuer_keys;
+mod issuer_publish;
 mod network;
 mod verifier_cli;

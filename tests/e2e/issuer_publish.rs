@@ -1,0 +1,145 @@
+//! A ministry operator publishes a lawyer license on a running network: the credential is
+//! committed, its printed QR code decodes to exactly the presentation text, and `verify`
+//! accepts it against genesis alone. Wrong kinds and incomplete subjects are refused by name.
+
+use credledger_core::ids::Timestamp;
+use credledger_core::presentation::{Presentation, StatusEvidence};
+use credledger_core::{Policy, TrustAnchor, verify};
+use credledger_tests::net::Net;
+use credledger_tests::run;
+use serde_json::{Value, json};
+
+fn decode_png(path: &std::path::Path) -> String {
+    let img = image::open(path).unwrap().to_luma8();
+    let (w, h) = img.dimensions();
+    let mut prepared =
+        rqrr::PreparedImage::prepare_from_greyscale(w as usize, h as usize, |x, y| {
+            img.get_pixel(x as u32, y as u32).0[0]
+        });
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the PNG");
+    grids[0].decode().unwrap().1
+}
+
+#[test]
+fn publish_a_lawyer_license_and_read_back_its_qr_code() {
+    let net = Net::start(4, 0);
+    assert!(net.wait_height(1, 1, std::time::Duration::from_secs(60)));
+    let d = net.dir.path();
+    let pass = d.join("pass.txt");
+    std::fs::write(&pass, "devnet passphrase\n").unwrap();
+    let key = d.join("moj.key");
+    let out = run(
+        "credledger-issuer",
+        &[
+            "key",
+            "import",
+            "--plain",
+            d.join("keys/issuer-moj-2026-01.json").to_str().unwrap(),
+            "--out",
+            key.to_str().unwrap(),
+            "--passphrase-file",
+            pass.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    let subject = d.join("lawyer.json");
+    std::fs::write(
+        &subject,
+        json!({"name": "王小明", "license_no": "(113)台檢證字第00042號", "bar": "台北律師公會", "admitted": "2024-09-01"}).to_string(),
+    )
+    .unwrap();
+    let issued = d.join("issued");
+    let genesis = d.join("genesis.json");
+    let nodes = format!("http://127.0.0.1:9,{}", net.nodes[1].api); // the first is down: fail-over
+    let publish = |kind: &str, subject: &std::path::Path| {
+        run(
+            "credledger-issuer",
+            &[
+                "publish",
+                "--kind",
+                kind,
+                "--subject",
+                subject.to_str().unwrap(),
+                "--key",
+                key.to_str().unwrap(),
+                "--passphrase-file",
+                pass.to_str().unwrap(),
+                "--genesis",
+                genesis.to_str().unwrap(),
+                "--node",
+                &nodes,
+                "--out",
+                issued.to_str().unwrap(),
+                "--json",
+            ],
+        )
+    };
+    let out = publish("lawyer-license", &subject);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    let id = v["credential"].as_str().unwrap().to_string();
+    assert!(v["qr_version"].as_i64().unwrap() <= 12, "{v}");
+
+    // Committed on another node than the one it was sent to.
+    let ev = net
+        .get(3, &format!("/v1/credentials/moj/{id}"))
+        .expect("committed");
+    assert_eq!(ev["record"]["status"]["state"], "active", "{ev}");
+
+    // The PNG decodes to exactly the presentation text, which verifies against genesis.
+    let text = std::fs::read_to_string(issued.join(format!("{id}.qr.txt"))).unwrap();
+    assert_eq!(
+        decode_png(&issued.join(format!("{id}.png"))),
+        text.trim_end()
+    );
+    let p = Presentation::from_text(text.trim_end()).unwrap();
+    let anchor = TrustAnchor::from_genesis(&net.devnet.genesis).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    // With the node's status evidence attached, as a verifier does.
+    let evidence: StatusEvidence = serde_json::from_value(ev).unwrap();
+    let full = Presentation::Full {
+        compact: p.compact().clone(),
+        evidence,
+    };
+    let verdict = verify(&full, &anchor, Timestamp(now), &Policy::LIVE).unwrap();
+    assert_eq!(verdict.issuer.as_str(), "moj");
+    assert!(
+        std::fs::read_to_string(issued.join(format!("{id}.svg")))
+            .unwrap()
+            .starts_with("<?xml")
+    );
+
+    // The Ministry of Justice may not issue company registrations.
+    let out = publish("company-registration", &subject);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("may not issue company-registration"),
+        "{}",
+        out.stderr
+    );
+
+    // A subject missing a claim and carrying an unknown one: both named.
+    let bad = d.join("bad.json");
+    std::fs::write(
+        &bad,
+        json!({"name": "王小明", "license_no": "x", "bar": "y", "shoe_size": "42"}).to_string(),
+    )
+    .unwrap();
+    let out = publish("lawyer-license", &bad);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("\"admitted\" is missing"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("\"shoe_size\" is not part of kind"),
+        "{}",
+        out.stderr
+    );
+}
