@@ -3,8 +3,16 @@
 
 use std::time::Duration;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Result, bail};
 use serde_json::Value;
+
+/// No node answered a request.
+#[derive(Debug, thiserror::Error)]
+#[error("no node answered {what}: {errors}")]
+pub struct Unreachable {
+    what: String,
+    errors: String,
+}
 
 /// Nodes to ask, in order of preference.
 pub struct Nodes {
@@ -55,7 +63,11 @@ impl Nodes {
                 Err(e) => errors.push(format!("{url}: {e}")),
             }
         }
-        Err(anyhow!("no node answered {what}: {}", errors.join("; ")))
+        Err(Unreachable {
+            what: what.to_string(),
+            errors: errors.join("; "),
+        }
+        .into())
     }
 
     /// GET `path`.

@@ -4,6 +4,8 @@
 
 mod client;
 mod key;
+mod ledger;
+mod lifecycle;
 mod publish;
 mod qr;
 mod show;
@@ -33,6 +35,23 @@ enum Command {
     /// Example: credledger-issuer publish --kind lawyer-license --subject lawyer.json
     ///   --key moj.key --genesis genesis.json --node http://127.0.0.1:26800 --out issued/
     Publish(publish::PublishArgs),
+    /// Suspend a credential (it can be reinstated).
+    ///
+    /// Example: credledger-issuer suspend 5f1c…e2 --reason disciplinary --key moj.key --genesis genesis.json --node http://127.0.0.1:26800
+    Suspend(lifecycle::WithReason),
+    /// Reinstate a suspended credential.
+    ///
+    /// Example: credledger-issuer reinstate 5f1c…e2 --key moj.key --genesis genesis.json --node http://127.0.0.1:26800
+    Reinstate(lifecycle::Plain),
+    /// Revoke a credential: final.
+    ///
+    /// Example: credledger-issuer revoke 5f1c…e2 --reason issued-in-error --key moj.key --genesis genesis.json --node http://127.0.0.1:26800
+    Revoke(lifecycle::WithReason),
+    /// A credential's status, checked against genesis (commit and state proof), not taken on
+    /// a node's word.
+    ///
+    /// Example: credledger-issuer status 5f1c…e2 --issuer moj --genesis genesis.json --node http://127.0.0.1:26800
+    Status(lifecycle::StatusArgs),
     /// Print a human summary of a presentation (the text of a QR code), without verifying it.
     ///
     /// Example: credledger-issuer show --file lawyer.txt
@@ -57,11 +76,44 @@ pub mod exit {
     pub const INPUT: u8 = 2;
     /// A key file that does not open: wrong passphrase, damaged or altered file.
     pub const KEY: u8 = 3;
+    /// The ledger refused the transaction (its reason is printed).
+    pub const REFUSED: u8 = 4;
+    /// No node answered.
+    pub const UNREACHABLE: u8 = 5;
+}
+
+/// The exit code for an error (see [`exit`]).
+fn classify(r: anyhow::Result<()>) -> Result<(), (u8, anyhow::Error)> {
+    r.map_err(|e| {
+        let code = if e.chain().any(|c| {
+            c.downcast_ref::<credledger_issuer::keystore::KeyFileError>()
+                .is_some()
+        }) {
+            exit::KEY
+        } else if e
+            .chain()
+            .any(|c| c.downcast_ref::<ledger::Refused>().is_some())
+        {
+            exit::REFUSED
+        } else if e
+            .chain()
+            .any(|c| c.downcast_ref::<client::Unreachable>().is_some())
+        {
+            exit::UNREACHABLE
+        } else {
+            exit::INPUT
+        };
+        (code, e)
+    })
 }
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Key(k) => key::run(k),
+        Command::Suspend(a) => classify(lifecycle::suspend(&a)),
+        Command::Reinstate(a) => classify(lifecycle::reinstate(&a)),
+        Command::Revoke(a) => classify(lifecycle::revoke(&a)),
+        Command::Status(a) => classify(lifecycle::status(&a)),
         Command::Publish(a) => publish::run(&a).map_err(|e| {
             let code = if e
                 .downcast_ref::<credledger_issuer::keystore::KeyFileError>()

@@ -6,22 +6,17 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
-use credledger_core::TrustAnchor;
 use credledger_core::bounded::{BoundedVec, ShortVec, Text};
 use credledger_core::credential::{
     CREDENTIAL_VERSION, Claim, CredentialBody, HeldCredential, check_claims,
 };
-use credledger_core::encoding::encode;
-use credledger_core::genesis::Genesis;
 use credledger_core::hash::Digest;
-use credledger_core::ids::{CredentialId, KindId, Nonce, Timestamp};
+use credledger_core::ids::{CredentialId, KindId, Timestamp};
 use credledger_core::presentation::{CompactPresentation, Presentation};
-use credledger_core::state::StateValue;
-use credledger_core::tx::{IssuerAction, IssuerTx, Signed, SignedBody, Transaction};
+use credledger_core::tx::{IssuerAction, SignedBody};
 use serde_json::{Value, json};
 
-use crate::client::Nodes;
-use crate::key::Passphrase;
+use crate::ledger::{KeyArgs, LedgerArgs};
 use crate::qr;
 
 /// Arguments of `publish`.
@@ -33,22 +28,10 @@ pub struct PublishArgs {
     /// The subject's claims: a JSON object of claim name → value, in any order.
     #[arg(long, value_name = "FILE")]
     subject: PathBuf,
-    /// The issuer's sealed key file (`key generate`, `key import`).
-    #[arg(long, value_name = "FILE")]
-    key: PathBuf,
     #[command(flatten)]
-    pass: Passphrase,
-    /// The chain's genesis file: the trusted source of kinds and issuers.
-    #[arg(long, value_name = "FILE", env = "CREDLEDGER_GENESIS")]
-    genesis: PathBuf,
-    /// A node's API URL; repeat for fail-over.
-    #[arg(
-        long = "node",
-        value_name = "URL",
-        env = "CREDLEDGER_NODE",
-        value_delimiter = ','
-    )]
-    nodes: Vec<String>,
+    key: KeyArgs,
+    #[command(flatten)]
+    ledger: LedgerArgs,
     /// Where to write the holder's files.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
@@ -120,35 +103,27 @@ pub fn claims_for(schema: &credledger_core::state::KindDef, subject: &Value) -> 
 
 /// Runs `publish`.
 pub fn run(a: &PublishArgs) -> Result<()> {
-    let genesis = read_genesis(&a.genesis)?;
-    let anchor = TrustAnchor::from_genesis(&genesis)?;
+    let ledger = a.ledger.open()?;
     let kind: KindId = a
         .kind
         .parse()
         .map_err(|e| anyhow!("kind {:?}: {e}", a.kind))?;
-    let schema = anchor
+    let schema = ledger
+        .anchor
         .registry()
         .kind(&kind)
         .ok_or_else(|| anyhow!("kind {kind} is not in the genesis registry"))?
         .clone();
-
-    let passphrase = a.pass.get(false)?;
-    let (file, key) = credledger_issuer::keystore::read(&a.key, &passphrase)?;
-    let issuer = file
-        .issuer
-        .parse()
-        .map_err(|e| anyhow!("issuer in key file: {e}"))?;
-    let key_id = file
-        .key_id
-        .parse()
-        .map_err(|e| anyhow!("key id in key file: {e}"))?;
-    let record = anchor
+    let issuer = a.key.open()?;
+    let record = ledger
+        .anchor
         .registry()
-        .issuer(&issuer)
-        .ok_or_else(|| anyhow!("issuer {issuer} is not registered"))?;
+        .issuer(&issuer.id)
+        .ok_or_else(|| anyhow!("issuer {} is not registered", issuer.id))?;
     if !record.kinds.contains(&kind) {
         bail!(
-            "issuer {issuer} may not issue {kind}; it may issue: {}",
+            "issuer {} may not issue {kind}; it may issue: {}",
+            issuer.id,
             record
                 .kinds
                 .iter()
@@ -157,12 +132,14 @@ pub fn run(a: &PublishArgs) -> Result<()> {
                 .join(", ")
         );
     }
-    if let Some(reg) = anchor.registry().key(&issuer, &key_id)
-        && reg.record.public_key != key.public()
+    if let Some(reg) = ledger.anchor.registry().key(&issuer.id, &issuer.key_id)
+        && reg.record.public_key != issuer.key.public()
     {
         bail!(
-            "key file {} holds another key than {issuer}/{key_id} is registered with",
-            a.key.display()
+            "key file {} holds another key than {}/{} is registered with",
+            a.key.key.display(),
+            issuer.id,
+            issuer.key_id
         );
     }
 
@@ -185,8 +162,8 @@ pub fn run(a: &PublishArgs) -> Result<()> {
     rand::fill(&mut seed[..]);
     let body = CredentialBody {
         version: CREDENTIAL_VERSION,
-        issuer: issuer.clone(),
-        key_id: key_id.clone(),
+        issuer: issuer.id.clone(),
+        key_id: issuer.key_id.clone(),
         kind,
         id: CredentialId(id),
         valid_from: now(),
@@ -194,57 +171,22 @@ pub fn run(a: &PublishArgs) -> Result<()> {
         claims_root: Digest::ZERO,
     };
     let held = HeldCredential::issue(
-        &genesis.chain_id,
+        &ledger.genesis.chain_id,
         body,
         seed,
         ShortVec::new(claims).map_err(|e| anyhow!("claims: {e}"))?,
-        &key,
+        &issuer.key,
     );
-
-    let nodes = Nodes::new(&a.nodes)?;
-    let answer = nodes.get(&format!("/v1/state/issuer-nonce/{issuer}"))?;
-    let nonce = match serde_json::from_value::<Option<StateValue>>(answer.body["value"].clone()) {
-        Ok(Some(StateValue::Nonce { next })) => next,
-        Ok(None) => Nonce(0),
-        _ => bail!(
-            "the node's answer for the issuer nonce is not understood: {}",
-            answer.body
-        ),
-    };
-    let tx = Transaction::Issuer(Signed::sign(
-        &genesis.chain_id,
-        IssuerTx {
-            issuer,
-            key_id,
-            nonce,
-            action: IssuerAction::Publish {
-                credentials: BoundedVec::new(vec![SignedBody {
-                    body: held.body.clone(),
-                    signature: held.signature,
-                }])
-                .map_err(|e| anyhow!("{e}"))?,
-            },
+    let done = ledger.submit(
+        &issuer,
+        IssuerAction::Publish {
+            credentials: BoundedVec::new(vec![SignedBody {
+                body: held.body.clone(),
+                signature: held.signature,
+            }])
+            .map_err(|e| anyhow!("{e}"))?,
         },
-        &key,
-    ));
-    let answer = nodes.submit(&encode(&tx), 8_000)?;
-    if answer.status != 200 {
-        bail!(
-            "the ledger refused the credential: {}",
-            answer.body["message"]
-                .as_str()
-                .unwrap_or(&answer.body.to_string())
-        );
-    }
-    match (answer.body["state"].as_str(), &answer.body["error"]) {
-        (Some("committed"), Value::Null) => {}
-        (Some("committed"), err) => bail!("the ledger refused the credential: {err}"),
-        _ => bail!(
-            "transaction {} was admitted but not committed within 8 s; check it with `status`",
-            tx.id()
-        ),
-    }
-    let height = answer.body["height"].as_u64().unwrap_or(0);
+    )?;
 
     let presentation = Presentation::Compact(CompactPresentation {
         body: held.body.clone(),
@@ -258,8 +200,8 @@ pub fn run(a: &PublishArgs) -> Result<()> {
         "credential": held.body.id.to_string(),
         "issuer": held.body.issuer.to_string(),
         "kind": held.body.kind.to_string(),
-        "transaction": tx.id().to_string(),
-        "height": height,
+        "transaction": done.tx,
+        "height": done.height,
         "qr_version": qr::version(&code),
         "files": written,
     });
@@ -268,8 +210,8 @@ pub fn run(a: &PublishArgs) -> Result<()> {
     } else {
         println!("{}", qr::terminal(&code));
         println!(
-            "published credential {} ({}) in block {height}",
-            held.body.id, held.body.kind
+            "published credential {} ({}) in block {}",
+            held.body.id, held.body.kind, done.height
         );
         println!(
             "QR version {} at ECC M; files: {}",
@@ -278,11 +220,6 @@ pub fn run(a: &PublishArgs) -> Result<()> {
         );
     }
     Ok(())
-}
-
-fn read_genesis(path: &Path) -> Result<Genesis> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(Genesis::from_json(&bytes)?)
 }
 
 fn write_outputs(

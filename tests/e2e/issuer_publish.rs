@@ -142,4 +142,91 @@ fn publish_a_lawyer_license_and_read_back_its_qr_code() {
         "{}",
         out.stderr
     );
+
+    // The lifecycle, each step checked with `status` (verified against genesis).
+    let ledger_args = |v: &mut Vec<String>| {
+        v.extend([
+            "--genesis".into(),
+            genesis.display().to_string(),
+            "--node".into(),
+            nodes.clone(),
+        ]);
+    };
+    let with_key = |k: &std::path::Path, args: &[&str]| {
+        let mut v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        v.extend([
+            "--key".into(),
+            k.display().to_string(),
+            "--passphrase-file".into(),
+            pass.display().to_string(),
+        ]);
+        ledger_args(&mut v);
+        let refs: Vec<&str> = v.iter().map(String::as_str).collect();
+        run("credledger-issuer", &refs)
+    };
+    let status = || {
+        let mut v: Vec<String> = vec![
+            "status".into(),
+            id.clone(),
+            "--issuer".into(),
+            "moj".into(),
+            "--json".into(),
+        ];
+        ledger_args(&mut v);
+        let refs: Vec<&str> = v.iter().map(String::as_str).collect();
+        let out = run("credledger-issuer", &refs);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let v: Value = serde_json::from_str(&out.stdout).unwrap();
+        (
+            v["status"].as_str().unwrap().to_string(),
+            v["reason"].clone(),
+        )
+    };
+    assert_eq!(status().0, "active");
+    let out = with_key(&key, &["suspend", &id, "--reason", "disciplinary"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(status(), ("suspended".to_string(), json!("disciplinary")));
+
+    // Another ministry may not touch it.
+    let moea = d.join("moea.key");
+    let out = run(
+        "credledger-issuer",
+        &[
+            "key",
+            "import",
+            "--plain",
+            d.join("keys/issuer-moea-2026-01.json").to_str().unwrap(),
+            "--out",
+            moea.to_str().unwrap(),
+            "--passphrase-file",
+            pass.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = with_key(&moea, &["reinstate", &id]);
+    assert_eq!(out.code, 4, "refused by the ledger: {}", out.stderr);
+
+    let out = with_key(&key, &["reinstate", &id]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(status().0, "active");
+    let out = with_key(&key, &["revoke", &id, "--reason", "issued-in-error"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(status(), ("revoked".to_string(), json!("issued-in-error")));
+
+    // A revocation is final: revoking again or reinstating is refused with the reason.
+    for args in [
+        &["revoke", id.as_str(), "--reason", "order"][..],
+        &["reinstate", id.as_str()][..],
+    ] {
+        let out = with_key(&key, args);
+        assert_eq!(out.code, 4, "{}", out.stderr);
+        assert!(
+            out.stderr.contains("revoked"),
+            "names the cause: {}",
+            out.stderr
+        );
+    }
+    let out = with_key(&key, &["suspend", &id, "--reason", "bored"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("is not one of"), "{}", out.stderr);
 }

@@ -1,0 +1,199 @@
+//! What the signing commands share: the ledger's trust root (the genesis file), the nodes to
+//! talk to, the issuer key, and submitting one issuer transaction and waiting for its commit.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Args;
+use credledger_core::TrustAnchor;
+use credledger_core::block::ValidatorSet;
+use credledger_core::encoding::encode;
+use credledger_core::genesis::Genesis;
+use credledger_core::ids::{IssuerId, KeyId, Nonce};
+use credledger_core::presentation::StatusEvidence;
+use credledger_core::sig::Keypair;
+use credledger_core::state::{StateKey, StateValue};
+use credledger_core::tx::{IssuerAction, IssuerTx, Signed, Transaction};
+use serde_json::Value;
+
+use crate::client::Nodes;
+use crate::key::Passphrase;
+
+/// The chain and its nodes.
+#[derive(Args, Debug)]
+pub struct LedgerArgs {
+    /// The chain's genesis file: the only thing trusted.
+    #[arg(long, value_name = "FILE", env = "CREDLEDGER_GENESIS")]
+    pub genesis: PathBuf,
+    /// Node API URLs, tried in order (comma-separated or repeated).
+    #[arg(
+        long = "node",
+        value_name = "URL",
+        env = "CREDLEDGER_NODE",
+        value_delimiter = ','
+    )]
+    pub nodes: Vec<String>,
+}
+
+/// The issuer key that signs.
+#[derive(Args, Debug)]
+pub struct KeyArgs {
+    /// The issuer's sealed key file (`key generate`, `key import`).
+    #[arg(long, value_name = "FILE", env = "CREDLEDGER_KEY")]
+    pub key: PathBuf,
+    #[command(flatten)]
+    pub pass: Passphrase,
+}
+
+/// An opened issuer key with the names it is registered under.
+pub struct Issuer {
+    /// The issuer.
+    pub id: IssuerId,
+    /// The key's id.
+    pub key_id: KeyId,
+    /// The key.
+    pub key: Keypair,
+}
+
+impl KeyArgs {
+    /// Opens the key file.
+    pub fn open(&self) -> Result<Issuer> {
+        let passphrase = self.pass.get(false)?;
+        let (file, key) = credledger_issuer::keystore::read(&self.key, &passphrase)?;
+        Ok(Issuer {
+            id: file
+                .issuer
+                .parse()
+                .map_err(|e| anyhow!("issuer in key file: {e}"))?,
+            key_id: file
+                .key_id
+                .parse()
+                .map_err(|e| anyhow!("key id in key file: {e}"))?,
+            key,
+        })
+    }
+}
+
+/// The genesis, its trust anchor and the nodes.
+pub struct Ledger {
+    /// The genesis.
+    pub genesis: Genesis,
+    /// Its registry and validators.
+    pub anchor: TrustAnchor,
+    /// The nodes.
+    pub nodes: Nodes,
+}
+
+impl LedgerArgs {
+    /// Reads the genesis and sets up the node client.
+    pub fn open(&self) -> Result<Ledger> {
+        let genesis = read_genesis(&self.genesis)?;
+        let anchor = TrustAnchor::from_genesis(&genesis)?;
+        Ok(Ledger {
+            genesis,
+            anchor,
+            nodes: Nodes::new(&self.nodes)?,
+        })
+    }
+}
+
+fn read_genesis(path: &Path) -> Result<Genesis> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(Genesis::from_json(&bytes)?)
+}
+
+/// The ledger refused a transaction; the message is the ledger's reason.
+#[derive(Debug, thiserror::Error)]
+#[error("the ledger refused it: {0}")]
+pub struct Refused(pub String);
+
+/// What became of a submitted transaction.
+pub struct Committed {
+    /// Transaction id.
+    pub tx: String,
+    /// Block height.
+    pub height: u64,
+}
+
+impl Ledger {
+    /// Signs `action` as `issuer` with its next nonce, submits it and waits for its commit;
+    /// a refusal by the ledger is an error carrying the ledger's reason.
+    pub fn submit(&self, issuer: &Issuer, action: IssuerAction) -> Result<Committed> {
+        let answer = self
+            .nodes
+            .get(&format!("/v1/state/issuer-nonce/{}", issuer.id))?;
+        if answer.status == 503 {
+            bail!("the ledger has no committed block yet; try again in a moment");
+        }
+        let nonce = match serde_json::from_value::<Option<StateValue>>(answer.body["value"].clone())
+        {
+            Ok(Some(StateValue::Nonce { next })) => next,
+            Ok(None) => Nonce(0),
+            _ => bail!(
+                "the node's answer for the issuer nonce is not understood: {}",
+                answer.body
+            ),
+        };
+        let tx = Transaction::Issuer(Signed::sign(
+            &self.genesis.chain_id,
+            IssuerTx {
+                issuer: issuer.id.clone(),
+                key_id: issuer.key_id.clone(),
+                nonce,
+                action,
+            },
+            &issuer.key,
+        ));
+        let answer = self.nodes.submit(&encode(&tx), 8_000)?;
+        if answer.status != 200 {
+            let msg = answer.body["message"].as_str().map(str::to_string);
+            return Err(Refused(msg.unwrap_or_else(|| answer.body.to_string())).into());
+        }
+        match (answer.body["state"].as_str(), &answer.body["error"]) {
+            (Some("committed"), Value::Null) => Ok(Committed {
+                tx: tx.id().to_string(),
+                height: answer.body["height"].as_u64().unwrap_or(0),
+            }),
+            (Some("committed"), Value::String(e)) => Err(Refused(e.clone()).into()),
+            _ => bail!(
+                "transaction {} was admitted but not committed within 8 s; check with `status`",
+                tx.id()
+            ),
+        }
+    }
+
+    /// A credential's status evidence from a node, checked against genesis: the commit by the
+    /// genesis validator set and the state proof under the header's root.
+    pub fn evidence(&self, issuer: &IssuerId, id: &str) -> Result<StatusEvidence> {
+        let answer = self.nodes.get(&format!("/v1/credentials/{issuer}/{id}"))?;
+        if answer.status == 404 {
+            bail!("the ledger has no credential {id} of issuer {issuer}");
+        }
+        if answer.status != 200 {
+            bail!("the node answered {}: {}", answer.status, answer.body);
+        }
+        let ev: StatusEvidence =
+            serde_json::from_value(answer.body).context("the node's evidence is not understood")?;
+        let set = ValidatorSet::new(self.genesis.validators.to_vec())?;
+        if ev.header.validators_hash != set.hash() {
+            bail!(
+                "the validator set changed since genesis; checking this answer needs the verifier's light client"
+            );
+        }
+        ev.commit
+            .verify(&ev.header, &set)
+            .map_err(|e| anyhow!("the node's answer is not certified by the validators: {e}"))?;
+        let key = StateKey::Credential(
+            issuer.clone(),
+            id.parse().map_err(|e| anyhow!("credential id: {e}"))?,
+        );
+        ev.proof
+            .verify(
+                &ev.header.state_root,
+                &key.hash(),
+                Some(&StateValue::Credential(ev.record.clone()).hash()),
+            )
+            .map_err(|e| anyhow!("the node's state proof does not hold: {e}"))?;
+        Ok(ev)
+    }
+}

@@ -1,0 +1,159 @@
+//! `suspend`, `reinstate`, `revoke` and `status` of a published credential. The ledger decides
+//! (only the issuing issuer may act; a revocation is final); `status` checks the node's answer
+//! against genesis before showing it.
+
+use anyhow::{Context, Result, anyhow};
+use clap::Args;
+use credledger_core::ids::{CredentialId, IssuerId};
+use credledger_core::state::{CredentialStatus, ReasonCode};
+use credledger_core::tx::IssuerAction;
+use serde_json::json;
+
+use crate::ledger::{KeyArgs, LedgerArgs};
+
+/// Arguments of `suspend` and `revoke`.
+#[derive(Args, Debug)]
+pub struct WithReason {
+    /// The credential id (32 hex digits).
+    id: String,
+    /// Why: unspecified, key-compromise, superseded, issued-in-error, disciplinary,
+    /// surrendered, holder-ceased, condition-not-met, order.
+    #[arg(long)]
+    reason: String,
+    #[command(flatten)]
+    key: KeyArgs,
+    #[command(flatten)]
+    ledger: LedgerArgs,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `reinstate`.
+#[derive(Args, Debug)]
+pub struct Plain {
+    /// The credential id (32 hex digits).
+    id: String,
+    #[command(flatten)]
+    key: KeyArgs,
+    #[command(flatten)]
+    ledger: LedgerArgs,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `status`.
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// The credential id (32 hex digits).
+    id: String,
+    /// The issuing issuer, e.g. `moj`.
+    #[arg(long)]
+    issuer: String,
+    #[command(flatten)]
+    ledger: LedgerArgs,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn reason(s: &str) -> Result<ReasonCode> {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| {
+        anyhow!(
+            "reason {s:?} is not one of: unspecified, key-compromise, superseded, issued-in-error, disciplinary, surrendered, holder-ceased, condition-not-met, order"
+        )
+    })
+}
+
+fn id(s: &str) -> Result<CredentialId> {
+    s.parse().map_err(|e| anyhow!("credential id {s:?}: {e}"))
+}
+
+fn act(
+    what: &str,
+    key: &KeyArgs,
+    ledger: &LedgerArgs,
+    json: bool,
+    cred: &str,
+    action: IssuerAction,
+) -> Result<()> {
+    let ledger = ledger.open()?;
+    let issuer = key.open()?;
+    let done = ledger
+        .submit(&issuer, action)
+        .with_context(|| format!("{what} of credential {cred}"))?;
+    if json {
+        println!(
+            "{}",
+            json!({ "credential": cred, "action": what, "transaction": done.tx, "height": done.height })
+        );
+    } else {
+        println!(
+            "{what}: credential {cred}, committed in block {}",
+            done.height
+        );
+    }
+    Ok(())
+}
+
+/// Runs `suspend`.
+pub fn suspend(a: &WithReason) -> Result<()> {
+    let action = IssuerAction::Suspend {
+        id: id(&a.id)?,
+        reason: reason(&a.reason)?,
+    };
+    act("suspend", &a.key, &a.ledger, a.json, &a.id, action)
+}
+
+/// Runs `revoke`.
+pub fn revoke(a: &WithReason) -> Result<()> {
+    let action = IssuerAction::Revoke {
+        id: id(&a.id)?,
+        reason: reason(&a.reason)?,
+    };
+    act("revoke", &a.key, &a.ledger, a.json, &a.id, action)
+}
+
+/// Runs `reinstate`.
+pub fn reinstate(a: &Plain) -> Result<()> {
+    let action = IssuerAction::Reinstate { id: id(&a.id)? };
+    act("reinstate", &a.key, &a.ledger, a.json, &a.id, action)
+}
+
+/// Runs `status`.
+pub fn status(a: &StatusArgs) -> Result<()> {
+    let ledger = a.ledger.open()?;
+    let issuer: IssuerId = a.issuer.parse().map_err(|e| anyhow!("issuer: {e}"))?;
+    id(&a.id)?;
+    let ev = ledger.evidence(&issuer, &a.id)?;
+    let r = &ev.record;
+    let (state, why) = match r.status {
+        CredentialStatus::Active => ("active", None),
+        CredentialStatus::Suspended { reason } => ("suspended", Some(reason)),
+        CredentialStatus::Revoked { reason } => ("revoked", Some(reason)),
+    };
+    if a.json {
+        println!(
+            "{}",
+            json!({
+                "credential": a.id, "issuer": issuer.to_string(), "status": state, "reason": why,
+                "published_height": r.published_height, "published_at_ms": r.published_at,
+                "changed_at_ms": r.changed_at, "as_of_height": ev.header.height,
+                "as_of_time_ms": ev.header.time, "checked_against": "genesis",
+            })
+        );
+    } else {
+        let why = why.map(|w| format!(" ({w:?})")).unwrap_or_default();
+        println!("credential {} of {issuer}: {state}{why}", a.id);
+        println!(
+            "  published in block {} at {} ms; last changed at {} ms",
+            r.published_height, r.published_at, r.changed_at
+        );
+        println!(
+            "  as of block {} (time {} ms), checked against genesis",
+            ev.header.height, ev.header.time
+        );
+    }
+    Ok(())
+}
