@@ -105,6 +105,9 @@ pub enum Domain {
     /// Derivation of devnet and test keys, ids and seeds from a master seed (never on a
     /// production chain).
     DevnetDerive,
+    /// An issuer's derivation of a batch credential's id and salt seed from its secret key
+    /// seed and the row's claims, so re-running a batch re-creates the same credentials.
+    BatchCredential,
     /// Signature of an issuer over a credential body.
     SignCredential,
     /// Signature of an issuer or log source over a transaction.
@@ -119,7 +122,7 @@ pub enum Domain {
 
 impl Domain {
     /// Every domain, for the table in spec/hashing.md and its uniqueness test.
-    pub const ALL: [Domain; 20] = [
+    pub const ALL: [Domain; 21] = [
         Domain::Credential,
         Domain::Claim,
         Domain::Claims,
@@ -135,6 +138,7 @@ impl Domain {
         Domain::BatchSeed,
         Domain::LogRecord,
         Domain::DevnetDerive,
+        Domain::BatchCredential,
         Domain::SignCredential,
         Domain::SignTransaction,
         Domain::SignGovernance,
@@ -160,6 +164,7 @@ impl Domain {
             Domain::BatchSeed => "credledger/v1/batch-seed",
             Domain::LogRecord => "credledger/v1/log-record",
             Domain::DevnetDerive => "credledger/v1/devnet-derive",
+            Domain::BatchCredential => "credledger/v1/batch-credential",
             Domain::SignCredential => "credledger/v1/sign/credential",
             Domain::SignTransaction => "credledger/v1/sign/transaction",
             Domain::SignGovernance => "credledger/v1/sign/governance",

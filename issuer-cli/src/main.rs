@@ -2,6 +2,7 @@
 //! credential with its QR codes, and inspection of presentations. (Batches, the lifecycle and
 //! governance come next.)
 
+mod batch;
 mod client;
 mod key;
 mod ledger;
@@ -34,6 +35,9 @@ enum Command {
     ///
     /// Example: credledger-issuer publish --kind lawyer-license --subject lawyer.json
     ///   --key moj.key --genesis genesis.json --node http://127.0.0.1:26800 --out issued/
+    ///
+    /// Batch: credledger-issuer publish --kind lawyer-license --csv lawyers.csv --key moj.key
+    ///   --genesis genesis.json --node http://127.0.0.1:26800 --out batch-2026-11/
     Publish(publish::PublishArgs),
     /// Suspend a credential (it can be reinstated).
     ///

@@ -26,8 +26,17 @@ pub struct PublishArgs {
     #[arg(long)]
     kind: String,
     /// The subject's claims: a JSON object of claim name → value, in any order.
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "csv",
+        conflicts_with = "csv"
+    )]
+    subject: Option<PathBuf>,
+    /// Publish a batch: a CSV file with a header row of claim names and one subject per row.
+    /// Bad rows go to `report.csv` in `--out`; re-running the same batch is idempotent.
     #[arg(long, value_name = "FILE")]
-    subject: PathBuf,
+    csv: Option<PathBuf>,
     #[command(flatten)]
     key: KeyArgs,
     #[command(flatten)]
@@ -143,17 +152,48 @@ pub fn run(a: &PublishArgs) -> Result<()> {
         );
     }
 
-    let len = std::fs::metadata(&a.subject)
-        .with_context(|| format!("cannot read {}", a.subject.display()))?
+    if let Some(csv) = &a.csv {
+        let show_bar = !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let summary = crate::batch::run(
+            &ledger,
+            &issuer,
+            &kind,
+            &schema,
+            csv,
+            &a.out,
+            a.valid_until_ms.map(Timestamp),
+            show_bar,
+        )?;
+        if a.json {
+            println!("{summary}");
+        } else {
+            println!(
+                "batch: {} rows: {} committed, {} skipped (already committed), {} errors; {} credentials/s; report {}",
+                summary["rows"],
+                summary["committed"],
+                summary["skipped"],
+                summary["errors"],
+                summary["credentials_per_s"],
+                summary["report"].as_str().unwrap_or_default()
+            );
+        }
+        return Ok(());
+    }
+    let subject_path = a
+        .subject
+        .as_ref()
+        .ok_or_else(|| anyhow!("give --subject FILE or --csv FILE"))?;
+    let len = std::fs::metadata(subject_path)
+        .with_context(|| format!("cannot read {}", subject_path.display()))?
         .len();
     if len > MAX_SUBJECT_BYTES {
         bail!(
             "{} is {len} bytes; at most {MAX_SUBJECT_BYTES}",
-            a.subject.display()
+            subject_path.display()
         );
     }
-    let subject: Value = serde_json::from_slice(&std::fs::read(&a.subject)?)
-        .with_context(|| format!("{} is not JSON", a.subject.display()))?;
+    let subject: Value = serde_json::from_slice(&std::fs::read(subject_path)?)
+        .with_context(|| format!("{} is not JSON", subject_path.display()))?;
     let claims = claims_for(&schema, &subject)?;
 
     let mut id = [0u8; 16];

@@ -230,3 +230,116 @@ fn publish_a_lawyer_license_and_read_back_its_qr_code() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("is not one of"), "{}", out.stderr);
 }
+
+#[test]
+fn a_batch_of_1000_rows_reports_its_3_bad_rows_and_reruns_idempotently() {
+    let net = Net::start(4, 0);
+    assert!(net.wait_height(0, 1, std::time::Duration::from_secs(60)));
+    let d = net.dir.path();
+    let pass = d.join("pass.txt");
+    std::fs::write(&pass, "devnet passphrase\n").unwrap();
+    let key = d.join("moj.key");
+    let out = run(
+        "credledger-issuer",
+        &[
+            "key",
+            "import",
+            "--plain",
+            d.join("keys/issuer-moj-2026-01.json").to_str().unwrap(),
+            "--out",
+            key.to_str().unwrap(),
+            "--passphrase-file",
+            pass.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    let mut csv = String::from("name,license_no,bar,admitted\n");
+    for i in 0..1000 {
+        let line = match i {
+            100 => "王大明,(113)台檢證字第00100號,台北律師公會\n".to_string(), // a column short
+            500 => format!(
+                "{},(113)台檢證字第00500號,台北律師公會,2024-09-01\n",
+                "長".repeat(100)
+            ), // too long
+            900 => "王小明,(113)台檢證字第00007號,台北律師公會,2024-09-01\n".to_string(), // same as row 9
+            _ => format!("王小明,(113)台檢證字第{i:05}號,台北律師公會,2024-09-01\n"),
+        };
+        csv.push_str(&line);
+    }
+    let csv_path = d.join("lawyers.csv");
+    std::fs::write(&csv_path, csv).unwrap();
+    let batch = d.join("batch");
+    let publish = || {
+        run(
+            "credledger-issuer",
+            &[
+                "publish",
+                "--kind",
+                "lawyer-license",
+                "--csv",
+                csv_path.to_str().unwrap(),
+                "--key",
+                key.to_str().unwrap(),
+                "--passphrase-file",
+                pass.to_str().unwrap(),
+                "--genesis",
+                d.join("genesis.json").to_str().unwrap(),
+                "--node",
+                &net.nodes[0].api,
+                "--out",
+                batch.to_str().unwrap(),
+                "--json",
+            ],
+        )
+    };
+    let out = publish();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        (
+            v["rows"].as_u64(),
+            v["committed"].as_u64(),
+            v["errors"].as_u64()
+        ),
+        (Some(1000), Some(997), Some(3)),
+        "{v}"
+    );
+
+    // The report names each bad row by its line number (header = line 1).
+    let report = std::fs::read_to_string(batch.join("report.csv")).unwrap();
+    let errors: Vec<&str> = report.lines().filter(|l| l.contains("error")).collect();
+    assert_eq!(errors.len(), 3, "{report}");
+    assert!(errors[0].starts_with("102,"), "{errors:?}");
+    assert!(
+        errors[1].starts_with("502,") && errors[1].contains("name"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[2].starts_with("902,") && errors[2].contains("same subject as row 9"),
+        "{errors:?}"
+    );
+
+    // Every committed row is on the ledger, once.
+    let line = report.lines().find(|l| l.starts_with("500,")).unwrap();
+    let id = line.split(',').nth(1).unwrap();
+    assert!(net.get(2, &format!("/v1/credentials/moj/{id}")).is_some());
+
+    // Re-running the same batch issues nothing new, even with the journal lost.
+    let out = publish();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        (v["committed"].as_u64(), v["skipped"].as_u64()),
+        (Some(0), Some(997)),
+        "{v}"
+    );
+    std::fs::write(batch.join("journal.jsonl"), "").unwrap();
+    let out = publish();
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        (v["committed"].as_u64(), v["skipped"].as_u64()),
+        (Some(0), Some(997)),
+        "{v}"
+    );
+}

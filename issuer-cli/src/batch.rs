@@ -1,0 +1,397 @@
+//! `publish --csv`: thousands of credentials from a CSV file (a header row of claim names, one
+//! subject per row). Bad rows are reported and left out without stopping the batch. Each row's
+//! credential id and salt seed derive from the issuer's secret key and the row's claims
+//! (`Domain::BatchCredential`), and a journal in the output folder records what committed, so
+//! re-running the same batch skips what is done and can never issue a row twice.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use credledger_core::bounded::{BoundedVec, ShortVec};
+use credledger_core::credential::{CREDENTIAL_VERSION, Claim, CredentialBody, HeldCredential};
+use credledger_core::encoding::encode;
+use credledger_core::hash::{Digest, Domain};
+use credledger_core::ids::{CredentialId, KindId, Nonce, Timestamp};
+use credledger_core::presentation::{CompactPresentation, Presentation};
+use credledger_core::state::{KindDef, StateValue};
+use credledger_core::tx::{IssuerAction, IssuerTx, Signed, SignedBody, Transaction};
+use serde_json::{Value, json};
+
+use crate::ledger::{Issuer, Ledger};
+use crate::publish::claims_for;
+
+/// Credentials per transaction: one publish transaction is all or nothing on the ledger.
+const PER_TX: usize = 250;
+/// Rows read at most.
+const MAX_ROWS: usize = 1_000_000;
+
+/// One row's outcome, for the report.
+struct RowResult {
+    row: usize,
+    id: Option<CredentialId>,
+    outcome: String,
+}
+
+/// A row that became a credential to publish.
+struct Ready {
+    row: usize,
+    held: HeldCredential,
+}
+
+fn derive(tag: u8, parts: &[&[u8]]) -> [u8; 16] {
+    let mut m = vec![tag];
+    for p in parts {
+        m.extend_from_slice(p);
+    }
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&Domain::BatchCredential.hash(&[&m]).0[..16]);
+    out
+}
+
+/// The credential a row always becomes for this issuer key (spec/hashing.md, `BatchCredential`).
+fn credential_for(
+    ledger: &Ledger,
+    issuer: &Issuer,
+    kind: &KindId,
+    claims: Vec<Claim>,
+    now: Timestamp,
+    valid_until: Option<Timestamp>,
+) -> Result<HeldCredential> {
+    let seed_secret = issuer.key.seed();
+    let claims = ShortVec::new(claims).map_err(|e| anyhow!("claims: {e}"))?;
+    let id = derive(
+        1,
+        &[&seed_secret, kind.as_str().as_bytes(), &encode(&claims)],
+    );
+    let salt = derive(2, &[&seed_secret, &id]);
+    let body = CredentialBody {
+        version: CREDENTIAL_VERSION,
+        issuer: issuer.id.clone(),
+        key_id: issuer.key_id.clone(),
+        kind: kind.clone(),
+        id: CredentialId(id),
+        valid_from: now,
+        valid_until,
+        claims_root: Digest::ZERO,
+    };
+    Ok(HeldCredential::issue(
+        &ledger.genesis.chain_id,
+        body,
+        salt,
+        claims,
+        &issuer.key,
+    ))
+}
+
+fn read_journal(path: &Path) -> Result<HashSet<String>> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(HashSet::new());
+    };
+    let mut done = HashSet::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        // A line cut short by a crash is simply not counted; that row is checked on the ledger.
+        if let Ok(v) = serde_json::from_str::<Value>(line)
+            && let Some(id) = v["id"].as_str()
+        {
+            done.insert(id.to_string());
+        }
+    }
+    Ok(done)
+}
+
+/// Publishes every good row of `csv_path`; writes the holders' files, `journal.jsonl` and
+/// `report.csv` under `out`. Returns the summary.
+#[allow(clippy::too_many_arguments)]
+pub fn run(
+    ledger: &Ledger,
+    issuer: &Issuer,
+    kind: &KindId,
+    schema: &KindDef,
+    csv_path: &Path,
+    out: &Path,
+    valid_until: Option<Timestamp>,
+    progress: bool,
+) -> Result<Value> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let journal_path = out.join("journal.jsonl");
+    let resumed = journal_path.exists();
+    let done = read_journal(&journal_path)?;
+    let now = Timestamp(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0),
+    );
+
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_path(csv_path)
+        .with_context(|| format!("cannot read {}", csv_path.display()))?;
+    let headers = reader
+        .headers()
+        .context("the CSV has no header row")?
+        .clone();
+    let mut results: Vec<RowResult> = Vec::new();
+    let mut ready: Vec<Ready> = Vec::new();
+    let mut seen: HashMap<CredentialId, usize> = HashMap::new();
+    for (i, record) in reader.records().enumerate() {
+        let row = i + 2; // line numbers as a spreadsheet shows them, after the header
+        if i >= MAX_ROWS {
+            bail!(
+                "{} has more than {MAX_ROWS} rows; split it",
+                csv_path.display()
+            );
+        }
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                results.push(RowResult {
+                    row,
+                    id: None,
+                    outcome: format!("error: {e}"),
+                });
+                continue;
+            }
+        };
+        let subject: serde_json::Map<String, Value> = headers
+            .iter()
+            .zip(record.iter())
+            .map(|(h, v)| (h.to_string(), Value::String(v.to_string())))
+            .collect();
+        let held = claims_for(schema, &Value::Object(subject))
+            .and_then(|claims| credential_for(ledger, issuer, kind, claims, now, valid_until));
+        match held {
+            Err(e) => results.push(RowResult {
+                row,
+                id: None,
+                outcome: format!("error: {e:#}"),
+            }),
+            Ok(held) => {
+                let id = held.body.id;
+                if let Some(first) = seen.insert(id, row) {
+                    results.push(RowResult {
+                        row,
+                        id: Some(id),
+                        outcome: format!("error: same subject as row {first}"),
+                    });
+                } else if done.contains(&id.to_string()) {
+                    results.push(RowResult {
+                        row,
+                        id: Some(id),
+                        outcome: "skipped: already committed".into(),
+                    });
+                } else {
+                    ready.push(Ready { row, held });
+                }
+            }
+        }
+    }
+
+    // A re-run after a crash: rows missing from the journal may still have been committed.
+    if resumed {
+        let mut still = Vec::with_capacity(ready.len());
+        for r in ready {
+            let id = r.held.body.id.to_string();
+            let answer = ledger
+                .nodes
+                .get(&format!("/v1/credentials/{}/{id}", issuer.id))?;
+            if answer.status == 200 {
+                append_journal(&journal_path, r.row, &id, "found on the ledger")?;
+                results.push(RowResult {
+                    row: r.row,
+                    id: Some(r.held.body.id),
+                    outcome: "skipped: already committed".into(),
+                });
+            } else {
+                still.push(r);
+            }
+        }
+        ready = still;
+    }
+
+    let bar = indicatif::ProgressBar::new(ready.len() as u64);
+    if progress {
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} credentials {per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+    } else {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+
+    // Submit every chunk with consecutive nonces without waiting, then wait for all.
+    let start = Instant::now();
+    let answer = ledger
+        .nodes
+        .get(&format!("/v1/state/issuer-nonce/{}", issuer.id))?;
+    if answer.status == 503 {
+        bail!("the ledger has no committed block yet; try again in a moment");
+    }
+    let mut nonce = match serde_json::from_value::<Option<StateValue>>(answer.body["value"].clone())
+    {
+        Ok(Some(StateValue::Nonce { next })) => next.0,
+        Ok(None) => 0,
+        _ => bail!("the node's answer for the issuer nonce is not understood"),
+    };
+    let mut pending: BTreeMap<String, Vec<Ready>> = BTreeMap::new();
+    let mut chunks = Vec::new();
+    let mut rest = ready;
+    while !rest.is_empty() {
+        let tail = rest.split_off(rest.len().min(PER_TX));
+        chunks.push(std::mem::replace(&mut rest, tail));
+    }
+    for chunk in chunks {
+        let credentials = chunk
+            .iter()
+            .map(|r| SignedBody {
+                body: r.held.body.clone(),
+                signature: r.held.signature,
+            })
+            .collect();
+        let tx = Transaction::Issuer(Signed::sign(
+            &ledger.genesis.chain_id,
+            IssuerTx {
+                issuer: issuer.id.clone(),
+                key_id: issuer.key_id.clone(),
+                nonce: Nonce(nonce),
+                action: IssuerAction::Publish {
+                    credentials: BoundedVec::new(credentials).map_err(|e| anyhow!("{e}"))?,
+                },
+            },
+            &issuer.key,
+        ));
+        let answer = ledger.nodes.submit(&encode(&tx), 0)?;
+        if answer.status == 200 {
+            nonce += 1;
+            pending.insert(tx.id().to_string(), chunk);
+        } else {
+            let reason = answer.body["message"]
+                .as_str()
+                .unwrap_or("refused")
+                .to_string();
+            for r in chunk {
+                results.push(RowResult {
+                    row: r.row,
+                    id: Some(r.held.body.id),
+                    outcome: format!("error: {reason}"),
+                });
+            }
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !pending.is_empty() && Instant::now() < deadline {
+        let ids: Vec<String> = pending.keys().cloned().collect();
+        for txid in ids {
+            let a = ledger.nodes.get(&format!("/v1/tx/{txid}"))?;
+            if a.body["state"] != "committed" {
+                continue;
+            }
+            let Some(chunk) = pending.remove(&txid) else {
+                continue;
+            };
+            let height = a.body["height"].as_u64().unwrap_or(0);
+            match a.body["error"].as_str() {
+                None => {
+                    for r in &chunk {
+                        write_holder_files(out, &r.held)?;
+                        append_journal(
+                            &journal_path,
+                            r.row,
+                            &r.held.body.id.to_string(),
+                            &format!("block {height}"),
+                        )?;
+                        results.push(RowResult {
+                            row: r.row,
+                            id: Some(r.held.body.id),
+                            outcome: format!("committed in block {height}"),
+                        });
+                    }
+                    bar.inc(chunk.len() as u64);
+                }
+                Some(e) => {
+                    for r in chunk {
+                        results.push(RowResult {
+                            row: r.row,
+                            id: Some(r.held.body.id),
+                            outcome: format!("error: {e}"),
+                        });
+                    }
+                }
+            }
+        }
+        if !pending.is_empty() {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    for (txid, chunk) in pending {
+        for r in chunk {
+            results.push(RowResult {
+                row: r.row,
+                id: Some(r.held.body.id),
+                outcome: format!(
+                    "error: transaction {txid} not committed within 120 s; run the batch again"
+                ),
+            });
+        }
+    }
+    bar.finish_and_clear();
+    let elapsed = start.elapsed();
+
+    results.sort_by_key(|r| r.row);
+    let report = out.join("report.csv");
+    let mut w = csv::Writer::from_path(&report)
+        .with_context(|| format!("cannot write {}", report.display()))?;
+    w.write_record(["row", "credential", "outcome"])?;
+    for r in &results {
+        w.write_record([
+            r.row.to_string(),
+            r.id.map(|i| i.to_string()).unwrap_or_default(),
+            r.outcome.clone(),
+        ])?;
+    }
+    w.flush()?;
+    let count = |p: &str| results.iter().filter(|r| r.outcome.starts_with(p)).count();
+    let committed = count("committed");
+    Ok(json!({
+        "rows": results.len(),
+        "committed": committed,
+        "skipped": count("skipped"),
+        "errors": count("error"),
+        "seconds": (elapsed.as_secs_f64() * 100.0).round() / 100.0,
+        "credentials_per_s": if elapsed.as_secs_f64() > 0.0 { (committed as f64 / elapsed.as_secs_f64()).round() } else { 0.0 },
+        "report": report.display().to_string(),
+    }))
+}
+
+fn append_journal(path: &Path, row: usize, id: &str, note: &str) -> Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    writeln!(f, "{}", json!({ "row": row, "id": id, "note": note }))?;
+    Ok(())
+}
+
+fn write_holder_files(dir: &Path, held: &HeldCredential) -> Result<()> {
+    let base = dir.join(held.body.id.to_string());
+    let p = Presentation::Compact(CompactPresentation {
+        body: held.body.clone(),
+        signature: held.signature,
+        disclosure: held.disclose(None),
+    });
+    std::fs::write(
+        base.with_extension("credential.json"),
+        serde_json::to_vec_pretty(held)?,
+    )?;
+    std::fs::write(
+        base.with_extension("qr.txt"),
+        format!("{}\n", p.to_qr_text()),
+    )?;
+    Ok(())
+}
