@@ -9,6 +9,7 @@ mod ledger;
 mod lifecycle;
 mod publish;
 mod qr;
+mod qrcmd;
 mod show;
 
 use std::path::PathBuf;
@@ -56,6 +57,12 @@ enum Command {
     ///
     /// Example: credledger-issuer status 5f1c…e2 --issuer moj --genesis genesis.json --node http://127.0.0.1:26800
     Status(lifecycle::StatusArgs),
+    /// The QR code of a credential file: compact, or full with a fresh status proof (checked
+    /// against genesis); all claims, or only those given to --disclose.
+    ///
+    /// Example: credledger-issuer qr issued/5f1c….credential.json --format png --out lawyer.png
+    ///   --mode full --disclose name,license_no --genesis genesis.json --node http://127.0.0.1:26800
+    Qr(qrcmd::QrArgs),
     /// Print a human summary of a presentation (the text of a QR code), without verifying it.
     ///
     /// Example: credledger-issuer show --file lawyer.txt
@@ -118,6 +125,7 @@ fn main() -> ExitCode {
         Command::Reinstate(a) => classify(lifecycle::reinstate(&a)),
         Command::Revoke(a) => classify(lifecycle::revoke(&a)),
         Command::Status(a) => classify(lifecycle::status(&a)),
+        Command::Qr(a) => classify(qrcmd::run(&a)),
         Command::Publish(a) => publish::run(&a).map_err(|e| {
             let code = if e
                 .downcast_ref::<credledger_issuer::keystore::KeyFileError>()

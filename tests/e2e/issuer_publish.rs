@@ -114,6 +114,52 @@ fn publish_a_lawyer_license_and_read_back_its_qr_code() {
             .starts_with("<?xml")
     );
 
+    // A full QR revealing two claims: it decodes, verifies offline, and hides the rest.
+    let cred_file = issued.join(format!("{id}.credential.json"));
+    let png = d.join("full.png");
+    let out = run(
+        "credledger-issuer",
+        &[
+            "qr",
+            cred_file.to_str().unwrap(),
+            "--format",
+            "png",
+            "--out",
+            png.to_str().unwrap(),
+            "--mode",
+            "full",
+            "--disclose",
+            "name,license_no",
+            "--genesis",
+            genesis.to_str().unwrap(),
+            "--node",
+            &nodes,
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let full = Presentation::from_text(&decode_png(&png)).unwrap();
+    let v = verify(&full, &anchor, Timestamp(now), &Policy::OFFLINE).unwrap();
+    let shown: Vec<String> = v.disclosed.iter().map(|c| c.key.to_string()).collect();
+    assert_eq!(shown, ["name", "license_no"], "{v:?}");
+    let out = run(
+        "credledger-issuer",
+        &[
+            "qr",
+            cred_file.to_str().unwrap(),
+            "--format",
+            "text",
+            "--disclose",
+            "shoe_size",
+        ],
+    );
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("\"shoe_size\" is not in this credential"),
+        "{}",
+        out.stderr
+    );
+
     // The Ministry of Justice may not issue company registrations.
     let out = publish("company-registration", &subject);
     assert_eq!(out.code, 2, "{}", out.stderr);

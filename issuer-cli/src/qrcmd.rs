@@ -1,0 +1,150 @@
+//! `qr`: the QR code of a held credential, compact or full (with a fresh status proof from a
+//! node, checked against genesis), revealing all claims or only those chosen.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, ValueEnum};
+use credledger_core::credential::HeldCredential;
+use credledger_core::presentation::{CompactPresentation, Presentation};
+
+use crate::ledger::LedgerArgs;
+use crate::qr;
+
+/// Output format.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Format {
+    /// A PNG file (`--out`).
+    Png,
+    /// An SVG file (`--out`).
+    Svg,
+    /// Printed in the terminal.
+    Terminal,
+    /// The presentation text only.
+    Text,
+}
+
+/// Presentation form.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Mode {
+    /// Body, signature and claims: the verifier asks the ledger for the status.
+    Compact,
+    /// Also the status proof, header and commit: checkable offline.
+    Full,
+}
+
+/// Arguments of `qr`.
+#[derive(Args, Debug)]
+pub struct QrArgs {
+    /// A credential file (`<id>.credential.json`, as `publish` writes).
+    file: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "terminal")]
+    format: Format,
+    /// Presentation form.
+    #[arg(long, value_enum, default_value = "compact")]
+    mode: Mode,
+    /// Reveal only these claims (comma-separated names); the rest stay hidden.
+    #[arg(long, value_delimiter = ',')]
+    disclose: Option<Vec<String>>,
+    /// Where to write a PNG or SVG.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// The chain's genesis file (for --mode full).
+    #[arg(long, value_name = "FILE", env = "CREDLEDGER_GENESIS")]
+    genesis: Option<PathBuf>,
+    /// Node API URLs (for --mode full), tried in order.
+    #[arg(
+        long = "node",
+        value_name = "URL",
+        env = "CREDLEDGER_NODE",
+        value_delimiter = ','
+    )]
+    nodes: Vec<String>,
+}
+
+/// Runs `qr`.
+pub fn run(a: &QrArgs) -> Result<()> {
+    let held: HeldCredential = serde_json::from_slice(
+        &std::fs::read(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?,
+    )
+    .with_context(|| format!("{} is not a credential file", a.file.display()))?;
+    if let Some(names) = &a.disclose {
+        for n in names {
+            if !held.claims.iter().any(|c| c.key.as_str() == n) {
+                bail!(
+                    "claim {n:?} is not in this credential; it has: {}",
+                    held.claims
+                        .iter()
+                        .map(|c| c.key.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+        }
+    }
+    let reveal: Option<Vec<&str>> = a
+        .disclose
+        .as_ref()
+        .map(|v| v.iter().map(String::as_str).collect());
+    let compact = CompactPresentation {
+        body: held.body.clone(),
+        signature: held.signature,
+        disclosure: held.disclose(reveal.as_deref()),
+    };
+    let p = match a.mode {
+        Mode::Compact => Presentation::Compact(compact),
+        Mode::Full => {
+            let genesis = a
+                .genesis
+                .clone()
+                .ok_or_else(|| anyhow!("--mode full needs --genesis and --node"))?;
+            let ledger = LedgerArgs {
+                genesis,
+                nodes: a.nodes.clone(),
+            }
+            .open()?;
+            let evidence = ledger.evidence(&held.body.issuer, &held.body.id.to_string())?;
+            Presentation::Full { compact, evidence }
+        }
+    };
+    let text = p.to_qr_text();
+    let code = qr::code(&text)?;
+    let out = || {
+        a.out
+            .clone()
+            .ok_or_else(|| anyhow!("--format png and svg write a file: give --out FILE"))
+    };
+    match a.format {
+        Format::Text => println!("{text}"),
+        Format::Terminal => {
+            println!("{}", qr::terminal(&code));
+            println!(
+                "QR version {} at ECC M, {} characters",
+                qr::version(&code),
+                text.len()
+            );
+        }
+        Format::Png => {
+            let path = out()?;
+            std::fs::write(&path, qr::png(&code)?)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            println!(
+                "wrote {} (QR version {})",
+                path.display(),
+                qr::version(&code)
+            );
+        }
+        Format::Svg => {
+            let path = out()?;
+            std::fs::write(&path, qr::svg(&code))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            println!(
+                "wrote {} (QR version {})",
+                path.display(),
+                qr::version(&code)
+            );
+        }
+    }
+    Ok(())
+}
