@@ -199,13 +199,19 @@ fn import(
         .with_context(|| format!("cannot read {}", plain.display()))
         .map_err(input)?;
     let role = v["role"].as_str().unwrap_or_default();
-    let issuer = role.strip_prefix("issuer:").ok_or_else(|| {
-        input(anyhow!(
-            "{} is not an issuer key (role {role:?})",
-            plain.display()
-        ))
-    })?;
-    let key_id = v["name"].as_str().unwrap_or_default();
+    let name = v["name"].as_str().unwrap_or_default();
+    // Council members' keys are sealed the same way, under the pseudo-issuer `council`.
+    let (issuer, key_id) = match role.strip_prefix("issuer:") {
+        Some(issuer) => (issuer.to_string(), name.to_string()),
+        None if role == "governance" => ("council".to_string(), name.to_string()),
+        None => {
+            return Err(input(anyhow!(
+                "{} is neither an issuer nor a council key (role {role:?})",
+                plain.display()
+            )));
+        }
+    };
+    let (issuer, key_id) = (issuer.as_str(), key_id.as_str());
     let seed: [u8; 32] = hex::decode(v["secret_seed"].as_str().unwrap_or_default())
         .ok()
         .and_then(|b| b.try_into().ok())

@@ -4,6 +4,7 @@
 
 mod batch;
 mod client;
+mod governance;
 mod key;
 mod ledger;
 mod lifecycle;
@@ -63,6 +64,9 @@ enum Command {
     /// Example: credledger-issuer qr issued/5f1c….credential.json --format png --out lawyer.png
     ///   --mode full --disclose name,license_no --genesis genesis.json --node http://127.0.0.1:26800
     Qr(qrcmd::QrArgs),
+    /// Governance: write a proposal, sign it as a council member, submit it at threshold.
+    #[command(subcommand)]
+    Governance(governance::GovernanceCommand),
     /// Print a human summary of a presentation (the text of a QR code), without verifying it.
     ///
     /// Example: credledger-issuer show --file lawyer.txt
@@ -126,6 +130,7 @@ fn main() -> ExitCode {
         Command::Revoke(a) => classify(lifecycle::revoke(&a)),
         Command::Status(a) => classify(lifecycle::status(&a)),
         Command::Qr(a) => classify(qrcmd::run(&a)),
+        Command::Governance(g) => classify(governance::run(&g)),
         Command::Publish(a) => publish::run(&a).map_err(|e| {
             let code = if e
                 .downcast_ref::<credledger_issuer::keystore::KeyFileError>()

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod genesis_cli;
+mod issuer_governance;
 mod issuer_keys;
 mod issuer_publish;
 mod network;

@@ -49,6 +49,7 @@ pub fn router(backend: Shared) -> Router {
         .route("/v1/state/issuer-key/{issuer}/{key}", get(issuer_key))
         .route("/v1/state/kind/{kind}", get(kind))
         .route("/v1/state/issuer-nonce/{issuer}", get(issuer_nonce))
+        .route("/v1/state/governance", get(governance))
         .route("/v1/state/log-source/{source}", get(log_source))
         .route("/v1/state/log-anchor/{source}/{sequence}", get(log_anchor))
         .layer(DefaultBodyLimit::max(MAX_TX_BYTES + 1024))
@@ -306,6 +307,10 @@ async fn issuer_key(
         StateKey::IssuerKey(parse("issuer", &issuer)?, parse("key id", &key)?),
     )
     .await
+}
+
+async fn governance(State(b): State<Shared>) -> Result<Json<StateAnswer>, ApiError> {
+    state_entry(&b, StateKey::Governance).await
 }
 
 async fn issuer_nonce(

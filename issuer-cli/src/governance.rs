@@ -1,0 +1,180 @@
+//! `governance propose | sign | submit`: a registry, validator or log-source change travels as
+//! a proposal file that council members sign in turn (offline if they like); anyone submits it
+//! once enough have signed. The ledger refuses it below the threshold.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Subcommand;
+use credledger_core::bounded::ShortVec;
+use credledger_core::encoding::encode;
+use credledger_core::hash::Domain;
+use credledger_core::ids::ChainId;
+use credledger_core::state::StateValue;
+use credledger_core::tx::{Approval, GovernanceAction, GovernanceProposal, Transaction};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::ledger::{KeyArgs, LedgerArgs, Refused};
+
+/// Governance commands.
+#[derive(Subcommand, Debug)]
+pub enum GovernanceCommand {
+    /// Write a proposal file for one action, with the council's next nonce from the ledger.
+    /// The action is JSON (inline, or @file), e.g.
+    ///   {"action":"add_issuer_key","issuer":"moj","key_id":"moj-2026-02","public_key":"…","valid_from":1767225600000}
+    ///   {"action":"revoke_issuer_key","issuer":"moj","key_id":"moj-2026-01","effective":1767312000000}
+    ///   {"action":"add_issuer","issuer":"mof","name_zh":"財政部","name_en":"Ministry of Finance","kinds":["tax-certificate"]}
+    ///   {"action":"remove_validator","public_key":"…"}
+    ///   {"action":"add_log_source","source":"troad-ss1","name":"T-Road SS 1","public_key":"…"}
+    ///
+    /// Example: credledger-issuer governance propose --action @add-key.json --out p.json --genesis genesis.json --node http://127.0.0.1:26800
+    Propose {
+        /// The action as JSON, or @FILE.
+        #[arg(long)]
+        action: String,
+        /// The proposal file to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        #[command(flatten)]
+        ledger: LedgerArgs,
+    },
+    /// Add your approval to a proposal file (a council key, sealed like an issuer key).
+    ///
+    /// Example: credledger-issuer governance sign p.json --key council-1.key
+    Sign {
+        /// The proposal file (updated in place).
+        file: PathBuf,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+    /// Submit a proposal with its approvals and wait for the commit.
+    ///
+    /// Example: credledger-issuer governance submit p.json --genesis genesis.json --node http://127.0.0.1:26800
+    Submit {
+        /// The proposal file.
+        file: PathBuf,
+        #[command(flatten)]
+        ledger: LedgerArgs,
+    },
+}
+
+/// A proposal file.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProposalFile {
+    chain_id: ChainId,
+    proposal: GovernanceProposal,
+    approvals: Vec<Approval>,
+}
+
+fn read(path: &Path) -> Result<ProposalFile> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a proposal file", path.display()))
+}
+
+fn write(path: &Path, f: &ProposalFile) -> Result<()> {
+    std::fs::write(path, serde_json::to_string_pretty(f)? + "\n")
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Runs a governance command.
+pub fn run(cmd: &GovernanceCommand) -> Result<()> {
+    match cmd {
+        GovernanceCommand::Propose {
+            action,
+            out,
+            ledger,
+        } => {
+            let text = match action.strip_prefix('@') {
+                Some(f) => {
+                    std::fs::read_to_string(f).with_context(|| format!("cannot read {f}"))?
+                }
+                None => action.clone(),
+            };
+            let action: GovernanceAction =
+                serde_json::from_str(&text).context("the action is not a governance action")?;
+            let ledger = ledger.open()?;
+            let answer = ledger.nodes.get("/v1/state/governance")?;
+            let nonce =
+                match serde_json::from_value::<Option<StateValue>>(answer.body["value"].clone()) {
+                    Ok(Some(StateValue::Governance(g))) => g.next_nonce,
+                    _ => bail!(
+                        "the node's answer for the council is not understood: {}",
+                        answer.body
+                    ),
+                };
+            if out.exists() {
+                bail!("{} exists; choose another file", out.display());
+            }
+            write(
+                out,
+                &ProposalFile {
+                    chain_id: ledger.genesis.chain_id.clone(),
+                    proposal: GovernanceProposal { nonce, action },
+                    approvals: Vec::new(),
+                },
+            )?;
+            println!("wrote {} (council nonce {})", out.display(), nonce.0);
+            Ok(())
+        }
+        GovernanceCommand::Sign { file, key } => {
+            let mut f = read(file)?;
+            let member = key.open()?;
+            let public = member.key.public();
+            if f.approvals.iter().any(|a| a.key == public) {
+                bail!("{} already carries this key's approval", file.display());
+            }
+            let signature = member.key.sign(
+                Domain::SignGovernance,
+                &f.proposal.signing_message(&f.chain_id),
+            );
+            f.approvals.push(Approval {
+                key: public,
+                signature,
+            });
+            write(file, &f)?;
+            println!(
+                "signed: {} approval(s) on {}",
+                f.approvals.len(),
+                file.display()
+            );
+            Ok(())
+        }
+        GovernanceCommand::Submit { file, ledger } => {
+            let f = read(file)?;
+            let ledger = ledger.open()?;
+            if f.chain_id != ledger.genesis.chain_id {
+                bail!(
+                    "the proposal is for chain {}, not {}",
+                    f.chain_id,
+                    ledger.genesis.chain_id
+                );
+            }
+            let tx = Transaction::Governance {
+                proposal: f.proposal,
+                approvals: ShortVec::new(f.approvals).map_err(|e| anyhow!("approvals: {e}"))?,
+            };
+            let answer = ledger.nodes.submit(&encode(&tx), 8_000)?;
+            if answer.status != 200 {
+                let msg = answer.body["message"]
+                    .as_str()
+                    .unwrap_or("refused")
+                    .to_string();
+                return Err(Refused(msg).into());
+            }
+            match (answer.body["state"].as_str(), &answer.body["error"]) {
+                (Some("committed"), Value::Null) => {
+                    println!(
+                        "{}",
+                        json!({ "committed": true, "height": answer.body["height"] })
+                    );
+                    Ok(())
+                }
+                (Some("committed"), Value::String(e)) => Err(Refused(e.clone()).into()),
+                _ => bail!("admitted but not committed within 8 s"),
+            }
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! The council registers a new issuer key: one approval is refused by the ledger, two (the
+//! threshold) are accepted, and the Ministry then publishes with the new key.
+
+use credledger_tests::net::Net;
+use credledger_tests::run;
+use serde_json::{Value, json};
+
+#[test]
+fn a_new_issuer_key_needs_the_council_threshold_then_publishes() {
+    let net = Net::start(4, 0);
+    assert!(net.wait_height(0, 1, std::time::Duration::from_secs(60)));
+    let d = net.dir.path();
+    let pass = d.join("pass.txt");
+    std::fs::write(&pass, "council passphrase\n").unwrap();
+    let p = pass.to_str().unwrap();
+    let genesis = d.join("genesis.json");
+    let g = genesis.to_str().unwrap();
+    let node = net.nodes[2].api.clone();
+    for m in ["council-1", "council-2"] {
+        let out = run(
+            "credledger-issuer",
+            &[
+                "key",
+                "import",
+                "--plain",
+                d.join(format!("keys/governance-{m}.json"))
+                    .to_str()
+                    .unwrap(),
+                "--out",
+                d.join(format!("{m}.key")).to_str().unwrap(),
+                "--passphrase-file",
+                p,
+            ],
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    let new_key = d.join("moj-2026-02.key");
+    let out = run(
+        "credledger-issuer",
+        &[
+            "key",
+            "generate",
+            "--issuer",
+            "moj",
+            "--key-id",
+            "moj-2026-02",
+            "--out",
+            new_key.to_str().unwrap(),
+            "--passphrase-file",
+            p,
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let public = serde_json::from_str::<Value>(&out.stdout).unwrap()["public_key"].clone();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let action = json!({"action": "add_issuer_key", "issuer": "moj", "key_id": "moj-2026-02",
+                        "public_key": public, "valid_from": now - 60_000});
+    let proposal = d.join("proposal.json");
+    let pr = proposal.to_str().unwrap();
+    let out = run(
+        "credledger-issuer",
+        &[
+            "governance",
+            "propose",
+            "--action",
+            &action.to_string(),
+            "--out",
+            pr,
+            "--genesis",
+            g,
+            "--node",
+            &node,
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    let sign = |m: &str| {
+        run(
+            "credledger-issuer",
+            &[
+                "governance",
+                "sign",
+                pr,
+                "--key",
+                d.join(format!("{m}.key")).to_str().unwrap(),
+                "--passphrase-file",
+                p,
+            ],
+        )
+    };
+    let submit = || {
+        run(
+            "credledger-issuer",
+            &["governance", "submit", pr, "--genesis", g, "--node", &node],
+        )
+    };
+    assert_eq!(sign("council-1").code, 0);
+    let out = submit();
+    assert_eq!(
+        out.code, 4,
+        "below the threshold the ledger refuses: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("threshold") || out.stderr.contains("approval"),
+        "{}",
+        out.stderr
+    );
+    let again = sign("council-1");
+    assert_eq!(again.code, 2, "one member signs once: {}", again.stderr);
+    assert_eq!(sign("council-2").code, 0);
+    let out = submit();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    // The Ministry publishes with its new key.
+    let subject = d.join("lawyer.json");
+    std::fs::write(&subject, json!({"name": "林大華", "license_no": "(113)台檢證字第00077號", "bar": "台中律師公會", "admitted": "2025-01-15"}).to_string()).unwrap();
+    let out = run(
+        "credledger-issuer",
+        &[
+            "publish",
+            "--kind",
+            "lawyer-license",
+            "--subject",
+            subject.to_str().unwrap(),
+            "--key",
+            new_key.to_str().unwrap(),
+            "--passphrase-file",
+            p,
+            "--genesis",
+            g,
+            "--node",
+            &node,
+            "--out",
+            d.join("issued").to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
