@@ -35,6 +35,23 @@ pub enum KeyCommand {
         #[arg(long)]
         json: bool,
     },
+    /// After an issuer key is revoked: every credential it signed that was published at or
+    /// after the revocation's effective time (scanning the committed blocks), to reissue.
+    ///
+    /// Example: credledger-issuer key affected --issuer moj --key-id moj-2026-01 --genesis genesis.json --node http://127.0.0.1:26800
+    Affected {
+        /// The issuer.
+        #[arg(long)]
+        issuer: String,
+        /// The revoked key's id.
+        #[arg(long)]
+        key_id: String,
+        #[command(flatten)]
+        ledger: crate::ledger::LedgerArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Seal a plain devnet key file (as `credledger-genesis init` writes them) under a
     /// passphrase. For test networks: production keys are made with `key generate`.
     ///
@@ -141,6 +158,12 @@ pub fn run(cmd: KeyCommand) -> Result<(), (u8, anyhow::Error)> {
             pass,
             json,
         } => show(&file, check, &pass, json),
+        KeyCommand::Affected {
+            issuer,
+            key_id,
+            ledger,
+            json,
+        } => crate::affected::run(&issuer, &key_id, &ledger, json).map_err(input),
         KeyCommand::Import {
             plain,
             out,

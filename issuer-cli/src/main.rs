@@ -2,6 +2,7 @@
 //! credential with its QR codes, and inspection of presentations. (Batches, the lifecycle and
 //! governance come next.)
 
+mod affected;
 mod batch;
 mod client;
 mod governance;

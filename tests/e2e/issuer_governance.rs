@@ -141,4 +141,114 @@ fn a_new_issuer_key_needs_the_council_threshold_then_publishes() {
         ],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
+
+    // The old key published something, then is revoked from before that: `key affected`
+    // lists it for reissue.
+    let old_key = d.join("moj-2026-01.key");
+    let out = run(
+        "credledger-issuer",
+        &[
+            "key",
+            "import",
+            "--plain",
+            d.join("keys/issuer-moj-2026-01.json").to_str().unwrap(),
+            "--out",
+            old_key.to_str().unwrap(),
+            "--passphrase-file",
+            p,
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let out = run(
+        "credledger-issuer",
+        &[
+            "publish",
+            "--kind",
+            "lawyer-license",
+            "--subject",
+            subject.to_str().unwrap(),
+            "--key",
+            old_key.to_str().unwrap(),
+            "--passphrase-file",
+            p,
+            "--genesis",
+            g,
+            "--node",
+            &node,
+            "--out",
+            d.join("issued").to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let old_id = serde_json::from_str::<Value>(&out.stdout).unwrap()["credential"].clone();
+    let revoke = json!({"action": "revoke_issuer_key", "issuer": "moj", "key_id": "moj-2026-01", "effective": before});
+    let proposal2 = d.join("proposal2.json");
+    let pr2 = proposal2.to_str().unwrap();
+    let out = run(
+        "credledger-issuer",
+        &[
+            "governance",
+            "propose",
+            "--action",
+            &revoke.to_string(),
+            "--out",
+            pr2,
+            "--genesis",
+            g,
+            "--node",
+            &node,
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for m in ["council-1", "council-2"] {
+        let out = run(
+            "credledger-issuer",
+            &[
+                "governance",
+                "sign",
+                pr2,
+                "--key",
+                d.join(format!("{m}.key")).to_str().unwrap(),
+                "--passphrase-file",
+                p,
+            ],
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
+    let out = run(
+        "credledger-issuer",
+        &["governance", "submit", pr2, "--genesis", g, "--node", &node],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = run(
+        "credledger-issuer",
+        &[
+            "key",
+            "affected",
+            "--issuer",
+            "moj",
+            "--key-id",
+            "moj-2026-01",
+            "--genesis",
+            g,
+            "--node",
+            &node,
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    let ids: Vec<&Value> = v["affected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["credential"])
+        .collect();
+    assert_eq!(ids, [&old_id], "{v}");
 }
