@@ -186,20 +186,38 @@ fn generate(
     key_id
         .parse::<credledger_core::ids::KeyId>()
         .map_err(|e| input(anyhow!("key id {key_id:?}: {e}")))?;
+    refuse_existing(out)?;
+    let passphrase = pass.get(true).map_err(input)?;
+    let seed = Zeroizing::new(rand_bytes::<32>());
+    let key = Keypair::from_seed(&seed);
+    seal_and_write(issuer, key_id, &key, &passphrase, out, json)
+}
+
+/// A key file is never replaced: refuse before asking for a passphrase.
+fn refuse_existing(out: &Path) -> Result<(), (u8, anyhow::Error)> {
     if out.exists() {
         return Err(input(anyhow!(
             "{} exists; a key file is never replaced",
             out.display()
         )));
     }
-    let passphrase = pass.get(true).map_err(input)?;
-    let seed = Zeroizing::new(rand_bytes::<32>());
-    let key = Keypair::from_seed(&seed);
+    Ok(())
+}
+
+/// Seals `key` with fresh salt and nonce at the strong cost, writes it (mode 0600) and reports.
+fn seal_and_write(
+    issuer: &str,
+    key_id: &str,
+    key: &Keypair,
+    passphrase: &[u8],
+    out: &Path,
+    json: bool,
+) -> Result<(), (u8, anyhow::Error)> {
     let file = keystore::seal(
         issuer,
         key_id,
-        &key,
-        &passphrase,
+        key,
+        passphrase,
         KdfParams::STRONG,
         rand_bytes::<16>(),
         rand_bytes::<24>(),
@@ -244,27 +262,10 @@ fn import(
                 plain.display()
             ))
         })?;
-    if out.exists() {
-        return Err(input(anyhow!(
-            "{} exists; a key file is never replaced",
-            out.display()
-        )));
-    }
+    refuse_existing(out)?;
     let key = Keypair::from_seed(&Zeroizing::new(seed));
     let passphrase = pass.get(true).map_err(input)?;
-    let file = keystore::seal(
-        issuer,
-        key_id,
-        &key,
-        &passphrase,
-        KdfParams::STRONG,
-        rand_bytes::<16>(),
-        rand_bytes::<24>(),
-    )
-    .map_err(key_error)?;
-    keystore::write(out, &file).map_err(key_error)?;
-    print_key(&file, json, &format!("wrote {} (mode 0600)", out.display()));
-    Ok(())
+    seal_and_write(issuer, key_id, &key, &passphrase, out, json)
 }
 
 fn show(

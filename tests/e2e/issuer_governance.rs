@@ -2,7 +2,7 @@
 //! threshold) are accepted, and the Ministry then publishes with the new key.
 
 use credledger_tests::net::Net;
-use credledger_tests::run;
+use credledger_tests::{import_key, run};
 use serde_json::{Value, json};
 
 #[test]
@@ -17,22 +17,11 @@ fn a_new_issuer_key_needs_the_council_threshold_then_publishes() {
     let g = genesis.to_str().unwrap();
     let node = net.nodes[2].api.clone();
     for m in ["council-1", "council-2"] {
-        let out = run(
-            "credledger-issuer",
-            &[
-                "key",
-                "import",
-                "--plain",
-                d.join(format!("keys/governance-{m}.json"))
-                    .to_str()
-                    .unwrap(),
-                "--out",
-                d.join(format!("{m}.key")).to_str().unwrap(),
-                "--passphrase-file",
-                p,
-            ],
+        import_key(
+            &d.join(format!("keys/governance-{m}.json")),
+            &d.join(format!("{m}.key")),
+            &pass,
         );
-        assert_eq!(out.code, 0, "{}", out.stderr);
     }
     let new_key = d.join("moj-2026-02.key");
     let out = run(
@@ -145,20 +134,7 @@ fn a_new_issuer_key_needs_the_council_threshold_then_publishes() {
     // The old key published something, then is revoked from before that: `key affected`
     // lists it for reissue.
     let old_key = d.join("moj-2026-01.key");
-    let out = run(
-        "credledger-issuer",
-        &[
-            "key",
-            "import",
-            "--plain",
-            d.join("keys/issuer-moj-2026-01.json").to_str().unwrap(),
-            "--out",
-            old_key.to_str().unwrap(),
-            "--passphrase-file",
-            p,
-        ],
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    import_key(&d.join("keys/issuer-moj-2026-01.json"), &old_key, &pass);
     let before = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

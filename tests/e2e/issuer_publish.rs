@@ -6,7 +6,7 @@ use credledger_core::ids::Timestamp;
 use credledger_core::presentation::{Presentation, StatusEvidence};
 use credledger_core::{Policy, TrustAnchor, verify};
 use credledger_tests::net::Net;
-use credledger_tests::run;
+use credledger_tests::{import_key, run};
 use serde_json::{Value, json};
 
 fn decode_png(path: &std::path::Path) -> String {
@@ -29,20 +29,7 @@ fn publish_a_lawyer_license_and_read_back_its_qr_code() {
     let pass = d.join("pass.txt");
     std::fs::write(&pass, "devnet passphrase\n").unwrap();
     let key = d.join("moj.key");
-    let out = run(
-        "credledger-issuer",
-        &[
-            "key",
-            "import",
-            "--plain",
-            d.join("keys/issuer-moj-2026-01.json").to_str().unwrap(),
-            "--out",
-            key.to_str().unwrap(),
-            "--passphrase-file",
-            pass.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    import_key(&d.join("keys/issuer-moj-2026-01.json"), &key, &pass);
 
     let subject = d.join("lawyer.json");
     std::fs::write(
@@ -235,20 +222,7 @@ fn publish_a_lawyer_license_and_read_back_its_qr_code() {
 
     // Another ministry may not touch it.
     let moea = d.join("moea.key");
-    let out = run(
-        "credledger-issuer",
-        &[
-            "key",
-            "import",
-            "--plain",
-            d.join("keys/issuer-moea-2026-01.json").to_str().unwrap(),
-            "--out",
-            moea.to_str().unwrap(),
-            "--passphrase-file",
-            pass.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    import_key(&d.join("keys/issuer-moea-2026-01.json"), &moea, &pass);
     let out = with_key(&moea, &["reinstate", &id]);
     assert_eq!(out.code, 4, "refused by the ledger: {}", out.stderr);
 
@@ -285,20 +259,7 @@ fn a_batch_of_1000_rows_reports_its_3_bad_rows_and_reruns_idempotently() {
     let pass = d.join("pass.txt");
     std::fs::write(&pass, "devnet passphrase\n").unwrap();
     let key = d.join("moj.key");
-    let out = run(
-        "credledger-issuer",
-        &[
-            "key",
-            "import",
-            "--plain",
-            d.join("keys/issuer-moj-2026-01.json").to_str().unwrap(),
-            "--out",
-            key.to_str().unwrap(),
-            "--passphrase-file",
-            pass.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    import_key(&d.join("keys/issuer-moj-2026-01.json"), &key, &pass);
 
     let mut csv = String::from("name,license_no,bar,admitted\n");
     for i in 0..1000 {

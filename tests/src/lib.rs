@@ -49,3 +49,22 @@ pub fn run(bin: &str, args: &[&str]) -> Output {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
+
+/// Seals a plain devnet key file (`keys/*.json`) into `out` with the passphrase in `pass`,
+/// as an operator does with `credledger-issuer key import`; panics if that fails.
+pub fn import_key(plain: &std::path::Path, out: &std::path::Path, pass: &std::path::Path) {
+    let o = run(
+        "credledger-issuer",
+        &[
+            "key",
+            "import",
+            "--plain",
+            &plain.display().to_string(),
+            "--out",
+            &out.display().to_string(),
+            "--passphrase-file",
+            &pass.display().to_string(),
+        ],
+    );
+    assert_eq!(o.code, 0, "key import of {}: {}", plain.display(), o.stderr);
+}
