@@ -9,21 +9,18 @@ use arc_malachitebft_app_channel::app::streaming::{StreamContent, StreamId, Stre
 use arc_malachitebft_app_channel::app::types::codec::{Codec, HasEncodedLen};
 use arc_malachitebft_app_channel::app::types::core::{
     CommitCertificate as MCommit, CommitSignature, ExtendedCommitCertificate,
-    ExtendedCommitSignature, NilOrVal, PolkaCertificate, PolkaSignature, Round, RoundCertificate,
-    RoundCertificateType, RoundSignature, SignedMessage, ValidatorProof, Validity, VoteType,
+    ExtendedCommitSignature, PolkaCertificate, Round, ValidatorProof, Validity,
 };
-use arc_malachitebft_app_channel::app::types::sync::{RawDecidedValue, Request, Response, Status};
-use arc_malachitebft_app_channel::app::types::{PeerId, ProposedValue, SignedConsensusMsg};
+use arc_malachitebft_app_channel::app::types::sync::{Request, Response, Status};
+use arc_malachitebft_app_channel::app::types::{ProposedValue, SignedConsensusMsg};
 use arc_malachitebft_signing_ed25519::Signature as EdSignature;
 use arc_malachitebft_sync::{ValueRequest, ValueResponse};
 use borsh::{BorshDeserialize, BorshSerialize};
 use bytes::Bytes;
 use credledger_core::block::MAX_BLOCK_BYTES;
 use credledger_core::encoding::{DecodeError, decode, encode};
-use credledger_core::hash::Digest;
-use credledger_core::sig::PublicKey;
 
-use super::context::{Address, BlockId, Ctx, Height, Proposal, ProposalPart, Vote};
+use super::context::{Address, BlockId, Ctx, Height, ProposalPart};
 
 /// The wire version every encoding starts with; a node refuses any other.
 pub const WIRE_VERSION: u8 = 1;
@@ -40,7 +37,7 @@ const MAX_PART: usize = PART_BYTES + 1024;
 /// Limit for a sync response: a few whole blocks with their certificates.
 pub const MAX_RESPONSE: usize = 2 * MAX_BLOCK_BYTES + 1024 * 1024;
 /// Longest stream id or peer id accepted.
-const MAX_ID_BYTES: usize = 128;
+pub(super) const MAX_ID_BYTES: usize = 128;
 
 /// Why bytes from a peer or the log were refused.
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +63,7 @@ pub enum CodecError {
     },
 }
 
-fn invalid(what: &'static str, reason: impl Into<String>) -> CodecError {
+pub(super) fn invalid(what: &'static str, reason: impl Into<String>) -> CodecError {
     CodecError::Invalid {
         what,
         reason: reason.into(),
@@ -93,382 +90,9 @@ fn dec<T: BorshDeserialize + BorshSerialize>(
     }
 }
 
-fn sig_out(s: &EdSignature) -> [u8; 64] {
-    s.to_bytes()
-}
+mod wire;
 
-/// A defined round's number; nil has none (votes and proposals always have one).
-fn round_out(r: Round) -> Option<u32> {
-    r.as_u32()
-}
-
-fn round_in(r: Option<u32>) -> Round {
-    r.map_or(Round::Nil, Round::new)
-}
-
-fn defined(what: &'static str, r: Option<u32>) -> Result<Round, CodecError> {
-    r.map(Round::new)
-        .ok_or_else(|| invalid(what, "the round is nil"))
-}
-
-#[derive(BorshSerialize, BorshDeserialize)]
-struct WireVote {
-    precommit: bool,
-    height: u64,
-    round: Option<u32>,
-    block: Option<Digest>,
-    voter: PublicKey,
-}
-
-impl WireVote {
-    fn from_vote(v: &Vote) -> WireVote {
-        WireVote {
-            precommit: v.kind == VoteType::Precommit,
-            height: v.height.0,
-            round: round_out(v.round),
-            block: match v.value {
-                NilOrVal::Nil => None,
-                NilOrVal::Val(id) => Some(id.0),
-            },
-            voter: v.voter.0,
-        }
-    }
-
-    fn into_vote(self) -> Result<Vote, CodecError> {
-        Ok(Vote {
-            kind: if self.precommit {
-                VoteType::Precommit
-            } else {
-                VoteType::Prevote
-            },
-            height: Height(self.height),
-            round: defined("vote", self.round)?,
-            value: self
-                .block
-                .map_or(NilOrVal::Nil, |d| NilOrVal::Val(BlockId(d))),
-            voter: Address(self.voter),
-        })
-    }
-}
-
-#[derive(BorshSerialize, BorshDeserialize)]
-struct WireProposal {
-    height: u64,
-    round: Option<u32>,
-    block: Digest,
-    pol_round: Option<u32>,
-    proposer: PublicKey,
-}
-
-#[derive(BorshSerialize, BorshDeserialize)]
-enum WireSigned {
-    Vote(WireVote, [u8; 64]),
-    Proposal(WireProposal, [u8; 64]),
-}
-
-fn signed_out(m: &SignedConsensusMsg<Ctx>) -> WireSigned {
-    match m {
-        SignedConsensusMsg::Vote(v) => {
-            WireSigned::Vote(WireVote::from_vote(&v.message), sig_out(&v.signature))
-        }
-        SignedConsensusMsg::Proposal(p) => {
-            let m = &p.message;
-            WireSigned::Proposal(
-                WireProposal {
-                    height: m.height.0,
-                    round: round_out(m.round),
-                    block: m.value.0,
-                    pol_round: round_out(m.pol_round),
-                    proposer: m.proposer.0,
-                },
-                sig_out(&p.signature),
-            )
-        }
-    }
-}
-
-fn signed_in(w: WireSigned) -> Result<SignedConsensusMsg<Ctx>, CodecError> {
-    Ok(match w {
-        WireSigned::Vote(v, s) => SignedConsensusMsg::Vote(SignedMessage::new(
-            v.into_vote()?,
-            EdSignature::from_bytes(s),
-        )),
-        WireSigned::Proposal(p, s) => SignedConsensusMsg::Proposal(SignedMessage::new(
-            Proposal {
-                height: Height(p.height),
-                round: defined("proposal", p.round)?,
-                value: BlockId(p.block),
-                pol_round: round_in(p.pol_round),
-                proposer: Address(p.proposer),
-            },
-            EdSignature::from_bytes(s),
-        )),
-    })
-}
-
-#[derive(BorshSerialize, BorshDeserialize)]
-struct WireCert {
-    height: u64,
-    round: Option<u32>,
-    block: Digest,
-    signatures: Vec<(PublicKey, [u8; 64])>,
-}
-
-#[derive(BorshSerialize, BorshDeserialize)]
-struct WireRoundCert {
-    height: u64,
-    round: Option<u32>,
-    precommit_type: bool,
-    signatures: Vec<(WireVote, [u8; 64])>,
-}
-
-#[derive(BorshSerialize, BorshDeserialize)]
-enum WireLiveness {
-    Vote(WireVote, [u8; 64]),
-    Polka(WireCert),
-    SkipRound(WireRoundCert),
-}
-
-fn polka_out(c: &PolkaCertificate<Ctx>) -> WireCert {
-    WireCert {
-        height: c.height.0,
-        round: round_out(c.round),
-        block: c.value_id.0,
-        signatures: c
-            .polka_signatures
-            .iter()
-            .map(|s| (s.address.0, sig_out(&s.signature)))
-            .collect(),
-    }
-}
-
-fn polka_in(w: WireCert) -> Result<PolkaCertificate<Ctx>, CodecError> {
-    Ok(PolkaCertificate {
-        height: Height(w.height),
-        round: defined("polka certificate", w.round)?,
-        value_id: BlockId(w.block),
-        polka_signatures: w
-            .signatures
-            .into_iter()
-            .map(|(a, s)| PolkaSignature::new(Address(a), EdSignature::from_bytes(s)))
-            .collect(),
-    })
-}
-
-fn liveness_out(m: &LivenessMsg<Ctx>) -> WireLiveness {
-    match m {
-        LivenessMsg::Vote(v) => {
-            WireLiveness::Vote(WireVote::from_vote(&v.message), sig_out(&v.signature))
-        }
-        LivenessMsg::PolkaCertificate(c) => WireLiveness::Polka(polka_out(c)),
-        LivenessMsg::SkipRoundCertificate(c) => WireLiveness::SkipRound(WireRoundCert {
-            height: c.height.0,
-            round: round_out(c.round),
-            precommit_type: matches!(c.cert_type, RoundCertificateType::Precommit),
-            signatures: c
-                .round_signatures
-                .iter()
-                .map(|s| {
-                    let vote = WireVote {
-                        precommit: s.vote_type == VoteType::Precommit,
-                        height: c.height.0,
-                        round: round_out(c.round),
-                        block: match s.value_id {
-                            NilOrVal::Nil => None,
-                            NilOrVal::Val(id) => Some(id.0),
-                        },
-                        voter: s.address.0,
-                    };
-                    (vote, sig_out(&s.signature))
-                })
-                .collect(),
-        }),
-    }
-}
-
-fn liveness_in(w: WireLiveness) -> Result<LivenessMsg<Ctx>, CodecError> {
-    Ok(match w {
-        WireLiveness::Vote(v, s) => LivenessMsg::Vote(SignedMessage::new(
-            v.into_vote()?,
-            EdSignature::from_bytes(s),
-        )),
-        WireLiveness::Polka(c) => LivenessMsg::PolkaCertificate(polka_in(c)?),
-        WireLiveness::SkipRound(c) => {
-            let mut sigs = Vec::with_capacity(c.signatures.len());
-            for (v, s) in c.signatures {
-                if v.height != c.height || v.round != c.round {
-                    return Err(invalid(
-                        "round certificate",
-                        "a signature is for another height or round",
-                    ));
-                }
-                let vote = v.into_vote()?;
-                sigs.push(RoundSignature::new(
-                    vote.kind,
-                    vote.value,
-                    vote.voter,
-                    EdSignature::from_bytes(s),
-                ));
-            }
-            LivenessMsg::SkipRoundCertificate(RoundCertificate {
-                height: Height(c.height),
-                round: defined("round certificate", c.round)?,
-                cert_type: if c.precommit_type {
-                    RoundCertificateType::Precommit
-                } else {
-                    RoundCertificateType::Skip
-                },
-                round_signatures: sigs,
-            })
-        }
-    })
-}
-
-#[derive(BorshSerialize, BorshDeserialize)]
-enum WirePart {
-    Init {
-        height: u64,
-        round: Option<u32>,
-        pol_round: Option<u32>,
-        proposer: PublicKey,
-    },
-    Data(Vec<u8>),
-    Fin(Digest),
-}
-
-fn part_out(p: &ProposalPart) -> WirePart {
-    match p {
-        ProposalPart::Init {
-            height,
-            round,
-            pol_round,
-            proposer,
-        } => WirePart::Init {
-            height: height.0,
-            round: round_out(*round),
-            pol_round: round_out(*pol_round),
-            proposer: proposer.0,
-        },
-        ProposalPart::Data(d) => WirePart::Data(d.clone()),
-        ProposalPart::Fin(id) => WirePart::Fin(id.0),
-    }
-}
-
-fn part_in(w: WirePart) -> Result<ProposalPart, CodecError> {
-    Ok(match w {
-        WirePart::Init {
-            height,
-            round,
-            pol_round,
-            proposer,
-        } => ProposalPart::Init {
-            height: Height(height),
-            round: defined("proposal part", round)?,
-            pol_round: round_in(pol_round),
-            proposer: Address(proposer),
-        },
-        WirePart::Data(d) if d.len() > PART_BYTES => {
-            return Err(invalid("proposal part", format!("{} bytes", d.len())));
-        }
-        WirePart::Data(d) => ProposalPart::Data(d),
-        WirePart::Fin(id) => ProposalPart::Fin(BlockId(id)),
-    })
-}
-
-#[derive(BorshSerialize, BorshDeserialize)]
-struct WireStream {
-    stream_id: Vec<u8>,
-    sequence: u64,
-    /// `None` ends the stream.
-    part: Option<WirePart>,
-}
-
-#[derive(BorshSerialize, BorshDeserialize)]
-struct WireProof {
-    public_key: Vec<u8>,
-    peer_id: Vec<u8>,
-    signature: [u8; 64],
-}
-
-#[derive(BorshSerialize, BorshDeserialize)]
-struct WireStatus {
-    peer_id: Vec<u8>,
-    tip: u64,
-    history_min: u64,
-}
-
-#[derive(BorshSerialize, BorshDeserialize)]
-struct WireRequest {
-    from: u64,
-    to: u64,
-}
-
-#[derive(BorshSerialize, BorshDeserialize)]
-struct WireDecided {
-    block: Vec<u8>,
-    commit: WireCert,
-}
-
-#[derive(BorshSerialize, BorshDeserialize)]
-struct WireResponse {
-    start: u64,
-    values: Vec<WireDecided>,
-}
-
-#[derive(BorshSerialize, BorshDeserialize)]
-struct WireProposed {
-    height: u64,
-    round: Option<u32>,
-    valid_round: Option<u32>,
-    proposer: PublicKey,
-    block: Digest,
-    valid: bool,
-}
-
-fn peer_in(what: &'static str, bytes: &[u8]) -> Result<PeerId, CodecError> {
-    if bytes.len() > MAX_ID_BYTES {
-        return Err(invalid(what, "peer id too long"));
-    }
-    PeerId::from_bytes(bytes).map_err(|e| invalid(what, format!("peer id: {e}")))
-}
-
-fn decided_out(v: &RawDecidedValue<Ctx>) -> WireDecided {
-    let c = &v.certificate;
-    WireDecided {
-        block: v.value_bytes.to_vec(),
-        commit: WireCert {
-            height: c.height.0,
-            round: round_out(c.round),
-            block: c.value_id.0,
-            signatures: c
-                .commit_signatures
-                .iter()
-                .map(|s| (s.address.0, sig_out(&s.signature)))
-                .collect(),
-        },
-    }
-}
-
-fn decided_in(w: WireDecided) -> Result<RawDecidedValue<Ctx>, CodecError> {
-    let c = w.commit;
-    Ok(RawDecidedValue::new(
-        Bytes::from(w.block),
-        ExtendedCommitCertificate {
-            height: Height(c.height),
-            round: defined("commit certificate", c.round)?,
-            value_id: BlockId(c.block),
-            commit_signatures: c
-                .signatures
-                .into_iter()
-                .map(|(a, s)| ExtendedCommitSignature {
-                    address: Address(a),
-                    signature: EdSignature::from_bytes(s),
-                    extension: None,
-                })
-                .collect(),
-        },
-    ))
-}
+use wire::*;
 
 /// The one codec for the network, sync and the consensus log.
 #[derive(Clone, Copy, Debug, Default)]

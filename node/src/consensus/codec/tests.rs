@@ -15,6 +15,7 @@ use credledger_core::sig::PublicKey;
 use proptest::prelude::*;
 
 use super::*;
+use crate::consensus::context::{Proposal, Vote};
 
 fn peer() -> PeerId {
     let libp2p = crate::consensus::engine::peer_id(&PublicKey([7; 32]));
