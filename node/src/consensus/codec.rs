@@ -8,8 +8,8 @@ use arc_malachitebft_app_channel::app::consensus::LivenessMsg;
 use arc_malachitebft_app_channel::app::streaming::{StreamContent, StreamId, StreamMessage};
 use arc_malachitebft_app_channel::app::types::codec::{Codec, HasEncodedLen};
 use arc_malachitebft_app_channel::app::types::core::{
-    CommitCertificate as MCommit, CommitSignature, ExtendedCommitCertificate,
-    ExtendedCommitSignature, PolkaCertificate, Round, ValidatorProof, Validity,
+    ExtendedCommitCertificate, ExtendedCommitSignature, PolkaCertificate, Round, ValidatorProof,
+    Validity,
 };
 use arc_malachitebft_app_channel::app::types::sync::{Request, Response, Status};
 use arc_malachitebft_app_channel::app::types::{ProposedValue, SignedConsensusMsg};
@@ -336,20 +336,6 @@ pub fn engine_commit(
         round: Round::new(commit.round.0),
         value_id: block,
         commit_signatures: out,
-    }
-}
-
-/// The engine's plain commit certificate from an extended one (vote extensions are unused).
-pub fn plain_commit(c: &ExtendedCommitCertificate<Ctx>) -> MCommit<Ctx> {
-    MCommit {
-        height: c.height,
-        round: c.round,
-        value_id: c.value_id,
-        commit_signatures: c
-            .commit_signatures
-            .iter()
-            .map(|s| CommitSignature::new(s.address, s.signature))
-            .collect(),
     }
 }
 
