@@ -23,16 +23,21 @@ use crate::qr;
 #[derive(Args, Debug)]
 pub struct PublishArgs {
     /// The credential kind, e.g. `lawyer-license`.
-    #[arg(long)]
-    kind: String,
+    #[arg(long, required_unless_present = "reissue")]
+    kind: Option<String>,
     /// The subject's claims: a JSON object of claim name → value, in any order.
     #[arg(
         long,
         value_name = "FILE",
-        required_unless_present = "csv",
-        conflicts_with = "csv"
+        required_unless_present_any = ["csv", "reissue"],
+        conflicts_with_all = ["csv", "reissue"]
     )]
     subject: Option<PathBuf>,
+    /// Reissue a credential (its `.credential.json`) under the key given, e.g. after the key
+    /// that signed it was revoked (`key affected`): same claims, a new id; the old credential
+    /// is then revoked as superseded.
+    #[arg(long, value_name = "FILE", conflicts_with = "csv")]
+    reissue: Option<PathBuf>,
     /// Publish a batch: a CSV file with a header row of claim names and one subject per row.
     /// Bad rows go to `report.csv` in `--out`; re-running the same batch is idempotent.
     #[arg(long, value_name = "FILE")]
@@ -110,13 +115,51 @@ pub fn claims_for(schema: &credledger_core::state::KindDef, subject: &Value) -> 
     Ok(claims)
 }
 
+fn subject_claims(a: &PublishArgs, schema: &credledger_core::state::KindDef) -> Result<Vec<Claim>> {
+    let subject_path = a
+        .subject
+        .as_ref()
+        .ok_or_else(|| anyhow!("give --subject FILE, --csv FILE or --reissue FILE"))?;
+    let len = std::fs::metadata(subject_path)
+        .with_context(|| format!("cannot read {}", subject_path.display()))?
+        .len();
+    if len > MAX_SUBJECT_BYTES {
+        bail!(
+            "{} is {len} bytes; at most {MAX_SUBJECT_BYTES}",
+            subject_path.display()
+        );
+    }
+
+    let subject: Value = serde_json::from_slice(&std::fs::read(subject_path)?)
+        .with_context(|| format!("{} is not JSON", subject_path.display()))?;
+    claims_for(schema, &subject)
+}
+
 /// Runs `publish`.
 pub fn run(a: &PublishArgs) -> Result<()> {
     let ledger = a.ledger.open()?;
-    let kind: KindId = a
-        .kind
-        .parse()
-        .map_err(|e| anyhow!("kind {:?}: {e}", a.kind))?;
+    let old: Option<HeldCredential> = match &a.reissue {
+        None => None,
+        Some(f) => Some(
+            serde_json::from_slice(
+                &std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?,
+            )
+            .with_context(|| format!("{} is not a credential file", f.display()))?,
+        ),
+    };
+    let kind: KindId = match (&a.kind, &old) {
+        (Some(k), _) => k.parse().map_err(|e| anyhow!("kind {k:?}: {e}"))?,
+        (None, Some(o)) => o.body.kind.clone(),
+        (None, None) => bail!("give --kind"),
+    };
+    if let Some(o) = &old
+        && o.body.kind != kind
+    {
+        bail!(
+            "the credential to reissue is a {}, not a {kind}",
+            o.body.kind
+        );
+    }
     let schema = ledger
         .anchor
         .registry()
@@ -179,22 +222,20 @@ pub fn run(a: &PublishArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let subject_path = a
-        .subject
-        .as_ref()
-        .ok_or_else(|| anyhow!("give --subject FILE or --csv FILE"))?;
-    let len = std::fs::metadata(subject_path)
-        .with_context(|| format!("cannot read {}", subject_path.display()))?
-        .len();
-    if len > MAX_SUBJECT_BYTES {
-        bail!(
-            "{} is {len} bytes; at most {MAX_SUBJECT_BYTES}",
-            subject_path.display()
-        );
-    }
-    let subject: Value = serde_json::from_slice(&std::fs::read(subject_path)?)
-        .with_context(|| format!("{} is not JSON", subject_path.display()))?;
-    let claims = claims_for(&schema, &subject)?;
+    let claims = match &old {
+        Some(o) => {
+            if o.body.issuer != issuer.id {
+                bail!(
+                    "credential {} belongs to issuer {}, not {}",
+                    o.body.id,
+                    o.body.issuer,
+                    issuer.id
+                );
+            }
+            o.claims.to_vec()
+        }
+        None => subject_claims(a, &schema)?,
+    };
 
     let mut id = [0u8; 16];
     let mut seed = [0u8; 16];
@@ -228,6 +269,27 @@ pub fn run(a: &PublishArgs) -> Result<()> {
         },
     )?;
 
+    let superseded = match &old {
+        None => None,
+        Some(o) => {
+            ledger
+                .submit(
+                    &issuer,
+                    IssuerAction::Revoke {
+                        id: o.body.id,
+                        reason: credledger_core::state::ReasonCode::Superseded,
+                    },
+                )
+                .with_context(|| {
+                    format!(
+                        "published {} but could not revoke the old credential {}; revoke it with `revoke`",
+                        held.body.id, o.body.id
+                    )
+                })?;
+            Some(o.body.id.to_string())
+        }
+    };
+
     let presentation = Presentation::Compact(CompactPresentation {
         body: held.body.clone(),
         signature: held.signature,
@@ -244,6 +306,7 @@ pub fn run(a: &PublishArgs) -> Result<()> {
         "height": done.height,
         "qr_version": qr::version(&code),
         "files": written,
+        "replaces": superseded,
     });
     if a.json {
         println!("{out}");

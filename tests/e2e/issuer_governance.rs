@@ -227,4 +227,54 @@ fn a_new_issuer_key_needs_the_council_threshold_then_publishes() {
         .map(|a| &a["credential"])
         .collect();
     assert_eq!(ids, [&old_id], "{v}");
+
+    // Reissue it under the new key: same claims, a new id, the old one revoked as superseded.
+    let old_file = d.join(format!(
+        "issued/{}.credential.json",
+        old_id.as_str().unwrap()
+    ));
+    let out = run(
+        "credledger-issuer",
+        &[
+            "publish",
+            "--reissue",
+            old_file.to_str().unwrap(),
+            "--key",
+            new_key.to_str().unwrap(),
+            "--passphrase-file",
+            p,
+            "--genesis",
+            g,
+            "--node",
+            &node,
+            "--out",
+            d.join("reissued").to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["replaces"], old_id);
+    assert_ne!(v["credential"], old_id);
+    let out = run(
+        "credledger-issuer",
+        &[
+            "status",
+            old_id.as_str().unwrap(),
+            "--issuer",
+            "moj",
+            "--genesis",
+            g,
+            "--node",
+            &node,
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let st: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        (st["status"].as_str(), st["reason"].as_str()),
+        (Some("revoked"), Some("superseded")),
+        "{st}"
+    );
 }
