@@ -22,10 +22,10 @@ use crate::key::Passphrase;
 /// The chain and its nodes.
 #[derive(Args, Debug)]
 pub struct LedgerArgs {
-    /// The chain's genesis file: the only thing trusted.
+    /// The chain's genesis file: the only thing trusted (or `genesis` in the config file).
     #[arg(long, value_name = "FILE", env = "CREDLEDGER_GENESIS")]
-    pub genesis: PathBuf,
-    /// Node API URLs, tried in order (comma-separated or repeated).
+    pub genesis: Option<PathBuf>,
+    /// Node API URLs, tried in order (comma-separated or repeated; or `nodes` in the config).
     #[arg(
         long = "node",
         value_name = "URL",
@@ -38,9 +38,9 @@ pub struct LedgerArgs {
 /// The issuer key that signs.
 #[derive(Args, Debug)]
 pub struct KeyArgs {
-    /// The issuer's sealed key file (`key generate`, `key import`).
+    /// The issuer's sealed key file (`key generate`, `key import`; or `key` in the config).
     #[arg(long, value_name = "FILE", env = "CREDLEDGER_KEY")]
-    pub key: PathBuf,
+    pub key: Option<PathBuf>,
     #[command(flatten)]
     pub pass: Passphrase,
 }
@@ -59,7 +59,13 @@ impl KeyArgs {
     /// Opens the key file.
     pub fn open(&self) -> Result<Issuer> {
         let passphrase = self.pass.get(false)?;
-        let (file, key) = credledger_issuer::keystore::read(&self.key, &passphrase)?;
+        let path = match &self.key {
+            Some(k) => k.clone(),
+            None => crate::config::load()?.key.ok_or_else(|| {
+                anyhow!("no key file: give --key FILE (or `key` in the config file)")
+            })?,
+        };
+        let (file, key) = credledger_issuer::keystore::read(&path, &passphrase)?;
         Ok(Issuer {
             id: file
                 .issuer
@@ -87,12 +93,21 @@ pub struct Ledger {
 impl LedgerArgs {
     /// Reads the genesis and sets up the node client.
     pub fn open(&self) -> Result<Ledger> {
-        let genesis = read_genesis(&self.genesis)?;
+        let config = crate::config::load()?;
+        let path = self.genesis.clone().or(config.genesis).ok_or_else(|| {
+            anyhow!("no genesis: give --genesis FILE (or `genesis` in the config file)")
+        })?;
+        let genesis = read_genesis(&path)?;
         let anchor = TrustAnchor::from_genesis(&genesis)?;
+        let nodes = if self.nodes.is_empty() {
+            config.nodes
+        } else {
+            self.nodes.clone()
+        };
         Ok(Ledger {
             genesis,
             anchor,
-            nodes: Nodes::new(&self.nodes)?,
+            nodes: Nodes::new(&nodes)?,
         })
     }
 }

@@ -5,6 +5,7 @@
 mod affected;
 mod batch;
 mod client;
+mod config;
 mod governance;
 mod key;
 mod ledger;

@@ -189,7 +189,11 @@ pub fn run(a: &PublishArgs) -> Result<()> {
     {
         bail!(
             "key file {} holds another key than {}/{} is registered with",
-            a.key.key.display(),
+            a.key
+                .key
+                .as_deref()
+                .unwrap_or(std::path::Path::new("(config)"))
+                .display(),
             issuer.id,
             issuer.key_id
         );

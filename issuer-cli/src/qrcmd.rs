@@ -95,12 +95,8 @@ pub fn run(a: &QrArgs) -> Result<()> {
     let p = match a.mode {
         Mode::Compact => Presentation::Compact(compact),
         Mode::Full => {
-            let genesis = a
-                .genesis
-                .clone()
-                .ok_or_else(|| anyhow!("--mode full needs --genesis and --node"))?;
             let ledger = LedgerArgs {
-                genesis,
+                genesis: a.genesis.clone(),
                 nodes: a.nodes.clone(),
             }
             .open()?;

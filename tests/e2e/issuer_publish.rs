@@ -101,6 +101,24 @@ fn publish_a_lawyer_license_and_read_back_its_qr_code() {
             .starts_with("<?xml")
     );
 
+    // With a config file the operator types neither --genesis, --node nor --key.
+    let config = d.join("issuer.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "genesis = \"genesis.json\"\nnodes = [\"{}\"]\nkey = \"moj.key\"\n",
+            net.nodes[2].api
+        ),
+    )
+    .unwrap();
+    let out = credledger_tests::run_with_env(
+        "credledger-issuer",
+        &["status", &id, "--issuer", "moj", "--json"],
+        &[("CREDLEDGER_ISSUER_CONFIG", config.as_os_str())],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("\"active\""), "{}", out.stdout);
+
     // A full QR revealing two claims: it decodes, verifies offline, and hides the rest.
     let cred_file = issued.join(format!("{id}.credential.json"));
     let png = d.join("full.png");

@@ -33,6 +33,11 @@ pub struct Output {
 
 /// Runs one of the workspace's binaries with `args`.
 pub fn run(bin: &str, args: &[&str]) -> Output {
+    run_with_env(bin, args, &[])
+}
+
+/// Runs one of the workspace's binaries with `args` and extra environment variables.
+pub fn run_with_env(bin: &str, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Output {
     let path = bin_dir().join(bin);
     assert!(
         path.is_file(),
@@ -41,6 +46,7 @@ pub fn run(bin: &str, args: &[&str]) -> Output {
     );
     let out = Command::new(&path)
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()));
     Output {
