@@ -69,14 +69,15 @@ enum Command {
     /// Governance: write a proposal, sign it as a council member, submit it at threshold.
     #[command(subcommand)]
     Governance(governance::GovernanceCommand),
-    /// Print a human summary of a presentation (the text of a QR code), without verifying it.
+    /// Print a human summary of a presentation (the text of a QR code) or of a credential
+    /// file, without verifying it.
     ///
     /// Example: credledger-issuer show --file lawyer.txt
     Show {
         /// The presentation text (`CL1:…` or `cl1.…`).
         #[arg(long, conflicts_with = "file", required_unless_present = "file")]
         text: Option<String>,
-        /// A file holding the presentation text.
+        /// A file holding the presentation text, or a credential file (`publish` writes them).
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
         /// Print the decoded presentation as JSON.

@@ -1,10 +1,15 @@
-//! `show`: a human summary of a presentation, without verifying it.
+//! `show`: a human summary of a presentation or a credential file, without verifying it.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use credledger_core::credential::{DisclosedItem, Disclosure};
-use credledger_core::presentation::{MAX_PRESENTATION_TEXT, Presentation};
+use credledger_core::credential::{DisclosedItem, Disclosure, HeldCredential};
+use credledger_core::presentation::{CompactPresentation, MAX_PRESENTATION_TEXT, Presentation};
+
+/// Largest file read: a credential file is JSON, larger than its presentation text.
+const MAX_FILE_BYTES: u64 = 64 * 1024;
+
+const _: () = assert!(MAX_PRESENTATION_TEXT as u64 + 2 <= MAX_FILE_BYTES);
 
 /// Runs `show`.
 pub fn run(text: Option<String>, file: Option<PathBuf>, json: bool) -> Result<()> {
@@ -13,9 +18,9 @@ pub fn run(text: Option<String>, file: Option<PathBuf>, json: bool) -> Result<()
         (None, Some(f)) => {
             let meta =
                 std::fs::metadata(&f).with_context(|| format!("cannot read {}", f.display()))?;
-            if meta.len() > MAX_PRESENTATION_TEXT as u64 + 2 {
+            if meta.len() > MAX_FILE_BYTES {
                 bail!(
-                    "{} is {} bytes; a presentation is at most {MAX_PRESENTATION_TEXT}",
+                    "{} is {} bytes; a presentation or credential file is at most {MAX_FILE_BYTES}",
                     f.display(),
                     meta.len()
                 );
@@ -24,7 +29,18 @@ pub fn run(text: Option<String>, file: Option<PathBuf>, json: bool) -> Result<()
         }
         (None, None) => bail!("give --text or --file"),
     };
-    let p = Presentation::from_text(text.trim_end()).context("not a valid presentation")?;
+    // A credential file (as `publish` writes it) shows as its full-disclosure presentation.
+    let p = if text.trim_start().starts_with('{') {
+        let held: HeldCredential =
+            serde_json::from_str(&text).context("not a valid credential file")?;
+        Presentation::Compact(CompactPresentation {
+            body: held.body.clone(),
+            signature: held.signature,
+            disclosure: held.disclose(None),
+        })
+    } else {
+        Presentation::from_text(text.trim_end()).context("not a valid presentation")?
+    };
     if json {
         println!("{}", serde_json::to_string_pretty(&p)?);
         return Ok(());

@@ -101,6 +101,19 @@ fn publish_a_lawyer_license_and_read_back_its_qr_code() {
             .starts_with("<?xml")
     );
 
+    // The operator reads the holder's credential file back.
+    let cred_file = issued.join(format!("{id}.credential.json"));
+    let out = run(
+        "credledger-issuer",
+        &["show", "--file", cred_file.to_str().unwrap()],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("lawyer-license") && out.stdout.contains("台北律師公會"),
+        "{}",
+        out.stdout
+    );
+
     // With a config file the operator types neither --genesis, --node nor --key.
     let config = d.join("issuer.toml");
     std::fs::write(
@@ -120,7 +133,6 @@ fn publish_a_lawyer_license_and_read_back_its_qr_code() {
     assert!(out.stdout.contains("\"active\""), "{}", out.stdout);
 
     // A full QR revealing two claims: it decodes, verifies offline, and hides the rest.
-    let cred_file = issued.join(format!("{id}.credential.json"));
     let png = d.join("full.png");
     let out = run(
         "credledger-issuer",
