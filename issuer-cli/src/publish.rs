@@ -25,7 +25,7 @@ pub struct PublishArgs {
     /// The credential kind, e.g. `lawyer-license`.
     #[arg(long, required_unless_present = "reissue")]
     kind: Option<String>,
-    /// The subject's claims: a JSON object of claim name → value, in any order.
+    /// The subject's claims: a JSON object (or a `.toml` file) of claim name → value.
     #[arg(
         long,
         value_name = "FILE",
@@ -130,8 +130,16 @@ fn subject_claims(a: &PublishArgs, schema: &credledger_core::state::KindDef) -> 
         );
     }
 
-    let subject: Value = serde_json::from_slice(&std::fs::read(subject_path)?)
-        .with_context(|| format!("{} is not JSON", subject_path.display()))?;
+    let bytes = std::fs::read(subject_path)?;
+    // A subject file is JSON, or TOML when its name says so.
+    let subject: Value = if subject_path.extension().is_some_and(|e| e == "toml") {
+        let text = String::from_utf8(bytes)
+            .map_err(|_| anyhow!("{} is not UTF-8", subject_path.display()))?;
+        toml::from_str(&text).with_context(|| format!("{} is not TOML", subject_path.display()))?
+    } else {
+        serde_json::from_slice(&bytes)
+            .with_context(|| format!("{} is not JSON", subject_path.display()))?
+    };
     claims_for(schema, &subject)
 }
 

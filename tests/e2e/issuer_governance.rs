@@ -106,8 +106,13 @@ fn a_new_issuer_key_needs_the_council_threshold_then_publishes() {
     assert_eq!(out.code, 0, "{}", out.stderr);
 
     // The Ministry publishes with its new key.
-    let subject = d.join("lawyer.json");
-    std::fs::write(&subject, json!({"name": "林大華", "license_no": "(113)台檢證字第00077號", "bar": "台中律師公會", "admitted": "2025-01-15"}).to_string()).unwrap();
+    // A TOML subject file works as well as JSON.
+    let subject = d.join("lawyer.toml");
+    std::fs::write(
+        &subject,
+        "name = \"林大華\"\nlicense_no = \"(113)台檢證字第00077號\"\nbar = \"台中律師公會\"\nadmitted = \"2025-01-15\"\n",
+    )
+    .unwrap();
     let out = run(
         "credledger-issuer",
         &[
