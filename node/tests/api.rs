@@ -128,3 +128,40 @@ async fn submit_commit_and_prove_a_credential() {
     let (code, _) = call(&app, get("/v1/headers/2")).await;
     assert_eq!(code, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn header_streams_are_bounded_and_freed_when_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Devnet::build(&[4; 32], &DevnetParams::default()).unwrap();
+    let ledger = Ledger::open(dir.path(), d.genesis.clone()).unwrap();
+    let node = Arc::new(Node::new(
+        ledger,
+        MempoolLimits::default(),
+        Box::new(|| Timestamp(T0 + 5_000)),
+    ));
+    let app = credledger_node::api::router_with(
+        node,
+        credledger_node::api::ApiLimits {
+            max_header_streams: 1,
+        },
+    );
+    let first = app
+        .clone()
+        .oneshot(get("/v1/headers/stream"))
+        .await
+        .unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let (code, body) = call(&app, get("/v1/headers/stream")).await;
+    assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    drop(first);
+    let again = app
+        .clone()
+        .oneshot(get("/v1/headers/stream"))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.status(),
+        StatusCode::OK,
+        "a closed stream frees its place"
+    );
+}

@@ -14,6 +14,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use std::convert::Infallible;
 
+use axum::Extension;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post};
@@ -24,18 +25,43 @@ use credledger_core::state::{StateKey, StateValue};
 use credledger_core::tx::MAX_TX_BYTES;
 use futures_util::Stream;
 use serde_json::{Value, json};
+use tokio::sync::Semaphore;
 use tokio::sync::broadcast::error::RecvError;
 use tower_http::timeout::TimeoutLayer;
 
 type Shared = Arc<dyn Backend>;
 
-/// The API's routes over a backend, with a body limit and a request timeout.
+/// Bounds of the API beyond body sizes and timeouts.
+#[derive(Clone, Copy, Debug)]
+pub struct ApiLimits {
+    /// Header streams (SSE) open at once; more are answered 503.
+    pub max_header_streams: usize,
+}
+
+impl Default for ApiLimits {
+    fn default() -> Self {
+        ApiLimits {
+            max_header_streams: 256,
+        }
+    }
+}
+
+/// The API's routes over a backend, with the default limits.
 pub fn router(backend: Shared) -> Router {
+    router_with(backend, ApiLimits::default())
+}
+
+/// The API's routes over a backend, with a body limit, a request timeout and `limits`.
+pub fn router_with(backend: Shared, limits: ApiLimits) -> Router {
+    let streams = Arc::new(Semaphore::new(limits.max_header_streams));
     Router::new()
         .route("/health", get(health))
         .route("/v1/status", get(status))
         .route("/v1/headers/{height}", get(header))
-        .route("/v1/headers/stream", get(header_stream))
+        .route(
+            "/v1/headers/stream",
+            get(header_stream).layer(Extension(streams)),
+        )
         .route("/v1/blocks/{height}", get(block))
         .route("/v1/tx", post(submit))
         .route(
@@ -111,8 +137,13 @@ fn header_event(b: &Shared, h: Height) -> Option<Event> {
 /// light clients; `?from=h` first replays heights from `h` (at most 1,000 back).
 async fn header_stream(
     State(b): State<Shared>,
+    Extension(streams): Extension<Arc<Semaphore>>,
     Query(q): Query<StreamFrom>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    // The permit lives as long as the stream, so open streams stay bounded.
+    let permit = streams.try_acquire_owned().map_err(|_| {
+        ApiError::Unavailable("too many header streams are open; try again later".into())
+    })?;
     // Subscribe before reading the tip, so no height falls between the replay and the feed.
     let rx = b.subscribe();
     let tip = b.status()?.height.0;
@@ -131,19 +162,22 @@ async fn header_stream(
         Some(f) => f,
         None => tip + 1,
     };
-    let stream = futures_util::stream::unfold((b, rx, start), |(b, mut rx, next)| async move {
-        loop {
-            let tip = b.status().ok()?.height.0;
-            if next <= tip {
-                let ev = header_event(&b, Height(next))?;
-                return Some((Ok(ev), (b, rx, next + 1)));
+    let stream = futures_util::stream::unfold(
+        (b, rx, start, permit),
+        |(b, mut rx, next, permit)| async move {
+            loop {
+                let tip = b.status().ok()?.height.0;
+                if next <= tip {
+                    let ev = header_event(&b, Height(next))?;
+                    return Some((Ok(ev), (b, rx, next + 1, permit)));
+                }
+                match rx.recv().await {
+                    Ok(_) | Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return None,
+                }
             }
-            match rx.recv().await {
-                Ok(_) | Err(RecvError::Lagged(_)) => continue,
-                Err(RecvError::Closed) => return None,
-            }
-        }
-    });
+        },
+    );
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
