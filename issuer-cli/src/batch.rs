@@ -16,7 +16,7 @@ use credledger_core::encoding::encode;
 use credledger_core::hash::{Digest, Domain};
 use credledger_core::ids::{CredentialId, KindId, Nonce, Timestamp};
 use credledger_core::presentation::{CompactPresentation, Presentation};
-use credledger_core::state::{KindDef, StateValue};
+use credledger_core::state::KindDef;
 use credledger_core::tx::{IssuerAction, IssuerTx, Signed, SignedBody, Transaction};
 use serde_json::{Value, json};
 
@@ -227,18 +227,7 @@ pub fn run(
     }
 
     // Submit every chunk with consecutive nonces without waiting, then wait for all.
-    let answer = ledger
-        .nodes
-        .get(&format!("/v1/state/issuer-nonce/{}", issuer.id))?;
-    if answer.status == 503 {
-        bail!("the ledger has no committed block yet; try again in a moment");
-    }
-    let mut nonce = match serde_json::from_value::<Option<StateValue>>(answer.body["value"].clone())
-    {
-        Ok(Some(StateValue::Nonce { next })) => next.0,
-        Ok(None) => 0,
-        _ => bail!("the node's answer for the issuer nonce is not understood"),
-    };
+    let mut nonce = ledger.next_nonce(&issuer.id)?.0;
     let mut pending: BTreeMap<String, Vec<Ready>> = BTreeMap::new();
     let mut chunks = Vec::new();
     let mut rest = ready;

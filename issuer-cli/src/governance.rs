@@ -7,15 +7,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Subcommand;
 use credledger_core::bounded::ShortVec;
-use credledger_core::encoding::encode;
 use credledger_core::hash::Domain;
 use credledger_core::ids::ChainId;
 use credledger_core::state::StateValue;
 use credledger_core::tx::{Approval, GovernanceAction, GovernanceProposal, Transaction};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::ledger::{KeyArgs, LedgerArgs, Refused};
+use crate::ledger::{KeyArgs, LedgerArgs};
 
 /// Governance commands.
 #[derive(Subcommand, Debug)]
@@ -156,25 +155,12 @@ pub fn run(cmd: &GovernanceCommand) -> Result<()> {
                 proposal: f.proposal,
                 approvals: ShortVec::new(f.approvals).map_err(|e| anyhow!("approvals: {e}"))?,
             };
-            let answer = ledger.nodes.submit(&encode(&tx), 8_000)?;
-            if answer.status != 200 {
-                let msg = answer.body["message"]
-                    .as_str()
-                    .unwrap_or("refused")
-                    .to_string();
-                return Err(Refused(msg).into());
-            }
-            match (answer.body["state"].as_str(), &answer.body["error"]) {
-                (Some("committed"), Value::Null) => {
-                    println!(
-                        "{}",
-                        json!({ "committed": true, "height": answer.body["height"] })
-                    );
-                    Ok(())
-                }
-                (Some("committed"), Value::String(e)) => Err(Refused(e.clone()).into()),
-                _ => bail!("admitted but not committed within 8 s"),
-            }
+            let done = ledger.submit_tx(&tx)?;
+            println!(
+                "{}",
+                json!({ "committed": true, "height": done.height, "transaction": done.tx })
+            );
+            Ok(())
         }
     }
 }

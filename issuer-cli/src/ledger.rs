@@ -131,35 +131,44 @@ pub struct Committed {
 }
 
 impl Ledger {
-    /// Signs `action` as `issuer` with its next nonce, submits it and waits for its commit;
-    /// a refusal by the ledger is an error carrying the ledger's reason.
-    pub fn submit(&self, issuer: &Issuer, action: IssuerAction) -> Result<Committed> {
+    /// The issuer's next nonce in the committed state.
+    pub fn next_nonce(&self, issuer: &IssuerId) -> Result<Nonce> {
         let answer = self
             .nodes
-            .get(&format!("/v1/state/issuer-nonce/{}", issuer.id))?;
+            .get(&format!("/v1/state/issuer-nonce/{issuer}"))?;
         if answer.status == 503 {
             bail!("the ledger has no committed block yet; try again in a moment");
         }
-        let nonce = match serde_json::from_value::<Option<StateValue>>(answer.body["value"].clone())
-        {
-            Ok(Some(StateValue::Nonce { next })) => next,
-            Ok(None) => Nonce(0),
+        match serde_json::from_value::<Option<StateValue>>(answer.body["value"].clone()) {
+            Ok(Some(StateValue::Nonce { next })) => Ok(next),
+            Ok(None) => Ok(Nonce(0)),
             _ => bail!(
                 "the node's answer for the issuer nonce is not understood: {}",
                 answer.body
             ),
-        };
+        }
+    }
+
+    /// Signs `action` as `issuer` with its next nonce, submits it and waits for its commit;
+    /// a refusal by the ledger is an error carrying the ledger's reason.
+    pub fn submit(&self, issuer: &Issuer, action: IssuerAction) -> Result<Committed> {
         let tx = Transaction::Issuer(Signed::sign(
             &self.genesis.chain_id,
             IssuerTx {
                 issuer: issuer.id.clone(),
                 key_id: issuer.key_id.clone(),
-                nonce,
+                nonce: self.next_nonce(&issuer.id)?,
                 action,
             },
             &issuer.key,
         ));
-        let answer = self.nodes.submit(&encode(&tx), 8_000)?;
+        self.submit_tx(&tx)
+    }
+
+    /// Submits a signed transaction and waits for its commit; a refusal by the ledger, at
+    /// admission or in the block, is a [`Refused`] carrying the ledger's reason.
+    pub fn submit_tx(&self, tx: &Transaction) -> Result<Committed> {
+        let answer = self.nodes.submit(&encode(tx), 8_000)?;
         if answer.status != 200 {
             let msg = answer.body["message"].as_str().map(str::to_string);
             return Err(Refused(msg.unwrap_or_else(|| answer.body.to_string())).into());
