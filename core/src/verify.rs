@@ -2,9 +2,11 @@
 //! tests (spec/verification.md, whose steps are cited below).
 
 mod anchor;
+mod describe;
 mod rejection;
 
 pub use anchor::TrustAnchor;
+pub use describe::{Description, ShownClaim, describe};
 pub use rejection::{Check, Outcome, Rejection};
 
 use serde::Serialize;
@@ -13,7 +15,7 @@ use crate::block::HEADER_VERSION;
 use crate::credential::{CREDENTIAL_VERSION, Claim, claims_root};
 use crate::hash::Domain;
 use crate::ids::{CredentialId, Height, IssuerId, KeyId, KindId, Timestamp};
-use crate::presentation::{Presentation, PresentationError};
+use crate::presentation::{CompactPresentation, Presentation, PresentationError, StatusEvidence};
 use crate::state::{CredentialStatus, StateKey};
 
 /// What the caller requires beyond genuineness.
@@ -97,16 +99,22 @@ pub fn verify_text(
     now: Timestamp,
     policy: &Policy,
 ) -> Result<Verdict, Rejection> {
-    let p = Presentation::from_text(text).map_err(|e| match e {
-        PresentationError::TooLong { len, max } => Rejection::Oversized { len, max },
-        PresentationError::Decode(crate::encoding::DecodeError::TooLarge { len, max }) => {
-            Rejection::Oversized { len, max }
-        }
-        other => Rejection::Malformed {
-            reason: other.to_string(),
-        },
-    })?;
+    let p = Presentation::from_text(text)?;
     verify(&p, anchor, now, policy)
+}
+
+impl From<PresentationError> for Rejection {
+    fn from(e: PresentationError) -> Rejection {
+        match e {
+            PresentationError::TooLong { len, max } => Rejection::Oversized { len, max },
+            PresentationError::Decode(crate::encoding::DecodeError::TooLarge { len, max }) => {
+                Rejection::Oversized { len, max }
+            }
+            other => Rejection::Malformed {
+                reason: other.to_string(),
+            },
+        }
+    }
 }
 
 /// Verifies a presentation against a trust anchor at time `now` (spec/verification.md §2).
@@ -116,7 +124,18 @@ pub fn verify(
     now: Timestamp,
     policy: &Policy,
 ) -> Result<Verdict, Rejection> {
-    let c = p.compact();
+    verify_parts(p.compact(), p.evidence(), anchor, now, policy)
+}
+
+/// [`verify`] of a compact presentation with status evidence obtained elsewhere (a verifier
+/// asks the ledger for it), without building a full presentation.
+pub fn verify_parts(
+    c: &CompactPresentation,
+    evidence: Option<&StatusEvidence>,
+    anchor: &TrustAnchor,
+    now: Timestamp,
+    policy: &Policy,
+) -> Result<Verdict, Rejection> {
     let body = &c.body;
     let mut checks = vec![Check::Decoding];
 
@@ -217,7 +236,7 @@ pub fn verify(
         revoked_from: key.record.revoked_from,
     };
 
-    let status = match p.evidence() {
+    let status = match evidence {
         None if policy.require_status => {
             return Err(Rejection::StatusUnavailable {
                 credential: body.id,

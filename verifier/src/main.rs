@@ -11,6 +11,7 @@ use credledger_core::genesis::Genesis;
 use credledger_core::ids::Timestamp;
 use credledger_core::presentation::MAX_PRESENTATION_TEXT;
 use credledger_core::verify::{Policy, StatusFinding, TrustAnchor, verify_text};
+use credledger_verifier::serve::{ServeArgs, serve};
 
 /// Verify credledger credential presentations.
 #[derive(Parser, Debug)]
@@ -22,6 +23,11 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the verifier service: light client, JSON API and the citizens' page.
+    ///
+    /// Example: credledger-verifier serve --genesis devnet/genesis.json
+    ///   --node http://127.0.0.1:26800,http://127.0.0.1:26801 --listen 127.0.0.1:8080
+    Serve(ServeArgs),
     /// Verify one presentation (the text of its QR code) offline against a genesis file.
     ///
     /// A full presentation carries its status proof, header and commit, so it is checked with
@@ -62,8 +68,39 @@ enum PolicyArg {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    if let Command::Serve(a) = cli.command {
+        return serve_main(a);
+    }
+    match run(cli) {
         Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn serve_main(a: ServeArgs) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(serve(a)) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
@@ -79,7 +116,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         policy,
         now_ms,
         json,
-    } = cli.command;
+    } = cli.command
+    else {
+        bail!("unreachable: serve is handled in main");
+    };
     let bytes =
         std::fs::read(&genesis).with_context(|| format!("cannot read {}", genesis.display()))?;
     let genesis = Genesis::from_json(&bytes)

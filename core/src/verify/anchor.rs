@@ -96,6 +96,11 @@ impl TrustAnchor {
         self.verified.retain(|h, _| *h >= height);
     }
 
+    /// The verified header at `height`, if the anchor still keeps it.
+    pub fn verified_at(&self, height: Height) -> Option<&Header> {
+        self.verified.get(&height)
+    }
+
     /// Whether this very header was verified.
     pub fn is_verified(&self, header: &Header) -> bool {
         self.verified.get(&header.height) == Some(header)

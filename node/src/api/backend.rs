@@ -1,7 +1,7 @@
 //! What the API needs from the node, as a trait the service implements, so the API depends on
 //! no other module of the node.
 
-use credledger_core::block::{Block, CommitCertificate, Header};
+use credledger_core::block::{Block, CommitCertificate, Header, ValidatorSet};
 use credledger_core::hash::Digest;
 use credledger_core::ids::{ChainId, Height};
 use credledger_core::smt::StateProof;
@@ -72,6 +72,8 @@ pub trait Backend: Send + Sync + 'static {
     fn status(&self) -> Result<NodeStatus, ApiError>;
     /// A committed header and its commit.
     fn header(&self, height: Height) -> Result<Option<(Header, CommitCertificate)>, ApiError>;
+    /// The validator set that signs block `height`.
+    fn validators(&self, height: Height) -> Result<Option<ValidatorSet>, ApiError>;
     /// A committed block.
     fn block(&self, height: Height) -> Result<Option<Block>, ApiError>;
     /// Where a transaction stands.

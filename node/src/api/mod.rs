@@ -108,12 +108,29 @@ async fn header(
     Path(height): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let h: u64 = parse("height", &height)?;
-    let (header, commit) = b
-        .header(Height(h))?
-        .ok_or_else(|| ApiError::NotFound(format!("no block at height {h}")))?;
-    Ok(Json(
-        json!({ "hash": header.hash(), "header": header, "commit": commit }),
-    ))
+    header_json(&b, Height(h))?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no block at height {h}")))
+}
+
+/// `{hash, header, commit}` of a committed block, plus `next_validators` when the header
+/// announces a change, so a light client can follow from genesis with nothing else
+/// (spec/http-api.md §3).
+fn header_json(b: &Shared, h: Height) -> Result<Option<Value>, ApiError> {
+    let Some((header, commit)) = b.header(h)? else {
+        return Ok(None);
+    };
+    let mut v = json!({ "hash": header.hash(), "header": header, "commit": commit });
+    if header.next_validators_hash != header.validators_hash {
+        let next = h
+            .next()
+            .map(|n| b.validators(n))
+            .transpose()?
+            .flatten()
+            .ok_or_else(|| ApiError::Internal(format!("no validator set after height {h}")))?;
+        v["next_validators"] = json!(next);
+    }
+    Ok(Some(v))
 }
 
 /// How many past headers one stream request may ask for before the live ones.
@@ -125,11 +142,11 @@ struct StreamFrom {
 }
 
 fn header_event(b: &Shared, h: Height) -> Option<Event> {
-    let (header, commit) = b.header(h).ok()??;
+    let v = header_json(b, h).ok()??;
     Event::default()
         .event("header")
         .id(h.0.to_string())
-        .json_data(json!({ "hash": header.hash(), "header": header, "commit": commit }))
+        .json_data(v)
         .ok()
 }
 

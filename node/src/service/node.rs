@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
-use credledger_core::block::{Block, CommitCertificate, Header, MAX_BLOCK_BYTES};
+use credledger_core::block::{Block, CommitCertificate, Header, MAX_BLOCK_BYTES, ValidatorSet};
 use credledger_core::encoding::decode;
 use credledger_core::exec::{Signer, admit};
 use credledger_core::hash::Digest;
@@ -242,6 +242,13 @@ impl Backend for Node {
             (Some(h), Some(c)) => Ok(Some((h, c))),
             _ => Ok(None),
         }
+    }
+
+    fn validators(&self, height: Height) -> Result<Option<ValidatorSet>, ApiError> {
+        self.ledger()?
+            .store()
+            .validator_set(height)
+            .map_err(internal)
     }
 
     fn block(&self, height: Height) -> Result<Option<Block>, ApiError> {

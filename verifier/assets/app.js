@@ -1,0 +1,63 @@
+// The scan page's behaviour. Everything works without it (photo upload needs it; paste does
+// not); with it, the phone's camera scans live where the browser has BarcodeDetector.
+"use strict";
+(function () {
+  var lang = document.documentElement.lang === "en" ? "en" : "zh-TW";
+  var msg = document.getElementById("msg");
+
+  function resultPath(text) {
+    text = text.trim();
+    // A QR code may hold a verifier link; keep only the presentation after "/v/".
+    var at = text.indexOf("/v/");
+    if (/^https?:\/\//i.test(text) && at >= 0) {
+      text = decodeURIComponent(text.slice(at + 3).split(/[?#]/)[0]);
+    }
+    return "/v/" + encodeURIComponent(text) + "?lang=" + lang;
+  }
+
+  function say(text) {
+    if (msg) msg.textContent = text;
+  }
+
+  var photo = document.getElementById("photo");
+  if (photo) {
+    photo.addEventListener("change", function () {
+      var file = photo.files && photo.files[0];
+      if (!file) return;
+      say(msg.getAttribute("data-reading"));
+      fetch("/api/v1/verify-image", { method: "POST", body: file, headers: { "Content-Type": file.type || "application/octet-stream" } })
+        .then(function (r) { return r.json(); })
+        .then(function (j) {
+          if (j.presentation) {
+            location.href = resultPath(j.presentation);
+          } else {
+            say(j.error || "?");
+          }
+        })
+        .catch(function (e) { say(String(e)); });
+    });
+  }
+
+  var camera = document.getElementById("camera");
+  if (camera && "BarcodeDetector" in window && navigator.mediaDevices) {
+    camera.hidden = false;
+    document.getElementById("start-camera").addEventListener("click", function () {
+      var video = document.getElementById("video");
+      var detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+      navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } }).then(function (stream) {
+        video.srcObject = stream;
+        video.hidden = false;
+        video.play();
+        var timer = setInterval(function () {
+          detector.detect(video).then(function (codes) {
+            if (codes.length > 0) {
+              clearInterval(timer);
+              stream.getTracks().forEach(function (t) { t.stop(); });
+              location.href = resultPath(codes[0].rawValue);
+            }
+          }).catch(function () {});
+        }, 250);
+      }).catch(function () { say(msg.getAttribute("data-no-camera")); });
+    });
+  }
+})();

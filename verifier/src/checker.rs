@@ -1,0 +1,217 @@
+//! One presentation in, one [`Report`] out: decode, ask the ledger for live status, and run
+//! core's `verify` against the light client's trust (spec/verifier.md §3).
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use credledger_core::ids::Timestamp;
+use credledger_core::presentation::Presentation;
+use credledger_core::verify::{Check, Outcome, Policy, Rejection, describe, verify, verify_parts};
+
+use crate::ledger::{Fetched, LedgerClient};
+use crate::report::{CheckResult, LedgerView, Report, State};
+use crate::trust::Trust;
+
+/// The verifier's core: trust, the ledger client and the freshness bound.
+#[derive(Debug)]
+pub struct Checker {
+    trust: Arc<Trust>,
+    ledger: LedgerClient,
+    /// Status older than this (ms) is not believed (except revocation).
+    freshness_ms: u64,
+}
+
+/// The clock, in ms since 1970.
+pub fn now_ms() -> Timestamp {
+    Timestamp(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0),
+    )
+}
+
+impl Checker {
+    /// A checker over `trust` and `ledger`.
+    pub fn new(trust: Arc<Trust>, ledger: LedgerClient, freshness_ms: u64) -> Self {
+        Checker {
+            trust,
+            ledger,
+            freshness_ms,
+        }
+    }
+
+    /// The trust.
+    pub fn trust(&self) -> &Arc<Trust> {
+        &self.trust
+    }
+
+    /// The freshness bound in ms.
+    pub fn freshness_ms(&self) -> u64 {
+        self.freshness_ms
+    }
+
+    /// Checks a presentation's text at the current time.
+    pub async fn check_text(&self, text: &str) -> Report {
+        self.check_text_at(text, None).await
+    }
+
+    /// Checks a presentation's text at `now` (the clock if `None`).
+    pub async fn check_text_at(&self, text: &str, now: Option<Timestamp>) -> Report {
+        let text = text.trim();
+        match Presentation::from_text(text) {
+            Ok(p) => {
+                let mut r = self.check(&p, now).await;
+                r.presentation = Some(text.to_string());
+                r
+            }
+            Err(e) => self.refused(Rejection::from(e), None, now.unwrap_or_else(now_ms), false),
+        }
+    }
+
+    /// Checks a decoded presentation: live status from the ledger; a full presentation whose
+    /// status cannot be had live falls back to its own evidence, reported as not live.
+    pub async fn check(&self, p: &Presentation, now: Option<Timestamp>) -> Report {
+        let c = p.compact();
+        if let Some(alarm) = self.trust.alarm() {
+            let now = now.unwrap_or_else(now_ms);
+            let mut r = self.refused_with(
+                State::CannotCheck,
+                Check::Anchoring,
+                format!(
+                    "the ledger's validators signed two different blocks at height {}; \
+                     this verifier stopped trusting the ledger until its operators act",
+                    alarm.height
+                ),
+                now,
+            );
+            r.credential = None;
+            return r;
+        }
+        let fetched = self
+            .ledger
+            .evidence(&self.trust, &c.body.issuer, c.body.id)
+            .await;
+        let now = now.unwrap_or_else(now_ms);
+        let live_policy = Policy {
+            require_status: true,
+            max_status_age_ms: Some(self.freshness_ms),
+        };
+        let (result, problem) = match &fetched {
+            Fetched::Evidence(ev) => {
+                let r = self
+                    .trust
+                    .read(|s| verify_parts(c, Some(ev.as_ref()), &s.anchor, now, &live_policy));
+                (r, None)
+            }
+            Fetched::Unavailable(problem) => {
+                let r = self
+                    .trust
+                    .read(|s| verify_parts(c, None, &s.anchor, now, &live_policy));
+                (r, Some(problem.clone()))
+            }
+        };
+        let unusable = matches!(&result, Err(r) if r.outcome() == Outcome::CannotCheck);
+        if unusable && matches!(fetched, Fetched::Evidence(_)) {
+            // Evidence that does not verify is not kept: the next scan asks again.
+            self.ledger.forget(&c.body.issuer, c.body.id);
+        }
+        // spec/verifier.md §3.3: a full presentation carries status as of its own header;
+        // when the live ledger cannot answer, that is reported, marked as not live.
+        let (result, live) = match (unusable, p.evidence()) {
+            (true, Some(_)) => (
+                self.trust
+                    .read(|s| verify(p, &s.anchor, now, &Policy::OFFLINE)),
+                false,
+            ),
+            _ => (result, true),
+        };
+        let described = |s: &crate::trust::TrustState| describe(c, &s.anchor);
+        match result {
+            Ok(v) => Report {
+                outcome: State::Valid,
+                live,
+                checked_at: now,
+                checks: v
+                    .checks
+                    .iter()
+                    .map(|&check| CheckResult {
+                        check,
+                        passed: true,
+                    })
+                    .collect(),
+                failed_check: None,
+                reason: None,
+                rejection: None,
+                status: Some(v.status.clone()),
+                credential: self.trust.read(described),
+                ledger: self.ledger_view(),
+                presentation: None,
+            },
+            Err(rejection) => {
+                let mut r = self.refused(rejection, problem, now, live);
+                if r.outcome != State::NotGenuine {
+                    r.credential = self.trust.read(described);
+                }
+                r
+            }
+        }
+    }
+
+    fn ledger_view(&self) -> LedgerView {
+        let (height, time) = self.trust.tip();
+        LedgerView {
+            height,
+            time,
+            fork_alarm: self.trust.alarm().is_some(),
+        }
+    }
+
+    fn refused(
+        &self,
+        rejection: Rejection,
+        problem: Option<String>,
+        now: Timestamp,
+        live: bool,
+    ) -> Report {
+        let mut reason = rejection.to_string();
+        if let Some(p) = problem.filter(|_| rejection.outcome() == Outcome::CannotCheck) {
+            reason = format!("{reason} ({p})");
+        }
+        Report {
+            outcome: State::from(rejection.outcome()),
+            live,
+            checked_at: now,
+            checks: vec![CheckResult {
+                check: rejection.check(),
+                passed: false,
+            }],
+            failed_check: Some(rejection.check()),
+            reason: Some(reason),
+            rejection: Some(rejection),
+            status: None,
+            credential: None,
+            ledger: self.ledger_view(),
+            presentation: None,
+        }
+    }
+
+    fn refused_with(&self, outcome: State, check: Check, reason: String, now: Timestamp) -> Report {
+        Report {
+            outcome,
+            live: true,
+            checked_at: now,
+            checks: vec![CheckResult {
+                check,
+                passed: false,
+            }],
+            failed_check: Some(check),
+            reason: Some(reason),
+            rejection: None,
+            status: None,
+            credential: None,
+            ledger: self.ledger_view(),
+            presentation: None,
+        }
+    }
+}

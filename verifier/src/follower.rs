@@ -1,0 +1,233 @@
+//! Follows one node's header stream (server-sent events, spec/http-api.md §3) and offers every
+//! header to [`Trust`]. The node is not trusted: its bytes are bounded, its headers verified,
+//! and on any trouble the follower reconnects from the light client's next height.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use credledger_core::block::{CommitCertificate, Header, ValidatorSet};
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::trust::{OfferError, Offered, Trust};
+
+/// Largest event (one header, its commit and perhaps a validator set) accepted from a node.
+pub const MAX_EVENT_BYTES: usize = 256 * 1024;
+/// A stream silent this long is dropped; nodes send keep-alives every 15 s.
+const IDLE: Duration = Duration::from_secs(40);
+/// How far behind a node's tip the follower may start a stream; the node replays at most 1,000.
+const MAX_REPLAY: u64 = 900;
+
+/// One header event as the node sends it.
+#[derive(Debug, Deserialize)]
+pub struct HeaderEvent {
+    /// The header.
+    pub header: Header,
+    /// Its commit certificate.
+    pub commit: CommitCertificate,
+    /// The next validator set, present when the header announces a change.
+    #[serde(default)]
+    pub next_validators: Option<ValidatorSet>,
+}
+
+/// Why a stream ended.
+#[derive(Debug, Error)]
+pub enum FollowError {
+    /// The node could not be reached or broke the connection.
+    #[error("node unreachable: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The node answered with an error status.
+    #[error("node answered {0}")]
+    Status(reqwest::StatusCode),
+    /// The stream sent something that is not a bounded, well-formed header event.
+    #[error("bad event: {0}")]
+    BadEvent(String),
+    /// The stream was silent too long.
+    #[error("no event or keep-alive for {0:?}")]
+    Idle(Duration),
+    /// A header did not verify, or conflicted with a verified one.
+    #[error(transparent)]
+    Offer(#[from] OfferError),
+    /// The node is too far ahead to stream from the light client's height (it is caught up
+    /// by single-header reads first).
+    #[error("stream ended")]
+    Ended,
+}
+
+/// Follows `node` until the process ends, reconnecting with a back-off after each failure.
+pub async fn follow(trust: Arc<Trust>, client: reqwest::Client, node: String) {
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        match follow_once(&trust, &client, &node).await {
+            Ok(()) => backoff = Duration::from_millis(250),
+            Err(e) => {
+                tracing::warn!(node = %node, error = %e, "header stream interrupted");
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+        tokio::time::sleep(backoff).await;
+    }
+}
+
+/// Catches up with single-header reads while far behind, then follows the live stream.
+async fn follow_once(
+    trust: &Trust,
+    client: &reqwest::Client,
+    node: &str,
+) -> Result<(), FollowError> {
+    let tip = node_tip(client, node).await?;
+    while trust.next_height().0 + MAX_REPLAY < tip {
+        let h = trust.next_height();
+        let url = format!("{node}/v1/headers/{h}");
+        let body = read_limited(client.get(&url).send().await?, MAX_EVENT_BYTES).await?;
+        offer(trust, node, &body)?;
+    }
+    let url = format!("{node}/v1/headers/stream?from={}", trust.next_height());
+    let resp = client.get(&url).send().await?;
+    if !resp.status().is_success() {
+        return Err(FollowError::Status(resp.status()));
+    }
+    let mut reader = SseReader::new(resp);
+    while let Some(data) = reader.next_data().await? {
+        if let Offered::Ahead { .. } = offer(trust, node, &data)? {
+            // A gap: start again from the height the light client needs.
+            return Ok(());
+        }
+    }
+    Err(FollowError::Ended)
+}
+
+fn offer(trust: &Trust, node: &str, data: &[u8]) -> Result<Offered, FollowError> {
+    let ev: HeaderEvent =
+        serde_json::from_slice(data).map_err(|e| FollowError::BadEvent(e.to_string()))?;
+    Ok(trust.offer(node, &ev.header, &ev.commit, ev.next_validators.as_ref())?)
+}
+
+async fn node_tip(client: &reqwest::Client, node: &str) -> Result<u64, FollowError> {
+    let body = read_limited(
+        client.get(format!("{node}/v1/status")).send().await?,
+        16 * 1024,
+    )
+    .await?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| FollowError::BadEvent(e.to_string()))?;
+    v["height"]
+        .as_u64()
+        .ok_or_else(|| FollowError::BadEvent("status without a height".into()))
+}
+
+/// Reads a whole response body, refusing more than `max` bytes.
+pub async fn read_limited(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, FollowError> {
+    if !resp.status().is_success() {
+        return Err(FollowError::Status(resp.status()));
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        if out.len() + chunk.len() > max {
+            return Err(FollowError::BadEvent(format!(
+                "answer larger than {max} bytes"
+            )));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// The `data` of server-sent events, one event at a time, each at most [`MAX_EVENT_BYTES`].
+/// Written here rather than taken from a crate because the SSE crates at hand buffer without a
+/// bound, and a node is not trusted.
+struct SseReader {
+    resp: reqwest::Response,
+    buf: Vec<u8>,
+}
+
+impl SseReader {
+    fn new(resp: reqwest::Response) -> Self {
+        SseReader {
+            resp,
+            buf: Vec::new(),
+        }
+    }
+
+    /// The next event's data (its `data:` lines joined by newlines), or `None` at the end.
+    async fn next_data(&mut self) -> Result<Option<Vec<u8>>, FollowError> {
+        loop {
+            if let Some(ev) = take_event(&mut self.buf)? {
+                if !ev.is_empty() {
+                    return Ok(Some(ev));
+                }
+                continue; // A keep-alive comment.
+            }
+            let chunk = tokio::time::timeout(IDLE, self.resp.chunk())
+                .await
+                .map_err(|_| FollowError::Idle(IDLE))??;
+            let Some(chunk) = chunk else {
+                return Ok(None);
+            };
+            self.buf.extend_from_slice(&chunk);
+            if self.buf.len() > MAX_EVENT_BYTES + 1024 {
+                return Err(FollowError::BadEvent(format!(
+                    "event larger than {MAX_EVENT_BYTES} bytes"
+                )));
+            }
+        }
+    }
+}
+
+/// Takes one complete event (ended by a blank line) off the front of `buf`, returning its data.
+fn take_event(buf: &mut Vec<u8>) -> Result<Option<Vec<u8>>, FollowError> {
+    let normalized_end = buf.windows(2).position(|w| w == b"\n\n");
+    let crlf_end = buf.windows(4).position(|w| w == b"\r\n\r\n");
+    let (end, sep) = match (normalized_end, crlf_end) {
+        (Some(a), Some(b)) if b < a => (b, 4),
+        (Some(a), _) => (a, 2),
+        (None, Some(b)) => (b, 4),
+        (None, None) => return Ok(None),
+    };
+    let event: Vec<u8> = buf.drain(..end + sep).collect();
+    let text = std::str::from_utf8(&event[..end])
+        .map_err(|_| FollowError::BadEvent("event is not UTF-8".into()))?;
+    let mut data = Vec::new();
+    for line in text.lines() {
+        if let Some(d) = line.strip_prefix("data:") {
+            if !data.is_empty() {
+                data.push(b'\n');
+            }
+            data.extend_from_slice(d.strip_prefix(' ').unwrap_or(d).as_bytes());
+        }
+    }
+    Ok(Some(data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn events_split_on_blank_lines_and_comments_are_skipped() {
+        let mut buf = b": keep-alive\n\nevent: header\nid: 3\ndata: {\"a\":1}\n\ndata: x".to_vec();
+        assert_eq!(take_event(&mut buf).unwrap(), Some(vec![]));
+        assert_eq!(take_event(&mut buf).unwrap(), Some(b"{\"a\":1}".to_vec()));
+        assert_eq!(
+            take_event(&mut buf).unwrap(),
+            None,
+            "incomplete event waits"
+        );
+        assert_eq!(buf, b"data: x");
+    }
+
+    #[test]
+    fn multi_line_data_is_joined_and_crlf_is_understood() {
+        let mut buf = b"data: a\r\ndata: b\r\n\r\n".to_vec();
+        assert_eq!(take_event(&mut buf).unwrap(), Some(b"a\nb".to_vec()));
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_are_read_without_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let mut buf = bytes;
+            while let Ok(Some(_)) = take_event(&mut buf) {}
+        }
+    }
+}

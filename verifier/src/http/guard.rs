@@ -1,0 +1,131 @@
+//! What stands between the public internet and the checker: a per-address rate limit answered
+//! with 429, a cap on requests in progress answered with 503, and security headers on every
+//! response (spec/verifier.md §6).
+
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tokio::sync::Semaphore;
+
+use super::metrics::Metrics;
+
+/// The limits of the public endpoints.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Requests per second allowed from one address, sustained.
+    pub per_ip_per_second: NonZeroU32,
+    /// Requests one address may send at once above the sustained rate.
+    pub per_ip_burst: NonZeroU32,
+    /// Requests in progress at once; more are answered 503 at once rather than queued.
+    pub max_in_flight: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            per_ip_per_second: NonZeroU32::MIN.saturating_add(19),
+            per_ip_burst: NonZeroU32::MIN.saturating_add(39),
+            max_in_flight: 512,
+        }
+    }
+}
+
+/// The state the guard keeps.
+#[derive(Debug)]
+pub struct Guard {
+    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    in_flight: Arc<Semaphore>,
+    metrics: Arc<Metrics>,
+}
+
+impl Guard {
+    /// A guard with `limits`, counting into `metrics`.
+    pub fn new(limits: Limits, metrics: Arc<Metrics>) -> Self {
+        let quota = Quota::per_second(limits.per_ip_per_second).allow_burst(limits.per_ip_burst);
+        Guard {
+            limiter: RateLimiter::keyed(quota),
+            in_flight: Arc::new(Semaphore::new(limits.max_in_flight)),
+            metrics,
+        }
+    }
+
+    /// Forgets addresses whose allowance is full again, bounding the limiter's memory; run
+    /// every few seconds.
+    pub fn prune(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+}
+
+/// The middleware.
+pub async fn guard(
+    State(g): State<Arc<Guard>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let mut resp = if let Err(not_until) = g.limiter.check_key(&peer.ip()) {
+        g.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+        let wait = not_until
+            .wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ))
+            .as_secs()
+            .max(1);
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, wait.to_string())],
+            "too many requests from your address; wait a moment and try again\n",
+        )
+            .into_response()
+    } else {
+        match g.in_flight.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let resp = next.run(req).await;
+                drop(permit);
+                resp
+            }
+            Err(_) => {
+                g.metrics.overloaded.fetch_add(1, Ordering::Relaxed);
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(header::RETRY_AFTER, "1".to_string())],
+                    "the verifier is busy; try again in a moment\n",
+                )
+                    .into_response()
+            }
+        }
+    };
+    let h = resp.headers_mut();
+    for (name, value) in SECURITY_HEADERS {
+        h.entry(HeaderName::from_static(name))
+            .or_insert(HeaderValue::from_static(value));
+    }
+    resp
+}
+
+/// Sent with every response. The page loads only its own script and style; the camera may be
+/// used by this origin only; nothing is framed or sniffed, and no referrer leaves.
+const SECURITY_HEADERS: [(&str, &str); 6] = [
+    (
+        "content-security-policy",
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+         media-src 'self' blob:; connect-src 'self'; form-action 'self'; base-uri 'none'; \
+         frame-ancestors 'none'",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    ("x-frame-options", "DENY"),
+    (
+        "permissions-policy",
+        "camera=(self), microphone=(), geolocation=()",
+    ),
+    ("cache-control", "no-store"),
+];

@@ -1,0 +1,170 @@
+//! The page's words in Traditional Chinese (the default) and English.
+
+use crate::report::State;
+
+/// A page language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    /// Traditional Chinese, Taiwan.
+    Zh,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// From a `lang` query value; anything but English is Chinese.
+    pub fn parse(s: Option<&str>) -> Lang {
+        match s {
+            Some(l) if l.eq_ignore_ascii_case("en") => Lang::En,
+            _ => Lang::Zh,
+        }
+    }
+
+    /// The `lang` query value.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-TW",
+            Lang::En => "en",
+        }
+    }
+
+    /// The HTML `lang` attribute.
+    pub fn html(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-Hant-TW",
+            Lang::En => "en",
+        }
+    }
+
+    /// The other language, for the switch.
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Zh => Lang::En,
+            Lang::En => Lang::Zh,
+        }
+    }
+
+    /// Picks the string of this language.
+    pub fn pick<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Zh => zh,
+            Lang::En => en,
+        }
+    }
+}
+
+/// The big word of a state.
+pub fn state_word(lang: Lang, s: State) -> &'static str {
+    match s {
+        State::Valid => lang.pick("有效", "VALID"),
+        State::NotGenuine => lang.pick("非真品", "NOT GENUINE"),
+        State::Revoked => lang.pick("已撤銷", "REVOKED"),
+        State::Suspended => lang.pick("已停止", "SUSPENDED"),
+        State::Expired => lang.pick("已逾期", "EXPIRED"),
+        State::CannotCheck => lang.pick("目前無法查驗", "CANNOT CHECK NOW"),
+    }
+}
+
+/// What the state means and what to do, in plain words.
+pub fn state_meaning(lang: Lang, s: State) -> &'static str {
+    match s {
+        State::Valid => lang.pick(
+            "這張證書是真的，由下列機關核發，而且此刻仍然有效。",
+            "This credential is genuine, was issued by the authority below, and is in force now.",
+        ),
+        State::NotGenuine => lang.pick(
+            "這個 QR 碼不是有效的證書：可能遭偽造或竄改。請勿依賴它；如有疑問，請向發證機關查詢。",
+            "This QR code is not a genuine credential: it may be forged or altered. Do not rely on \
+             it; if in doubt, ask the issuing authority.",
+        ),
+        State::Revoked => lang.pick(
+            "發證機關已撤銷這張證書，它不再有效。請勿依賴它。",
+            "The issuing authority has revoked this credential. It is no longer valid; do not rely \
+             on it.",
+        ),
+        State::Suspended => lang.pick(
+            "發證機關已暫停這張證書。持有人目前不得依此執業；詳情請洽發證機關。",
+            "The issuing authority has suspended this credential. Its holder may not rely on it for \
+             now; ask the authority for details.",
+        ),
+        State::Expired => lang.pick(
+            "這張證書不在有效期間內（已過期或尚未生效）。",
+            "This credential is outside its validity period (expired, or not yet in force).",
+        ),
+        State::CannotCheck => lang.pick(
+            "此刻無法向帳本確認這張證書的狀態。請稍後再試；確認之前，請勿當作有效。",
+            "The credential's status cannot be confirmed with the ledger right now. Try again in a \
+             moment; until then, do not treat it as valid.",
+        ),
+    }
+}
+
+/// Fixed labels of the pages; each field is named after what it labels.
+#[allow(missing_docs)]
+pub struct Words {
+    pub title: &'static str,
+    pub intro: &'static str,
+    pub scan: &'static str,
+    pub photo: &'static str,
+    pub photo_hint: &'static str,
+    pub paste: &'static str,
+    pub check: &'static str,
+    pub switch: &'static str,
+    pub issuer: &'static str,
+    pub kind: &'static str,
+    pub valid_from: &'static str,
+    pub valid_until: &'static str,
+    pub hidden: &'static str,
+    pub details: &'static str,
+    pub checked: &'static str,
+    pub block: &'static str,
+    pub as_of: &'static str,
+    pub not_live: &'static str,
+    pub again: &'static str,
+    pub why: &'static str,
+    pub no_camera: &'static str,
+    pub reading: &'static str,
+}
+
+/// The labels in `lang`.
+pub fn words(lang: Lang) -> Words {
+    let p = |zh, en| lang.pick(zh, en);
+    Words {
+        title: p("證書查驗", "Credential check"),
+        intro: p(
+            "掃描律師執業證書等數位證書的 QR 碼，立即查驗真偽與目前狀態。本服務不保存您掃描的內容。",
+            "Scan the QR code of a digital credential, such as a lawyer's license, to check at once \
+             whether it is genuine and valid now. Nothing you scan is kept.",
+        ),
+        scan: p("用相機掃描", "Scan with camera"),
+        photo: p(
+            "拍攝或選擇 QR 碼照片",
+            "Take or choose a photo of the QR code",
+        ),
+        photo_hint: p("任何手機都能使用。", "Works on any phone."),
+        paste: p("或貼上 QR 碼的內容", "Or paste the QR code's text"),
+        check: p("查驗", "Check"),
+        switch: p("English", "中文"),
+        issuer: p("發證機關", "Issued by"),
+        kind: p("證書種類", "Credential"),
+        valid_from: p("生效日", "Valid from"),
+        valid_until: p("有效期限", "Valid until"),
+        hidden: p("項資料未揭露", "item(s) not disclosed"),
+        details: p("查驗項目", "Checks made"),
+        checked: p("查驗時間", "Checked at"),
+        block: p("帳本區塊高度", "Ledger block height"),
+        as_of: p("狀態截至", "Status as of"),
+        not_live: p(
+            "目前無法連上帳本；以下狀態取自 QR 碼內附的帳本證明。",
+            "The ledger cannot be reached now; the status below is from the ledger proof inside \
+             the QR code.",
+        ),
+        again: p("查驗另一張", "Check another"),
+        why: p("原因", "Reason"),
+        no_camera: p(
+            "此瀏覽器無法直接掃描，請改用拍照或上傳。",
+            "This browser cannot scan live; take or upload a photo instead.",
+        ),
+        reading: p("讀取中…", "Reading…"),
+    }
+}

@@ -1,0 +1,203 @@
+//! The citizens' pages, rendered on the server so a result shows even without JavaScript: the
+//! scan page and the result page with its one big state (spec/verifier.md §5).
+
+use credledger_core::ids::Timestamp;
+use credledger_core::verify::StatusFinding;
+use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
+
+use super::i18n::{Lang, state_meaning, state_word, words};
+use crate::report::{Report, State};
+
+/// A time as the page shows it: Taiwan time (UTC+8, no daylight saving).
+pub fn taiwan_time(t: Timestamp) -> String {
+    let secs = (t.0 / 1000) as i64 + 8 * 3600;
+    match time::OffsetDateTime::from_unix_timestamp(secs) {
+        Ok(d) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} (UTC+8)",
+            d.year(),
+            u8::from(d.month()),
+            d.day(),
+            d.hour(),
+            d.minute(),
+            d.second()
+        ),
+        Err(_) => format!("{} ms", t.0),
+    }
+}
+
+fn date(t: Timestamp) -> String {
+    taiwan_time(t).chars().take(10).collect()
+}
+
+fn shell(lang: Lang, title: &str, switch_href: &str, body: &str) -> String {
+    let w = words(lang);
+    format!(
+        "<!doctype html>\n<html lang=\"{html}\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title><link rel=\"stylesheet\" href=\"/assets/app.css\"></head>\
+         <body><header class=\"bar\"><a class=\"home\" href=\"/?lang={code}\">{site}</a>\
+         <a class=\"lang\" id=\"lang-switch\" href=\"{switch}\" lang=\"{other_html}\">{switch_word}</a>\
+         </header><main id=\"main\">{body}</main>\
+         <script src=\"/assets/app.js\" defer></script></body></html>\n",
+        html = lang.html(),
+        title = text(title),
+        code = lang.code(),
+        site = text(w.title),
+        switch = attr(switch_href),
+        other_html = lang.other().html(),
+        switch_word = text(w.switch),
+        body = body,
+    )
+}
+
+/// The scan page: live camera where the browser can, a photo that works everywhere, and paste.
+pub fn scan_page(lang: Lang) -> String {
+    let w = words(lang);
+    let body = format!(
+        "<h1>{title}</h1><p class=\"intro\">{intro}</p>\
+         <section class=\"card\" id=\"camera\" hidden>\
+         <button type=\"button\" id=\"start-camera\" class=\"primary\">{scan}</button>\
+         <video id=\"video\" playsinline muted hidden aria-label=\"{scan}\"></video></section>\
+         <section class=\"card\"><label class=\"primary file\" for=\"photo\">{photo}</label>\
+         <input type=\"file\" id=\"photo\" name=\"photo\" accept=\"image/*\" capture=\"environment\">\
+         <p class=\"hint\">{hint}</p></section>\
+         <section class=\"card\"><form action=\"/v\" method=\"get\" id=\"paste-form\">\
+         <label for=\"p\">{paste}</label><textarea id=\"p\" name=\"p\" rows=\"3\" \
+         autocomplete=\"off\" spellcheck=\"false\"></textarea>\
+         <input type=\"hidden\" name=\"lang\" value=\"{code}\">\
+         <button type=\"submit\" id=\"check\">{check}</button></form></section>\
+         <p id=\"msg\" role=\"alert\" aria-live=\"assertive\" data-no-camera=\"{nocam}\" \
+         data-reading=\"{reading}\"></p>",
+        title = text(w.title),
+        intro = text(w.intro),
+        scan = text(w.scan),
+        photo = text(w.photo),
+        hint = text(w.photo_hint),
+        paste = text(w.paste),
+        code = lang.code(),
+        check = text(w.check),
+        nocam = attr(w.no_camera),
+        reading = attr(w.reading),
+    );
+    shell(
+        lang,
+        w.title,
+        &format!("/?lang={}", lang.other().code()),
+        &body,
+    )
+}
+
+fn css_class(s: State) -> &'static str {
+    match s {
+        State::Valid => "valid",
+        State::NotGenuine => "not-genuine",
+        State::Revoked => "revoked",
+        State::Suspended => "suspended",
+        State::Expired => "expired",
+        State::CannotCheck => "cannot-check",
+    }
+}
+
+fn icon(s: State) -> &'static str {
+    match s {
+        State::Valid => "✓",
+        State::NotGenuine | State::Revoked => "✕",
+        State::Suspended => "‖",
+        State::Expired => "⌛",
+        State::CannotCheck => "?",
+    }
+}
+
+/// The result page of one check. `self_href` is this page's path and query without `lang`.
+pub fn result_page(lang: Lang, r: &Report, self_href: &str) -> String {
+    let w = words(lang);
+    let word = state_word(lang, r.outcome);
+    let mut body = format!(
+        "<section class=\"state {class}\" id=\"state\" data-state=\"{state}\" role=\"status\">\
+         <span class=\"icon\" aria-hidden=\"true\">{icon}</span><h1 id=\"state-word\">{word}</h1>\
+         <p id=\"meaning\">{meaning}</p></section>",
+        class = css_class(r.outcome),
+        state = r.outcome.as_str(),
+        icon = icon(r.outcome),
+        word = text(word),
+        meaning = text(state_meaning(lang, r.outcome)),
+    );
+    if !r.live {
+        body.push_str(&format!("<p class=\"notice\">{}</p>", text(w.not_live)));
+    }
+    if let Some(d) = &r.credential {
+        body.push_str("<section class=\"card\"><dl id=\"facts\">");
+        let mut row = |k: &str, v: &str, id: &str| {
+            body.push_str(&format!(
+                "<div class=\"row\" id=\"{id}\"><dt>{}</dt><dd>{}</dd></div>",
+                text(k),
+                text(v)
+            ));
+        };
+        row(
+            w.issuer,
+            lang.pick(&d.issuer_name_zh, &d.issuer_name_en),
+            "issuer",
+        );
+        row(w.kind, lang.pick(&d.kind_name_zh, &d.kind_name_en), "kind");
+        for (i, c) in d.claims.iter().enumerate() {
+            let label = lang.pick(&c.label_zh, &c.label_en);
+            let label = if label.is_empty() { &c.key } else { label };
+            row(label, &c.value, &format!("claim-{i}"));
+        }
+        row(w.valid_from, &date(d.valid_from), "valid-from");
+        if let Some(u) = d.valid_until {
+            row(w.valid_until, &date(u), "valid-until");
+        }
+        body.push_str("</dl>");
+        if d.hidden_claims > 0 {
+            body.push_str(&format!(
+                "<p class=\"hint\">{} {}</p>",
+                d.hidden_claims,
+                text(w.hidden)
+            ));
+        }
+        body.push_str("</section>");
+    }
+    body.push_str(&format!(
+        "<details class=\"card\"><summary>{}</summary><ul class=\"checks\">",
+        text(w.details)
+    ));
+    for c in &r.checks {
+        let name = serde_json::to_value(c.check)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        body.push_str(&format!(
+            "<li>{} {}</li>",
+            if c.passed { "✓" } else { "✕" },
+            text(&name)
+        ));
+    }
+    body.push_str("</ul>");
+    if let Some(reason) = &r.reason {
+        body.push_str(&format!("<p>{}: {}</p>", text(w.why), text(reason)));
+    }
+    body.push_str(&format!(
+        "<p>{}: {}<br>{}: {}</p>",
+        text(w.checked),
+        taiwan_time(r.checked_at),
+        text(w.block),
+        r.ledger.height
+    ));
+    if let Some(StatusFinding::Active { as_of, .. }) = &r.status {
+        body.push_str(&format!(
+            "<p>{}: {}</p>",
+            text(w.as_of),
+            taiwan_time(*as_of)
+        ));
+    }
+    body.push_str(&format!(
+        "</details><p><a class=\"primary\" href=\"/?lang={}\" id=\"again\">{}</a></p>",
+        lang.code(),
+        text(w.again)
+    ));
+    let sep = if self_href.contains('?') { '&' } else { '?' };
+    let switch = format!("{self_href}{sep}lang={}", lang.other().code());
+    shell(lang, &format!("{word} · {}", w.title), &switch, &body)
+}

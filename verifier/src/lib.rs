@@ -1,0 +1,11 @@
+//! The public verifier: a light client that trusts only genesis, live status checked by core's
+//! `verify`, and the HTTP service citizens and apps use (spec/verifier.md).
+
+pub mod checker;
+pub mod follower;
+pub mod http;
+pub mod ledger;
+pub mod qrimage;
+pub mod report;
+pub mod serve;
+pub mod trust;
