@@ -1,0 +1,337 @@
+//! The verifier against scripted nodes: honest ones give every verdict; lying ones (wrong
+//! status, forged or stale headers, another chain, a fork) never get VALID out of it.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::response::sse::{Event, Sse};
+use axum::routing::get;
+use axum::{Json, Router};
+use credledger_core::block::{CommitCertificate, Header};
+use credledger_core::credential::HeldCredential;
+use credledger_core::ids::{CredentialId, Timestamp};
+use credledger_core::presentation::{Presentation, StatusEvidence};
+use credledger_core::state::{CredentialStatus, ReasonCode};
+use credledger_core::testkit::World;
+use credledger_verifier::checker::{Checker, now_ms};
+use credledger_verifier::follower::follow;
+use credledger_verifier::ledger::LedgerClient;
+use credledger_verifier::report::{Report, State as Verdict};
+use credledger_verifier::trust::Trust;
+use serde_json::{Value, json};
+
+/// What a scripted node serves.
+#[derive(Default)]
+struct Script {
+    headers: Vec<(Header, CommitCertificate)>,
+    evidence: HashMap<CredentialId, StatusEvidence>,
+}
+
+type Shared = Arc<Mutex<Script>>;
+
+fn header_json(h: &Header, c: &CommitCertificate) -> Value {
+    json!({ "hash": h.hash(), "header": h, "commit": c })
+}
+
+async fn serve(script: Shared) -> String {
+    async fn status(State(s): State<Shared>) -> Json<Value> {
+        Json(json!({ "height": s.lock().unwrap().headers.len() }))
+    }
+    async fn header(State(s): State<Shared>, Path(h): Path<usize>) -> Json<Value> {
+        let s = s.lock().unwrap();
+        let (h, c) = &s.headers[h - 1];
+        Json(header_json(h, c))
+    }
+    async fn stream(
+        State(s): State<Shared>,
+        Query(q): Query<HashMap<String, usize>>,
+    ) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
+        let from = q.get("from").copied().unwrap_or(1);
+        Sse::new(futures_util::stream::unfold(from, move |next| {
+            let s = s.clone();
+            async move {
+                loop {
+                    let ev = s.lock().unwrap().headers.get(next - 1).map(|(h, c)| {
+                        Event::default()
+                            .event("header")
+                            .json_data(header_json(h, c))
+                            .unwrap()
+                    });
+                    if let Some(ev) = ev {
+                        return Some((Ok(ev), next + 1));
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }))
+    }
+    async fn credential(
+        State(s): State<Shared>,
+        Path((_, id)): Path<(String, String)>,
+    ) -> Result<Json<StatusEvidence>, axum::http::StatusCode> {
+        let id: CredentialId = id.parse().unwrap();
+        s.lock()
+            .unwrap()
+            .evidence
+            .get(&id)
+            .cloned()
+            .map(Json)
+            .ok_or(axum::http::StatusCode::NOT_FOUND)
+    }
+    let app = Router::new()
+        .route("/v1/status", get(status))
+        .route("/v1/headers/stream", get(stream))
+        .route("/v1/headers/{h}", get(header))
+        .route("/v1/credentials/{issuer}/{id}", get(credential))
+        .with_state(script);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+/// A world, the node serving it, and a verifier following that node.
+struct Rig {
+    world: World,
+    script: Shared,
+    checker: Checker,
+    last_time: u64,
+}
+
+impl Rig {
+    async fn new(seed: u8, nodes_extra: Vec<String>) -> Rig {
+        let world = World::new(seed, 4);
+        let script = Shared::default();
+        let url = serve(script.clone()).await;
+        let mut nodes = vec![url];
+        nodes.extend(nodes_extra);
+        let trust = Arc::new(Trust::from_genesis(&world.devnet.genesis).unwrap());
+        for n in &nodes {
+            tokio::spawn(follow(trust.clone(), reqwest::Client::new(), n.clone()));
+        }
+        let ledger = LedgerClient::new(reqwest::Client::new(), nodes, Duration::ZERO);
+        Rig {
+            world,
+            script,
+            checker: Checker::new(trust, ledger, 10_000),
+            last_time: 0,
+        }
+    }
+
+    /// Commits the world's pending transactions at `time` and serves the new header and the
+    /// evidence of `creds`.
+    fn commit_at(&mut self, time: u64, creds: &[&HeldCredential]) {
+        let (h, c) = self.world.commit(Timestamp(time));
+        self.last_time = time;
+        let mut s = self.script.lock().unwrap();
+        s.headers.push((h, c));
+        for cred in creds {
+            s.evidence.insert(cred.body.id, self.world.evidence(cred));
+        }
+    }
+
+    fn commit(&mut self, creds: &[&HeldCredential]) {
+        let t = now_ms().0.max(self.last_time + 1);
+        self.commit_at(t, creds);
+    }
+
+    /// Waits until the verifier's light client reaches the served tip.
+    async fn synced(&self) {
+        let want = self.script.lock().unwrap().headers.len() as u64;
+        for _ in 0..250 {
+            if self.checker.trust().tip().0.0 >= want {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the light client did not reach height {want}");
+    }
+
+    async fn check(&self, c: &HeldCredential) -> Report {
+        let text = World::compact(c, None).to_qr_text();
+        self.checker.check_text(&text).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_verdict_from_an_honest_node() {
+    let mut rig = Rig::new(1, vec![]).await;
+    let good = rig.world.lawyer_license(1, None);
+    let suspended = rig.world.lawyer_license(2, None);
+    let revoked = rig.world.lawyer_license(3, None);
+    let expired = rig
+        .world
+        .lawyer_license(4, Some(Timestamp(now_ms().0 - 1_000)));
+    let unpublished = rig.world.lawyer_license(5, None);
+    for c in [&good, &suspended, &revoked, &expired] {
+        rig.world.publish(c);
+    }
+    rig.commit(&[&good, &suspended, &revoked, &expired]);
+    rig.world.set_status(
+        &suspended,
+        CredentialStatus::Suspended {
+            reason: ReasonCode::Disciplinary,
+        },
+    );
+    rig.world.set_status(
+        &revoked,
+        CredentialStatus::Revoked {
+            reason: ReasonCode::Disciplinary,
+        },
+    );
+    rig.commit(&[&good, &suspended, &revoked, &expired]);
+    rig.synced().await;
+
+    let r = rig.check(&good).await;
+    assert_eq!(r.outcome, Verdict::Valid, "{r:?}");
+    assert!(r.live);
+    let d = r.credential.as_ref().expect("claims shown");
+    assert_eq!(d.issuer_name_en, "Ministry of Justice");
+    assert!(!d.claims.is_empty());
+    assert_eq!(rig.check(&suspended).await.outcome, Verdict::Suspended);
+    let r = rig.check(&revoked).await;
+    assert_eq!(r.outcome, Verdict::Revoked);
+    assert!(
+        r.credential.is_some(),
+        "a revoked credential still says whose it was"
+    );
+    assert_eq!(rig.check(&expired).await.outcome, Verdict::Expired);
+    // Signed by the issuer but never published: the ledger has no status for it.
+    assert_eq!(rig.check(&unpublished).await.outcome, Verdict::CannotCheck);
+
+    // Altered claims: NOT GENUINE, and nothing of it is shown.
+    let mut altered = match World::compact(&good, None) {
+        Presentation::Compact(c) => c,
+        Presentation::Full { compact, .. } => compact,
+    };
+    altered.body.valid_until = Some(Timestamp(u64::MAX / 2));
+    let r = rig
+        .checker
+        .check_text(&Presentation::Compact(altered).to_qr_text())
+        .await;
+    assert_eq!(r.outcome, Verdict::NotGenuine);
+    assert!(r.credential.is_none());
+    let r = rig.checker.check_text("CL1:not base45 ~~~").await;
+    assert_eq!(r.outcome, Verdict::NotGenuine);
+
+    // Revocation reaches the verifier with the next block.
+    rig.world.set_status(
+        &good,
+        CredentialStatus::Revoked {
+            reason: ReasonCode::Surrendered,
+        },
+    );
+    rig.commit(&[&good]);
+    rig.synced().await;
+    assert_eq!(rig.check(&good).await.outcome, Verdict::Revoked);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_lying_about_status_never_yields_valid() {
+    let mut rig = Rig::new(2, vec![]).await;
+    let c = rig.world.lawyer_license(1, None);
+    rig.world.publish(&c);
+    rig.commit(&[&c]);
+    rig.world.set_status(
+        &c,
+        CredentialStatus::Revoked {
+            reason: ReasonCode::Surrendered,
+        },
+    );
+    rig.commit(&[&c]);
+    rig.synced().await;
+    // The node says "active" under the real header: the proof no longer matches the root.
+    {
+        let mut s = rig.script.lock().unwrap();
+        let ev = s.evidence.get_mut(&c.body.id).unwrap();
+        ev.record.status = CredentialStatus::Active;
+    }
+    let r = rig.check(&c).await;
+    assert_eq!(r.outcome, Verdict::CannotCheck, "{r:?}");
+    assert_eq!(format!("{:?}", r.failed_check), "Some(Anchoring)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_stale_and_foreign_headers_never_yield_valid() {
+    let mut rig = Rig::new(3, vec![]).await;
+    let c = rig.world.lawyer_license(1, None);
+    rig.world.publish(&c);
+    rig.commit(&[&c]);
+    rig.synced().await;
+    assert_eq!(rig.check(&c).await.outcome, Verdict::Valid);
+
+    // A forged header: state root rewritten, the old commit kept.
+    let honest = rig.script.lock().unwrap().evidence[&c.body.id].clone();
+    let mut forged = honest.clone();
+    forged.header.height.0 += 5;
+    forged.header.time = Timestamp(now_ms().0);
+    rig.script
+        .lock()
+        .unwrap()
+        .evidence
+        .insert(c.body.id, forged);
+    let r = rig.check(&c).await;
+    assert_eq!(r.outcome, Verdict::CannotCheck);
+    assert_eq!(format!("{:?}", r.failed_check), "Some(Anchoring)");
+
+    // A header from another chain, with a valid commit there.
+    let mut other = World::new(99, 4);
+    let foreign = other.lawyer_license(1, None);
+    other.publish(&foreign);
+    other.commit(Timestamp(now_ms().0));
+    let mut ev = other.evidence(&foreign);
+    ev.record = honest.record.clone();
+    rig.script.lock().unwrap().evidence.insert(c.body.id, ev);
+    let r = rig.check(&c).await;
+    assert_eq!(r.outcome, Verdict::CannotCheck);
+    assert!(r.reason.unwrap().contains("chain"), "names the other chain");
+
+    // Genuine but stale: the chain stopped 30 s ago.
+    let mut stale = Rig::new(4, vec![]).await;
+    let s = stale.world.lawyer_license(1, None);
+    stale.world.publish(&s);
+    stale.commit_at(now_ms().0 - 30_000, &[&s]);
+    stale.synced().await;
+    let r = stale.check(&s).await;
+    assert_eq!(r.outcome, Verdict::CannotCheck, "{r:?}");
+    assert_eq!(format!("{:?}", r.failed_check), "Some(Freshness)");
+    // A full presentation carries its own status: valid "as of", not live.
+    let full = stale.world.full(&s, None).to_qr_text();
+    let r = stale.checker.check_text(&full).await;
+    assert_eq!(r.outcome, Verdict::Valid, "{r:?}");
+    assert!(!r.live);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conflicting_commits_raise_the_fork_alarm() {
+    // Two worlds from one genesis: the same validator keys sign different blocks at height 1.
+    let mut fork = World::new(5, 4);
+    let other = fork.lawyer_license(9, None);
+    fork.publish(&other);
+    let (fh, fc) = fork.commit(Timestamp(now_ms().0));
+    let liar = Shared::default();
+    let liar_url = serve(liar.clone()).await;
+
+    let mut rig = Rig::new(5, vec![liar_url]).await;
+    let c = rig.world.lawyer_license(1, None);
+    rig.world.publish(&c);
+    rig.commit(&[&c]);
+    rig.synced().await;
+    assert_eq!(rig.check(&c).await.outcome, Verdict::Valid);
+
+    liar.lock().unwrap().headers.push((fh, fc));
+    for _ in 0..250 {
+        if rig.checker.trust().alarm().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let alarm = rig.checker.trust().alarm().expect("fork alarm raised");
+    assert_eq!(alarm.height.0, 1);
+    let r = rig.check(&c).await;
+    assert_eq!(r.outcome, Verdict::CannotCheck);
+    assert!(r.ledger.fork_alarm);
+}
