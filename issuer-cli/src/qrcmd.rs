@@ -50,6 +50,10 @@ pub struct QrArgs {
     /// Where to write a PNG or SVG.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// Put a link to this verifier in the code (`URL/v/cl1.…`), so a phone's own camera app
+    /// opens the result page; without it the code holds the bare presentation (`CL1:…`).
+    #[arg(long, value_name = "URL", env = "CREDLEDGER_VERIFIER_URL")]
+    verifier_url: Option<String>,
     /// The chain's genesis file (for --mode full).
     #[arg(long, value_name = "FILE", env = "CREDLEDGER_GENESIS")]
     genesis: Option<PathBuf>,
@@ -104,7 +108,17 @@ pub fn run(a: &QrArgs) -> Result<()> {
             Presentation::Full { compact, evidence }
         }
     };
-    let text = p.to_qr_text();
+    // spec/presentations.md §4: a link holds the URL form, which is safe in a path.
+    let text = match &a.verifier_url {
+        Some(url) => {
+            let url = url.trim_end_matches('/');
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                bail!("--verifier-url {url}: expected an http:// or https:// URL");
+            }
+            format!("{url}/v/{}", p.to_url_text())
+        }
+        None => p.to_qr_text(),
+    };
     let code = qr::code(&text)?;
     let out = || {
         a.out

@@ -1,0 +1,202 @@
+//! A citizen's phone (headless Chromium at 390×844, driven over WebDriver) opens the verifier's
+//! page, uploads a photo of a lawyer's QR code and reads VALID in Chinese and English; after
+//! the ministry revokes, the same photo reads REVOKED. A screenshot of each state is kept in
+//! `<target>/tmp/browser/`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use credledger_tests::citizen::{Ministry, Verifier, free_port, qr_png};
+use credledger_tests::net::Net;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn browser(profile: &Path) -> (Driver, Client) {
+    for p in [CHROMIUM, CHROMEDRIVER] {
+        assert!(
+            Path::new(p).exists(),
+            "{p} is missing: run scripts/setup (installs Debian's chromium and chromium-driver)"
+        );
+    }
+    let port = free_port();
+    let driver = Driver(
+        Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // The flags keep Chromium off the network it cannot reach here, and out of a sandbox that
+    // needs privileges a test runner lacks.
+    let caps = json!({
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--disable-dev-shm-usage", "--window-size=390,844",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+            "mobileEmulation": { "deviceMetrics": { "width": 390, "height": 844, "pixelRatio": 2.0 } }
+        }
+    });
+    let caps: fantoccini::wd::Capabilities = caps.as_object().unwrap().clone();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        match ClientBuilder::new(connector)
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(c) => return (driver, c),
+            Err(e) if Instant::now() > deadline => panic!("chromedriver: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+/// Uploads the photo on the scan page and returns the big state once the result shows.
+async fn scan(c: &Client, verifier: &str, lang: &str, photo: &Path) -> String {
+    c.goto(&format!("{verifier}/?lang={lang}")).await.unwrap();
+    let input = c.find(Locator::Css("#photo")).await.unwrap();
+    input.send_keys(photo.to_str().unwrap()).await.unwrap();
+    state(c).await
+}
+
+async fn state(c: &Client) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(e) = c.find(Locator::Css("#state")).await {
+            if let Ok(Some(s)) = e.attr("data-state").await {
+                return s;
+            }
+        }
+        assert!(Instant::now() < deadline, "no result page within 15 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn word(c: &Client) -> String {
+    c.find(Locator::Css("#state-word"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn keep(c: &Client, dir: &Path, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+fn artifacts() -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn a_phone_scans_a_lawyer_license_valid_then_revoked_in_both_languages() {
+    let net = Net::start(4, 0);
+    assert!(net.wait_height(0, 1, Duration::from_secs(60)));
+    let moj = Ministry::new(&net);
+    let c = moj.publish_lawyer(42);
+    let v = Verifier::start(&net, &[]);
+    // The photo holds a verifier link, as the devnet's sample does.
+    let (photo, _) = qr_png(&c, Some(&v.url), net.dir.path());
+    let shots = artifacts();
+    let profile = net.dir.path().join("chromium");
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (_driver, b) = browser(&profile).await;
+        assert_eq!(
+            scan(&b, &v.url, "zh-TW", &photo).await,
+            "VALID",
+            "{}",
+            v.log()
+        );
+        assert_eq!(word(&b).await, "有效");
+        let facts = b
+            .find(Locator::Css("#facts"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            facts.contains("法務部") && facts.contains("(113)台檢證字第00042號"),
+            "{facts}"
+        );
+        keep(&b, &shots, "valid-zh-TW").await;
+        // The language switch keeps the result.
+        b.find(Locator::Css("#lang-switch"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        assert_eq!(state(&b).await, "VALID");
+        assert_eq!(word(&b).await, "VALID");
+        let facts = b
+            .find(Locator::Css("#facts"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(facts.contains("Ministry of Justice"), "{facts}");
+        keep(&b, &shots, "valid-en").await;
+
+        moj.revoke(&c);
+        let revoked_at = Instant::now();
+        let mut seen = String::new();
+        while revoked_at.elapsed() < Duration::from_secs(10) {
+            seen = scan(&b, &v.url, "en", &photo).await;
+            if seen == "REVOKED" {
+                break;
+            }
+        }
+        assert_eq!(seen, "REVOKED");
+        assert_eq!(word(&b).await, "REVOKED");
+        keep(&b, &shots, "revoked-en").await;
+        assert_eq!(scan(&b, &v.url, "zh-TW", &photo).await, "REVOKED");
+        assert_eq!(word(&b).await, "已撤銷");
+        keep(&b, &shots, "revoked-zh-TW").await;
+
+        // Pasting text works without the camera or a photo.
+        b.goto(&format!("{}/?lang=en", v.url)).await.unwrap();
+        b.find(Locator::Css("#p"))
+            .await
+            .unwrap()
+            .send_keys("CL1:FORGED")
+            .await
+            .unwrap();
+        b.find(Locator::Css("#check"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        assert_eq!(state(&b).await, "NOT_GENUINE");
+        keep(&b, &shots, "not-genuine-en").await;
+        b.close().await.unwrap();
+    });
+    eprintln!("screenshots in {}", shots.display());
+}

@@ -1,0 +1,130 @@
+//! The public verifier against a real network: a citizen's scan is VALID, turns REVOKED within
+//! the freshness bound after the ministry revokes, says CANNOT CHECK when the ledger is gone,
+//! and a flood from one address is answered 429.
+
+use std::time::{Duration, Instant};
+
+use credledger_tests::citizen::{Ministry, Verifier, qr_png};
+use credledger_tests::net::Net;
+
+#[test]
+fn a_scan_is_valid_then_revoked_within_the_freshness_bound_then_cannot_check() {
+    let mut net = Net::start(4, 0);
+    assert!(net.wait_height(0, 1, Duration::from_secs(60)));
+    let moj = Ministry::new(&net);
+    let c = moj.publish_lawyer(7);
+    let s = moj.publish_lawyer(8);
+    let v = Verifier::start(&net, &[]);
+    let (_, link) = qr_png(&c, Some(&v.url), net.dir.path());
+
+    let (code, r) = v.verify(&link);
+    assert_eq!(code, 200);
+    assert_eq!(r["outcome"], "VALID", "{r}\n{}", v.log());
+    assert_eq!(r["live"], true);
+    assert_eq!(r["credential"]["issuer_name_en"], "Ministry of Justice");
+    assert_eq!(
+        r["credential"]["claims"][1]["value"],
+        "(113)台檢證字第00007號"
+    );
+    let checks: Vec<&str> = r["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["check"].as_str().unwrap())
+        .collect();
+    assert!(
+        checks.contains(&"signature") && checks.contains(&"freshness"),
+        "{checks:?}"
+    );
+
+    moj.suspend(&s);
+    let (_, st) = qr_png(&s, None, net.dir.path());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while v.verify(&st).1["outcome"] != "SUSPENDED" && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(v.verify(&st).1["outcome"], "SUSPENDED");
+
+    // `revoke` returns once the revocation is committed; from then on the verifier has at most
+    // its freshness bound (10 s) to say REVOKED.
+    moj.revoke(&c);
+    let committed = Instant::now();
+    let mut outcome = String::new();
+    while committed.elapsed() < Duration::from_secs(10) {
+        outcome = v.verify(&link).1["outcome"].as_str().unwrap().to_string();
+        if outcome == "REVOKED" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(outcome, "REVOKED", "{}", v.log());
+    eprintln!(
+        "REVOKED {} ms after the revocation was committed",
+        committed.elapsed().as_millis()
+    );
+
+    // The ledger goes away entirely: nothing is VALID any more, and the answer says why.
+    let fresh = moj.publish_lawyer(9);
+    let (_, fresh_text) = qr_png(&fresh, None, net.dir.path());
+    assert_eq!(v.verify(&fresh_text).1["outcome"], "VALID");
+    for i in 0..4 {
+        net.stop(i);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut last = serde_json::Value::Null;
+    while Instant::now() < deadline {
+        last = v.verify(&fresh_text).1;
+        if last["outcome"] == "CANNOT_CHECK" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(last["outcome"], "CANNOT_CHECK", "{last}");
+    let health = reqwest::blocking::get(format!("{}/health", v.url)).unwrap();
+    assert_eq!(
+        health.status(),
+        503,
+        "a verifier without fresh headers is not healthy"
+    );
+}
+
+#[test]
+fn a_flood_from_one_address_gets_429_and_bad_input_is_named() {
+    let net = Net::start(4, 0);
+    assert!(net.wait_height(0, 1, Duration::from_secs(60)));
+    let v = Verifier::start(&net, &["--rate-per-ip", "5", "--burst-per-ip", "5"]);
+    let client = reqwest::blocking::Client::new();
+    let mut limited = 0;
+    let mut answered = 0;
+    for _ in 0..40 {
+        let r = client
+            .post(format!("{}/api/v1/verify", v.url))
+            .body("CL1:NOT-A-PRESENTATION")
+            .send()
+            .unwrap();
+        match r.status().as_u16() {
+            429 => {
+                assert!(r.headers().contains_key("retry-after"));
+                limited += 1;
+            }
+            200 => {
+                let j: serde_json::Value = r.json().unwrap();
+                assert_eq!(j["outcome"], "NOT_GENUINE");
+                assert_eq!(j["failed_check"], "decoding");
+                answered += 1;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(limited >= 25, "{limited} of 40 limited");
+    // The burst of 5, less the start-up health check, then the 5/s refill.
+    assert!(answered >= 4, "{answered} answered");
+    std::thread::sleep(Duration::from_millis(1500)); // the allowance refills
+    assert!(
+        reqwest::blocking::get(format!("{}/metrics", v.url))
+            .unwrap()
+            .text()
+            .unwrap()
+            .contains("credledger_verifier_rate_limited_total")
+    );
+}
