@@ -1,20 +1,16 @@
 //! The verifier against scripted nodes: honest ones give every verdict; lying ones (wrong
 //! status, forged or stale headers, another chain, a fork) never get VALID out of it.
 
-use std::collections::HashMap;
-use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
+#[path = "support/scripted.rs"]
+mod scripted;
+
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
-use axum::response::sse::{Event, Sse};
-use axum::routing::get;
-use axum::{Json, Router};
-use credledger_core::block::{CommitCertificate, Header};
 use credledger_core::credential::HeldCredential;
 use credledger_core::devnet::{Devnet, DevnetParams};
-use credledger_core::ids::{CredentialId, Timestamp};
-use credledger_core::presentation::{Presentation, StatusEvidence};
+use credledger_core::ids::Timestamp;
+use credledger_core::presentation::Presentation;
 use credledger_core::state::{CredentialStatus, ReasonCode};
 use credledger_core::testkit::World;
 use credledger_verifier::checker::{Checker, now_ms};
@@ -22,77 +18,7 @@ use credledger_verifier::follower::follow;
 use credledger_verifier::ledger::LedgerClient;
 use credledger_verifier::report::{Report, State as Verdict};
 use credledger_verifier::trust::Trust;
-use serde_json::{Value, json};
-
-/// What a scripted node serves.
-#[derive(Default)]
-struct Script {
-    headers: Vec<(Header, CommitCertificate)>,
-    evidence: HashMap<CredentialId, StatusEvidence>,
-}
-
-type Shared = Arc<Mutex<Script>>;
-
-fn header_json(h: &Header, c: &CommitCertificate) -> Value {
-    json!({ "hash": h.hash(), "header": h, "commit": c })
-}
-
-async fn serve(script: Shared) -> String {
-    async fn status(State(s): State<Shared>) -> Json<Value> {
-        Json(json!({ "height": s.lock().unwrap().headers.len() }))
-    }
-    async fn header(State(s): State<Shared>, Path(h): Path<usize>) -> Json<Value> {
-        let s = s.lock().unwrap();
-        let (h, c) = &s.headers[h - 1];
-        Json(header_json(h, c))
-    }
-    async fn stream(
-        State(s): State<Shared>,
-        Query(q): Query<HashMap<String, usize>>,
-    ) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
-        let from = q.get("from").copied().unwrap_or(1);
-        Sse::new(futures_util::stream::unfold(from, move |next| {
-            let s = s.clone();
-            async move {
-                loop {
-                    let ev = s.lock().unwrap().headers.get(next - 1).map(|(h, c)| {
-                        Event::default()
-                            .event("header")
-                            .json_data(header_json(h, c))
-                            .unwrap()
-                    });
-                    if let Some(ev) = ev {
-                        return Some((Ok(ev), next + 1));
-                    }
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            }
-        }))
-    }
-    async fn credential(
-        State(s): State<Shared>,
-        Path((_, id)): Path<(String, String)>,
-    ) -> Result<Json<StatusEvidence>, axum::http::StatusCode> {
-        let id: CredentialId = id.parse().unwrap();
-        s.lock()
-            .unwrap()
-            .evidence
-            .get(&id)
-            .cloned()
-            .map(Json)
-            .ok_or(axum::http::StatusCode::NOT_FOUND)
-    }
-    let app = Router::new()
-        .route("/v1/status", get(status))
-        .route("/v1/headers/stream", get(stream))
-        .route("/v1/headers/{h}", get(header))
-        .route("/v1/credentials/{issuer}/{id}", get(credential))
-        .with_state(script);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    url
-}
+use scripted::{Shared, serve};
 
 /// A world, the node serving it, and a verifier following that node.
 struct Rig {

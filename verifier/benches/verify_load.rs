@@ -1,0 +1,368 @@
+//! The verifier under load (issue: public verifier, benchmark). One core serves; the load
+//! generator and a scripted node share the other. Measured in one run, next to the baseline of
+//! raw `verify_strict` on the same core:
+//!   1. in-process checks of compact presentations with cached headers and status;
+//!   2. HTTP `POST /api/v1/verify`: the sustainable rate (closed loop), latency at 80 % of it
+//!      (open loop), and at 2x it with the per-address limit set to the sustainable rate, where
+//!      the excess must get 429 and the accepted requests keep their latency.
+//! Run: scripts/bench-verify (cargo bench -p credledger-verifier --bench verify_load).
+
+#[path = "../tests/support/scripted.rs"]
+mod scripted;
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use credledger_core::hash::Domain;
+use credledger_core::ids::Timestamp;
+use credledger_core::testkit::World;
+use credledger_verifier::checker::{Checker, now_ms};
+use credledger_verifier::follower::follow;
+use credledger_verifier::http::{App, Guard, Limits, Metrics, router};
+use credledger_verifier::ledger::LedgerClient;
+use credledger_verifier::report::State;
+use credledger_verifier::trust::Trust;
+
+const CREDENTIALS: u32 = 1_000;
+
+fn seconds() -> u64 {
+    std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5)
+}
+
+fn runtime(threads: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1e3
+}
+
+fn main() {
+    let secs = seconds();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_default();
+    println!(
+        "machine: {} cores, {cpu}",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!("phase length: {secs} s, {CREDENTIALS} distinct lawyer licenses\n");
+
+    // A ledger with the credentials published, served by a scripted node.
+    let mut world = World::new(7, 4);
+    let creds: Vec<_> = (0..CREDENTIALS)
+        .map(|n| world.lawyer_license(n, None))
+        .collect();
+    for c in &creds {
+        world.publish(c);
+    }
+    let side = runtime(1);
+    let script = scripted::Shared::default();
+    let node = side.block_on(scripted::serve(script.clone()));
+    let texts: Vec<String> = creds
+        .iter()
+        .map(|c| World::compact(c, None).to_qr_text())
+        .collect();
+    let anchor = world.anchor();
+    let chain = world.devnet.genesis.chain_id.clone();
+    let raw: Vec<_> = creds
+        .iter()
+        .map(|c| {
+            let key = anchor
+                .registry()
+                .key(&c.body.issuer, &c.body.key_id)
+                .unwrap();
+            (
+                key.prepared.clone(),
+                c.body.signing_message(&chain),
+                c.signature,
+            )
+        })
+        .collect();
+
+    // Headers keep coming, one a second, so status stays fresh through the run.
+    let genesis = world.devnet.genesis.clone();
+    let commit = {
+        let script = script.clone();
+        move |world: &mut World, creds: &[credledger_core::credential::HeldCredential]| {
+            world.commit(Timestamp(now_ms().0));
+            let mut s = script.lock().unwrap();
+            s.headers.push(world.last.clone().unwrap());
+            for c in creds {
+                s.evidence.insert(c.body.id, world.evidence(c));
+            }
+        }
+    };
+    commit(&mut world, &creds);
+    let stop = Arc::new(AtomicBool::new(false));
+    let ticker = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(1000));
+                commit(&mut world, &creds);
+            }
+        })
+    };
+
+    // Baseline: raw verify_strict, one core.
+    let t = Instant::now();
+    let mut n = 0u64;
+    while t.elapsed() < Duration::from_secs(secs) {
+        for (k, m, s) in raw.iter().take(100) {
+            k.verify_strict(Domain::SignCredential, m, s).unwrap();
+        }
+        n += 100;
+    }
+    let raw_rate = n as f64 / t.elapsed().as_secs_f64();
+    println!("raw verify_strict, 1 core:                    {raw_rate:>8.0} /s  (baseline)");
+
+    // The checker in process on one thread, headers and status cached.
+    let serve_rt = runtime(1);
+    let cached = make_checker(&serve_rt, &node, &genesis, Duration::from_secs(3600));
+    let rate = serve_rt.block_on(async {
+        for t in &texts {
+            assert_eq!(cached.check_text(t).await.outcome, State::Valid);
+        }
+        let t = Instant::now();
+        let mut n = 0usize;
+        while t.elapsed() < Duration::from_secs(secs) {
+            let r = cached.check_text(&texts[n % texts.len()]).await;
+            debug_assert_eq!(r.outcome, State::Valid);
+            n += 1;
+        }
+        n as f64 / t.elapsed().as_secs_f64()
+    });
+    println!(
+        "check_text, compact, cached, 1 core:          {rate:>8.0} /s  ({:.2}x raw)",
+        rate / raw_rate
+    );
+
+    // HTTP, default status refresh (2 s), served by one worker thread.
+    let open = Limits {
+        per_ip_per_second: NonZeroU32::MAX,
+        per_ip_burst: NonZeroU32::MAX,
+        max_in_flight: 4096,
+    };
+    let url = start_server(&serve_rt, &node, &genesis, open);
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap();
+    side.block_on(async {
+        for t in &texts {
+            let _ = post(&client, &url, t).await;
+        }
+    });
+    let d = Duration::from_secs(secs);
+    let (sustained, lat) = side.block_on(closed_loop(&client, &url, &texts, 32, d));
+    println!(
+        "HTTP verify, closed loop (32 in flight):      {sustained:>8.0} /s  ({:.2}x raw)  p50 {:.2} ms  p99 {:.2} ms",
+        sustained / raw_rate,
+        pct(&lat, 0.5),
+        pct(&lat, 0.99)
+    );
+    let target = sustained * 0.8;
+    let r = side.block_on(open_loop(&client, &url, &texts, target, d));
+    println!(
+        "HTTP verify, open loop at 80 % ({:>6.0}/s):    {:>8.0} /s answered 200  p50 {:.2} ms  p99 {:.2} ms",
+        target,
+        r.ok as f64 / d.as_secs_f64(),
+        pct(&r.ok_lat, 0.5),
+        pct(&r.ok_lat, 0.99)
+    );
+
+    // 2x the sustainable rate from one address limited to the sustainable rate.
+    let limit = NonZeroU32::new(sustained as u32).unwrap_or(NonZeroU32::MIN);
+    let limited = Limits {
+        per_ip_per_second: limit,
+        per_ip_burst: NonZeroU32::new((sustained / 10.0) as u32).unwrap_or(NonZeroU32::MIN),
+        max_in_flight: 4096,
+    };
+    let url2 = start_server(&serve_rt, &node, &genesis, limited);
+    side.block_on(async {
+        for t in &texts {
+            let _ = post(&client, &url2, t).await;
+        }
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let offered = sustained * 2.0;
+    let r = side.block_on(open_loop(&client, &url2, &texts, offered, d));
+    println!(
+        "HTTP verify, open loop at 2x ({offered:>6.0}/s), limit {limit}/s: {:.0}/s 200, {:.0}/s 429, {:.0}/s other;  200s p50 {:.2} ms  p99 {:.2} ms",
+        r.ok as f64 / d.as_secs_f64(),
+        r.limited as f64 / d.as_secs_f64(),
+        r.other as f64 / d.as_secs_f64(),
+        pct(&r.ok_lat, 0.5),
+        pct(&r.ok_lat, 0.99)
+    );
+    stop.store(true, Ordering::Relaxed);
+    let _ = ticker.join();
+}
+
+fn make_checker(
+    rt: &tokio::runtime::Runtime,
+    node: &str,
+    genesis: &credledger_core::genesis::Genesis,
+    refresh: Duration,
+) -> Checker {
+    let trust = Arc::new(Trust::from_genesis(genesis).unwrap());
+    rt.spawn(follow(
+        trust.clone(),
+        reqwest::Client::new(),
+        node.to_string(),
+    ));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while trust.tip().0.0 < 1 {
+        assert!(Instant::now() < deadline, "the light client did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let ledger = LedgerClient::new(reqwest::Client::new(), vec![node.to_string()], refresh);
+    Checker::new(trust, ledger, 10_000)
+}
+
+fn start_server(
+    rt: &tokio::runtime::Runtime,
+    node: &str,
+    genesis: &credledger_core::genesis::Genesis,
+    limits: Limits,
+) -> String {
+    let checker = make_checker(rt, node, genesis, Duration::from_secs(2));
+    let metrics = Arc::new(Metrics::default());
+    let app = Arc::new(App {
+        checker,
+        metrics: metrics.clone(),
+    });
+    let guard = Arc::new(Guard::new(limits, metrics));
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", std_listener.local_addr().unwrap());
+    rt.spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
+        axum::serve(
+            listener,
+            router(app, guard).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    url
+}
+
+async fn post(client: &reqwest::Client, url: &str, text: &str) -> u16 {
+    match client
+        .post(format!("{url}/api/v1/verify"))
+        .body(text.to_string())
+        .send()
+        .await
+    {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let _ = r.bytes().await;
+            status
+        }
+        Err(_) => 0,
+    }
+}
+
+async fn closed_loop(
+    client: &reqwest::Client,
+    url: &str,
+    texts: &[String],
+    workers: usize,
+    d: Duration,
+) -> (f64, Vec<Duration>) {
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..workers {
+        let (client, url, texts) = (client.clone(), url.to_string(), texts.to_vec());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut i = w;
+            while start.elapsed() < d {
+                let t = Instant::now();
+                if post(&client, &url, &texts[i % texts.len()]).await == 200 {
+                    lat.push(t.elapsed());
+                }
+                i += workers;
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let rate = all.len() as f64 / start.elapsed().as_secs_f64();
+    all.sort();
+    (rate, all)
+}
+
+#[derive(Default)]
+struct OpenLoop {
+    ok: usize,
+    limited: usize,
+    other: usize,
+    ok_lat: Vec<Duration>,
+}
+
+/// Offers `rate` requests a second for `d`, whatever the answers take (no coordinated
+/// omission): a request is sent on schedule even while earlier ones are in flight.
+async fn open_loop(
+    client: &reqwest::Client,
+    url: &str,
+    texts: &[String],
+    rate: f64,
+    d: Duration,
+) -> OpenLoop {
+    let start = Instant::now();
+    let total = (rate * d.as_secs_f64()) as usize;
+    let mut tasks = Vec::with_capacity(total);
+    for i in 0..total {
+        let due = start + Duration::from_secs_f64(i as f64 / rate);
+        tokio::time::sleep_until(due.into()).await;
+        let (client, url, text) = (
+            client.clone(),
+            url.to_string(),
+            texts[i % texts.len()].clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let t = Instant::now();
+            let s = post(&client, &url, &text).await;
+            (s, t.elapsed())
+        }));
+    }
+    let mut out = OpenLoop::default();
+    for t in tasks {
+        let (s, l) = t.await.unwrap();
+        match s {
+            200 => {
+                out.ok += 1;
+                out.ok_lat.push(l);
+            }
+            429 => out.limited += 1,
+            _ => out.other += 1,
+        }
+    }
+    out.ok_lat.sort();
+    out
+}
