@@ -178,6 +178,14 @@ fn a_phone_scans_a_lawyer_license_valid_then_revoked_in_both_languages() {
         keep(&b, &shots, "revoked-en").await;
         assert_eq!(scan(&b, &v.url, "zh-TW", &photo).await, "REVOKED");
         assert_eq!(word(&b).await, "已撤銷");
+        let facts = b
+            .find(Locator::Css("#facts"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(facts.contains("懲戒處分"), "the reason is shown: {facts}");
         keep(&b, &shots, "revoked-zh-TW").await;
 
         // Pasting text works without the camera or a photo.

@@ -105,11 +105,19 @@ fn main() {
         let script = script.clone();
         move |world: &mut World, creds: &[credledger_core::credential::HeldCredential]| {
             world.commit(Timestamp(now_ms().0));
+            // Evidence for every credential is remade every 4th block (4 s old at most, well
+            // inside the 10 s freshness bound), sparing the load generator's core.
+            let fresh: Vec<_> = if world.last.as_ref().unwrap().0.height.0 % 4 == 1 {
+                creds
+                    .iter()
+                    .map(|c| (c.body.id, world.evidence(c)))
+                    .collect()
+            } else {
+                Vec::new()
+            };
             let mut s = script.lock().unwrap();
             s.headers.push(world.last.clone().unwrap());
-            for c in creds {
-                s.evidence.insert(c.body.id, world.evidence(c));
-            }
+            s.evidence.extend(fresh);
         }
     };
     commit(&mut world, &creds);
@@ -191,8 +199,9 @@ fn main() {
         pct(&r.ok_lat, 0.99)
     );
 
-    // 2x the sustainable rate from one address limited to the sustainable rate.
-    let limit = NonZeroU32::new(sustained as u32).unwrap_or(NonZeroU32::MIN);
+    // 2x the sustainable rate from one address whose limit is 80 % of it: the excess must be
+    // refused cheaply (429) while the accepted requests keep their latency.
+    let limit = NonZeroU32::new((sustained * 0.8) as u32).unwrap_or(NonZeroU32::MIN);
     let limited = Limits {
         per_ip_per_second: limit,
         per_ip_burst: NonZeroU32::new((sustained / 10.0) as u32).unwrap_or(NonZeroU32::MIN),
@@ -206,12 +215,19 @@ fn main() {
     });
     std::thread::sleep(Duration::from_secs(1));
     let offered = sustained * 2.0;
+    let t2 = Instant::now();
     let r = side.block_on(open_loop(&client, &url2, &texts, offered, d));
+    let took = t2.elapsed();
     println!(
-        "HTTP verify, open loop at 2x ({offered:>6.0}/s), limit {limit}/s: {:.0}/s 200, {:.0}/s 429, {:.0}/s other;  200s p50 {:.2} ms  p99 {:.2} ms",
-        r.ok as f64 / d.as_secs_f64(),
-        r.limited as f64 / d.as_secs_f64(),
-        r.other as f64 / d.as_secs_f64(),
+        "HTTP verify, open loop at 2x ({offered:>6.0}/s offered), limit {limit}/s per address:\n  \
+         answered in {:.1} s: {} x 200, {} x 429, {} other;  200s from sending p50 {:.2} ms  \
+         p99 {:.2} ms, from due p50 {:.0} ms  p99 {:.0} ms",
+        took.as_secs_f64(),
+        r.ok,
+        r.limited,
+        r.other,
+        pct(&r.ok_server_lat, 0.5),
+        pct(&r.ok_server_lat, 0.99),
         pct(&r.ok_lat, 0.5),
         pct(&r.ok_lat, 0.99)
     );
@@ -322,7 +338,10 @@ struct OpenLoop {
     ok: usize,
     limited: usize,
     other: usize,
+    /// From when each request was due (includes waiting for one of the client's connections).
     ok_lat: Vec<Duration>,
+    /// From when each request was sent.
+    ok_server_lat: Vec<Duration>,
 }
 
 /// Offers `rate` requests a second for `d`, whatever the answers take (no coordinated
@@ -337,6 +356,9 @@ async fn open_loop(
     let start = Instant::now();
     let total = (rate * d.as_secs_f64()) as usize;
     let mut tasks = Vec::with_capacity(total);
+    // At most 1,024 connections, like a fleet of clients behind one address; latency counts from
+    // when a request was due, so waiting for a connection is charged to the server.
+    let slots = Arc::new(tokio::sync::Semaphore::new(1024));
     for i in 0..total {
         let due = start + Duration::from_secs_f64(i as f64 / rate);
         tokio::time::sleep_until(due.into()).await;
@@ -345,24 +367,28 @@ async fn open_loop(
             url.to_string(),
             texts[i % texts.len()].clone(),
         );
+        let slots = slots.clone();
         tasks.push(tokio::spawn(async move {
-            let t = Instant::now();
+            let _slot = slots.acquire_owned().await;
+            let sent = Instant::now();
             let s = post(&client, &url, &text).await;
-            (s, t.elapsed())
+            (s, due.elapsed(), sent.elapsed())
         }));
     }
     let mut out = OpenLoop::default();
     for t in tasks {
-        let (s, l) = t.await.unwrap();
+        let (s, l, server) = t.await.unwrap();
         match s {
             200 => {
                 out.ok += 1;
                 out.ok_lat.push(l);
+                out.ok_server_lat.push(server);
             }
             429 => out.limited += 1,
             _ => out.other += 1,
         }
     }
     out.ok_lat.sort();
+    out.ok_server_lat.sort();
     out
 }

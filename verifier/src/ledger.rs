@@ -68,6 +68,9 @@ impl LedgerClient {
             let node = &self.nodes[(start + i) % self.nodes.len()];
             match self.ask(node, issuer, id).await {
                 Ok(ev) => match trust.check_evidence_header(node, &ev.header, &ev.commit) {
+                    Ok(()) if !trust.prove(issuer, id, &ev) => {
+                        problem = format!("{node}: the status proof does not match its header");
+                    }
                     Ok(()) => {
                         let ev = Arc::new(ev);
                         self.store(key, ev.clone());

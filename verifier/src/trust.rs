@@ -7,8 +7,10 @@ use std::sync::RwLock;
 
 use credledger_core::block::{CommitCertificate, Header, ValidatorSet};
 use credledger_core::genesis::Genesis;
-use credledger_core::ids::{Height, Timestamp};
+use credledger_core::ids::{CredentialId, Height, IssuerId, Timestamp};
 use credledger_core::light::{LightError, LightState};
+use credledger_core::presentation::StatusEvidence;
+use credledger_core::state::StateKey;
 use credledger_core::verify::TrustAnchor;
 use serde::Serialize;
 
@@ -148,6 +150,24 @@ impl Trust {
             .forget_below(Height(header.height.0.saturating_sub(KEEP_HEADERS)));
         s.light = light;
         Ok(Offered::Advanced)
+    }
+
+    /// Checks status evidence's proof under its header's state root, once, and records it in
+    /// the anchor so later checks of the same evidence skip that hashing (spec/verifier.md
+    /// §3.3). The header is still checked by `verify` on every use. False if the proof fails.
+    pub fn prove(&self, issuer: &IssuerId, id: CredentialId, ev: &StatusEvidence) -> bool {
+        let key = StateKey::Credential(issuer.clone(), id).hash();
+        let value = ev.record.state_value_hash();
+        if ev
+            .proof
+            .verify(&ev.header.state_root, &key, Some(&value))
+            .is_err()
+        {
+            return false;
+        }
+        let mut s = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        s.anchor.mark_proven(ev.header.state_root, key, value);
+        true
     }
 
     /// Checks a header met elsewhere (status evidence) against the verified chain: a header the

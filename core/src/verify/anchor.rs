@@ -1,7 +1,7 @@
 //! The trust a verifier starts from: the chain, its validator sets by height, the issuer
 //! registry and the headers its light client has already verified.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::block::{Header, ValidatorSet};
 use crate::genesis::{Genesis, GenesisError};
@@ -20,7 +20,14 @@ pub struct TrustAnchor {
     /// Headers the light client verified, kept whole: comparing ~200 bytes is cheaper than
     /// hashing them on every verification.
     verified: HashMap<Height, Header>,
+    /// State entries whose proofs the caller checked under a verified state root:
+    /// `(state root, state key hash, value hash)`. A verifier that reuses status evidence need
+    /// not hash the same proof again on every scan.
+    proven: HashSet<(Digest, Digest, Digest)>,
 }
+
+/// Most proven entries kept; beyond it the set is emptied and refilled as proofs are checked.
+const MAX_PROVEN: usize = 200_000;
 
 impl TrustAnchor {
     /// The anchor of a sound genesis document.
@@ -49,6 +56,7 @@ impl TrustAnchor {
             validator_sets: BTreeMap::from([(Height(1), set)]),
             registry,
             verified: HashMap::new(),
+            proven: HashSet::new(),
         })
     }
 
@@ -99,6 +107,20 @@ impl TrustAnchor {
     /// The verified header at `height`, if the anchor still keeps it.
     pub fn verified_at(&self, height: Height) -> Option<&Header> {
         self.verified.get(&height)
+    }
+
+    /// Records that `StateProof::verify` accepted `value` at `key` under `root`, the state root
+    /// of a header the caller verified, so `verify` need not check that proof again.
+    pub fn mark_proven(&mut self, root: Digest, key: Digest, value: Digest) {
+        if self.proven.len() >= MAX_PROVEN {
+            self.proven.clear();
+        }
+        self.proven.insert((root, key, value));
+    }
+
+    /// Whether that entry was proven under that root.
+    pub fn is_proven(&self, root: &Digest, key: &Digest, value: &Digest) -> bool {
+        self.proven.contains(&(*root, *key, *value))
     }
 
     /// Whether this very header was verified.

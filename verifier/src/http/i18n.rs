@@ -1,5 +1,7 @@
 //! The page's words in Traditional Chinese (the default) and English.
 
+use credledger_core::state::ReasonCode;
+
 use crate::report::State;
 
 /// A page language.
@@ -124,6 +126,9 @@ pub struct Words {
     pub why: &'static str,
     pub no_camera: &'static str,
     pub reading: &'static str,
+    pub revoked_at: &'static str,
+    pub suspended_at: &'static str,
+    pub status_reason: &'static str,
 }
 
 /// The labels in `lang`.
@@ -166,5 +171,23 @@ pub fn words(lang: Lang) -> Words {
             "This browser cannot scan live; take or upload a photo instead.",
         ),
         reading: p("讀取中…", "Reading…"),
+        revoked_at: p("撤銷時間", "Revoked at"),
+        suspended_at: p("停止時間", "Suspended since"),
+        status_reason: p("原因", "Reason"),
+    }
+}
+
+/// A status reason in words.
+pub fn reason_words(lang: Lang, r: ReasonCode) -> &'static str {
+    match r {
+        ReasonCode::Unspecified => lang.pick("未說明", "not stated"),
+        ReasonCode::KeyCompromise => lang.pick("發證金鑰外洩", "the issuer's key was compromised"),
+        ReasonCode::Superseded => lang.pick("已由新證書取代", "replaced by a newer credential"),
+        ReasonCode::IssuedInError => lang.pick("誤發", "issued in error"),
+        ReasonCode::Disciplinary => lang.pick("懲戒處分", "disciplinary action"),
+        ReasonCode::Surrendered => lang.pick("持有人繳回", "given up by the holder"),
+        ReasonCode::HolderCeased => lang.pick("持有人已不存在", "the holder no longer exists"),
+        ReasonCode::ConditionNotMet => lang.pick("不再符合條件", "a condition is no longer met"),
+        ReasonCode::Order => lang.pick("依命令", "ordered by a court or authority"),
     }
 }

@@ -2,10 +2,10 @@
 //! scan page and the result page with its one big state (spec/verifier.md §5).
 
 use credledger_core::ids::Timestamp;
-use credledger_core::verify::StatusFinding;
+use credledger_core::verify::{Rejection, StatusFinding};
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
-use super::i18n::{Lang, state_meaning, state_word, words};
+use super::i18n::{Lang, reason_words, state_meaning, state_word, words};
 use crate::report::{Report, State};
 
 /// A time as the page shows it: Taiwan time (UTC+8, no daylight saving).
@@ -144,6 +144,25 @@ pub fn result_page(lang: Lang, r: &Report, self_href: &str) -> String {
             let label = lang.pick(&c.label_zh, &c.label_en);
             let label = if label.is_empty() { &c.key } else { label };
             row(label, &c.value, &format!("claim-{i}"));
+        }
+        match &r.rejection {
+            Some(Rejection::Revoked { reason, at, .. }) => {
+                row(w.revoked_at, &taiwan_time(*at), "status-at");
+                row(
+                    w.status_reason,
+                    reason_words(lang, *reason),
+                    "status-reason",
+                );
+            }
+            Some(Rejection::Suspended { reason, since, .. }) => {
+                row(w.suspended_at, &taiwan_time(*since), "status-at");
+                row(
+                    w.status_reason,
+                    reason_words(lang, *reason),
+                    "status-reason",
+                );
+            }
+            _ => {}
         }
         row(w.valid_from, &date(d.valid_from), "valid-from");
         if let Some(u) = d.valid_until {
