@@ -81,10 +81,10 @@ async fn scan(c: &Client, verifier: &str, lang: &str, photo: &Path) -> String {
 async fn state(c: &Client) -> String {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        if let Ok(e) = c.find(Locator::Css("#state")).await {
-            if let Ok(Some(s)) = e.attr("data-state").await {
-                return s;
-            }
+        if let Ok(e) = c.find(Locator::Css("#state")).await
+            && let Ok(Some(s)) = e.attr("data-state").await
+        {
+            return s;
         }
         assert!(Instant::now() < deadline, "no result page within 15 s");
         tokio::time::sleep(Duration::from_millis(100)).await;

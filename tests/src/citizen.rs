@@ -166,10 +166,9 @@ impl Verifier {
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if let Ok(r) = reqwest::blocking::get(format!("{}/health", v.url)) {
-                if r.status() == 200 {
-                    return v;
-                }
+            let health = reqwest::blocking::get(format!("{}/health", v.url));
+            if health.is_ok_and(|r| r.status() == 200) {
+                return v;
             }
             std::thread::sleep(Duration::from_millis(100));
         }

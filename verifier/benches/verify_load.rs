@@ -5,7 +5,9 @@
 //!   2. HTTP `POST /api/v1/verify`: the sustainable rate (closed loop), latency at 80 % of it
 //!      (open loop), and at 2x it with the per-address limit set to the sustainable rate, where
 //!      the excess must get 429 and the accepted requests keep their latency.
+//!
 //! Run: scripts/bench-verify (cargo bench -p credledger-verifier --bench verify_load).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "../tests/support/scripted.rs"]
 mod scripted;

@@ -27,6 +27,9 @@ pub enum Fetched {
     Unavailable(String),
 }
 
+/// Evidence by credential, with when it was fetched.
+type Cache = HashMap<(IssuerId, CredentialId), (Instant, Arc<StatusEvidence>)>;
+
 /// The verifier's client of the ledger's nodes.
 #[derive(Debug)]
 pub struct LedgerClient {
@@ -35,7 +38,7 @@ pub struct LedgerClient {
     /// Evidence younger than this is reused.
     refresh: Duration,
     next: AtomicUsize,
-    cache: Mutex<HashMap<(IssuerId, CredentialId), (Instant, Arc<StatusEvidence>)>>,
+    cache: Mutex<Cache>,
 }
 
 impl LedgerClient {
@@ -90,10 +93,7 @@ impl LedgerClient {
         self.lock().remove(&(issuer.clone(), id));
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(IssuerId, CredentialId), (Instant, Arc<StatusEvidence>)>>
-    {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 

@@ -1,5 +1,6 @@
 //! The verifier against scripted nodes: honest ones give every verdict; lying ones (wrong
 //! status, forged or stale headers, another chain, a fork) never get VALID out of it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "support/scripted.rs"]
 mod scripted;

@@ -75,14 +75,13 @@ pub fn router(app: Shared, guard: Arc<Guard>) -> Router {
 pub fn presentation_of(scanned: &str) -> String {
     let s = scanned.trim();
     let lower = s.get(..8).unwrap_or(s).to_ascii_lowercase();
-    if lower.starts_with("http://") || lower.starts_with("https://") {
-        if let Some(at) = s.find("/v/") {
-            let rest = &s[at + 3..];
-            let rest = rest.split(['?', '#']).next().unwrap_or(rest);
-            return percent_encoding::percent_decode_str(rest)
-                .decode_utf8_lossy()
-                .into_owned();
-        }
+    let is_link = lower.starts_with("http://") || lower.starts_with("https://");
+    if let Some(at) = s.find("/v/").filter(|_| is_link) {
+        let rest = &s[at + 3..];
+        let rest = rest.split(['?', '#']).next().unwrap_or(rest);
+        return percent_encoding::percent_decode_str(rest)
+            .decode_utf8_lossy()
+            .into_owned();
     }
     s.to_string()
 }
@@ -225,4 +224,31 @@ async fn metrics(State(app): State<Shared>) -> Response {
         app.metrics.render(app.checker.trust()),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::presentation_of;
+    use proptest::prelude::*;
+
+    #[test]
+    fn links_are_reduced_to_their_presentation() {
+        assert_eq!(presentation_of("cl1.AAEC"), "cl1.AAEC");
+        assert_eq!(presentation_of(" CL1:ABC \n"), "CL1:ABC");
+        assert_eq!(
+            presentation_of("https://verify.example/v/cl1.AAEC?lang=en#top"),
+            "cl1.AAEC"
+        );
+        assert_eq!(presentation_of("HTTP://x/v/CL1%3AA%20B"), "CL1:A B");
+        // Not a link: kept as it is, and refused later by the decoder.
+        assert_eq!(presentation_of("ftp://x/v/cl1.AAEC"), "ftp://x/v/cl1.AAEC");
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_is_read_without_panic(s in "\\PC{0,300}") {
+            let _ = presentation_of(&s);
+            let _ = presentation_of(&format!("https://a/v/{s}"));
+        }
+    }
 }
