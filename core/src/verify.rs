@@ -6,7 +6,7 @@ mod describe;
 mod rejection;
 
 pub use anchor::TrustAnchor;
-pub use describe::{Description, ShownClaim, describe};
+pub use describe::{Description, ShownClaim, describe, describe_claims};
 pub use rejection::{Check, Outcome, Rejection};
 
 use serde::Serialize;

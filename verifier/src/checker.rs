@@ -6,7 +6,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use credledger_core::ids::Timestamp;
 use credledger_core::presentation::Presentation;
-use credledger_core::verify::{Check, Outcome, Policy, Rejection, describe, verify, verify_parts};
+use credledger_core::verify::{
+    Check, Outcome, Policy, Rejection, describe, describe_claims, verify, verify_parts,
+};
 
 use crate::ledger::{Fetched, LedgerClient};
 use crate::report::{CheckResult, LedgerView, Report, State};
@@ -73,7 +75,7 @@ impl Checker {
     /// status cannot be had live falls back to its own evidence, reported as not live.
     pub async fn check(&self, p: &Presentation, now: Option<Timestamp>) -> Report {
         let c = p.compact();
-        if let Some(alarm) = self.trust.alarm() {
+        if let Some(height) = self.trust.read(|s| s.alarm.as_ref().map(|a| a.height)) {
             let now = now.unwrap_or_else(now_ms);
             let mut r = self.refused_with(
                 State::CannotCheck,
@@ -81,7 +83,7 @@ impl Checker {
                 format!(
                     "the ledger's validators signed two different blocks at height {}; \
                      this verifier stopped trusting the ledger until its operators act",
-                    alarm.height
+                    height
                 ),
                 now,
             );
@@ -144,7 +146,9 @@ impl Checker {
                 reason: None,
                 rejection: None,
                 status: Some(v.status.clone()),
-                credential: self.trust.read(described),
+                credential: self
+                    .trust
+                    .read(|s| describe_claims(c, &s.anchor, v.disclosed)),
                 ledger: self.ledger_view(),
                 presentation: None,
             },
@@ -159,12 +163,11 @@ impl Checker {
     }
 
     fn ledger_view(&self) -> LedgerView {
-        let (height, time) = self.trust.tip();
-        LedgerView {
-            height,
-            time,
-            fork_alarm: self.trust.alarm().is_some(),
-        }
+        self.trust.read(|s| LedgerView {
+            height: s.light.height,
+            time: s.light.time,
+            fork_alarm: s.alarm.is_some(),
+        })
     }
 
     fn refused(

@@ -28,7 +28,8 @@ pub enum Fetched {
 }
 
 /// Evidence by credential, with when it was fetched.
-type Cache = HashMap<(IssuerId, CredentialId), (Instant, Arc<StatusEvidence>)>;
+/// Keyed by the id alone so a lookup allocates nothing; the issuer is compared on a hit.
+type Cache = HashMap<CredentialId, (IssuerId, Instant, Arc<StatusEvidence>)>;
 
 /// The verifier's client of the ledger's nodes.
 #[derive(Debug)]
@@ -61,8 +62,7 @@ impl LedgerClient {
     /// Status evidence for a credential: cached if recent, otherwise from the nodes in turn,
     /// starting with a different one each time so load spreads and a dead node is passed over.
     pub async fn evidence(&self, trust: &Trust, issuer: &IssuerId, id: CredentialId) -> Fetched {
-        let key = (issuer.clone(), id);
-        if let Some(ev) = self.cached(&key) {
+        if let Some(ev) = self.cached(issuer, id) {
             return Fetched::Evidence(ev);
         }
         let start = self.next.fetch_add(1, Ordering::Relaxed);
@@ -76,7 +76,7 @@ impl LedgerClient {
                     }
                     Ok(()) => {
                         let ev = Arc::new(ev);
-                        self.store(key, ev.clone());
+                        self.store(issuer, id, ev.clone());
                         return Fetched::Evidence(ev);
                     }
                     Err(e) => problem = format!("{node}: {e}"),
@@ -90,25 +90,28 @@ impl LedgerClient {
 
     /// Drops cached evidence of one credential (after it failed verification).
     pub fn forget(&self, issuer: &IssuerId, id: CredentialId) {
-        self.lock().remove(&(issuer.clone(), id));
+        let mut cache = self.lock();
+        if cache.get(&id).is_some_and(|(i, _, _)| i == issuer) {
+            cache.remove(&id);
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn cached(&self, key: &(IssuerId, CredentialId)) -> Option<Arc<StatusEvidence>> {
+    fn cached(&self, issuer: &IssuerId, id: CredentialId) -> Option<Arc<StatusEvidence>> {
         let cache = self.lock();
-        let (at, ev) = cache.get(key)?;
-        (at.elapsed() < self.refresh).then(|| ev.clone())
+        let (i, at, ev) = cache.get(&id)?;
+        (i == issuer && at.elapsed() < self.refresh).then(|| ev.clone())
     }
 
-    fn store(&self, key: (IssuerId, CredentialId), ev: Arc<StatusEvidence>) {
+    fn store(&self, issuer: &IssuerId, id: CredentialId, ev: Arc<StatusEvidence>) {
         let mut cache = self.lock();
         if cache.len() >= MAX_CACHED {
             cache.clear();
         }
-        cache.insert(key, (Instant::now(), ev));
+        cache.insert(id, (issuer.clone(), Instant::now(), ev));
     }
 
     async fn ask(

@@ -264,6 +264,11 @@ async fn conflicting_commits_raise_the_fork_alarm() {
     }
     let alarm = rig.checker.trust().alarm().expect("fork alarm raised");
     assert_eq!(alarm.height.0, 1);
+    assert_ne!(
+        alarm.verified.hash(),
+        alarm.conflicting.hash(),
+        "both headers are kept"
+    );
     let r = rig.check(&c).await;
     assert_eq!(r.outcome, Verdict::CannotCheck);
     assert!(r.ledger.fork_alarm);

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::credential::Claim;
 use crate::ids::{CredentialId, IssuerId, KindId, Timestamp};
 use crate::presentation::CompactPresentation;
 
@@ -53,11 +54,22 @@ pub struct Description {
 /// NOT GENUINE): this function checks nothing, so showing its claims otherwise would show
 /// forged text. `None` when the registry lacks the issuer or kind.
 pub fn describe(c: &CompactPresentation, anchor: &TrustAnchor) -> Option<Description> {
+    let kind = anchor.registry().kind(&c.body.kind)?;
+    let (_, claims) = c.disclosure.digests_and_claims(kind).ok()?;
+    describe_claims(c, anchor, claims)
+}
+
+/// [`describe`] with the disclosed claims already at hand (a [`super::Verdict`]'s
+/// `disclosed`), sparing their hashing a second time.
+pub fn describe_claims(
+    c: &CompactPresentation,
+    anchor: &TrustAnchor,
+    claims: Vec<Claim>,
+) -> Option<Description> {
     let body = &c.body;
     let registry = anchor.registry();
     let issuer = registry.issuer(&body.issuer)?;
     let kind = registry.kind(&body.kind)?;
-    let (_, claims) = c.disclosure.digests_and_claims(kind).ok()?;
     let claims = claims
         .into_iter()
         .map(|claim| {

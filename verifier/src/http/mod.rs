@@ -204,7 +204,8 @@ async fn health(State(app): State<Shared>) -> Response {
     let trust = app.checker.trust();
     let (height, time) = trust.tip();
     let age = now_ms().since(time);
-    let (status, code) = if trust.alarm().is_some() {
+    let alarm = trust.alarm();
+    let (status, code) = if alarm.is_some() {
         ("fork_alarm", StatusCode::SERVICE_UNAVAILABLE)
     } else if age > app.checker.freshness_ms() {
         ("stale", StatusCode::SERVICE_UNAVAILABLE)
@@ -213,7 +214,14 @@ async fn health(State(app): State<Shared>) -> Response {
     };
     (
         code,
-        Json(json!({ "status": status, "verified_height": height, "header_age_ms": age })),
+        // With the alarm, its evidence: both headers and the conflicting commit, for the
+        // operators and the validators' ministries to examine.
+        Json(json!({
+            "status": status,
+            "verified_height": height,
+            "header_age_ms": age,
+            "fork_evidence": alarm,
+        })),
     )
         .into_response()
 }
