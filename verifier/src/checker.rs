@@ -18,7 +18,7 @@ use crate::trust::Trust;
 #[derive(Debug)]
 pub struct Checker {
     trust: Arc<Trust>,
-    ledger: LedgerClient,
+    ledger: Arc<LedgerClient>,
     /// Status older than this (ms) is not believed (except revocation).
     freshness_ms: u64,
 }
@@ -38,7 +38,7 @@ impl Checker {
     pub fn new(trust: Arc<Trust>, ledger: LedgerClient, freshness_ms: u64) -> Self {
         Checker {
             trust,
-            ledger,
+            ledger: Arc::new(ledger),
             freshness_ms,
         }
     }

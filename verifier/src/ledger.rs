@@ -2,7 +2,7 @@
 //! node (none trusted), checked against the light client's headers, and cached briefly so a
 //! busy verifier does not ask the ledger once per scan (spec/verifier.md §3).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -40,6 +40,8 @@ pub struct LedgerClient {
     refresh: Duration,
     next: AtomicUsize,
     cache: Mutex<Cache>,
+    /// Credentials being refreshed in the background, so each is asked for once at a time.
+    refreshing: Mutex<HashSet<CredentialId>>,
 }
 
 impl LedgerClient {
@@ -51,6 +53,7 @@ impl LedgerClient {
             refresh,
             next: AtomicUsize::new(0),
             cache: Mutex::new(HashMap::new()),
+            refreshing: Mutex::new(HashSet::new()),
         }
     }
 
@@ -59,12 +62,40 @@ impl LedgerClient {
         &self.nodes
     }
 
-    /// Status evidence for a credential: cached if recent, otherwise from the nodes in turn,
-    /// starting with a different one each time so load spreads and a dead node is passed over.
-    pub async fn evidence(&self, trust: &Trust, issuer: &IssuerId, id: CredentialId) -> Fetched {
-        if let Some(ev) = self.cached(issuer, id) {
-            return Fetched::Evidence(ev);
+    /// Status evidence for a credential (spec/verifier.md §3.3): cached if younger than the
+    /// refresh time; cached but refreshed in the background if younger than three times it, so
+    /// a scan does not wait for the ledger; otherwise asked of the nodes now.
+    pub async fn evidence(
+        self: &Arc<Self>,
+        trust: &Arc<Trust>,
+        issuer: &IssuerId,
+        id: CredentialId,
+    ) -> Fetched {
+        match self.cached(issuer, id) {
+            Some((age, ev)) if age < self.refresh => return Fetched::Evidence(ev),
+            Some((age, ev)) if age < self.refresh * 3 => {
+                let first = self.refreshing().insert(id);
+                if first {
+                    let (me, trust, issuer) = (self.clone(), trust.clone(), issuer.clone());
+                    tokio::spawn(async move {
+                        me.fetch(&trust, &issuer, id).await;
+                        me.refreshing().remove(&id);
+                    });
+                }
+                return Fetched::Evidence(ev);
+            }
+            _ => {}
         }
+        self.fetch(trust, issuer, id).await
+    }
+
+    fn refreshing(&self) -> std::sync::MutexGuard<'_, HashSet<CredentialId>> {
+        self.refreshing.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Asks the nodes in turn, starting with a different one each time so load spreads and a
+    /// dead node is passed over; keeps the first usable evidence.
+    async fn fetch(&self, trust: &Trust, issuer: &IssuerId, id: CredentialId) -> Fetched {
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let mut problem = String::from("no node is configured");
         for i in 0..self.nodes.len() {
@@ -100,10 +131,14 @@ impl LedgerClient {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn cached(&self, issuer: &IssuerId, id: CredentialId) -> Option<Arc<StatusEvidence>> {
+    fn cached(
+        &self,
+        issuer: &IssuerId,
+        id: CredentialId,
+    ) -> Option<(Duration, Arc<StatusEvidence>)> {
         let cache = self.lock();
         let (i, at, ev) = cache.get(&id)?;
-        (i == issuer && at.elapsed() < self.refresh).then(|| ev.clone())
+        (i == issuer).then(|| (at.elapsed(), ev.clone()))
     }
 
     fn store(&self, issuer: &IssuerId, id: CredentialId, ev: Arc<StatusEvidence>) {

@@ -38,7 +38,8 @@ pub struct ServeArgs {
     /// Status older than this is not believed: CANNOT CHECK rather than VALID.
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
     pub freshness_ms: u64,
-    /// Reuse a credential's status evidence for this long before asking the ledger again.
+    /// Reuse a credential's status evidence for this long before asking the ledger again (in
+    /// the background up to three times this long; spec/verifier.md §3).
     #[arg(long, value_name = "MS", default_value_t = 2_000)]
     pub status_refresh_ms: u64,
     /// Requests per second one client address may make, sustained.
