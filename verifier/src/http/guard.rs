@@ -11,6 +11,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::Semaphore;
 
@@ -41,6 +42,9 @@ impl Default for Limits {
 #[derive(Debug)]
 pub struct Guard {
     limiter: DefaultKeyedRateLimiter<IpAddr>,
+    /// Made once: building a clock reads the CPU's features and calibrates, far too slow to do
+    /// for every refused request.
+    clock: DefaultClock,
     in_flight: Arc<Semaphore>,
     metrics: Arc<Metrics>,
 }
@@ -51,6 +55,7 @@ impl Guard {
         let quota = Quota::per_second(limits.per_ip_per_second).allow_burst(limits.per_ip_burst);
         Guard {
             limiter: RateLimiter::keyed(quota),
+            clock: DefaultClock::default(),
             in_flight: Arc::new(Semaphore::new(limits.max_in_flight)),
             metrics,
         }
@@ -73,12 +78,7 @@ pub async fn guard(
 ) -> Response {
     let mut resp = if let Err(not_until) = g.limiter.check_key(&peer.ip()) {
         g.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
-        let wait = not_until
-            .wait_time_from(governor::clock::Clock::now(
-                &governor::clock::DefaultClock::default(),
-            ))
-            .as_secs()
-            .max(1);
+        let wait = not_until.wait_time_from(g.clock.now()).as_secs().max(1);
         (
             StatusCode::TOO_MANY_REQUESTS,
             [(header::RETRY_AFTER, wait.to_string())],
