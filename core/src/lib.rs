@@ -27,6 +27,7 @@ pub mod smt;
 pub mod state;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod troad;
 pub mod tx;
 pub mod verify;
 

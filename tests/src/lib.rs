@@ -4,6 +4,7 @@
 
 pub mod citizen;
 pub mod net;
+pub mod troad;
 
 use std::path::PathBuf;
 use std::process::Command;
