@@ -1,3 +1,4 @@
 //! The issuer CLI's library: what its commands share and what tests reach directly.
 
 pub mod keystore;
+pub mod logstore;

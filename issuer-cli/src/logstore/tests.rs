@@ -1,0 +1,100 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+
+use credledger_core::hash::Digest;
+use credledger_core::merkle::{leaf_hash, root, verify_consistency, verify_inclusion};
+
+use super::{AnchoredHead, LogStore, StoreError};
+
+fn leaf(i: u64) -> Digest {
+    leaf_hash(&i.to_le_bytes())
+}
+
+#[test]
+fn a_checkpointed_log_reopens_with_the_same_root_and_proves_its_growth() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = LogStore::open(dir.path()).unwrap();
+    for i in 0..1000 {
+        log.append(leaf(i)).unwrap();
+    }
+    log.mark_anchored(AnchoredHead {
+        sequence: 1,
+        size: 1000,
+        root: log.root(),
+    })
+    .unwrap();
+    let old_root = log.root();
+    drop(log);
+
+    let mut log = LogStore::open(dir.path()).unwrap();
+    assert_eq!(log.size(), 1000);
+    assert_eq!(log.root(), old_root);
+    let all: Vec<Digest> = (0..1000).map(leaf).collect();
+    assert_eq!(
+        log.root(),
+        root(&all),
+        "the frontier agrees with the whole tree"
+    );
+    for i in 1000..1777 {
+        log.append(leaf(i)).unwrap();
+    }
+    let proof = log.consistency(1000).unwrap();
+    verify_consistency(1000, 1777, &old_root, &log.root(), &proof).unwrap();
+    let path = log.inclusion(123, 1000).unwrap();
+    verify_inclusion(&leaf(123), 123, 1000, &path, &old_root).unwrap();
+    assert_eq!(log.anchored().unwrap().size, 1000);
+}
+
+#[test]
+fn leaves_after_the_last_checkpoint_are_dropped_not_counted_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = LogStore::open(dir.path()).unwrap();
+    for i in 0..10 {
+        log.append(leaf(i)).unwrap();
+    }
+    log.checkpoint().unwrap();
+    for i in 10..15 {
+        log.append(leaf(i)).unwrap();
+    }
+    // A crash mid-write: the buffered leaves reach the file, and half of one more.
+    log.leaves.flush().unwrap();
+    drop(log);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.path().join("leaves"))
+        .unwrap();
+    f.write_all(&[7u8; 16]).unwrap();
+    drop(f);
+
+    let mut log = LogStore::open(dir.path()).unwrap();
+    assert_eq!(log.size(), 10, "resumes at the checkpoint");
+    // The input's records 10.. are read again and give the same tree as without the crash.
+    for i in 10..15 {
+        log.append(leaf(i)).unwrap();
+    }
+    let all: Vec<Digest> = (0..15).map(leaf).collect();
+    assert_eq!(log.root(), root(&all));
+    assert_eq!(log.leaves(15).unwrap(), all);
+}
+
+#[test]
+fn a_damaged_state_or_lost_leaves_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = LogStore::open(dir.path()).unwrap();
+    for i in 0..4 {
+        log.append(leaf(i)).unwrap();
+    }
+    log.checkpoint().unwrap();
+    drop(log);
+    std::fs::write(dir.path().join("leaves"), [0u8; 32]).unwrap();
+    assert!(matches!(
+        LogStore::open(dir.path()),
+        Err(StoreError::Damaged { reason, .. }) if reason.contains("counts 4 leaves")
+    ));
+    std::fs::write(dir.path().join("state"), b"garbage").unwrap();
+    assert!(matches!(
+        LogStore::open(dir.path()),
+        Err(StoreError::Damaged { .. })
+    ));
+}
