@@ -91,6 +91,16 @@ async fn state(c: &Client) -> String {
     }
 }
 
+/// The issuer, kind and claims rows of the result page, as text.
+async fn facts(c: &Client) -> String {
+    c.find(Locator::Css("#facts"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 async fn word(c: &Client) -> String {
     c.find(Locator::Css("#state-word"))
         .await
@@ -133,16 +143,10 @@ fn a_phone_scans_a_lawyer_license_valid_then_revoked_in_both_languages() {
             v.log()
         );
         assert_eq!(word(&b).await, "有效");
-        let facts = b
-            .find(Locator::Css("#facts"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let shown = facts(&b).await;
         assert!(
-            facts.contains("法務部") && facts.contains("(113)台檢證字第00042號"),
-            "{facts}"
+            shown.contains("法務部") && shown.contains("(113)台檢證字第00042號"),
+            "{shown}"
         );
         keep(&b, &shots, "valid-zh-TW").await;
         // The language switch keeps the result.
@@ -154,14 +158,8 @@ fn a_phone_scans_a_lawyer_license_valid_then_revoked_in_both_languages() {
             .unwrap();
         assert_eq!(state(&b).await, "VALID");
         assert_eq!(word(&b).await, "VALID");
-        let facts = b
-            .find(Locator::Css("#facts"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert!(facts.contains("Ministry of Justice"), "{facts}");
+        let shown = facts(&b).await;
+        assert!(shown.contains("Ministry of Justice"), "{shown}");
         keep(&b, &shots, "valid-en").await;
 
         moj.revoke(&c);
@@ -178,14 +176,8 @@ fn a_phone_scans_a_lawyer_license_valid_then_revoked_in_both_languages() {
         keep(&b, &shots, "revoked-en").await;
         assert_eq!(scan(&b, &v.url, "zh-TW", &photo).await, "REVOKED");
         assert_eq!(word(&b).await, "已撤銷");
-        let facts = b
-            .find(Locator::Css("#facts"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert!(facts.contains("懲戒處分"), "the reason is shown: {facts}");
+        let shown = facts(&b).await;
+        assert!(shown.contains("懲戒處分"), "the reason is shown: {shown}");
         keep(&b, &shots, "revoked-zh-TW").await;
 
         // Pasting text works without the camera or a photo.
