@@ -7,6 +7,9 @@
 //! syncs `leaves` before it writes `state`, so `state` never counts a leaf that is not on disk;
 //! leaves written after the last checkpoint are dropped at the next open and re-read from the
 //! input, whose first `size` records are already in the tree.
+//!
+//! Proofs never load the whole log: the frontier kept at the last anchor plus the leaves since
+//! give the next anchor's consistency proof, and an inclusion proof streams the leaves once.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
@@ -15,11 +18,13 @@ use std::path::{Path, PathBuf};
 use borsh::{BorshDeserialize, BorshSerialize};
 use credledger_core::encoding::{decode, encode};
 use credledger_core::hash::Digest;
-use credledger_core::merkle::{CompactTree, MerkleError, consistency_proof, inclusion_proof};
+use credledger_core::merkle::{
+    CompactTree, InclusionBuilder, MerkleError, consistency_from_frontier,
+};
 
-/// Largest `state` file read back: a frontier of 64 peaks and a head fit in ~2.2 KiB.
+/// Largest `state` file read back: two frontiers of 64 peaks and a head fit in ~4.3 KiB.
 const MAX_STATE_BYTES: usize = 8 * 1024;
-const STATE_VERSION: u8 = 1;
+const STATE_VERSION: u8 = 2;
 
 /// A tree head this source anchored on the ledger.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -37,6 +42,9 @@ struct State {
     version: u8,
     tree: CompactTree,
     anchored: Option<AnchoredHead>,
+    /// The frontier of the anchored tree: with the leaves since, it gives the next
+    /// consistency proof without reading older leaves.
+    anchored_tree: CompactTree,
 }
 
 /// Why the log could not be used.
@@ -61,6 +69,14 @@ pub enum StoreError {
     /// A proof was asked for sizes the log does not have.
     #[error("proof: {0}")]
     Proof(#[from] MerkleError),
+    /// The head to record is not the current tree.
+    #[error("the anchored head has size {head}, but the log holds {size} leaves")]
+    NotCurrent {
+        /// Size of the head.
+        head: u64,
+        /// Leaves in the log.
+        size: u64,
+    },
 }
 
 /// The open log of one source.
@@ -183,40 +199,80 @@ impl LogStore {
             .map_err(io(&self.dir))
     }
 
-    /// Records a head accepted by the ledger, durably.
+    /// Records a head of the current tree accepted by the ledger, durably.
     pub fn mark_anchored(&mut self, head: AnchoredHead) -> Result<(), StoreError> {
+        if head.size != self.size() {
+            return Err(StoreError::NotCurrent {
+                head: head.size,
+                size: self.size(),
+            });
+        }
         self.state.anchored = Some(head);
+        self.state.anchored_tree = self.state.tree.clone();
         self.checkpoint()
     }
 
-    /// The first `size` leaves, read back from disk (after a checkpoint).
-    pub fn leaves(&mut self, size: u64) -> Result<Vec<Digest>, StoreError> {
+    /// Leaves `from..to`, read back from disk (after a checkpoint).
+    pub fn leaves(&mut self, from: u64, to: u64) -> Result<Vec<Digest>, StoreError> {
         self.checkpoint()?;
+        let to = to.min(self.size());
+        let from = from.min(to);
         let path = self.dir.join("leaves");
-        let mut bytes = vec![0u8; (size.min(self.size()) * 32) as usize];
         let mut f = File::open(&path).map_err(io(&path))?;
+        f.seek(SeekFrom::Start(from * 32)).map_err(io(&path))?;
+        let mut bytes = vec![0u8; ((to - from) * 32) as usize];
         f.read_exact(&mut bytes).map_err(io(&path))?;
-        Ok(bytes
-            .chunks_exact(32)
-            .map(|c| {
-                let mut d = [0u8; 32];
-                d.copy_from_slice(c);
-                Digest(d)
-            })
-            .collect())
+        Ok(bytes.chunks_exact(32).map(digest).collect())
     }
 
-    /// Proof that the tree of `old` leaves is a prefix of the current tree (RFC 6962).
-    pub fn consistency(&mut self, old: u64) -> Result<Vec<Digest>, StoreError> {
-        let all = self.leaves(self.size())?;
-        Ok(consistency_proof(&all, old)?)
+    /// The consistency proof from the last anchored head to the current tree (empty before
+    /// the first anchor): O(leaves since the anchor + log size).
+    pub fn consistency_since_anchor(&mut self) -> Result<Vec<Digest>, StoreError> {
+        let old = self.state.anchored_tree.clone();
+        if old.size() == 0 {
+            return Ok(Vec::new());
+        }
+        let appended = self.leaves(old.size(), self.size())?;
+        Ok(consistency_from_frontier(&old, &appended)?)
     }
 
-    /// Proof that leaf `index` is in the tree of the first `size` leaves.
-    pub fn inclusion(&mut self, index: u64, size: u64) -> Result<Vec<Digest>, StoreError> {
-        let leaves = self.leaves(size)?;
-        Ok(inclusion_proof(&leaves, index)?)
+    /// Proof that leaf `index` is in the tree of the first `size` leaves, with that leaf,
+    /// streaming the leaves once (see [`read_inclusion`]).
+    pub fn inclusion(
+        &mut self,
+        index: u64,
+        size: u64,
+    ) -> Result<(Digest, Vec<Digest>), StoreError> {
+        self.checkpoint()?;
+        read_inclusion(&self.dir.join("leaves"), index, size)
     }
+}
+
+fn digest(c: &[u8]) -> Digest {
+    let mut d = [0u8; 32];
+    d.copy_from_slice(c);
+    Digest(d)
+}
+
+/// The inclusion proof of leaf `index` in the tree of the first `size` leaves of a `leaves`
+/// file (32 bytes per leaf), read in one pass with memory independent of the log's size.
+pub fn read_inclusion(
+    path: &Path,
+    index: u64,
+    size: u64,
+) -> Result<(Digest, Vec<Digest>), StoreError> {
+    let mut builder = InclusionBuilder::new(index, size)?;
+    let f = File::open(path).map_err(io(path))?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, f);
+    let mut buf = [0u8; 32 * 1024];
+    while builder.remaining() > 0 {
+        let want = (builder.remaining() * 32).min(buf.len() as u64) as usize;
+        reader.read_exact(&mut buf[..want]).map_err(io(path))?;
+        for c in buf[..want].chunks_exact(32) {
+            builder.push(digest(c));
+        }
+    }
+    Ok(builder.finish()?)
 }
 
 #[cfg(test)]

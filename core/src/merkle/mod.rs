@@ -8,10 +8,14 @@
 mod compact;
 mod list;
 mod proof;
+mod ranges;
 
 pub use compact::CompactTree;
 pub use list::list_root;
 pub use proof::{consistency_proof, inclusion_proof, verify_consistency, verify_inclusion};
+pub use ranges::{
+    InclusionBuilder, Range, consistency_from_frontier, consistency_ranges, inclusion_ranges,
+};
 
 use crate::hash::{Digest, sha256};
 

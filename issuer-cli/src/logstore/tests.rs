@@ -39,11 +39,26 @@ fn a_checkpointed_log_reopens_with_the_same_root_and_proves_its_growth() {
     for i in 1000..1777 {
         log.append(leaf(i)).unwrap();
     }
-    let proof = log.consistency(1000).unwrap();
+    let proof = log.consistency_since_anchor().unwrap();
     verify_consistency(1000, 1777, &old_root, &log.root(), &proof).unwrap();
-    let path = log.inclusion(123, 1000).unwrap();
+    let (got, path) = log.inclusion(123, 1000).unwrap();
+    assert_eq!(got, leaf(123));
     verify_inclusion(&leaf(123), 123, 1000, &path, &old_root).unwrap();
     assert_eq!(log.anchored().unwrap().size, 1000);
+    assert!(
+        matches!(
+            log.mark_anchored(AnchoredHead {
+                sequence: 2,
+                size: 1000,
+                root: old_root
+            }),
+            Err(StoreError::NotCurrent {
+                head: 1000,
+                size: 1777
+            })
+        ),
+        "only the current tree can be recorded as anchored"
+    );
 }
 
 #[test]
@@ -75,7 +90,8 @@ fn leaves_after_the_last_checkpoint_are_dropped_not_counted_twice() {
     }
     let all: Vec<Digest> = (0..15).map(leaf).collect();
     assert_eq!(log.root(), root(&all));
-    assert_eq!(log.leaves(15).unwrap(), all);
+    assert_eq!(log.leaves(0, 15).unwrap(), all);
+    assert_eq!(log.leaves(12, 99).unwrap(), all[12..]);
 }
 
 #[test]
