@@ -13,11 +13,12 @@ use crate::credential::{CREDENTIAL_VERSION, Claim, CredentialBody, HeldCredentia
 use crate::devnet::{Devnet, DevnetParams, LAWYER_LICENSE};
 use crate::exec::{BlockEnv, MemState, execute_block};
 use crate::hash::{Digest, Domain};
-use crate::ids::{ClaimKey, CredentialId, Height, Nonce, Round, Timestamp};
+use crate::ids::{ClaimKey, CredentialId, Height, LogSourceId, Nonce, Round, Timestamp};
+use crate::merkle::{CompactTree, consistency_from_frontier};
 use crate::presentation::{CompactPresentation, Presentation, StatusEvidence};
 use crate::state::{CredentialRecord, CredentialStatus, StateKey, StateValue};
-use crate::tx::{IssuerAction, IssuerTx, Signed, SignedBody, Transaction};
-use crate::verify::TrustAnchor;
+use crate::tx::{AnchorTx, IssuerAction, IssuerTx, Signed, SignedBody, Transaction};
+use crate::verify::{AnchorEvidence, TrustAnchor};
 
 /// A miniature ledger: transactions go through the real state transition function
 /// ([`crate::exec`]) and headers are signed by the devnet's validator keys.
@@ -32,6 +33,8 @@ pub struct World {
     pub last: Option<(Header, CommitCertificate)>,
     pending: Vec<Transaction>,
     nonces: HashMap<String, u64>,
+    /// Each log source's last anchored frontier.
+    frontiers: HashMap<String, CompactTree>,
 }
 
 /// A transaction publishing `creds` by `issuer` with its key `key_id` and nonce `nonce`.
@@ -139,6 +142,7 @@ impl World {
             last: None,
             pending: Vec::new(),
             nonces: HashMap::new(),
+            frontiers: HashMap::new(),
         }
     }
 
@@ -316,6 +320,73 @@ impl World {
         );
         self.last = Some((header.clone(), commit.clone()));
         (header, commit)
+    }
+
+    /// Anchors the head of `tree` for the devnet log source `source` in the next block,
+    /// linked to the source's last anchor with a consistency proof from `appended`, the leaves
+    /// since that anchor (the leaves of the whole tree for the first anchor).
+    pub fn anchor_log(&mut self, source: &str, tree: &CompactTree, appended: &[Digest]) {
+        let id: LogSourceId = source.parse().unwrap_or_else(|e| panic!("{e}"));
+        let (value, _) = self
+            .state
+            .prove(&StateKey::LogSource(id.clone()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let Some(StateValue::LogSource(last)) = value else {
+            panic!("no log source {source}")
+        };
+        let consistency = if last.last_size == 0 {
+            Vec::new()
+        } else {
+            // The caller's tree extends the frontier of this source's last anchor.
+            let old = self.frontiers.get(source).cloned().unwrap_or_default();
+            consistency_from_frontier(&old, appended).unwrap_or_else(|e| panic!("{e}"))
+        };
+        let key = self
+            .devnet
+            .log_source_keys
+            .iter()
+            .find(|(s, _)| s == source)
+            .map(|(_, k)| k)
+            .unwrap_or_else(|| panic!("no key for {source}"));
+        let tx = Transaction::Anchor(Signed::sign(
+            &self.devnet.genesis.chain_id,
+            AnchorTx {
+                source: id,
+                sequence: last.last_sequence + 1,
+                tree_size: tree.size(),
+                root: tree.root(),
+                previous_root: last.last_root,
+                consistency: BoundedVec::new(consistency).unwrap_or_default(),
+                log_time: Timestamp(0),
+            },
+            key,
+        ));
+        self.pending.push(tx);
+        self.frontiers.insert(source.to_string(), tree.clone());
+    }
+
+    /// Evidence of anchor `sequence` of `source` under the last commit.
+    pub fn anchor_evidence(&self, source: &str, sequence: u64) -> AnchorEvidence {
+        let id: LogSourceId = source.parse().unwrap_or_else(|e| panic!("{e}"));
+        let (header, commit) = self
+            .last
+            .clone()
+            .unwrap_or_else(|| panic!("nothing committed"));
+        let (value, proof) = self
+            .state
+            .prove(&StateKey::LogAnchor(id.clone(), sequence))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let Some(StateValue::LogAnchor(record)) = value else {
+            panic!("no anchor {sequence} of {source}")
+        };
+        AnchorEvidence {
+            source: id,
+            sequence,
+            record,
+            proof,
+            header,
+            commit,
+        }
     }
 
     /// Status evidence for a credential under the last commit.

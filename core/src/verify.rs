@@ -3,15 +3,20 @@
 
 mod anchor;
 mod describe;
+mod log_evidence;
 mod rejection;
 
 pub use anchor::TrustAnchor;
 pub use describe::{Description, ShownClaim, describe, describe_claims};
+pub use log_evidence::{
+    AnchorEvidence, EVIDENCE_MAGIC, EVIDENCE_VERSION, LogEvidence, LogVerdict, MAX_EVIDENCE_BYTES,
+    verify_anchor, verify_log_evidence,
+};
 pub use rejection::{Check, Outcome, Rejection};
 
 use serde::Serialize;
 
-use crate::block::HEADER_VERSION;
+use crate::block::{CommitCertificate, HEADER_VERSION, Header};
 use crate::credential::{CREDENTIAL_VERSION, Claim, claims_root};
 use crate::hash::Domain;
 use crate::ids::{CredentialId, Height, IssuerId, KeyId, KindId, Timestamp};
@@ -255,26 +260,7 @@ pub fn verify_parts(
         Some(ev) => {
             // §2.6 Anchoring: a committed header of this chain, and a state proof under it.
             let h = &ev.header;
-            if h.version != HEADER_VERSION {
-                return Err(Rejection::HeaderVersion { version: h.version });
-            }
-            if &h.chain_id != anchor.chain_id() {
-                return Err(Rejection::WrongChain {
-                    expected: anchor.chain_id().clone(),
-                    got: h.chain_id.clone(),
-                });
-            }
-            if !anchor.is_verified(h) {
-                let set = anchor
-                    .validators_at(h.height)
-                    .ok_or(Rejection::UnknownValidatorSet { height: h.height })?;
-                ev.commit
-                    .verify(h, set)
-                    .map_err(|reason| Rejection::BadCommit {
-                        height: h.height,
-                        reason,
-                    })?;
-            }
+            check_header(h, &ev.commit, anchor)?;
             let state_key = StateKey::Credential(body.issuer.clone(), body.id).hash();
             let value_hash = ev.record.state_value_hash();
             if !anchor.is_proven(&h.state_root, &state_key, &value_hash) {
@@ -352,6 +338,37 @@ pub fn verify_parts(
         status,
         checks,
     })
+}
+
+/// A committed header of the anchor's chain: known version, same chain, and a commit by the
+/// validator set of its height, unless the caller's light client already verified it
+/// (spec/verification.md §2.6).
+pub(crate) fn check_header(
+    h: &Header,
+    commit: &CommitCertificate,
+    anchor: &TrustAnchor,
+) -> Result<(), Rejection> {
+    if h.version != HEADER_VERSION {
+        return Err(Rejection::HeaderVersion { version: h.version });
+    }
+    if &h.chain_id != anchor.chain_id() {
+        return Err(Rejection::WrongChain {
+            expected: anchor.chain_id().clone(),
+            got: h.chain_id.clone(),
+        });
+    }
+    if !anchor.is_verified(h) {
+        let set = anchor
+            .validators_at(h.height)
+            .ok_or(Rejection::UnknownValidatorSet { height: h.height })?;
+        commit
+            .verify(h, set)
+            .map_err(|reason| Rejection::BadCommit {
+                height: h.height,
+                reason,
+            })?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

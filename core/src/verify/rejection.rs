@@ -33,6 +33,10 @@ pub enum Check {
     Freshness,
     /// The record says active (revocation is checked before the window, suspension here).
     Status,
+    /// A T-Road record given with an evidence bundle has the bundle's digest.
+    Record,
+    /// The record's leaf is in the anchored log tree (inclusion proof).
+    Inclusion,
 }
 
 /// What a person should be told, in one word (the verifier page's big state).
@@ -69,6 +73,31 @@ pub enum Rejection {
     Malformed {
         /// What failed.
         reason: String,
+    },
+    /// An evidence bundle does not decode.
+    #[error("evidence bundle does not decode: {reason}")]
+    MalformedEvidence {
+        /// What failed.
+        reason: String,
+    },
+    /// The T-Road record given is not the one the bundle proves.
+    #[error("the bundle proves record digest {bundle}; the record given hashes to {record}")]
+    RecordMismatch {
+        /// Digest in the bundle.
+        bundle: Digest,
+        /// Digest of the record given.
+        record: Digest,
+    },
+    /// The inclusion proof does not place the record in the anchored tree.
+    #[error("record {index} is not proven in the anchored log of {tree_size} records: {reason}")]
+    NotInLog {
+        /// The record's position.
+        index: u64,
+        /// Size of the anchored log.
+        tree_size: u64,
+        /// Why.
+        #[serde(serialize_with = "as_display")]
+        reason: crate::merkle::MerkleError,
     },
     /// A format version this code does not know.
     #[error("credential version {version} is not supported")]
@@ -262,7 +291,10 @@ impl Rejection {
         match self {
             Rejection::Oversized { .. }
             | Rejection::Malformed { .. }
+            | Rejection::MalformedEvidence { .. }
             | Rejection::UnsupportedVersion { .. } => Check::Decoding,
+            Rejection::RecordMismatch { .. } => Check::Record,
+            Rejection::NotInLog { .. } => Check::Inclusion,
             Rejection::UnknownIssuer { .. } | Rejection::IssuerRemoved { .. } => Check::IssuerKnown,
             Rejection::KindNotAuthorized { .. } | Rejection::UnknownKind { .. } => {
                 Check::KindAuthorized
