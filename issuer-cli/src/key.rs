@@ -241,13 +241,15 @@ fn import(
         .map_err(input)?;
     let role = v["role"].as_str().unwrap_or_default();
     let name = v["name"].as_str().unwrap_or_default();
-    // Council members' keys are sealed the same way, under the pseudo-issuer `council`.
+    // Council members' and log sources' keys are sealed the same way, under the
+    // pseudo-issuers `council` and `log-source`.
     let (issuer, key_id) = match role.strip_prefix("issuer:") {
         Some(issuer) => (issuer.to_string(), name.to_string()),
         None if role == "governance" => ("council".to_string(), name.to_string()),
+        None if role == "log-source" => ("log-source".to_string(), name.to_string()),
         None => {
             return Err(input(anyhow!(
-                "{} is neither an issuer nor a council key (role {role:?})",
+                "{} is not an issuer, council or log-source key (role {role:?})",
                 plain.display()
             )));
         }

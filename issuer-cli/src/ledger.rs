@@ -16,6 +16,8 @@ use credledger_core::state::{StateKey, StateValue};
 use credledger_core::tx::{IssuerAction, IssuerTx, Signed, Transaction};
 use serde_json::Value;
 
+use credledger_issuer::keystore::KeyFile;
+
 use crate::client::Nodes;
 use crate::key::Passphrase;
 
@@ -56,8 +58,8 @@ pub struct Issuer {
 }
 
 impl KeyArgs {
-    /// Opens the key file.
-    pub fn open(&self) -> Result<Issuer> {
+    /// Opens the key file: its public fields and the key.
+    pub fn open_file(&self) -> Result<(KeyFile, Keypair)> {
         let passphrase = self.pass.get(false)?;
         let path = match &self.key {
             Some(k) => k.clone(),
@@ -65,7 +67,12 @@ impl KeyArgs {
                 anyhow!("no key file: give --key FILE (or `key` in the config file)")
             })?,
         };
-        let (file, key) = credledger_issuer::keystore::read(&path, &passphrase)?;
+        Ok(credledger_issuer::keystore::read(&path, &passphrase)?)
+    }
+
+    /// Opens the key file of an issuer key.
+    pub fn open(&self) -> Result<Issuer> {
+        let (file, key) = self.open_file()?;
         Ok(Issuer {
             id: file
                 .issuer
@@ -186,6 +193,53 @@ impl Ledger {
         }
     }
 
+    /// A state entry (or its absence) from a node at `path`, checked against genesis: the
+    /// commit by the genesis validator set and the state proof of `key` under its root.
+    pub fn state_entry(&self, path: &str, key: &StateKey) -> Result<Option<StateValue>> {
+        let answer = self.nodes.get(path)?;
+        if answer.status == 503 {
+            bail!("the ledger has no committed block yet; try again in a moment");
+        }
+        if answer.status != 200 && answer.status != 404 {
+            bail!("the node answered {}: {}", answer.status, answer.body);
+        }
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            value: Option<StateValue>,
+            proof: credledger_core::smt::StateProof,
+            header: credledger_core::block::Header,
+            commit: credledger_core::block::CommitCertificate,
+        }
+        let a: Answer = serde_json::from_value(answer.body)
+            .context("the node's state answer is not understood")?;
+        self.check_header(&a.header, &a.commit)?;
+        a.proof
+            .verify(
+                &a.header.state_root,
+                &key.hash(),
+                a.value.as_ref().map(StateValue::hash).as_ref(),
+            )
+            .map_err(|e| anyhow!("the node's state proof does not hold: {e}"))?;
+        Ok(a.value)
+    }
+
+    fn check_header(
+        &self,
+        header: &credledger_core::block::Header,
+        commit: &credledger_core::block::CommitCertificate,
+    ) -> Result<()> {
+        let set = ValidatorSet::new(self.genesis.validators.to_vec())?;
+        if header.validators_hash != set.hash() {
+            bail!(
+                "the validator set changed since genesis; checking this answer needs the verifier's light client"
+            );
+        }
+        commit
+            .verify(header, &set)
+            .map_err(|e| anyhow!("the node's answer is not certified by the validators: {e}"))?;
+        Ok(())
+    }
+
     /// A credential's status evidence from a node, checked against genesis: the commit by the
     /// genesis validator set and the state proof under the header's root.
     pub fn evidence(&self, issuer: &IssuerId, id: &str) -> Result<StatusEvidence> {
@@ -198,15 +252,7 @@ impl Ledger {
         }
         let ev: StatusEvidence =
             serde_json::from_value(answer.body).context("the node's evidence is not understood")?;
-        let set = ValidatorSet::new(self.genesis.validators.to_vec())?;
-        if ev.header.validators_hash != set.hash() {
-            bail!(
-                "the validator set changed since genesis; checking this answer needs the verifier's light client"
-            );
-        }
-        ev.commit
-            .verify(&ev.header, &set)
-            .map_err(|e| anyhow!("the node's answer is not certified by the validators: {e}"))?;
+        self.check_header(&ev.header, &ev.commit)?;
         let key = StateKey::Credential(
             issuer.clone(),
             id.parse().map_err(|e| anyhow!("credential id: {e}"))?,

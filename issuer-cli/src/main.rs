@@ -1,8 +1,9 @@
 //! `credledger-issuer`: what a ministry operator uses: issuer keys sealed at rest, publishing a
-//! credential with its QR codes, and inspection of presentations. (Batches, the lifecycle and
-//! governance come next.)
+//! credential or a batch with its QR codes, the lifecycle, governance, inspection of
+//! presentations, and anchoring of T-Road transfer logs.
 
 mod affected;
+mod anchor;
 mod batch;
 mod client;
 mod config;
@@ -69,6 +70,10 @@ enum Command {
     /// Governance: write a proposal, sign it as a council member, submit it at threshold.
     #[command(subcommand)]
     Governance(governance::GovernanceCommand),
+    /// T-Road transfer logs: append records to the source's local Merkle log and anchor its
+    /// head on the ledger, run by the agency with the log source's key.
+    #[command(subcommand)]
+    Anchor(anchor::AnchorCommand),
     /// Print a human summary of a presentation (the text of a QR code) or of a credential
     /// file, without verifying it.
     ///
@@ -134,6 +139,7 @@ fn main() -> ExitCode {
         Command::Status(a) => classify(lifecycle::status(&a)),
         Command::Qr(a) => classify(qrcmd::run(&a)),
         Command::Governance(g) => classify(governance::run(&g)),
+        Command::Anchor(a) => classify(anchor::run(&a)),
         Command::Publish(a) => publish::run(&a).map_err(|e| {
             let code = if e
                 .downcast_ref::<credledger_issuer::keystore::KeyFileError>()

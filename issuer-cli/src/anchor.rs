@@ -1,0 +1,443 @@
+//! `anchor`: the T-Road anchoring agent. It reads an agency's transfer-log records, appends
+//! each record's leaf to the source's local append-only log, and anchors the log's signed head
+//! on the ledger every N records or T milliseconds (spec/troad-log.md §5).
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Subcommand};
+use credledger_core::bounded::BoundedVec;
+use credledger_core::ids::{LogSourceId, Timestamp};
+use credledger_core::merkle::empty_root;
+use credledger_core::sig::Keypair;
+use credledger_core::state::{LogSourceRecord, StateKey, StateValue};
+use credledger_core::troad::{LogRecord, MAX_RECORD_LINE};
+use credledger_core::tx::{AnchorTx, Signed, Transaction};
+use credledger_issuer::logstore::{AnchoredHead, LogStore};
+use serde_json::json;
+
+use crate::ledger::{KeyArgs, Ledger, LedgerArgs, Refused};
+
+/// T-Road log anchoring.
+#[derive(Subcommand, Debug)]
+pub enum AnchorCommand {
+    /// Read records and anchor the log: from a file (optionally following it as it grows) or
+    /// stdin. Resumes where the local log stops, so a restart neither skips nor repeats.
+    ///
+    /// Example: credledger-issuer anchor run --store troad/ss1 --follow
+    ///   --every 10000 --interval-ms 1000 --key ss1.key --genesis genesis.json
+    ///   --node http://127.0.0.1:26800 /var/log/troad/messages.jsonl
+    Run(RunArgs),
+    /// The local log's size and last anchor, next to the ledger's (checked against genesis).
+    ///
+    /// Example: credledger-issuer anchor status --store troad/ss1 --source troad-demo-ss1
+    ///   --genesis genesis.json --node http://127.0.0.1:26800
+    Status(StatusArgs),
+}
+
+/// Arguments of `anchor run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The records (JSON lines, spec/troad-log.md §2), or `-` for stdin.
+    #[arg(value_name = "FILE")]
+    input: String,
+    /// Folder of the source's local log (created if missing).
+    #[arg(long, value_name = "DIR")]
+    store: PathBuf,
+    /// Anchor once this many records arrived since the last anchor.
+    #[arg(long, default_value_t = 10_000)]
+    every: u64,
+    /// Anchor at least this often while records arrive.
+    #[arg(long, default_value_t = 1_000)]
+    interval_ms: u64,
+    /// Keep reading the file as it grows instead of stopping at its end.
+    #[arg(long)]
+    follow: bool,
+    /// Stop after this many records in total (the log's size), for tests and benchmarks.
+    #[arg(long)]
+    max_records: Option<u64>,
+    /// Print a JSON summary on stdout when done.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    key: KeyArgs,
+    #[command(flatten)]
+    ledger: LedgerArgs,
+}
+
+/// Arguments of `anchor status`.
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// Folder of the source's local log.
+    #[arg(long, value_name = "DIR")]
+    store: PathBuf,
+    /// The log source's id on the ledger.
+    #[arg(long)]
+    source: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    ledger: LedgerArgs,
+}
+
+/// Runs an `anchor` subcommand.
+pub fn run(cmd: &AnchorCommand) -> Result<()> {
+    match cmd {
+        AnchorCommand::Run(a) => run_agent(a),
+        AnchorCommand::Status(a) => status(a),
+    }
+}
+
+fn status(a: &StatusArgs) -> Result<()> {
+    let ledger = a.ledger.open()?;
+    let source: LogSourceId = a.source.parse().map_err(|e| anyhow!("--source: {e}"))?;
+    let log = LogStore::open(&a.store)?;
+    let on_ledger = source_record(&ledger, &source)?;
+    let local = log.anchored();
+    if a.json {
+        println!(
+            "{}",
+            json!({
+                "source": source,
+                "local_size": log.size(),
+                "local_root": log.root(),
+                "local_anchored": local.map(|h| json!({"sequence": h.sequence, "size": h.size, "root": h.root})),
+                "ledger": {"sequence": on_ledger.last_sequence, "size": on_ledger.last_size, "root": on_ledger.last_root},
+            })
+        );
+    } else {
+        println!("source        {source}");
+        println!("local log     {} records, root {}", log.size(), log.root());
+        match local {
+            Some(h) => println!(
+                "local anchor  #{} at {} records, root {}",
+                h.sequence, h.size, h.root
+            ),
+            None => println!("local anchor  none yet"),
+        }
+        println!(
+            "ledger        #{} at {} records, root {}",
+            on_ledger.last_sequence, on_ledger.last_size, on_ledger.last_root
+        );
+    }
+    Ok(())
+}
+
+/// The source's record on the ledger, checked against genesis.
+fn source_record(ledger: &Ledger, source: &LogSourceId) -> Result<LogSourceRecord> {
+    let key = StateKey::LogSource(source.clone());
+    match ledger.state_entry(&format!("/v1/state/log-source/{source}"), &key)? {
+        Some(StateValue::LogSource(r)) => {
+            if let Some(at) = r.removed_at {
+                bail!("log source {source} was removed at {at}; it can no longer anchor");
+            }
+            Ok(r)
+        }
+        Some(_) => bail!("the ledger's entry for log source {source} is not a log source"),
+        None => bail!(
+            "the ledger has no log source {source}; governance must add it (`governance propose add-log-source`)"
+        ),
+    }
+}
+
+/// The agent: the local log, the ledger, the key and what it measured.
+struct Agent {
+    log: LogStore,
+    ledger: Ledger,
+    source: LogSourceId,
+    key: Keypair,
+    /// When each record since the last anchor was appended, for the latency report.
+    waiting: Vec<Instant>,
+    latencies_ms: Vec<u64>,
+    anchors: u64,
+    last_anchor: Instant,
+}
+
+fn run_agent(a: &RunArgs) -> Result<()> {
+    if a.every == 0 || a.interval_ms == 0 {
+        bail!("--every and --interval-ms must be at least 1");
+    }
+    let (file, key) = a.key.open_file()?;
+    if file.issuer != "log-source" {
+        bail!(
+            "{} is the key of issuer {}, not of a log source; anchoring needs the source's key",
+            file.key_id,
+            file.issuer
+        );
+    }
+    let source: LogSourceId = file
+        .key_id
+        .parse()
+        .map_err(|e| anyhow!("log source id in key file: {e}"))?;
+    let ledger = a.ledger.open()?;
+    let mut agent = Agent {
+        log: LogStore::open(&a.store)?,
+        ledger,
+        source,
+        key,
+        waiting: Vec::new(),
+        latencies_ms: Vec::new(),
+        anchors: 0,
+        last_anchor: Instant::now(),
+    };
+    agent.reconcile()?;
+    let started = agent.log.size();
+    let mut input = Input::open(&a.input, a.follow)?;
+    // spec/troad-log.md §4: the input's first `size` records are already in the log.
+    input.skip(agent.log.size())?;
+    let interval = Duration::from_millis(a.interval_ms);
+    loop {
+        if a.max_records.is_some_and(|m| agent.log.size() >= m) {
+            break;
+        }
+        match input.next_record()? {
+            Some(record) => {
+                agent.log.append(record.leaf())?;
+                agent.waiting.push(Instant::now());
+            }
+            None if !a.follow => break,
+            None => {}
+        }
+        let due = agent.waiting.len() as u64 >= a.every
+            || (!agent.waiting.is_empty() && agent.last_anchor.elapsed() >= interval);
+        if due {
+            agent.anchor(a.follow)?;
+        }
+    }
+    if !agent.waiting.is_empty() {
+        agent.anchor(false)?;
+    }
+    agent.log.checkpoint()?;
+    let head = agent.log.anchored();
+    let summary = json!({
+        "source": agent.source,
+        "records_read": agent.log.size() - started,
+        "log_size": agent.log.size(),
+        "anchors": agent.anchors,
+        "anchored": head.map(|h| json!({"sequence": h.sequence, "size": h.size, "root": h.root})),
+        "latency_ms": percentiles(&mut agent.latencies_ms),
+    });
+    if a.json {
+        println!("{summary}");
+    } else {
+        eprintln!(
+            "anchor: {} records read; log holds {}; {} anchors made",
+            agent.log.size() - started,
+            agent.log.size(),
+            agent.anchors
+        );
+    }
+    Ok(())
+}
+
+fn percentiles(v: &mut [u64]) -> serde_json::Value {
+    if v.is_empty() {
+        return serde_json::Value::Null;
+    }
+    v.sort_unstable();
+    let at = |q: f64| v[((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1];
+    json!({"count": v.len(), "p50": at(0.50), "p99": at(0.99), "max": v[v.len() - 1]})
+}
+
+impl Agent {
+    /// Brings the local record of the last anchor in line with the ledger's. A crash between
+    /// the ledger's commit and the local record leaves the ledger one anchor ahead, of exactly
+    /// the checkpointed tree; anything else means the two logs differ, and the agent stops.
+    fn reconcile(&mut self) -> Result<()> {
+        let on_ledger = source_record(&self.ledger, &self.source)?;
+        let local = self.log.anchored().map_or(0, |h| h.sequence);
+        if on_ledger.last_sequence == local {
+            return Ok(());
+        }
+        if on_ledger.last_sequence == local + 1
+            && on_ledger.last_size == self.log.size()
+            && on_ledger.last_root == self.log.root()
+        {
+            self.log.mark_anchored(AnchoredHead {
+                sequence: on_ledger.last_sequence,
+                size: on_ledger.last_size,
+                root: on_ledger.last_root,
+            })?;
+            return Ok(());
+        }
+        bail!(
+            "the local log of {} (anchor #{local}, {} records, root {}) does not match the ledger \
+             (anchor #{}, {} records, root {}); is --store the right folder for this source?",
+            self.source,
+            self.log.size(),
+            self.log.root(),
+            on_ledger.last_sequence,
+            on_ledger.last_size,
+            on_ledger.last_root
+        )
+    }
+
+    /// Anchors the current tree; with `patient`, failures to reach the ledger are retried
+    /// until it answers (a following agent must not stop on an outage).
+    fn anchor(&mut self, patient: bool) -> Result<()> {
+        // The tree is made durable before it is signed, so that after a crash the local log
+        // holds at least what the ledger may already have anchored.
+        self.log.checkpoint()?;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            match self.try_anchor() {
+                Ok(height) => {
+                    let now = Instant::now();
+                    self.latencies_ms.extend(
+                        self.waiting
+                            .drain(..)
+                            .map(|t| now.duration_since(t).as_millis() as u64),
+                    );
+                    self.anchors += 1;
+                    self.last_anchor = now;
+                    eprintln!(
+                        "anchor: #{} of {} at {} records, block {height}",
+                        self.log.anchored().map_or(0, |h| h.sequence),
+                        self.source,
+                        self.log.size()
+                    );
+                    return Ok(());
+                }
+                Err(e) if e.downcast_ref::<Refused>().is_some() => return Err(e),
+                Err(e) if patient || attempt < 10 => {
+                    eprintln!("anchor: attempt {attempt} failed ({e:#}); retrying");
+                    std::thread::sleep(Duration::from_millis(500));
+                    // The anchor may have committed although its answer was lost.
+                    if self.reconcile().is_ok()
+                        && self
+                            .log
+                            .anchored()
+                            .is_some_and(|h| h.size == self.log.size())
+                    {
+                        self.waiting.clear();
+                        return Ok(());
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn try_anchor(&mut self) -> Result<u64> {
+        let last = self.log.anchored();
+        let tx = AnchorTx {
+            source: self.source.clone(),
+            sequence: last.map_or(1, |h| h.sequence + 1),
+            tree_size: self.log.size(),
+            root: self.log.root(),
+            previous_root: last.map_or_else(empty_root, |h| h.root),
+            consistency: BoundedVec::new(self.log.consistency_since_anchor()?)
+                .map_err(|e| anyhow!("consistency proof: {e}"))?,
+            log_time: Timestamp(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64),
+            ),
+        };
+        let head = AnchoredHead {
+            sequence: tx.sequence,
+            size: tx.tree_size,
+            root: tx.root,
+        };
+        let signed =
+            Transaction::Anchor(Signed::sign(&self.ledger.genesis.chain_id, tx, &self.key));
+        let committed = self.ledger.submit_tx(&signed)?;
+        self.log.mark_anchored(head)?;
+        Ok(committed.height)
+    }
+}
+
+/// Record lines from a file or stdin, counted from line 1.
+struct Input {
+    reader: Box<dyn BufRead>,
+    follow: bool,
+    line: u64,
+    /// A line read only in part (the writer has not finished it yet).
+    partial: Vec<u8>,
+}
+
+impl Input {
+    fn open(path: &str, follow: bool) -> Result<Input> {
+        let reader: Box<dyn BufRead> = if path == "-" {
+            if follow {
+                bail!("--follow needs a file, not stdin");
+            }
+            Box::new(BufReader::with_capacity(1 << 20, std::io::stdin()))
+        } else {
+            let f = File::open(path).with_context(|| format!("cannot open {path}"))?;
+            Box::new(BufReader::with_capacity(1 << 20, f))
+        };
+        Ok(Input {
+            reader,
+            follow,
+            line: 0,
+            partial: Vec::new(),
+        })
+    }
+
+    /// The next whole line, or `None` at the current end of the input.
+    fn next_line(&mut self) -> Result<Option<Vec<u8>>> {
+        // A record line is at most MAX_RECORD_LINE bytes plus CR LF; reading one more byte
+        // than that tells a line that is too long without reading it whole.
+        let limit = (MAX_RECORD_LINE + 3 - self.partial.len().min(MAX_RECORD_LINE + 3)) as u64;
+        let n = (&mut self.reader)
+            .take(limit)
+            .read_until(b'\n', &mut self.partial)
+            .with_context(|| format!("reading line {}", self.line + 1))?;
+        if self.partial.ends_with(b"\n") {
+            self.line += 1;
+            return Ok(Some(std::mem::take(&mut self.partial)));
+        }
+        if self.partial.len() > MAX_RECORD_LINE + 2 {
+            bail!(
+                "line {}: longer than {MAX_RECORD_LINE} bytes; not a T-Road record",
+                self.line + 1
+            );
+        }
+        if n == 0 && !self.follow && !self.partial.is_empty() {
+            // The last line of a finished file need not end with a line break.
+            self.line += 1;
+            return Ok(Some(std::mem::take(&mut self.partial)));
+        }
+        Ok(None)
+    }
+
+    /// The next record; `None` at the current end (after a short wait when following).
+    fn next_record(&mut self) -> Result<Option<LogRecord>> {
+        match self.next_line()? {
+            Some(line) => LogRecord::from_line(&line)
+                .map(Some)
+                .map_err(|e| anyhow!("line {}: {e}", self.line)),
+            None => {
+                if self.follow {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Skips the first `n` lines, which the local log already holds.
+    fn skip(&mut self, n: u64) -> Result<()> {
+        let mut idle = 0u32;
+        while self.line < n {
+            if self.next_line()?.is_none() {
+                if !self.follow || idle > 500 {
+                    bail!(
+                        "the input has {} records, but the local log already holds {n}: \
+                         is this the source's log file?",
+                        self.line
+                    );
+                }
+                idle += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        Ok(())
+    }
+}
