@@ -343,7 +343,7 @@ pub fn verify_parts(
 /// A committed header of the anchor's chain: known version, same chain, and a commit by the
 /// validator set of its height, unless the caller's light client already verified it
 /// (spec/verification.md §2.6).
-pub(crate) fn check_header(
+pub fn check_header(
     h: &Header,
     commit: &CommitCertificate,
     anchor: &TrustAnchor,

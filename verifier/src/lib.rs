@@ -1,6 +1,7 @@
 //! The public verifier: a light client that trusts only genesis, live status checked by core's
 //! `verify`, and the HTTP service citizens and apps use (spec/verifier.md).
 
+pub mod audit;
 pub mod checker;
 pub mod follower;
 pub mod http;

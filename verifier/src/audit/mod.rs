@@ -1,0 +1,6 @@
+//! Auditor tools for T-Road logs (spec/troad-log.md §6–§7): the anchored heads of a source,
+//! checked against genesis; evidence bundles for one record; and a whole log file checked
+//! against its anchors.
+
+pub mod heads;
+pub mod logcheck;
