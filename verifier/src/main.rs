@@ -11,6 +11,7 @@ use credledger_core::genesis::Genesis;
 use credledger_core::ids::Timestamp;
 use credledger_core::presentation::MAX_PRESENTATION_TEXT;
 use credledger_core::verify::{Policy, StatusFinding, TrustAnchor, verify_text};
+use credledger_verifier::audit::cli::AuditCommand;
 use credledger_verifier::serve::{ServeArgs, serve};
 
 /// Verify credledger credential presentations.
@@ -55,6 +56,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Audit T-Road transfer logs: evidence bundles for one record, offline checks of them,
+    /// and whole log files against their anchors.
+    #[command(subcommand)]
+    Audit(AuditCommand),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -69,10 +74,12 @@ enum PolicyArg {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Serve(a) = cli.command {
-        return serve_main(a);
-    }
-    match run(cli) {
+    let result = match cli.command {
+        Command::Serve(a) => return serve_main(a),
+        Command::Audit(a) => credledger_verifier::audit::cli::run(a),
+        check => run(check),
+    };
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -109,7 +116,7 @@ fn serve_main(a: ServeArgs) -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<ExitCode> {
+fn run(command: Command) -> Result<ExitCode> {
     let Command::Check {
         genesis,
         text,
@@ -117,9 +124,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         policy,
         now_ms,
         json,
-    } = cli.command
+    } = command
     else {
-        bail!("unreachable: serve is handled in main");
+        bail!("unreachable: serve and audit are handled in main");
     };
     let bytes =
         std::fs::read(&genesis).with_context(|| format!("cannot read {}", genesis.display()))?;

@@ -113,6 +113,23 @@ pub struct CheckReport {
     pub findings: Vec<Finding>,
 }
 
+impl Finding {
+    /// The file line it is about, for ordering a report (a missing record sorts after the
+    /// line it follows; window-wide findings first).
+    fn line_key(&self) -> u64 {
+        match self {
+            Finding::Unreadable { line, .. }
+            | Finding::Altered { line, .. }
+            | Finding::Reordered { line, .. }
+            | Finding::Duplicated { line, .. }
+            | Finding::AppendedAfterAnchor { line, .. }
+            | Finding::TimeBackwards { line } => *line,
+            Finding::Missing { after_line, .. } => after_line.unwrap_or(0),
+            Finding::HeadMismatch { .. } | Finding::LeavesRejected { .. } => 0,
+        }
+    }
+}
+
 impl CheckReport {
     /// No tampering found.
     pub fn clean(&self) -> bool {
@@ -182,6 +199,7 @@ pub fn check(
         }
         None => window(heads, file, bad, &mut findings),
     }
+    findings.sort_by_key(Finding::line_key);
     report.findings = findings;
     report
 }

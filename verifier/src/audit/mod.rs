@@ -2,5 +2,7 @@
 //! checked against genesis; evidence bundles for one record; and a whole log file checked
 //! against its anchors.
 
+pub mod cli;
 pub mod heads;
 pub mod logcheck;
+pub mod logfile;

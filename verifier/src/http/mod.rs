@@ -4,7 +4,7 @@
 mod guard;
 mod i18n;
 mod metrics;
-mod page;
+pub mod page;
 
 pub use guard::{Guard, Limits};
 pub use metrics::Metrics;

@@ -1,0 +1,421 @@
+//! `credledger-verifier audit …`: the auditor's commands.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Subcommand};
+use credledger_core::bounded::BoundedVec;
+use credledger_core::genesis::Genesis;
+use credledger_core::ids::LogSourceId;
+use credledger_core::merkle::InclusionBuilder;
+use credledger_core::troad::LogRecord;
+use credledger_core::verify::{
+    EVIDENCE_VERSION, LogEvidence, MAX_EVIDENCE_BYTES, TrustAnchor, verify_log_evidence,
+};
+use serde_json::json;
+
+use super::heads::Heads;
+use super::logcheck::{CheckReport, Finding, check};
+use super::logfile::{for_each_line, read_leaves, read_log};
+use crate::http::page::taiwan_time;
+
+/// Auditing T-Road transfer logs anchored on the ledger.
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Export an evidence bundle for one record: its inclusion in the first anchored head that
+    /// holds it, with the ledger's proof of that head. Checked before it is written.
+    ///
+    /// Example: credledger-verifier audit prove --source troad-demo-ss1 --record 4711
+    ///   --log messages.jsonl --genesis genesis.json --node http://127.0.0.1:26800
+    ///   --out record-4711.bundle
+    Prove(ProveArgs),
+    /// Check an evidence bundle offline, against the genesis file alone. Exit code 0: proven;
+    /// 1: refused (the failed check is named); 2: the command itself failed.
+    ///
+    /// Example: credledger-verifier audit verify record-4711.bundle --genesis genesis.json
+    ///   --record record-4711.json
+    Verify(VerifyArgs),
+    /// Recompute a whole log file against the source's anchored heads and name, by line, every
+    /// record missing, altered, reordered, duplicated or appended after its anchor. Exit code
+    /// 0: intact; 1: findings; 2: the command itself failed.
+    ///
+    /// Example: credledger-verifier audit check-log --source troad-demo-ss1 messages.jsonl
+    ///   --leaves agent-store/ --genesis genesis.json --node http://127.0.0.1:26800
+    CheckLog(CheckLogArgs),
+}
+
+/// The chain: genesis and nodes.
+#[derive(Args, Debug)]
+pub struct ChainArgs {
+    /// The genesis file: the only thing trusted.
+    #[arg(long, value_name = "FILE")]
+    genesis: PathBuf,
+    /// Node API URLs, asked in turn, none trusted (comma-separated or repeated).
+    #[arg(
+        long = "node",
+        value_name = "URL",
+        value_delimiter = ',',
+        required = true
+    )]
+    nodes: Vec<String>,
+}
+
+/// Arguments of `audit prove`.
+#[derive(Args, Debug)]
+pub struct ProveArgs {
+    /// The log source.
+    #[arg(long)]
+    source: String,
+    /// The record: its line number in the log file, from 1.
+    #[arg(long, value_name = "LINE")]
+    record: u64,
+    /// The source's log file (JSON lines).
+    #[arg(long, value_name = "FILE")]
+    log: PathBuf,
+    /// The agent's leaves (its store folder or `leaves` file): faster than hashing the log.
+    #[arg(long, value_name = "PATH")]
+    leaves: Option<PathBuf>,
+    /// Where to write the bundle (default `<source>-record-<LINE>.bundle`).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    chain: ChainArgs,
+}
+
+/// Arguments of `audit verify`.
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The evidence bundle.
+    #[arg(value_name = "BUNDLE")]
+    bundle: PathBuf,
+    /// The genesis file: the only thing trusted.
+    #[arg(long, value_name = "FILE")]
+    genesis: PathBuf,
+    /// The record itself (a file holding its JSON line), to check it is the one proven.
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `audit check-log`.
+#[derive(Args, Debug)]
+pub struct CheckLogArgs {
+    /// The log file (JSON lines).
+    #[arg(value_name = "FILE")]
+    log: PathBuf,
+    /// The log source.
+    #[arg(long)]
+    source: String,
+    /// The agent's leaves (its store folder or `leaves` file). Used only if they reproduce
+    /// every anchored head; then each change is named by line, not only by anchor window.
+    #[arg(long, value_name = "PATH")]
+    leaves: Option<PathBuf>,
+    /// A record after the last anchor dated more than this before it was appended late.
+    #[arg(long, default_value_t = 60_000)]
+    max_delay_ms: u64,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    chain: ChainArgs,
+}
+
+/// Runs an audit command.
+pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
+    match cmd {
+        AuditCommand::Prove(a) => prove(a),
+        AuditCommand::Verify(a) => verify(a),
+        AuditCommand::CheckLog(a) => check_log(a),
+    }
+}
+
+fn trust(path: &Path) -> Result<TrustAnchor> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let genesis = Genesis::from_json(&bytes)
+        .with_context(|| format!("{} is not a genesis document", path.display()))?;
+    Ok(TrustAnchor::from_genesis(&genesis)?)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn heads<'a>(chain: &ChainArgs, anchor: &'a TrustAnchor, source: &str) -> Result<Heads<'a>> {
+    Ok(Heads {
+        http: reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(15))
+            .build()?,
+        nodes: chain.nodes.clone(),
+        anchor,
+        source: source
+            .parse::<LogSourceId>()
+            .map_err(|e| anyhow!("--source: {e}"))?,
+    })
+}
+
+fn prove(a: ProveArgs) -> Result<ExitCode> {
+    if a.record == 0 {
+        bail!("--record is a line number, counted from 1");
+    }
+    let index = a.record - 1;
+    let anchor = trust(&a.chain.genesis)?;
+    let heads = heads(&a.chain, &anchor, &a.source)?;
+    let ev = runtime()?.block_on(heads.first_covering(index))?;
+    let size = ev.record.tree_size;
+    // One pass over the log: the record's digest, and (without --leaves) every leaf.
+    let mut builder = InclusionBuilder::new(index, size)?;
+    let mut record: Option<LogRecord> = None;
+    let mut bad: Option<String> = None;
+    let hash_log = a.leaves.is_none();
+    for_each_line(&a.log, |line, bytes| {
+        if line > size || bad.is_some() {
+            return;
+        }
+        let parsed = bytes
+            .ok_or_else(|| "too long".to_string())
+            .and_then(|b| LogRecord::from_line(b).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(r) => {
+                if hash_log {
+                    builder.push(r.leaf());
+                }
+                if line == a.record {
+                    record = Some(r);
+                }
+            }
+            Err(e) if hash_log || line == a.record => bad = Some(format!("line {line}: {e}")),
+            Err(_) => {}
+        }
+    })?;
+    if let Some(b) = bad {
+        bail!("{b}; the log file is damaged here (`audit check-log` names what changed)");
+    }
+    let record =
+        record.ok_or_else(|| anyhow!("{} has fewer than {} lines", a.log.display(), a.record))?;
+    if let Some(path) = &a.leaves {
+        for leaf in read_leaves(path)?.into_iter().take(size as usize) {
+            builder.push(leaf);
+        }
+    }
+    let (leaf, proof) = builder
+        .finish()
+        .map_err(|e| anyhow!("the leaves end before the anchored size {size}: {e}"))?;
+    if leaf != record.leaf() {
+        bail!(
+            "line {} of the log does not match leaf {} of the leaves given",
+            a.record,
+            index
+        );
+    }
+    let bundle = LogEvidence {
+        version: EVIDENCE_VERSION,
+        index,
+        record_digest: record.digest(),
+        inclusion: BoundedVec::new(proof).map_err(|e| anyhow!("inclusion proof: {e}"))?,
+        anchor: ev,
+    };
+    // Checked exactly as `audit verify` will check it; a record that is not in the anchored
+    // log (altered, or slipped in) fails here rather than yielding a bundle.
+    let verdict = verify_log_evidence(&bundle, &anchor, Some(&record)).map_err(|r| {
+        anyhow!(
+            "line {} is not proven by anchor #{}: {r}",
+            a.record,
+            bundle.anchor.sequence
+        )
+    })?;
+    let out = a
+        .out
+        .unwrap_or_else(|| PathBuf::from(format!("{}-record-{}.bundle", a.source, a.record)));
+    let bytes = bundle.to_bytes();
+    std::fs::write(&out, &bytes).with_context(|| format!("cannot write {}", out.display()))?;
+    if a.json {
+        println!(
+            "{}",
+            json!({"bundle": out, "bytes": bytes.len(), "verdict": verdict})
+        );
+    } else {
+        println!(
+            "wrote {} ({} bytes): line {} of {} is in anchor #{} ({} records), block {} at {}",
+            out.display(),
+            bytes.len(),
+            a.record,
+            verdict.source,
+            verdict.sequence,
+            verdict.tree_size,
+            verdict.anchored_height,
+            taiwan_time(verdict.anchored_at)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(a: VerifyArgs) -> Result<ExitCode> {
+    let anchor = trust(&a.genesis)?;
+    let len = std::fs::metadata(&a.bundle)
+        .with_context(|| format!("cannot read {}", a.bundle.display()))?
+        .len();
+    if len > MAX_EVIDENCE_BYTES as u64 {
+        bail!(
+            "{} is {len} bytes; a bundle is at most {MAX_EVIDENCE_BYTES}",
+            a.bundle.display()
+        );
+    }
+    let bytes = std::fs::read(&a.bundle)?;
+    let record = match &a.record {
+        Some(p) => {
+            let mut line = None;
+            for_each_line(p, |n, b| {
+                if n == 1 {
+                    line = Some(b.map(<[u8]>::to_vec));
+                }
+            })?;
+            let bytes = line
+                .flatten()
+                .ok_or_else(|| anyhow!("{} holds no record line", p.display()))?;
+            Some(
+                LogRecord::from_line(&bytes)
+                    .with_context(|| format!("{} is not a T-Road record", p.display()))?,
+            )
+        }
+        None => None,
+    };
+    let result = LogEvidence::from_bytes(&bytes)
+        .and_then(|ev| verify_log_evidence(&ev, &anchor, record.as_ref()));
+    match result {
+        Ok(v) => {
+            if a.json {
+                println!("{}", json!({"outcome": "PROVEN", "verdict": v}));
+            } else {
+                println!(
+                    "PROVEN: record {} (line {}) of log source {} existed, unaltered, by {}",
+                    v.record_digest,
+                    v.index + 1,
+                    v.source,
+                    taiwan_time(v.anchored_at)
+                );
+                println!(
+                    "  anchored in #{} ({} records, root {}) at block {}; proven under block {}",
+                    v.sequence, v.tree_size, v.root, v.anchored_height, v.proven_at_height
+                );
+                if !v.record_checked {
+                    println!(
+                        "  (give --record FILE to check the record itself against the digest)"
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(r) => {
+            if a.json {
+                println!(
+                    "{}",
+                    json!({"outcome": "NOT_PROVEN", "failed_check": r.check(), "rejection": r})
+                );
+            } else {
+                println!("NOT PROVEN: {r}");
+                println!(
+                    "  failed check: {}",
+                    json!(r.check()).as_str().unwrap_or_default()
+                );
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn check_log(a: CheckLogArgs) -> Result<ExitCode> {
+    let anchor = trust(&a.chain.genesis)?;
+    let heads = heads(&a.chain, &anchor, &a.source)?;
+    let all = runtime()?.block_on(heads.all())?;
+    let (file, unreadable) = read_log(&a.log)?;
+    let reference = a.leaves.as_deref().map(read_leaves).transpose()?;
+    let report = check(
+        &all,
+        &file,
+        unreadable,
+        reference.as_deref(),
+        a.max_delay_ms,
+    );
+    if a.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print_report(&a.source, &report);
+    }
+    Ok(if report.clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print_report(source: &str, r: &CheckReport) {
+    println!(
+        "{}: {} lines; {} anchors hold {} records; {} lines not yet anchored",
+        source, r.records, r.anchors, r.anchored, r.unanchored
+    );
+    if r.clean() {
+        println!("INTACT: every anchored record is present, unaltered and in order");
+        return;
+    }
+    println!("TAMPERED: {} finding(s)", r.findings.len());
+    for f in &r.findings {
+        println!("  {}", describe(f));
+    }
+}
+
+/// One finding in a sentence.
+pub fn describe(f: &Finding) -> String {
+    match f {
+        Finding::Unreadable { line, reason } => format!("line {line}: not a record ({reason})"),
+        Finding::Altered {
+            line,
+            anchored_line,
+        } => format!("line {line}: altered (differs from anchored record {anchored_line})"),
+        Finding::Missing {
+            anchored_line,
+            after_line,
+        } => match after_line {
+            Some(l) => format!("anchored record {anchored_line} is missing (after line {l})"),
+            None => format!("anchored record {anchored_line} is missing (at the start)"),
+        },
+        Finding::Reordered {
+            line,
+            anchored_line,
+        } => format!("line {line}: reordered (anchored as record {anchored_line})"),
+        Finding::Duplicated { line, first_line } => {
+            format!("line {line}: duplicate of line {first_line}")
+        }
+        Finding::AppendedAfterAnchor {
+            line,
+            sequence,
+            anchored_at,
+            time,
+        } => format!(
+            "line {line}: appended after anchor #{sequence} (made {}) although dated {}",
+            taiwan_time(*anchored_at),
+            time.map_or("?".into(), taiwan_time)
+        ),
+        Finding::HeadMismatch {
+            sequence,
+            size,
+            from_line,
+            to_line,
+        } => format!(
+            "lines {from_line}–{to_line}: do not reproduce anchor #{sequence} ({size} records); give --leaves to name the line"
+        ),
+        Finding::TimeBackwards { line } => {
+            format!("line {line}: dated before the line above it")
+        }
+        Finding::LeavesRejected { sequence } => {
+            format!("the leaves given do not reproduce anchor #{sequence}; not used")
+        }
+    }
+}
