@@ -7,5 +7,6 @@ mod issuer_governance;
 mod issuer_keys;
 mod issuer_publish;
 mod network;
+mod troad_audit;
 mod verifier_cli;
 mod verifier_service;
