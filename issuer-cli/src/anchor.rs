@@ -184,7 +184,7 @@ fn run_agent(a: &RunArgs) -> Result<()> {
         anchors: 0,
         last_anchor: Instant::now(),
     };
-    agent.reconcile()?;
+    let mut catch_up = agent.reconcile()?;
     let started = agent.log.size();
     let mut input = Input::open(&a.input, a.follow)?;
     // spec/troad-log.md §4: the input's first `size` records are already in the log.
@@ -197,9 +197,27 @@ fn run_agent(a: &RunArgs) -> Result<()> {
         match input.next_record()? {
             Some(record) => {
                 agent.log.append(record.leaf())?;
-                agent.waiting.push(Instant::now());
+                match &catch_up {
+                    Some(head) if agent.log.size() == head.last_size => {
+                        agent.adopt(head)?;
+                        catch_up = None;
+                    }
+                    Some(_) => {}
+                    None => agent.waiting.push(Instant::now()),
+                }
             }
-            None if !a.follow => break,
+            None if !a.follow => {
+                if let Some(head) = &catch_up {
+                    bail!(
+                        "the input has {} records, but the ledger already anchored {} of {}: \
+                         is this the source's log file?",
+                        agent.log.size(),
+                        head.last_size,
+                        agent.source
+                    );
+                }
+                break;
+            }
             None => {}
         }
         let due = agent.waiting.len() as u64 >= a.every
@@ -246,12 +264,17 @@ fn percentiles(v: &mut [u64]) -> serde_json::Value {
 impl Agent {
     /// Brings the local record of the last anchor in line with the ledger's. A crash between
     /// the ledger's commit and the local record leaves the ledger one anchor ahead, of exactly
-    /// the checkpointed tree; anything else means the two logs differ, and the agent stops.
-    fn reconcile(&mut self) -> Result<()> {
+    /// the checkpointed tree. A local log that is behind the ledger (lost, or rebuilt from
+    /// the log file) is returned to be caught up from the input; anything else means the two
+    /// logs differ, and the agent stops.
+    fn reconcile(&mut self) -> Result<Option<LogSourceRecord>> {
         let on_ledger = source_record(&self.ledger, &self.source)?;
         let local = self.log.anchored().map_or(0, |h| h.sequence);
         if on_ledger.last_sequence == local {
-            return Ok(());
+            return Ok(None);
+        }
+        if on_ledger.last_sequence > local && on_ledger.last_size > self.log.size() {
+            return Ok(Some(on_ledger));
         }
         if on_ledger.last_sequence == local + 1
             && on_ledger.last_size == self.log.size()
@@ -262,7 +285,7 @@ impl Agent {
                 size: on_ledger.last_size,
                 root: on_ledger.last_root,
             })?;
-            return Ok(());
+            return Ok(None);
         }
         bail!(
             "the local log of {} (anchor #{local}, {} records, root {}) does not match the ledger \
@@ -276,12 +299,41 @@ impl Agent {
         )
     }
 
+    /// Takes the ledger's latest head as this log's anchor once the log, rebuilt from the
+    /// input, has reached its size with the same root.
+    fn adopt(&mut self, head: &LogSourceRecord) -> Result<()> {
+        if self.log.root() != head.last_root {
+            bail!(
+                "the input's first {} records have root {}, but the ledger anchored root {} \
+                 (anchor #{}): the log file differs from what was anchored; \
+                 `credledger-verifier audit check-log` names the lines",
+                head.last_size,
+                self.log.root(),
+                head.last_root,
+                head.last_sequence
+            );
+        }
+        self.log.mark_anchored(AnchoredHead {
+            sequence: head.last_sequence,
+            size: head.last_size,
+            root: head.last_root,
+        })?;
+        eprintln!(
+            "anchor: local log rebuilt up to anchor #{} ({} records)",
+            head.last_sequence, head.last_size
+        );
+        Ok(())
+    }
+
     /// Anchors the current tree; with `patient`, failures to reach the ledger are retried
     /// until it answers (a following agent must not stop on an outage).
     fn anchor(&mut self, patient: bool) -> Result<()> {
         // The tree is made durable before it is signed, so that after a crash the local log
         // holds at least what the ledger may already have anchored.
         self.log.checkpoint()?;
+        // The interval runs from when an anchor is sent, not from its commit, so that records
+        // wait at most one interval plus one commit.
+        let began = Instant::now();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -294,7 +346,7 @@ impl Agent {
                             .map(|t| now.duration_since(t).as_millis() as u64),
                     );
                     self.anchors += 1;
-                    self.last_anchor = now;
+                    self.last_anchor = began;
                     eprintln!(
                         "anchor: #{} of {} at {} records, block {height}",
                         self.log.anchored().map_or(0, |h| h.sequence),
@@ -308,7 +360,7 @@ impl Agent {
                     eprintln!("anchor: attempt {attempt} failed ({e:#}); retrying");
                     std::thread::sleep(Duration::from_millis(500));
                     // The anchor may have committed although its answer was lost.
-                    if self.reconcile().is_ok()
+                    if matches!(self.reconcile(), Ok(None))
                         && self
                             .log
                             .anchored()

@@ -8,11 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use base64::Engine;
 use credledger_core::bounded::BoundedVec;
 use credledger_core::encoding::encode;
 use credledger_core::hash::Digest;
 use credledger_core::ids::Timestamp;
 use credledger_core::tx::{AnchorTx, Signed, Transaction};
+use credledger_tests::citizen::Verifier;
 use credledger_tests::net::Net;
 use credledger_tests::troad::sample_record;
 use credledger_tests::{Output, bin_dir, import_key, run};
@@ -105,6 +107,16 @@ fn write_records(path: &Path, from: u64, to: u64, start: u64) {
     for i in from..to {
         writeln!(f, "{}", sample_record(9, i, Timestamp(start)).to_line()).unwrap();
     }
+}
+
+/// Percent-encodes a form value (base64 has `+`, `/` and `=`).
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn lines(path: &Path) -> Vec<String> {
@@ -238,6 +250,35 @@ fn a_hundred_thousand_records_are_anchored_proven_offline_and_every_tampering_fo
         let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
         assert!(v["failed_check"].is_string(), "byte {at}: {v}");
     }
+
+    // The verifier service checks the same bundle for an auditor's browser or program.
+    let v = Verifier::start(&net, &[]);
+    let http = reqwest::blocking::Client::new();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    let api = |body: serde_json::Value| -> serde_json::Value {
+        http.post(format!("{}/api/v1/audit/verify", v.url))
+            .json(&body)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let good = api(serde_json::json!({ "bundle": b64, "record": original[4710] }));
+    assert_eq!(good["outcome"], "PROVEN", "{good}");
+    assert_eq!(good["verdict"]["index"], 4710);
+    let bad = api(serde_json::json!({ "bundle": b64, "record": original[4711] }));
+    assert_eq!(bad["outcome"], "NOT_PROVEN", "{bad}");
+    assert_eq!(bad["failed_check"], "record", "{bad}");
+    let page = http
+        .post(format!("{}/audit?lang=en", v.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("bundle={}&record=", url_encode(&b64)))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("data-outcome=\"PROVEN\""), "{page}");
+    assert!(page.contains("Line</dt><dd>4711"), "{page}");
 
     // The ledger refuses heads that are not consistent extensions of the last one.
     let last = net

@@ -1,4 +1,4 @@
-// The scan page's behaviour. Everything works without it (photo upload needs it; paste does
+// The scan and audit pages' behaviour. Everything works without it (photo upload needs it; paste does
 // not); with it, the phone's camera scans live where the browser has BarcodeDetector.
 "use strict";
 (function () {
@@ -35,6 +35,20 @@
           }
         })
         .catch(function (e) { say(String(e)); });
+    });
+  }
+
+  // The auditor's page: a chosen bundle file is put into the form as base64.
+  var bundleFile = document.getElementById("bundle-file");
+  if (bundleFile) {
+    bundleFile.addEventListener("change", function () {
+      var file = bundleFile.files && bundleFile.files[0];
+      if (!file) return;
+      file.arrayBuffer().then(function (buf) {
+        var bytes = new Uint8Array(buf), s = "";
+        for (var i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
+        document.getElementById("bundle").value = btoa(s);
+      });
     });
   }
 

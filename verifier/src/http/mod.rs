@@ -1,6 +1,7 @@
 //! The verifier's HTTP service: the JSON API (`/api/v1`, spec/openapi-verifier.yaml), the
 //! citizens' pages, `/health` and `/metrics`, all behind one guard.
 
+mod audit;
 mod guard;
 mod i18n;
 mod metrics;
@@ -57,6 +58,16 @@ pub fn router(app: Shared, guard: Arc<Guard>) -> Router {
         .route(
             "/api/v1/verify-image",
             post(verify_image).layer(DefaultBodyLimit::max(MAX_IMAGE_BYTES)),
+        )
+        .route(
+            "/audit",
+            get(audit::page)
+                .post(audit::submit)
+                .layer(DefaultBodyLimit::max(audit::MAX_AUDIT_BODY)),
+        )
+        .route(
+            "/api/v1/audit/verify",
+            post(audit::verify_api).layer(DefaultBodyLimit::max(audit::MAX_AUDIT_BODY)),
         )
         .route("/assets/app.js", get(app_js))
         .route("/assets/app.css", get(app_css))

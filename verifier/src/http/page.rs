@@ -29,7 +29,7 @@ fn date(t: Timestamp) -> String {
     taiwan_time(t).chars().take(10).collect()
 }
 
-fn shell(lang: Lang, title: &str, switch_href: &str, body: &str) -> String {
+pub(super) fn shell(lang: Lang, title: &str, switch_href: &str, body: &str) -> String {
     let w = words(lang);
     format!(
         "<!doctype html>\n<html lang=\"{html}\"><head><meta charset=\"utf-8\">\
