@@ -137,3 +137,15 @@ fn wrong_files_and_oversized_input_are_named() {
     b.extend_from_slice(&[0xff; 40]);
     assert!(LogEvidence::from_bytes(&b).is_err());
 }
+
+proptest::proptest! {
+    #[test]
+    fn any_bytes_decode_or_are_refused_without_panic(tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..3000)) {
+        let mut b = EVIDENCE_MAGIC.to_vec();
+        b.extend_from_slice(&tail);
+        if let Ok(ev) = LogEvidence::from_bytes(&b) {
+            proptest::prop_assert_eq!(ev.to_bytes(), b);
+        }
+        let _ = LogEvidence::from_bytes(&tail);
+    }
+}
