@@ -381,11 +381,22 @@ pub fn describe(f: &Finding) -> String {
         } => format!("line {line}: altered (differs from anchored record {anchored_line})"),
         Finding::Missing {
             anchored_line,
+            count,
             after_line,
-        } => match after_line {
-            Some(l) => format!("anchored record {anchored_line} is missing (after line {l})"),
-            None => format!("anchored record {anchored_line} is missing (at the start)"),
-        },
+        } => {
+            let what = if *count == 1 {
+                format!("anchored record {anchored_line} is missing")
+            } else {
+                format!(
+                    "anchored records {anchored_line}–{} ({count}) are missing",
+                    anchored_line + count - 1
+                )
+            };
+            match after_line {
+                Some(l) => format!("{what} (after line {l})"),
+                None => format!("{what} (at the start)"),
+            }
+        }
         Finding::Reordered {
             line,
             anchored_line,

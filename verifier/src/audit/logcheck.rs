@@ -39,10 +39,12 @@ pub enum Finding {
         /// The anchored record it replaces (its line in the anchored log).
         anchored_line: u64,
     },
-    /// An anchored record is not in the file.
+    /// Anchored records are not in the file: `count` of them from `anchored_line` on.
     Missing {
-        /// Its line in the anchored log.
+        /// The first one's line in the anchored log.
         anchored_line: u64,
+        /// How many consecutive anchored records are missing there.
+        count: u64,
         /// The last file line before the gap (`None`: at the start).
         after_line: Option<u64>,
     },
@@ -323,14 +325,28 @@ fn align(
             });
         }
     }
+    // Consecutive missing records are one finding: a truncated log is one line of report.
     let missing = |from: u64, to: u64, after: Option<u64>, findings: &mut Vec<Finding>| {
         for q in from..to {
-            if !seen.contains_key(&q) {
-                findings.push(Finding::Missing {
-                    anchored_line: q + 1,
-                    after_line: after,
-                });
+            if seen.contains_key(&q) {
+                continue;
             }
+            if let Some(Finding::Missing {
+                anchored_line,
+                count,
+                after_line,
+            }) = findings.last_mut()
+            {
+                if *after_line == after && *anchored_line + *count == q + 1 {
+                    *count += 1;
+                    continue;
+                }
+            }
+            findings.push(Finding::Missing {
+                anchored_line: q + 1,
+                count: 1,
+                after_line: after,
+            });
         }
     };
     // Walks the file with the next anchored position expected; a foreign record where an
