@@ -225,10 +225,10 @@ fn window(heads: &[Head], file: &[FileRecord], bad: usize, findings: &mut Vec<Fi
         } else {
             first.insert(r.leaf, line);
         }
-        if let (Some(p), Some(t)) = (previous, r.time) {
-            if t < p {
-                findings.push(Finding::TimeBackwards { line });
-            }
+        if let (Some(p), Some(t)) = (previous, r.time)
+            && t < p
+        {
+            findings.push(Finding::TimeBackwards { line });
         }
         previous = r.time.or(previous);
     }
@@ -336,11 +336,11 @@ fn align(
                 count,
                 after_line,
             }) = findings.last_mut()
+                && *after_line == after
+                && *anchored_line + *count == q + 1
             {
-                if *after_line == after && *anchored_line + *count == q + 1 {
-                    *count += 1;
-                    continue;
-                }
+                *count += 1;
+                continue;
             }
             findings.push(Finding::Missing {
                 anchored_line: q + 1,
