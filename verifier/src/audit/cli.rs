@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::heads::Heads;
 use super::logcheck::{CheckReport, Finding, check};
-use super::logfile::{for_each_line, read_leaves, read_log};
+use super::logfile::{for_each_leaf, for_each_line, read_leaves, read_log};
 use crate::http::page::taiwan_time;
 
 /// Auditing T-Road transfer logs anchored on the ledger.
@@ -201,9 +201,7 @@ fn prove(a: ProveArgs) -> Result<ExitCode> {
     let record =
         record.ok_or_else(|| anyhow!("{} has fewer than {} lines", a.log.display(), a.record))?;
     if let Some(path) = &a.leaves {
-        for leaf in read_leaves(path)?.into_iter().take(size as usize) {
-            builder.push(leaf);
-        }
+        for_each_leaf(path, size, |leaf| builder.push(leaf))?;
     }
     let (leaf, proof) = builder
         .finish()

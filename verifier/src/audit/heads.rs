@@ -1,11 +1,12 @@
-//! A log source's anchored heads, fetched from any node (none trusted) and each checked with
-//! core's `verify_anchor` against the trust anchor before it is used (spec/troad-log.md §6).
+//! A log source's anchored heads, fetched from any node (none trusted) and each checked
+//! against the trust anchor (commit, then state proof) before it is used
+//! (spec/troad-log.md §6 steps 1–2).
 
 use credledger_core::block::{CommitCertificate, Header};
 use credledger_core::ids::{LogSourceId, Timestamp};
 use credledger_core::smt::StateProof;
 use credledger_core::state::{LogSourceRecord, StateKey, StateValue};
-use credledger_core::verify::{AnchorEvidence, TrustAnchor, verify_anchor};
+use credledger_core::verify::{AnchorEvidence, TrustAnchor};
 use serde::Deserialize;
 
 /// Largest state answer accepted from a node.
@@ -134,7 +135,7 @@ impl Heads<'_> {
         }
     }
 
-    /// Anchor `sequence` with its evidence, checked with core's `verify_anchor`.
+    /// Anchor `sequence` with its evidence, checked against the trust anchor.
     pub async fn anchor(&self, sequence: u64) -> Result<AnchorEvidence, HeadsError> {
         let key = StateKey::LogAnchor(self.source.clone(), sequence);
         let a = self
@@ -157,12 +158,8 @@ impl Heads<'_> {
             header: a.header,
             commit: a.commit,
         };
-        // Already checked above; checked again through the one function bundles use, so the
-        // evidence written out is exactly what `audit verify` accepts.
-        verify_anchor(&ev, self.anchor).map_err(|e| HeadsError::Unavailable {
-            what: format!("anchor #{sequence}"),
-            last: e.to_string(),
-        })?;
+        // `entry` checked the header and the proof of this very record, which is what
+        // `verify_anchor` checks; `audit prove` runs the whole bundle check before writing.
         Ok(ev)
     }
 

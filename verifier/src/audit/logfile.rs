@@ -96,26 +96,49 @@ pub fn read_log(path: &Path) -> Result<(Vec<FileRecord>, Vec<Finding>), FileErro
     Ok((records, findings))
 }
 
-/// The leaves of an agent's `leaves` file (or of the `leaves` file in a store folder).
-pub fn read_leaves(path: &Path) -> Result<Vec<Digest>, FileError> {
-    let path = if path.is_dir() {
+/// The `leaves` file itself, or the one in a store folder.
+fn leaves_file(path: &Path) -> std::path::PathBuf {
+    if path.is_dir() {
         path.join("leaves")
     } else {
         path.to_path_buf()
-    };
-    let bytes = std::fs::read(&path).map_err(io(&path))?;
-    if bytes.len() % 32 != 0 {
+    }
+}
+
+/// Calls `each` with the first `count` leaves of an agent's leaves file (fewer if it is
+/// shorter), reading it in chunks: memory does not grow with the log.
+pub fn for_each_leaf(
+    path: &Path,
+    count: u64,
+    mut each: impl FnMut(Digest),
+) -> Result<(), FileError> {
+    let path = leaves_file(path);
+    let len = std::fs::metadata(&path).map_err(io(&path))?.len();
+    if len % 32 != 0 {
         return Err(FileError::Leaves {
             path: path.display().to_string(),
-            len: bytes.len() as u64,
+            len,
         });
     }
-    Ok(bytes
-        .chunks_exact(32)
-        .map(|c| {
+    let mut reader = BufReader::with_capacity(1 << 20, File::open(&path).map_err(io(&path))?);
+    let mut left = count.min(len / 32);
+    let mut buf = [0u8; 32 * 1024];
+    while left > 0 {
+        let want = (left * 32).min(buf.len() as u64) as usize;
+        reader.read_exact(&mut buf[..want]).map_err(io(&path))?;
+        for c in buf[..want].chunks_exact(32) {
             let mut d = [0u8; 32];
             d.copy_from_slice(c);
-            Digest(d)
-        })
-        .collect())
+            each(Digest(d));
+        }
+        left -= (want / 32) as u64;
+    }
+    Ok(())
+}
+
+/// All leaves of an agent's leaves file (or of the one in a store folder).
+pub fn read_leaves(path: &Path) -> Result<Vec<Digest>, FileError> {
+    let mut out = Vec::new();
+    for_each_leaf(path, u64::MAX, |d| out.push(d))?;
+    Ok(out)
 }
