@@ -1,6 +1,7 @@
 //! The council registers a new issuer key: one approval is refused by the ledger, two (the
 //! threshold) are accepted, and the Ministry then publishes with the new key.
 
+use credledger_tests::citizen::Verifier;
 use credledger_tests::net::Net;
 use credledger_tests::{import_key, run};
 use serde_json::{Value, json};
@@ -135,6 +136,16 @@ fn a_new_issuer_key_needs_the_council_threshold_then_publishes() {
         ],
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
+    // The public verifier, which trusts only genesis, learns the new key from the ledger's
+    // state when it first meets it, and judges the credential VALID.
+    let verifier = Verifier::start(&net, &["--registry-refresh-ms", "500"]);
+    let new_id = serde_json::from_str::<Value>(&out.stdout).unwrap()["credential"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let new_text = std::fs::read_to_string(d.join(format!("issued/{new_id}.qr.txt"))).unwrap();
+    let (_, r) = verifier.verify(new_text.trim());
+    assert_eq!(r["outcome"], "VALID", "{r}\n{}", verifier.log());
 
     // The old key published something, then is revoked from before that: `key affected`
     // lists it for reissue.
@@ -232,6 +243,21 @@ fn a_new_issuer_key_needs_the_council_threshold_then_publishes() {
         .map(|a| &a["credential"])
         .collect();
     assert_eq!(ids, [&old_id], "{v}");
+    // The verifier's registry re-reads the key and learns the revocation: the credential it
+    // signed after the cut-off is no longer genuine.
+    let old_text =
+        std::fs::read_to_string(d.join(format!("issued/{}.qr.txt", old_id.as_str().unwrap())))
+            .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut outcome = Value::Null;
+    while std::time::Instant::now() < deadline {
+        outcome = verifier.verify(old_text.trim()).1["outcome"].clone();
+        if outcome == "NOT_GENUINE" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(outcome, "NOT_GENUINE", "{}", verifier.log());
 
     // Reissue it under the new key: same claims, a new id, the old one revoked as superseded.
     let old_file = d.join(format!(

@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use credledger_core::ids::Timestamp;
-use credledger_core::presentation::Presentation;
+use credledger_core::presentation::{CompactPresentation, Presentation};
 use credledger_core::verify::{
     Check, Outcome, Policy, Rejection, describe, describe_claims, verify, verify_parts,
 };
 
 use crate::ledger::{Fetched, LedgerClient};
+use crate::registry::RegistryLearner;
 use crate::report::{CheckResult, LedgerView, Report, State};
 use crate::trust::Trust;
 
@@ -21,6 +22,8 @@ pub struct Checker {
     ledger: Arc<LedgerClient>,
     /// Status older than this (ms) is not believed (except revocation).
     freshness_ms: u64,
+    /// Looks up issuers, keys and kinds added after genesis.
+    learner: RegistryLearner,
 }
 
 /// The clock, in ms since 1970.
@@ -40,7 +43,13 @@ impl Checker {
             trust,
             ledger: Arc::new(ledger),
             freshness_ms,
+            learner: RegistryLearner::default(),
         }
+    }
+
+    /// The ledger client.
+    pub fn ledger(&self) -> &Arc<LedgerClient> {
+        &self.ledger
     }
 
     /// The trust.
@@ -89,6 +98,13 @@ impl Checker {
             );
             r.credential = None;
             return r;
+        }
+        // A credential whose status is not cached is first checked for genuineness, so a forged
+        // presentation costs the nodes nothing (spec/verifier.md §3.2).
+        if !self.ledger.is_cached(&c.body.issuer, c.body.id)
+            && let Some(refused) = self.refuse_early(c, now.unwrap_or_else(now_ms)).await
+        {
+            return refused;
         }
         let fetched = self
             .ledger
@@ -159,6 +175,49 @@ impl Checker {
                 }
                 r
             }
+        }
+    }
+
+    /// The checks that need no ledger (issuer, kind, signature, claims); a registry gap is
+    /// first filled from the ledger (spec/verifier.md §3.4). `Some` if the presentation fails
+    /// one of them.
+    async fn refuse_early(&self, c: &CompactPresentation, now: Timestamp) -> Option<Report> {
+        let genuine = |s: &crate::trust::TrustState| {
+            verify_parts(c, None, &s.anchor, now, &Policy::GENUINENESS)
+        };
+        let mut result = self.trust.read(genuine);
+        let gap = matches!(
+            &result,
+            Err(Rejection::UnknownIssuer { .. }
+                | Rejection::UnknownKey { .. }
+                | Rejection::UnknownKind { .. }
+                | Rejection::KindNotAuthorized { .. })
+        );
+        if gap {
+            let b = &c.body;
+            let learned = self
+                .learner
+                .learn(&self.ledger, &self.trust, &b.issuer, &b.key_id, &b.kind)
+                .await;
+            if learned {
+                result = self.trust.read(genuine);
+            }
+        }
+        match result {
+            Err(e)
+                if matches!(
+                    e.check(),
+                    Check::Decoding
+                        | Check::IssuerKnown
+                        | Check::KindAuthorized
+                        | Check::Signature
+                        | Check::Claims
+                ) =>
+            {
+                Some(self.refused(e, None, now, true))
+            }
+            // Key validity and the window depend on the ledger's record: judged below.
+            _ => None,
         }
     }
 

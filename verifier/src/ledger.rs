@@ -62,6 +62,17 @@ impl LedgerClient {
         &self.nodes
     }
 
+    /// The HTTP client (bounded timeouts) the nodes are asked with.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Whether evidence of this credential is cached (fresh or being refreshed).
+    pub fn is_cached(&self, issuer: &IssuerId, id: CredentialId) -> bool {
+        self.cached(issuer, id)
+            .is_some_and(|(age, _)| age < self.refresh * 3)
+    }
+
     /// Status evidence for a credential (spec/verifier.md §3.3): cached if younger than the
     /// refresh time; cached but refreshed in the background if younger than three times it, so
     /// a scan does not wait for the ledger; otherwise asked of the nodes now.

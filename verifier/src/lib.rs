@@ -7,6 +7,7 @@ pub mod follower;
 pub mod http;
 pub mod ledger;
 pub mod qrimage;
+pub mod registry;
 pub mod report;
 pub mod serve;
 pub mod trust;

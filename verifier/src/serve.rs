@@ -42,6 +42,10 @@ pub struct ServeArgs {
     /// the background up to three times this long; spec/verifier.md §3).
     #[arg(long, value_name = "MS", default_value_t = 2_000)]
     pub status_refresh_ms: u64,
+    /// Re-read every issuer, key and kind the registry holds this often, so removals and key
+    /// revocations by governance reach it (spec/verifier.md §3.4).
+    #[arg(long, value_name = "MS", default_value_t = 60_000)]
+    pub registry_refresh_ms: u64,
     /// Requests per second one client address may make, sustained.
     #[arg(long, default_value_t = NonZeroU32::MIN.saturating_add(19))]
     pub rate_per_ip: NonZeroU32,
@@ -88,6 +92,19 @@ pub async fn serve(a: ServeArgs) -> Result<()> {
     let app = Arc::new(App {
         checker: Checker::new(trust, ledger, a.freshness_ms),
         metrics: metrics.clone(),
+    });
+    // Issuers, keys and kinds change by governance; what the registry holds is re-read
+    // periodically so removals and revocations reach it (spec/verifier.md §3.4).
+    let (trust, ledger) = (app.checker.trust().clone(), app.checker.ledger().clone());
+    let every = Duration::from_millis(a.registry_refresh_ms.max(100));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if crate::registry::refresh_known(&ledger, &trust).await {
+                tracing::info!("issuer registry updated from the ledger");
+            }
+        }
     });
     let guard = Arc::new(Guard::new(
         Limits {

@@ -99,6 +99,15 @@ impl Trust {
         f(&guard)
     }
 
+    /// Changes the registry (entries proven under a verified header); returns what `f` does.
+    pub fn update_registry<T>(
+        &self,
+        f: impl FnOnce(&mut credledger_core::registry::Registry) -> T,
+    ) -> T {
+        let mut s = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        f(s.anchor.registry_mut())
+    }
+
     /// Height and time of the last verified header.
     pub fn tip(&self) -> (Height, Timestamp) {
         self.read(|s| (s.light.height, s.light.time))

@@ -158,6 +158,37 @@ async fn every_verdict_from_an_honest_node() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_presentations_cost_the_nodes_nothing() {
+    let mut rig = Rig::new(4, vec![]).await;
+    let good = rig.world.lawyer_license(1, None);
+    rig.world.publish(&good);
+    rig.commit(&[&good]);
+    rig.synced().await;
+    let compact = match World::compact(&good, None) {
+        Presentation::Compact(c) => c,
+        Presentation::Full { compact, .. } => compact,
+    };
+    // Forgeries with fresh ids (a bad signature, an unknown issuer) are refused before the
+    // ledger is asked; the genuine one is asked for once and then served from the cache.
+    for i in 0..50u8 {
+        let mut forged = compact.clone();
+        forged.body.id.0[0] = i;
+        forged.body.id.0[1] = 0xee;
+        if i % 2 == 1 {
+            forged.body.issuer = "mof".parse().unwrap();
+        }
+        let r = rig
+            .checker
+            .check_text(&Presentation::Compact(forged).to_qr_text())
+            .await;
+        assert_eq!(r.outcome, Verdict::NotGenuine, "{r:?}");
+    }
+    assert_eq!(rig.script.lock().unwrap().status_requests, 0);
+    assert_eq!(rig.check(&good).await.outcome, Verdict::Valid);
+    assert_eq!(rig.script.lock().unwrap().status_requests, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_lying_about_status_never_yields_valid() {
     let mut rig = Rig::new(2, vec![]).await;
     let c = rig.world.lawyer_license(1, None);

@@ -21,6 +21,8 @@ use serde_json::{Value, json};
 pub struct Script {
     pub headers: Vec<(Header, CommitCertificate)>,
     pub evidence: HashMap<CredentialId, StatusEvidence>,
+    /// Status requests served, to check what scans cost the nodes.
+    pub status_requests: usize,
 }
 
 pub type Shared = Arc<Mutex<Script>>;
@@ -67,9 +69,9 @@ pub async fn serve(script: Shared) -> String {
         Path((_, id)): Path<(String, String)>,
     ) -> Result<Json<StatusEvidence>, axum::http::StatusCode> {
         let id: CredentialId = id.parse().unwrap();
-        s.lock()
-            .unwrap()
-            .evidence
+        let mut s = s.lock().unwrap();
+        s.status_requests += 1;
+        s.evidence
             .get(&id)
             .cloned()
             .map(Json)

@@ -1,0 +1,188 @@
+//! Keeping the issuer registry current after genesis: issuers, keys and kinds that governance
+//! added or changed are read from the ledger's state, each proven under a header the light
+//! client accepts, before a presentation is judged by them (spec/verifier.md §3.4).
+//!
+//! A presentation naming an unknown issuer, key or kind makes the verifier look once; a forged
+//! one cannot make it look again for the same names within [`RETRY_AFTER`], and only one look
+//! runs at a time, so forged scans cannot turn into a flood on the nodes.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use credledger_core::block::{CommitCertificate, Header};
+use credledger_core::ids::{IssuerId, KeyId, KindId};
+use credledger_core::smt::StateProof;
+use credledger_core::state::{StateKey, StateValue};
+use credledger_core::verify::check_header;
+use serde::Deserialize;
+
+use crate::ledger::LedgerClient;
+use crate::trust::Trust;
+
+/// Least time between two looks for the same names.
+pub const RETRY_AFTER: Duration = Duration::from_secs(30);
+/// Most names remembered; beyond it the memory is cleared.
+const MAX_TRIED: usize = 10_000;
+/// Largest state answer read.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+#[derive(Deserialize)]
+struct Answer {
+    value: Option<StateValue>,
+    proof: StateProof,
+    header: Header,
+    commit: CommitCertificate,
+}
+
+/// Looks up registry entries on demand.
+#[derive(Debug, Default)]
+pub struct RegistryLearner {
+    tried: Mutex<HashMap<String, Instant>>,
+    busy: AtomicBool,
+}
+
+impl RegistryLearner {
+    /// Reads the issuer, its key and the kind from the ledger and adds what is proven to the
+    /// registry. Returns whether the registry changed. Does nothing (returns `false`) if the
+    /// same names were looked up within [`RETRY_AFTER`] or another look is running.
+    pub async fn learn(
+        &self,
+        ledger: &LedgerClient,
+        trust: &Trust,
+        issuer: &IssuerId,
+        key: &KeyId,
+        kind: &KindId,
+    ) -> bool {
+        let name = format!("{issuer}/{key}/{kind}");
+        {
+            let mut tried = self.tried.lock().unwrap_or_else(|e| e.into_inner());
+            if tried.get(&name).is_some_and(|t| t.elapsed() < RETRY_AFTER) {
+                return false;
+            }
+            if tried.len() >= MAX_TRIED {
+                tried.clear();
+            }
+            tried.insert(name, Instant::now());
+        }
+        if self.busy.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        let keys = [
+            StateKey::Issuer(issuer.clone()),
+            StateKey::IssuerKey(issuer.clone(), key.clone()),
+            StateKey::Kind(kind.clone()),
+        ];
+        let changed = refresh(ledger, trust, &keys).await;
+        self.busy.store(false, Ordering::Release);
+        changed
+    }
+}
+
+/// Re-reads every issuer, key and kind the registry holds, so that removals, revocations and
+/// new kinds reach it (run periodically by the service).
+pub async fn refresh_known(ledger: &LedgerClient, trust: &Trust) -> bool {
+    let keys: Vec<StateKey> = trust.read(|s| {
+        let r = s.anchor.registry();
+        let mut keys: Vec<StateKey> = r
+            .issuers()
+            .flat_map(|i| {
+                let mut v = vec![StateKey::Issuer(i.id.clone())];
+                v.extend(i.kinds.iter().map(|k| StateKey::Kind(k.clone())));
+                v
+            })
+            .collect();
+        keys.extend(
+            r.keys()
+                .map(|k| StateKey::IssuerKey(k.issuer.clone(), k.key_id.clone())),
+        );
+        keys.sort_by_key(StateKey::hash);
+        keys.dedup();
+        keys
+    });
+    refresh(ledger, trust, &keys).await
+}
+
+/// Fetches each key's entry and puts the proven ones into the registry.
+async fn refresh(ledger: &LedgerClient, trust: &Trust, keys: &[StateKey]) -> bool {
+    let mut changed = false;
+    for key in keys {
+        let Some(value) = fetch(ledger, trust, key).await else {
+            continue;
+        };
+        changed |= trust.update_registry(|r| match value {
+            StateValue::Issuer(rec) => {
+                let new = r.issuer(&rec.id) != Some(&rec);
+                if new {
+                    r.put_issuer(rec);
+                }
+                new
+            }
+            StateValue::IssuerKey(rec) => {
+                let new = r.key(&rec.issuer, &rec.key_id).map(|k| &k.record) != Some(&rec);
+                match r.put_key(rec) {
+                    Ok(()) => new,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "a registered issuer key does not decode");
+                        false
+                    }
+                }
+            }
+            StateValue::Kind(def) => {
+                let new = r.kind(&def.id) != Some(&def);
+                if new {
+                    r.put_kind(def);
+                }
+                new
+            }
+            _ => false,
+        });
+    }
+    changed
+}
+
+fn path(key: &StateKey) -> Option<String> {
+    match key {
+        StateKey::Issuer(i) => Some(format!("/v1/state/issuer/{i}")),
+        StateKey::IssuerKey(i, k) => Some(format!("/v1/state/issuer-key/{i}/{k}")),
+        StateKey::Kind(k) => Some(format!("/v1/state/kind/{k}")),
+        _ => None,
+    }
+}
+
+/// A present entry, proven under a header of the verified chain; nodes are asked in turn.
+async fn fetch(ledger: &LedgerClient, trust: &Trust, key: &StateKey) -> Option<StateValue> {
+    let path = path(key)?;
+    for node in ledger.nodes() {
+        let Ok(resp) = ledger.http().get(format!("{node}{path}")).send().await else {
+            continue;
+        };
+        let Ok(bytes) = crate::follower::read_limited(resp, MAX_ANSWER_BYTES).await else {
+            continue;
+        };
+        let Ok(a) = serde_json::from_slice::<Answer>(&bytes) else {
+            continue;
+        };
+        // The header must belong to the chain the light client follows (a conflicting one
+        // raises the fork alarm there) and carry a valid commit.
+        if trust
+            .check_evidence_header(node, &a.header, &a.commit)
+            .is_err()
+            || trust
+                .read(|s| check_header(&a.header, &a.commit, &s.anchor))
+                .is_err()
+        {
+            continue;
+        }
+        let value_hash = a.value.as_ref().map(StateValue::hash);
+        if a.proof
+            .verify(&a.header.state_root, &key.hash(), value_hash.as_ref())
+            .is_err()
+        {
+            continue;
+        }
+        return a.value;
+    }
+    None
+}
