@@ -91,8 +91,6 @@ impl KeyArgs {
 pub struct Ledger {
     /// The genesis.
     pub genesis: Genesis,
-    /// Its registry and validators.
-    pub anchor: TrustAnchor,
     /// The nodes.
     pub nodes: Nodes,
 }
@@ -105,7 +103,8 @@ impl LedgerArgs {
             anyhow!("no genesis: give --genesis FILE (or `genesis` in the config file)")
         })?;
         let genesis = read_genesis(&path)?;
-        let anchor = TrustAnchor::from_genesis(&genesis)?;
+        // A genesis that does not make a trust anchor (bad keys, sets) is refused up front.
+        TrustAnchor::from_genesis(&genesis)?;
         let nodes = if self.nodes.is_empty() {
             config.nodes
         } else {
@@ -113,7 +112,6 @@ impl LedgerArgs {
         };
         Ok(Ledger {
             genesis,
-            anchor,
             nodes: Nodes::new(&nodes)?,
         })
     }

@@ -13,6 +13,7 @@ use credledger_core::credential::{
 use credledger_core::hash::Digest;
 use credledger_core::ids::{CredentialId, KindId, Timestamp};
 use credledger_core::presentation::{CompactPresentation, Presentation};
+use credledger_core::state::{StateKey, StateValue};
 use credledger_core::tx::{IssuerAction, SignedBody};
 use serde_json::{Value, json};
 
@@ -168,18 +169,26 @@ pub fn run(a: &PublishArgs) -> Result<()> {
             o.body.kind
         );
     }
-    let schema = ledger
-        .anchor
-        .registry()
-        .kind(&kind)
-        .ok_or_else(|| anyhow!("kind {kind} is not in the genesis registry"))?
-        .clone();
+    // The registry as the ledger's state holds it now (checked against genesis), so kinds,
+    // issuers and keys that governance added or changed after genesis count.
+    let schema = match ledger.state_entry(
+        &format!("/v1/state/kind/{kind}"),
+        &StateKey::Kind(kind.clone()),
+    )? {
+        Some(StateValue::Kind(def)) => def,
+        _ => bail!("kind {kind} is not registered on the ledger"),
+    };
     let issuer = a.key.open()?;
-    let record = ledger
-        .anchor
-        .registry()
-        .issuer(&issuer.id)
-        .ok_or_else(|| anyhow!("issuer {} is not registered", issuer.id))?;
+    let record = match ledger.state_entry(
+        &format!("/v1/state/issuer/{}", issuer.id),
+        &StateKey::Issuer(issuer.id.clone()),
+    )? {
+        Some(StateValue::Issuer(r)) => r,
+        _ => bail!("issuer {} is not registered on the ledger", issuer.id),
+    };
+    if let Some(at) = record.removed_at {
+        bail!("issuer {} was removed from the registry at {at}", issuer.id);
+    }
     if !record.kinds.contains(&kind) {
         bail!(
             "issuer {} may not issue {kind}; it may issue: {}",
@@ -192,9 +201,27 @@ pub fn run(a: &PublishArgs) -> Result<()> {
                 .join(", ")
         );
     }
-    if let Some(reg) = ledger.anchor.registry().key(&issuer.id, &issuer.key_id)
-        && reg.record.public_key != issuer.key.public()
-    {
+    let key_record = match ledger.state_entry(
+        &format!("/v1/state/issuer-key/{}/{}", issuer.id, issuer.key_id),
+        &StateKey::IssuerKey(issuer.id.clone(), issuer.key_id.clone()),
+    )? {
+        Some(StateValue::IssuerKey(k)) => k,
+        _ => bail!(
+            "issuer key {} of {} is not registered on the ledger; the council registers it \
+             (`governance propose` with add_issuer_key)",
+            issuer.key_id,
+            issuer.id
+        ),
+    };
+    if let Some(from) = key_record.revoked_from.filter(|f| *f <= now()) {
+        bail!(
+            "issuer key {} is not valid: revoked from {from} (ms since 1970); use a current key \
+             of {} (`key generate`, then governance add_issuer_key)",
+            issuer.key_id,
+            issuer.id
+        );
+    }
+    if key_record.public_key != issuer.key.public() {
         bail!(
             "key file {} holds another key than {}/{} is registered with",
             a.key

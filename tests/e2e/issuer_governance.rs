@@ -258,6 +258,34 @@ fn a_new_issuer_key_needs_the_council_threshold_then_publishes() {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     assert_eq!(outcome, "NOT_GENUINE", "{}", verifier.log());
+    // The Ministry's CLI reads the key's record from the ledger and names the fix.
+    let out = run(
+        "credledger-issuer",
+        &[
+            "publish",
+            "--kind",
+            "lawyer-license",
+            "--subject",
+            subject.to_str().unwrap(),
+            "--key",
+            old_key.to_str().unwrap(),
+            "--passphrase-file",
+            p,
+            "--genesis",
+            g,
+            "--node",
+            &node,
+            "--out",
+            d.join("issued").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("issuer key moj-2026-01 is not valid: revoked from"),
+        "{}",
+        out.stderr
+    );
 
     // Reissue it under the new key: same claims, a new id, the old one revoked as superseded.
     let old_file = d.join(format!(
