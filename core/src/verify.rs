@@ -1,11 +1,13 @@
 //! `verify`: the one verification algorithm used by the verifier service, the issuer CLI and the
 //! tests (spec/verification.md, whose steps are cited below).
 
+mod absence;
 mod anchor;
 mod describe;
 mod log_evidence;
 mod rejection;
 
+pub use absence::{AbsenceEvidence, PUBLICATION_GRACE_MS, verify_absence};
 pub use anchor::TrustAnchor;
 pub use describe::{Description, ShownClaim, describe, describe_claims};
 pub use log_evidence::{

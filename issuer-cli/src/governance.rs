@@ -9,7 +9,7 @@ use clap::Subcommand;
 use credledger_core::bounded::ShortVec;
 use credledger_core::hash::Domain;
 use credledger_core::ids::ChainId;
-use credledger_core::state::StateValue;
+use credledger_core::state::{StateKey, StateValue};
 use credledger_core::tx::{Approval, GovernanceAction, GovernanceProposal, Transaction};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -35,6 +35,9 @@ pub enum GovernanceCommand {
         /// The proposal file to write.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         ledger: LedgerArgs,
     },
@@ -44,6 +47,9 @@ pub enum GovernanceCommand {
     Sign {
         /// The proposal file (updated in place).
         file: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         key: KeyArgs,
     },
@@ -53,6 +59,9 @@ pub enum GovernanceCommand {
     Submit {
         /// The proposal file.
         file: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         ledger: LedgerArgs,
     },
@@ -84,6 +93,7 @@ pub fn run(cmd: &GovernanceCommand) -> Result<()> {
         GovernanceCommand::Propose {
             action,
             out,
+            json,
             ledger,
         } => {
             let text = match action.strip_prefix('@') {
@@ -95,15 +105,11 @@ pub fn run(cmd: &GovernanceCommand) -> Result<()> {
             let action: GovernanceAction =
                 serde_json::from_str(&text).context("the action is not a governance action")?;
             let ledger = ledger.open()?;
-            let answer = ledger.nodes.get("/v1/state/governance")?;
-            let nonce =
-                match serde_json::from_value::<Option<StateValue>>(answer.body["value"].clone()) {
-                    Ok(Some(StateValue::Governance(g))) => g.next_nonce,
-                    _ => bail!(
-                        "the node's answer for the council is not understood: {}",
-                        answer.body
-                    ),
-                };
+            // The council's next nonce, proven under a header the genesis validators signed.
+            let nonce = match ledger.state_entry("/v1/state/governance", &StateKey::Governance)? {
+                Some(StateValue::Governance(g)) => g.next_nonce,
+                _ => bail!("the ledger has no governance council record"),
+            };
             if out.exists() {
                 bail!("{} exists; choose another file", out.display());
             }
@@ -115,10 +121,14 @@ pub fn run(cmd: &GovernanceCommand) -> Result<()> {
                     approvals: Vec::new(),
                 },
             )?;
-            println!("wrote {} (council nonce {})", out.display(), nonce.0);
+            if *json {
+                println!("{}", json!({ "file": out, "nonce": nonce.0 }));
+            } else {
+                println!("wrote {} (council nonce {})", out.display(), nonce.0);
+            }
             Ok(())
         }
-        GovernanceCommand::Sign { file, key } => {
+        GovernanceCommand::Sign { file, json, key } => {
             let mut f = read(file)?;
             let member = key.open()?;
             let public = member.key.public();
@@ -134,14 +144,21 @@ pub fn run(cmd: &GovernanceCommand) -> Result<()> {
                 signature,
             });
             write(file, &f)?;
-            println!(
-                "signed: {} approval(s) on {}",
-                f.approvals.len(),
-                file.display()
-            );
+            if *json {
+                println!(
+                    "{}",
+                    json!({ "file": file, "approvals": f.approvals.len() })
+                );
+            } else {
+                println!(
+                    "signed: {} approval(s) on {}",
+                    f.approvals.len(),
+                    file.display()
+                );
+            }
             Ok(())
         }
-        GovernanceCommand::Submit { file, ledger } => {
+        GovernanceCommand::Submit { file, json, ledger } => {
             let f = read(file)?;
             let ledger = ledger.open()?;
             if f.chain_id != ledger.genesis.chain_id {
@@ -156,10 +173,17 @@ pub fn run(cmd: &GovernanceCommand) -> Result<()> {
                 approvals: ShortVec::new(f.approvals).map_err(|e| anyhow!("approvals: {e}"))?,
             };
             let done = ledger.submit_tx(&tx)?;
-            println!(
-                "{}",
-                json!({ "committed": true, "height": done.height, "transaction": done.tx })
-            );
+            if *json {
+                println!(
+                    "{}",
+                    json!({ "committed": true, "height": done.height, "transaction": done.tx })
+                );
+            } else {
+                println!(
+                    "committed in block {} (transaction {})",
+                    done.height, done.tx
+                );
+            }
             Ok(())
         }
     }

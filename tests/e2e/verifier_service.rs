@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use credledger_core::testkit::World;
 use credledger_tests::citizen::{Ministry, Verifier, qr_png};
 use credledger_tests::net::Net;
 
@@ -36,6 +37,14 @@ fn a_scan_is_valid_then_revoked_within_the_freshness_bound_then_cannot_check() {
         checks.contains(&"signature") && checks.contains(&"freshness"),
         "{checks:?}"
     );
+
+    // Signed with the Ministry's real key but never published: the node proves the ledger has
+    // no record of it, and the verifier says NOT GENUINE rather than "cannot check".
+    let world = World::with_devnet(net.devnet_copy());
+    let never = world.lawyer_license(9_999, None);
+    let (_, r) = v.verify(&World::compact(&never, None).to_qr_text());
+    assert_eq!(r["outcome"], "NOT_GENUINE", "{r}");
+    assert_eq!(r["rejection"]["rejection"], "not_on_ledger", "{r}");
 
     moj.suspend(&s);
     let (_, st) = qr_png(&s, None, net.dir.path());

@@ -7,7 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use credledger_core::ids::Timestamp;
 use credledger_core::presentation::{CompactPresentation, Presentation};
 use credledger_core::verify::{
-    Check, Outcome, Policy, Rejection, describe, describe_claims, verify, verify_parts,
+    Check, Outcome, Policy, Rejection, describe, describe_claims, verify, verify_absence,
+    verify_parts,
 };
 
 use crate::ledger::{Fetched, LedgerClient};
@@ -121,6 +122,12 @@ impl Checker {
                     .trust
                     .read(|s| verify_parts(c, Some(ev.as_ref()), &s.anchor, now, &live_policy));
                 (r, None)
+            }
+            Fetched::Absent(a) => {
+                let r = self
+                    .trust
+                    .read(|s| verify_absence(c, a, &s.anchor, now, &live_policy));
+                (Err(r), None)
             }
             Fetched::Unavailable(problem) => {
                 let r = self

@@ -133,6 +133,19 @@ pub async fn read_limited(mut resp: reqwest::Response, max: usize) -> Result<Vec
     Ok(out)
 }
 
+/// A node's answer body whatever its status (a 404 may carry a proof of absence), at most
+/// `max` bytes, read chunk by chunk so a lying node cannot make it hold more.
+pub async fn read_any(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+        if out.len() + chunk.len() > max {
+            return Err(format!("answer larger than {max} bytes"));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
 /// The `data` of server-sent events, one event at a time, each at most [`MAX_EVENT_BYTES`].
 /// Written here rather than taken from a crate because the SSE crates at hand buffer without a
 /// bound, and a node is not trusted.

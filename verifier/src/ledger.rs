@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use credledger_core::ids::{CredentialId, IssuerId};
 use credledger_core::presentation::StatusEvidence;
+use credledger_core::verify::AbsenceEvidence;
 
-use crate::follower::read_limited;
+use crate::follower::{read_any, read_limited};
 use crate::trust::Trust;
 
 /// Largest status answer accepted from a node (a record, a 256-level proof, header, commit).
@@ -23,6 +24,9 @@ const MAX_CACHED: usize = 100_000;
 pub enum Fetched {
     /// Evidence whose header is verified or certified by a valid commit.
     Evidence(Arc<StatusEvidence>),
+    /// A node's answer that the ledger holds no record of the credential, with its proof (its
+    /// header passed the light client's fork check; core's `verify_absence` judges the rest).
+    Absent(Box<AbsenceEvidence>),
     /// Every node was asked; none gave usable evidence. Names the last problem.
     Unavailable(String),
 }
@@ -112,17 +116,25 @@ impl LedgerClient {
         for i in 0..self.nodes.len() {
             let node = &self.nodes[(start + i) % self.nodes.len()];
             match self.ask(node, issuer, id).await {
-                Ok(ev) => match trust.check_evidence_header(node, &ev.header, &ev.commit) {
-                    Ok(()) if !trust.prove(issuer, id, &ev) => {
-                        problem = format!("{node}: the status proof does not match its header");
+                Ok(Answer::Absent(a)) => {
+                    match trust.check_evidence_header(node, &a.header, &a.commit) {
+                        Ok(()) => return Fetched::Absent(a),
+                        Err(e) => problem = format!("{node}: {e}"),
                     }
-                    Ok(()) => {
-                        let ev = Arc::new(ev);
-                        self.store(issuer, id, ev.clone());
-                        return Fetched::Evidence(ev);
+                }
+                Ok(Answer::Present(ev)) => {
+                    match trust.check_evidence_header(node, &ev.header, &ev.commit) {
+                        Ok(()) if !trust.prove(issuer, id, &ev) => {
+                            problem = format!("{node}: the status proof does not match its header");
+                        }
+                        Ok(()) => {
+                            let ev: Arc<StatusEvidence> = Arc::from(ev);
+                            self.store(issuer, id, ev.clone());
+                            return Fetched::Evidence(ev);
+                        }
+                        Err(e) => problem = format!("{node}: {e}"),
                     }
-                    Err(e) => problem = format!("{node}: {e}"),
-                },
+                }
                 Err(e) => problem = format!("{node}: {e}"),
             }
             tracing::warn!(node = %node, problem = %problem, "status not available from node");
@@ -160,12 +172,7 @@ impl LedgerClient {
         cache.insert(id, (issuer.clone(), Instant::now(), ev));
     }
 
-    async fn ask(
-        &self,
-        node: &str,
-        issuer: &IssuerId,
-        id: CredentialId,
-    ) -> Result<StatusEvidence, String> {
+    async fn ask(&self, node: &str, issuer: &IssuerId, id: CredentialId) -> Result<Answer, String> {
         let url = format!("{node}/v1/credentials/{issuer}/{id}");
         let resp = self
             .client
@@ -174,11 +181,29 @@ impl LedgerClient {
             .await
             .map_err(|e| e.to_string())?;
         if resp.status() == reqwest::StatusCode::NOT_FOUND {
-            return Err("the ledger has no record of this credential".into());
+            // The node's 404 carries the proof of absence (spec/http-api.md §3).
+            #[derive(serde::Deserialize)]
+            struct NotFound {
+                absence: AbsenceEvidence,
+            }
+            let body = read_any(resp, MAX_EVIDENCE_BYTES).await?;
+            return serde_json::from_slice::<NotFound>(&body)
+                .map(|n| Answer::Absent(Box::new(n.absence)))
+                .map_err(|_| {
+                    "the ledger has no record of this credential (no proof given)".into()
+                });
         }
         let body = read_limited(resp, MAX_EVIDENCE_BYTES)
             .await
             .map_err(|e| e.to_string())?;
-        serde_json::from_slice(&body).map_err(|e| format!("not status evidence: {e}"))
+        serde_json::from_slice(&body)
+            .map(|ev| Answer::Present(Box::new(ev)))
+            .map_err(|e| format!("not status evidence: {e}"))
     }
+}
+
+/// What one node answered.
+enum Answer {
+    Present(Box<StatusEvidence>),
+    Absent(Box<AbsenceEvidence>),
 }

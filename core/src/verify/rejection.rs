@@ -173,6 +173,19 @@ pub enum Rejection {
         /// The credential.
         credential: CredentialId,
     },
+    /// The ledger proves, under a fresh header, that it holds no record of the credential,
+    /// though the credential started long enough before for its issuer to have published it.
+    #[error(
+        "credential {credential} is not on the ledger as of block {height} (time {as_of}): its issuer never published it"
+    )]
+    NotOnLedger {
+        /// The credential.
+        credential: CredentialId,
+        /// Height of the header the absence was proven under.
+        height: Height,
+        /// Time of that header.
+        as_of: Timestamp,
+    },
     /// The status header has a version this code does not know (the node is newer, or lies).
     #[error("status header version {version} is not supported")]
     HeaderVersion {
@@ -302,6 +315,7 @@ impl Rejection {
             Rejection::UnknownKey { .. } | Rejection::BadSignature { .. } => Check::Signature,
             Rejection::ClaimsMismatch { .. } | Rejection::ClaimCount { .. } => Check::Claims,
             Rejection::StatusUnavailable { .. }
+            | Rejection::NotOnLedger { .. }
             | Rejection::HeaderVersion { .. }
             | Rejection::WrongChain { .. }
             | Rejection::UnknownValidatorSet { .. }

@@ -9,6 +9,8 @@ use credledger_core::state::{LogSourceRecord, StateKey, StateValue};
 use credledger_core::verify::{AnchorEvidence, TrustAnchor};
 use serde::Deserialize;
 
+use crate::follower::read_any;
+
 /// Largest state answer accepted from a node.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
@@ -88,7 +90,7 @@ impl Heads<'_> {
                 }
             };
             // A 404 still carries the proof of absence; read it like any answer.
-            let bytes = match read_limited_any(answer).await {
+            let bytes = match read_any(answer, MAX_ANSWER_BYTES).await {
                 Ok(b) => b,
                 Err(e) => {
                     last = format!("{url}: {e}");
@@ -209,16 +211,4 @@ impl Heads<'_> {
             None => self.anchor(last.last_sequence).await,
         }
     }
-}
-
-/// Reads a node's answer body, success or 404, within [`MAX_ANSWER_BYTES`].
-async fn read_limited_any(mut resp: reqwest::Response) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
-        if out.len() + chunk.len() > MAX_ANSWER_BYTES {
-            return Err(format!("answer larger than {MAX_ANSWER_BYTES} bytes"));
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out)
 }
