@@ -15,7 +15,9 @@ fn a_scan_is_valid_then_revoked_within_the_freshness_bound_then_cannot_check() {
     let moj = Ministry::new(&net);
     let c = moj.publish_lawyer(7);
     let s = moj.publish_lawyer(8);
-    let v = Verifier::start(&net, &[]);
+    let state = net.dir.path().join("verifier.state");
+    let state_arg = ["--state", state.to_str().unwrap()];
+    let v = Verifier::start(&net, &state_arg);
     let (_, link) = qr_png(&c, Some(&v.url), net.dir.path());
 
     let (code, r) = v.verify(&link);
@@ -71,6 +73,22 @@ fn a_scan_is_valid_then_revoked_within_the_freshness_bound_then_cannot_check() {
         "REVOKED {} ms after the revocation was committed",
         committed.elapsed().as_millis()
     );
+
+    // Restarted, the verifier resumes its light client from the saved state instead of
+    // verifying every header again from genesis, and answers as before.
+    assert!(
+        net.wait(Duration::from_secs(15), || state.exists()),
+        "the light client's state is saved"
+    );
+    drop(v);
+    let v = Verifier::start(&net, &state_arg);
+    assert!(
+        v.log()
+            .contains("light client resumed from its saved state"),
+        "{}",
+        v.log()
+    );
+    assert_eq!(v.verify(&link).1["outcome"], "REVOKED");
 
     // The ledger goes away entirely: nothing is VALID any more, and the answer says why.
     let fresh = moj.publish_lawyer(9);

@@ -9,5 +9,6 @@ pub mod ledger;
 pub mod qrimage;
 pub mod registry;
 pub mod report;
+pub mod saved;
 pub mod serve;
 pub mod trust;

@@ -46,6 +46,10 @@ pub struct ServeArgs {
     /// revocations by governance reach it (spec/verifier.md §3.4).
     #[arg(long, value_name = "MS", default_value_t = 60_000)]
     pub registry_refresh_ms: u64,
+    /// Keep the light client's position in this file and resume from it at start, instead of
+    /// verifying every header again from genesis (spec/verifier.md §2.1).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
     /// Requests per second one client address may make, sustained.
     #[arg(long, default_value_t = NonZeroU32::MIN.saturating_add(19))]
     pub rate_per_ip: NonZeroU32,
@@ -63,7 +67,51 @@ pub async fn serve(a: ServeArgs) -> Result<()> {
         .with_context(|| format!("cannot read {}", a.genesis.display()))?;
     let genesis = Genesis::from_json(&bytes)
         .with_context(|| format!("{} is not a genesis document", a.genesis.display()))?;
-    let trust = Arc::new(Trust::from_genesis(&genesis)?);
+    let resumed = match &a.state {
+        Some(path) => match crate::saved::load(path, &genesis) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "saved light-client state not used; starting from genesis");
+                None
+            }
+        },
+        None => None,
+    };
+    let trust = Arc::new(match resumed {
+        Some(t) => {
+            tracing::info!(
+                height = t.tip().0.0,
+                "light client resumed from its saved state"
+            );
+            t
+        }
+        None => Trust::from_genesis(&genesis)?,
+    });
+    if let Some(path) = a.state.clone() {
+        // Saved every few seconds when it moved; a crash loses at most that much progress.
+        let (trust, genesis_hash) = (trust.clone(), genesis.hash());
+        tokio::spawn(async move {
+            let mut saved_height = None;
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                let height = trust.tip().0;
+                if saved_height == Some(height) {
+                    continue;
+                }
+                let (t, p) = (trust.clone(), path.clone());
+                match tokio::task::spawn_blocking(move || crate::saved::save(&t, genesis_hash, &p))
+                    .await
+                {
+                    Ok(Ok(())) => saved_height = Some(height),
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "cannot save the light client's state")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "saving the light client's state failed"),
+                }
+            }
+        });
+    }
     let mut nodes = Vec::new();
     for n in &a.nodes {
         let n = n.trim().trim_end_matches('/').to_string();

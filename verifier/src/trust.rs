@@ -99,6 +99,16 @@ impl Trust {
         f(&guard)
     }
 
+    /// Moves the light client to a saved position with the validator sets it had learned
+    /// (see `saved.rs`).
+    pub fn resume(&self, light: LightState, sets: Vec<(Height, ValidatorSet)>) {
+        let mut s = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        for (h, set) in sets {
+            s.anchor.set_validators_from(h, set);
+        }
+        s.light = light;
+    }
+
     /// Changes the registry (entries proven under a verified header); returns what `f` does.
     pub fn update_registry<T>(
         &self,

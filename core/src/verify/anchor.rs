@@ -85,6 +85,11 @@ impl TrustAnchor {
         self.validator_sets.insert(height, set);
     }
 
+    /// Every set the anchor knows, with the height it is in force from.
+    pub fn validator_sets(&self) -> impl Iterator<Item = (Height, &ValidatorSet)> {
+        self.validator_sets.iter().map(|(h, s)| (*h, s))
+    }
+
     /// The set in force at `height`, as far as the anchor knows (spec/verification.md §3).
     pub fn validators_at(&self, height: Height) -> Option<&ValidatorSet> {
         self.validator_sets
