@@ -152,7 +152,7 @@ struct Agent {
     key: Keypair,
     /// When each record since the last anchor was appended, for the latency report.
     waiting: Vec<Instant>,
-    latencies_ms: Vec<u64>,
+    latencies: Latencies,
     anchors: u64,
     last_anchor: Instant,
 }
@@ -180,7 +180,7 @@ fn run_agent(a: &RunArgs) -> Result<()> {
         source,
         key,
         waiting: Vec::new(),
-        latencies_ms: Vec::new(),
+        latencies: Latencies::default(),
         anchors: 0,
         last_anchor: Instant::now(),
     };
@@ -237,7 +237,7 @@ fn run_agent(a: &RunArgs) -> Result<()> {
         "log_size": agent.log.size(),
         "anchors": agent.anchors,
         "anchored": head.map(|h| json!({"sequence": h.sequence, "size": h.size, "root": h.root})),
-        "latency_ms": percentiles(&mut agent.latencies_ms),
+        "latency_ms": agent.latencies.summary(),
     });
     if a.json {
         println!("{summary}");
@@ -252,13 +252,52 @@ fn run_agent(a: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-fn percentiles(v: &mut [u64]) -> serde_json::Value {
-    if v.is_empty() {
-        return serde_json::Value::Null;
+/// Append-to-commit latencies in whole milliseconds, counted in fixed buckets so an agent that
+/// follows a log for months holds the same memory as on its first day.
+struct Latencies {
+    /// `buckets[ms]`: records anchored `ms` after their append; the last bucket holds the rest.
+    buckets: Vec<u64>,
+    count: u64,
+    max: u64,
+}
+
+impl Default for Latencies {
+    fn default() -> Self {
+        Latencies {
+            buckets: vec![0; 60_001],
+            count: 0,
+            max: 0,
+        }
     }
-    v.sort_unstable();
-    let at = |q: f64| v[((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1];
-    json!({"count": v.len(), "p50": at(0.50), "p99": at(0.99), "max": v[v.len() - 1]})
+}
+
+impl Latencies {
+    fn add(&mut self, ms: u64) {
+        let last = self.buckets.len() - 1;
+        self.buckets[(ms as usize).min(last)] += 1;
+        self.count += 1;
+        self.max = self.max.max(ms);
+    }
+
+    /// The smallest latency at or below which a fraction `q` of the records fall.
+    fn quantile(&self, q: f64) -> u64 {
+        let want = ((self.count as f64 * q).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (ms, n) in self.buckets.iter().enumerate() {
+            seen += n;
+            if seen >= want {
+                return ms as u64;
+            }
+        }
+        self.max
+    }
+
+    fn summary(&self) -> serde_json::Value {
+        if self.count == 0 {
+            return serde_json::Value::Null;
+        }
+        json!({"count": self.count, "p50": self.quantile(0.50), "p99": self.quantile(0.99), "max": self.max})
+    }
 }
 
 impl Agent {
@@ -340,11 +379,9 @@ impl Agent {
             match self.try_anchor() {
                 Ok(height) => {
                     let now = Instant::now();
-                    self.latencies_ms.extend(
-                        self.waiting
-                            .drain(..)
-                            .map(|t| now.duration_since(t).as_millis() as u64),
-                    );
+                    for t in self.waiting.drain(..) {
+                        self.latencies.add(now.duration_since(t).as_millis() as u64);
+                    }
                     self.anchors += 1;
                     self.last_anchor = began;
                     eprintln!(
@@ -401,5 +438,26 @@ impl Agent {
         let committed = self.ledger.submit_tx(&signed)?;
         self.log.mark_anchored(head)?;
         Ok(committed.height)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Latencies;
+
+    #[test]
+    fn quantiles_come_from_fixed_buckets() {
+        let mut l = Latencies::default();
+        for ms in 1..=100 {
+            l.add(ms);
+        }
+        // Beyond the last bucket it still counts, and the maximum is kept exactly.
+        l.add(90_000);
+        assert_eq!(l.quantile(0.50), 51);
+        assert_eq!(l.quantile(0.99), 100);
+        assert_eq!(l.quantile(1.0), 60_000);
+        assert_eq!(l.summary()["max"], 90_000);
+        assert_eq!(l.summary()["count"], 101);
+        assert!(Latencies::default().summary().is_null());
     }
 }
