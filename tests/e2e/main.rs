@@ -8,5 +8,6 @@ mod issuer_keys;
 mod issuer_publish;
 mod network;
 mod troad_audit;
+mod validator_change;
 mod verifier_cli;
 mod verifier_service;

@@ -1,0 +1,87 @@
+//! The council removes a validator from a running network: the chain goes on under the new
+//! set (which two stopped nodes prove: with the old set of five they would be short of a
+//! quorum), and the public verifier's light client follows the set change and still answers.
+
+use std::time::Duration;
+
+use credledger_core::bounded::ShortVec;
+use credledger_core::encoding::encode;
+use credledger_core::hash::Domain;
+use credledger_core::ids::Nonce;
+use credledger_core::testkit::{World, publish_tx};
+use credledger_core::tx::{Approval, GovernanceAction, GovernanceProposal, Transaction};
+use credledger_tests::citizen::Verifier;
+use credledger_tests::net::Net;
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn verified_height(v: &Verifier) -> u64 {
+    reqwest::blocking::get(format!("{}/health", v.url))
+        .ok()
+        .and_then(|r| r.json::<serde_json::Value>().ok())
+        .and_then(|j| j["verified_height"].as_u64())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_removed_validator_leaves_the_set_and_the_verifier_follows() {
+    let mut net = Net::start(5, 0);
+    assert!(net.wait_height(0, 2, LONG), "{}", net.log(0));
+    let v = Verifier::start(&net, &[]);
+
+    // Two of three council members approve removing the fifth validator.
+    let removed = net.devnet.validator_keys[4].1.public();
+    let proposal = GovernanceProposal {
+        nonce: Nonce(0),
+        action: GovernanceAction::RemoveValidator {
+            public_key: removed,
+        },
+    };
+    let message = proposal.signing_message(&net.devnet.genesis.chain_id);
+    let approvals: Vec<Approval> = net.devnet.governance_keys[..2]
+        .iter()
+        .map(|(_, k)| Approval {
+            key: k.public(),
+            signature: k.sign(Domain::SignGovernance, &message),
+        })
+        .collect();
+    let tx = Transaction::Governance {
+        proposal,
+        approvals: ShortVec::new(approvals).unwrap(),
+    };
+    let (code, body) = net.submit_and_wait(0, &encode(&tx), 10_000);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["state"], "committed", "{body}");
+    assert!(body["error"].is_null(), "{body}");
+    let changed_at = body["height"].as_u64().unwrap();
+
+    // The new set signs from a few heights on; then the removed node and one more stop. Four
+    // validators remain in the set and three of them run: still a quorum. Under the old set
+    // of five, three of five would not be.
+    assert!(net.wait_height(0, changed_at + 5, LONG), "{}", net.log(0));
+    net.stop(4);
+    net.stop(3);
+    let resumed = net.height(0).unwrap();
+    assert!(
+        net.wait_height(0, resumed + 3, LONG),
+        "the chain goes on with 3 of the 4 validators left in the set:\n{}",
+        net.log(0)
+    );
+
+    // The verifier's light client followed the change (the header announcing it carries the
+    // next set) and verifies the headers the new set signs.
+    let tip = net.height(0).unwrap();
+    assert!(
+        net.wait(LONG, || verified_height(&v) >= tip),
+        "verifier at {} of {tip}:\n{}",
+        verified_height(&v),
+        v.log()
+    );
+    let world = World::with_devnet(net.devnet_copy());
+    let c = world.lawyer_license(77, None);
+    let publish = publish_tx(&net.devnet, "moj", "moj-2026-01", 0, &[&c]);
+    let (code, body) = net.submit_and_wait(0, &encode(&publish), 10_000);
+    assert_eq!(code, 200, "{body}");
+    let (_, r) = v.verify(&World::compact(&c, None).to_qr_text());
+    assert_eq!(r["outcome"], "VALID", "{r}\n{}", v.log());
+}
