@@ -220,13 +220,16 @@ fn run_agent(a: &RunArgs) -> Result<()> {
             }
             None => {}
         }
-        let due = agent.waiting.len() as u64 >= a.every
-            || (!agent.waiting.is_empty() && agent.last_anchor.elapsed() >= interval);
+        // Records not yet anchored include any the log held at start beyond its last anchor
+        // (a crash between checkpoint and commit), not only those read in this run.
+        let pending = agent.unanchored();
+        let due = catch_up.is_none()
+            && (pending >= a.every || (pending > 0 && agent.last_anchor.elapsed() >= interval));
         if due {
             agent.anchor(a.follow)?;
         }
     }
-    if !agent.waiting.is_empty() {
+    if catch_up.is_none() && agent.unanchored() > 0 {
         agent.anchor(false)?;
     }
     agent.log.checkpoint()?;
@@ -301,6 +304,11 @@ impl Latencies {
 }
 
 impl Agent {
+    /// Records in the local log after its last anchor.
+    fn unanchored(&self) -> u64 {
+        self.log.size() - self.log.anchored().map_or(0, |h| h.size)
+    }
+
     /// Brings the local record of the last anchor in line with the ledger's. A crash between
     /// the ledger's commit and the local record leaves the ledger one anchor ahead, of exactly
     /// the checkpointed tree. A local log that is behind the ledger (lost, or rebuilt from

@@ -326,9 +326,13 @@ fn an_agent_killed_mid_stream_resumes_without_losing_or_repeating_a_record() {
     let store = d.join("agent");
     write_records(&log, 0, 60_000, now_ms());
 
-    // Killed three times at different moments of its work, then run to the end.
+    // Killed three times at different moments of its work.
     for wait_ms in [700u64, 1300, 400] {
-        let args = agency.agent_args(&log, &store, &["--every", "3000"]);
+        let args = agency.agent_args(
+            &log,
+            &store,
+            &["--every", "3000", "--interval-ms", "600000"],
+        );
         let mut child = Command::new(bin_dir().join("credledger-issuer"))
             .args(&args)
             .stdout(Stdio::null())
@@ -345,8 +349,41 @@ fn an_agent_killed_mid_stream_resumes_without_losing_or_repeating_a_record() {
         child.kill().unwrap(); // SIGKILL: no chance to tidy up
         child.wait().unwrap();
     }
+    // Then killed for certain between its checkpoint and the anchor's commit: the first node it
+    // asks never answers (a listener that accepts nothing), so its anchor waits 15 s for a
+    // timeout after the whole file is read and checkpointed.
+    let hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut args = agency.agent_args(
+        &log,
+        &store,
+        &["--every", "1000000", "--interval-ms", "600000"],
+    );
+    let node_at = args.iter().position(|a| a == "--node").unwrap() + 1;
+    args[node_at] = format!("http://{},{}", hole.local_addr().unwrap(), args[node_at]);
+    let mut child = Command::new(bin_dir().join("credledger-issuer"))
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let leaves = store.join("leaves");
+    let full = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.len() == 60_000 * 32);
+    assert!(
+        net.wait(Duration::from_secs(60), || full(&leaves)),
+        "the agent read the whole file"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still waiting for its anchor"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(hole);
+    // Nothing new to read; the records checkpointed but not anchored are anchored now.
     let summary = agency.anchor(&log, &store, &["--every", "3000", "--json"]);
     assert_eq!(summary["log_size"], 60_000, "{summary}");
+    assert_eq!(summary["records_read"], 0, "{summary}");
     assert_eq!(
         std::fs::metadata(store.join("leaves")).unwrap().len(),
         60_000 * 32,
