@@ -56,18 +56,19 @@ impl RegistryLearner {
         kind: &KindId,
     ) -> bool {
         let name = format!("{issuer}/{key}/{kind}");
+        if self.busy.swap(true, Ordering::AcqRel) {
+            return false;
+        }
         {
             let mut tried = self.tried.lock().unwrap_or_else(|e| e.into_inner());
             if tried.get(&name).is_some_and(|t| t.elapsed() < RETRY_AFTER) {
+                self.busy.store(false, Ordering::Release);
                 return false;
             }
             if tried.len() >= MAX_TRIED {
                 tried.clear();
             }
             tried.insert(name, Instant::now());
-        }
-        if self.busy.swap(true, Ordering::AcqRel) {
-            return false;
         }
         let keys = [
             StateKey::Issuer(issuer.clone()),
