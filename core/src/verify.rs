@@ -3,12 +3,14 @@
 
 mod absence;
 mod anchor;
+mod answer;
 mod describe;
 mod log_evidence;
 mod rejection;
 
 pub use absence::{AbsenceEvidence, PUBLICATION_GRACE_MS, verify_absence};
 pub use anchor::TrustAnchor;
+pub use answer::StateAnswer;
 pub use describe::{Description, ShownClaim, describe, describe_claims};
 pub use log_evidence::{
     AnchorEvidence, EVIDENCE_MAGIC, EVIDENCE_VERSION, LogEvidence, LogVerdict, MAX_EVIDENCE_BYTES,

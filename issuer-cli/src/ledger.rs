@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use credledger_core::TrustAnchor;
+use credledger_core::block::CommitError;
 use credledger_core::block::ValidatorSet;
 use credledger_core::encoding::encode;
 use credledger_core::genesis::Genesis;
@@ -14,6 +15,7 @@ use credledger_core::presentation::StatusEvidence;
 use credledger_core::sig::Keypair;
 use credledger_core::state::{StateKey, StateValue};
 use credledger_core::tx::{IssuerAction, IssuerTx, Signed, Transaction};
+use credledger_core::verify::{Rejection, StateAnswer};
 use serde_json::Value;
 
 use credledger_issuer::keystore::KeyFile;
@@ -91,6 +93,8 @@ impl KeyArgs {
 pub struct Ledger {
     /// The genesis.
     pub genesis: Genesis,
+    /// What answers are checked against: genesis's validators and registry.
+    pub anchor: TrustAnchor,
     /// The nodes.
     pub nodes: Nodes,
 }
@@ -103,8 +107,7 @@ impl LedgerArgs {
             anyhow!("no genesis: give --genesis FILE (or `genesis` in the config file)")
         })?;
         let genesis = read_genesis(&path)?;
-        // A genesis that does not make a trust anchor (bad keys, sets) is refused up front.
-        TrustAnchor::from_genesis(&genesis)?;
+        let anchor = TrustAnchor::from_genesis(&genesis)?;
         let nodes = if self.nodes.is_empty() {
             config.nodes
         } else {
@@ -112,6 +115,7 @@ impl LedgerArgs {
         };
         Ok(Ledger {
             genesis,
+            anchor,
             nodes: Nodes::new(&nodes)?,
         })
     }
@@ -201,23 +205,17 @@ impl Ledger {
         if answer.status != 200 && answer.status != 404 {
             bail!("the node answered {}: {}", answer.status, answer.body);
         }
-        #[derive(serde::Deserialize)]
-        struct Answer {
-            value: Option<StateValue>,
-            proof: credledger_core::smt::StateProof,
-            header: credledger_core::block::Header,
-            commit: credledger_core::block::CommitCertificate,
-        }
-        let a: Answer = serde_json::from_value(answer.body)
+        let a: StateAnswer = serde_json::from_value(answer.body)
             .context("the node's state answer is not understood")?;
-        self.check_header(&a.header, &a.commit)?;
-        a.proof
-            .verify(
-                &a.header.state_root,
-                &key.hash(),
-                a.value.as_ref().map(StateValue::hash).as_ref(),
-            )
-            .map_err(|e| anyhow!("the node's state proof does not hold: {e}"))?;
+        a.check(key, &self.anchor).map_err(|r| match r {
+            Rejection::BadCommit {
+                reason: CommitError::ValidatorSetMismatch { .. },
+                ..
+            } => anyhow!(
+                "the validator set changed since genesis; checking this answer needs the verifier's light client"
+            ),
+            other => anyhow!("the node's answer does not verify against genesis: {other}"),
+        })?;
         Ok(a.value)
     }
 

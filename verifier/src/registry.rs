@@ -11,12 +11,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use credledger_core::block::{CommitCertificate, Header};
 use credledger_core::ids::{IssuerId, KeyId, KindId};
-use credledger_core::smt::StateProof;
 use credledger_core::state::{StateKey, StateValue};
-use credledger_core::verify::check_header;
-use serde::Deserialize;
+use credledger_core::verify::StateAnswer;
 
 use crate::ledger::LedgerClient;
 use crate::trust::Trust;
@@ -27,14 +24,6 @@ pub const RETRY_AFTER: Duration = Duration::from_secs(30);
 const MAX_TRIED: usize = 10_000;
 /// Largest state answer read.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
-
-#[derive(Deserialize)]
-struct Answer {
-    value: Option<StateValue>,
-    proof: StateProof,
-    header: Header,
-    commit: CommitCertificate,
-}
 
 /// Looks up registry entries on demand.
 #[derive(Debug, Default)]
@@ -162,24 +151,15 @@ async fn fetch(ledger: &LedgerClient, trust: &Trust, key: &StateKey) -> Option<S
         let Ok(bytes) = crate::follower::read_limited(resp, MAX_ANSWER_BYTES).await else {
             continue;
         };
-        let Ok(a) = serde_json::from_slice::<Answer>(&bytes) else {
+        let Ok(a) = serde_json::from_slice::<StateAnswer>(&bytes) else {
             continue;
         };
         // The header must belong to the chain the light client follows (a conflicting one
-        // raises the fork alarm there) and carry a valid commit.
+        // raises the fork alarm there); then the commit and the proof are checked.
         if trust
             .check_evidence_header(node, &a.header, &a.commit)
             .is_err()
-            || trust
-                .read(|s| check_header(&a.header, &a.commit, &s.anchor))
-                .is_err()
-        {
-            continue;
-        }
-        let value_hash = a.value.as_ref().map(StateValue::hash);
-        if a.proof
-            .verify(&a.header.state_root, &key.hash(), value_hash.as_ref())
-            .is_err()
+            || trust.read(|s| a.check(key, &s.anchor)).is_err()
         {
             continue;
         }

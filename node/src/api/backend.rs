@@ -4,8 +4,7 @@
 use credledger_core::block::{Block, CommitCertificate, Header, ValidatorSet};
 use credledger_core::hash::Digest;
 use credledger_core::ids::{ChainId, Height};
-use credledger_core::smt::StateProof;
-use credledger_core::state::{StateKey, StateValue};
+use credledger_core::state::StateKey;
 use serde::Serialize;
 
 use super::ApiError;
@@ -53,18 +52,9 @@ pub enum TxStatus {
 }
 
 /// A state entry (or its absence) with its proof under the latest committed header, and that
-/// header's commit, so a client checks the answer against genesis alone.
-#[derive(Clone, Debug, Serialize)]
-pub struct StateAnswer {
-    /// The entry, or `None` if absent.
-    pub value: Option<StateValue>,
-    /// Proof of presence or absence under `header.state_root`.
-    pub proof: StateProof,
-    /// The latest committed header.
-    pub header: Header,
-    /// Its commit certificate.
-    pub commit: CommitCertificate,
-}
+/// header's commit, so a client checks the answer against genesis alone (core's type, which
+/// every client checks with `StateAnswer::check`).
+pub use credledger_core::verify::StateAnswer;
 
 /// The node as the API sees it.
 pub trait Backend: Send + Sync + 'static {

@@ -2,12 +2,9 @@
 //! against the trust anchor (commit, then state proof) before it is used
 //! (spec/troad-log.md §6 steps 1–2).
 
-use credledger_core::block::{CommitCertificate, Header};
 use credledger_core::ids::{LogSourceId, Timestamp};
-use credledger_core::smt::StateProof;
 use credledger_core::state::{LogSourceRecord, StateKey, StateValue};
-use credledger_core::verify::{AnchorEvidence, TrustAnchor};
-use serde::Deserialize;
+use credledger_core::verify::{AnchorEvidence, StateAnswer, TrustAnchor};
 
 use crate::follower::read_any;
 
@@ -38,14 +35,6 @@ pub enum HeadsError {
     },
 }
 
-#[derive(Deserialize)]
-struct Answer {
-    value: Option<StateValue>,
-    proof: StateProof,
-    header: Header,
-    commit: CommitCertificate,
-}
-
 /// One anchored head, as proven.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Head {
@@ -74,7 +63,7 @@ pub struct Heads<'a> {
 impl Heads<'_> {
     /// A state entry with its proof, checked: returns the value (or `None`, proven absent)
     /// and the evidence parts.
-    async fn entry(&self, path: &str, key: &StateKey) -> Result<Answer, HeadsError> {
+    async fn entry(&self, path: &str, key: &StateKey) -> Result<StateAnswer, HeadsError> {
         let mut last = String::from("no node configured");
         for node in &self.nodes {
             let url = format!("{}{path}", node.trim_end_matches('/'));
@@ -97,24 +86,14 @@ impl Heads<'_> {
                     continue;
                 }
             };
-            let a: Answer = match serde_json::from_slice(&bytes) {
+            let a: StateAnswer = match serde_json::from_slice(&bytes) {
                 Ok(a) => a,
                 Err(e) => {
                     last = format!("{url}: answer not understood: {e}");
                     continue;
                 }
             };
-            let value_hash = a.value.as_ref().map(StateValue::hash);
-            let checked = credledger_core::verify::check_header(&a.header, &a.commit, self.anchor)
-                .and_then(|()| {
-                    a.proof
-                        .verify(&a.header.state_root, &key.hash(), value_hash.as_ref())
-                        .map_err(|reason| credledger_core::Rejection::BadStateProof {
-                            height: a.header.height,
-                            reason,
-                        })
-                });
-            match checked {
+            match a.check(key, self.anchor) {
                 Ok(()) => return Ok(a),
                 Err(e) => last = format!("{url}: {e}"),
             }

@@ -1,0 +1,38 @@
+//! A node's answer about one state entry: the value (or its absence) with a proof under a
+//! committed header and that header's commit (spec/http-api.md §3). Served by the node, and
+//! checked here once for every client: the verifier, its auditor tools and the issuer CLI.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Rejection, TrustAnchor, check_header};
+use crate::block::{CommitCertificate, Header};
+use crate::smt::StateProof;
+use crate::state::{StateKey, StateValue};
+
+/// One state entry (or its absence), proven under a committed header.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateAnswer {
+    /// The entry, or `None` if absent.
+    pub value: Option<StateValue>,
+    /// Proof of presence or absence under `header.state_root`.
+    pub proof: StateProof,
+    /// The committed header.
+    pub header: Header,
+    /// Its commit certificate.
+    pub commit: CommitCertificate,
+}
+
+impl StateAnswer {
+    /// Checks that the header is committed on the anchor's chain (spec/verification.md §2.6)
+    /// and that the proof shows exactly this value (or absence) at `key` under its state root.
+    pub fn check(&self, key: &StateKey, anchor: &TrustAnchor) -> Result<(), Rejection> {
+        check_header(&self.header, &self.commit, anchor)?;
+        let value_hash = self.value.as_ref().map(StateValue::hash);
+        self.proof
+            .verify(&self.header.state_root, &key.hash(), value_hash.as_ref())
+            .map_err(|reason| Rejection::BadStateProof {
+                height: self.header.height,
+                reason,
+            })
+    }
+}
