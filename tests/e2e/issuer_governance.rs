@@ -114,27 +114,31 @@ fn a_new_issuer_key_needs_the_council_threshold_then_publishes() {
         "name = \"林大華\"\nlicense_no = \"(113)台檢證字第00077號\"\nbar = \"台中律師公會\"\nadmitted = \"2025-01-15\"\n",
     )
     .unwrap();
-    let out = run(
-        "credledger-issuer",
-        &[
-            "publish",
-            "--kind",
-            "lawyer-license",
-            "--subject",
-            subject.to_str().unwrap(),
-            "--key",
-            new_key.to_str().unwrap(),
-            "--passphrase-file",
-            p,
-            "--genesis",
-            g,
-            "--node",
-            &node,
-            "--out",
-            d.join("issued").to_str().unwrap(),
-            "--json",
-        ],
-    );
+    let issued = d.join("issued");
+    let publish_with = |key: &std::path::Path| {
+        run(
+            "credledger-issuer",
+            &[
+                "publish",
+                "--kind",
+                "lawyer-license",
+                "--subject",
+                subject.to_str().unwrap(),
+                "--key",
+                key.to_str().unwrap(),
+                "--passphrase-file",
+                p,
+                "--genesis",
+                g,
+                "--node",
+                &node,
+                "--out",
+                issued.to_str().unwrap(),
+                "--json",
+            ],
+        )
+    };
+    let out = publish_with(&new_key);
     assert_eq!(out.code, 0, "{}", out.stderr);
     // The public verifier, which trusts only genesis, learns the new key from the ledger's
     // state when it first meets it, and judges the credential VALID.
@@ -156,27 +160,7 @@ fn a_new_issuer_key_needs_the_council_threshold_then_publishes() {
         .unwrap()
         .as_millis() as u64;
     std::thread::sleep(std::time::Duration::from_millis(50));
-    let out = run(
-        "credledger-issuer",
-        &[
-            "publish",
-            "--kind",
-            "lawyer-license",
-            "--subject",
-            subject.to_str().unwrap(),
-            "--key",
-            old_key.to_str().unwrap(),
-            "--passphrase-file",
-            p,
-            "--genesis",
-            g,
-            "--node",
-            &node,
-            "--out",
-            d.join("issued").to_str().unwrap(),
-            "--json",
-        ],
-    );
+    let out = publish_with(&old_key);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let old_id = serde_json::from_str::<Value>(&out.stdout).unwrap()["credential"].clone();
     let revoke = json!({"action": "revoke_issuer_key", "issuer": "moj", "key_id": "moj-2026-01", "effective": before});
@@ -259,26 +243,7 @@ fn a_new_issuer_key_needs_the_council_threshold_then_publishes() {
     }
     assert_eq!(outcome, "NOT_GENUINE", "{}", verifier.log());
     // The Ministry's CLI reads the key's record from the ledger and names the fix.
-    let out = run(
-        "credledger-issuer",
-        &[
-            "publish",
-            "--kind",
-            "lawyer-license",
-            "--subject",
-            subject.to_str().unwrap(),
-            "--key",
-            old_key.to_str().unwrap(),
-            "--passphrase-file",
-            p,
-            "--genesis",
-            g,
-            "--node",
-            &node,
-            "--out",
-            d.join("issued").to_str().unwrap(),
-        ],
-    );
+    let out = publish_with(&old_key);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
         out.stderr

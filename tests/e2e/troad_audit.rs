@@ -119,6 +119,18 @@ fn url_encode(s: &str) -> String {
         .collect()
 }
 
+/// A running network, an agency with its sealed source key, and a log of `records` records
+/// dated now (the agent's store folder is not created yet).
+fn agency_with_log(records: u64) -> (Net, Agency, PathBuf, PathBuf) {
+    let net = Net::start(4, 0);
+    assert!(net.wait_height(0, 1, Duration::from_secs(60)));
+    let agency = Agency::new(&net);
+    let log = agency.dir.join("messages.jsonl");
+    let store = agency.dir.join("agent");
+    write_records(&log, 0, records, now_ms());
+    (net, agency, log, store)
+}
+
 fn lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
         .unwrap()
@@ -133,13 +145,8 @@ fn write_lines(path: &Path, lines: &[String]) {
 
 #[test]
 fn a_hundred_thousand_records_are_anchored_proven_offline_and_every_tampering_found_by_line() {
-    let net = Net::start(4, 0);
-    assert!(net.wait_height(0, 1, Duration::from_secs(60)));
-    let agency = Agency::new(&net);
+    let (net, agency, log, store) = agency_with_log(100_000);
     let d = agency.dir.clone();
-    let log = d.join("messages.jsonl");
-    let store = d.join("agent");
-    write_records(&log, 0, 100_000, now_ms());
 
     let summary = agency.anchor(
         &log,
@@ -318,13 +325,7 @@ fn a_hundred_thousand_records_are_anchored_proven_offline_and_every_tampering_fo
 
 #[test]
 fn an_agent_killed_mid_stream_resumes_without_losing_or_repeating_a_record() {
-    let net = Net::start(4, 0);
-    assert!(net.wait_height(0, 1, Duration::from_secs(60)));
-    let agency = Agency::new(&net);
-    let d = agency.dir.clone();
-    let log = d.join("messages.jsonl");
-    let store = d.join("agent");
-    write_records(&log, 0, 60_000, now_ms());
+    let (net, agency, log, store) = agency_with_log(60_000);
 
     // Killed three times at different moments of its work.
     for wait_ms in [700u64, 1300, 400] {
