@@ -102,6 +102,8 @@ pub enum Domain {
     BatchSeed,
     /// Digest of one T-Road transfer-log record (a log leaf's content).
     LogRecord,
+    /// Running digest of a credential's history: every status change the ledger applied.
+    CredentialHistory,
     /// Derivation of devnet and test keys, ids and seeds from a master seed (never on a
     /// production chain).
     DevnetDerive,
@@ -122,7 +124,7 @@ pub enum Domain {
 
 impl Domain {
     /// Every domain, for the table in spec/hashing.md and its uniqueness test.
-    pub const ALL: [Domain; 21] = [
+    pub const ALL: [Domain; 22] = [
         Domain::Credential,
         Domain::Claim,
         Domain::Claims,
@@ -137,6 +139,7 @@ impl Domain {
         Domain::Genesis,
         Domain::BatchSeed,
         Domain::LogRecord,
+        Domain::CredentialHistory,
         Domain::DevnetDerive,
         Domain::BatchCredential,
         Domain::SignCredential,
@@ -163,6 +166,7 @@ impl Domain {
             Domain::Genesis => "credledger/v1/genesis",
             Domain::BatchSeed => "credledger/v1/batch-seed",
             Domain::LogRecord => "credledger/v1/log-record",
+            Domain::CredentialHistory => "credledger/v1/credential-history",
             Domain::DevnetDerive => "credledger/v1/devnet-derive",
             Domain::BatchCredential => "credledger/v1/batch-credential",
             Domain::SignCredential => "credledger/v1/sign/credential",

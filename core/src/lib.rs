@@ -17,6 +17,7 @@ pub mod encoding;
 pub mod exec;
 pub mod genesis;
 pub mod hash;
+pub mod history;
 pub mod ids;
 pub mod light;
 pub mod merkle;

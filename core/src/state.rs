@@ -7,6 +7,7 @@ use crate::block::ValidatorSet;
 use crate::bounded::{ShortVec, Text};
 use crate::encoding::encode;
 use crate::hash::{Digest, Domain};
+use crate::history::CredentialEvent;
 use crate::ids::{CredentialId, Height, IssuerId, KeyId, KindId, LogSourceId, Nonce, Timestamp};
 use crate::sig::PublicKey;
 
@@ -194,9 +195,38 @@ pub struct CredentialRecord {
     pub published_height: Height,
     /// Block time of the last status change (equal to `published_at` if none).
     pub changed_at: Timestamp,
+    /// Digest of its whole history ([`crate::history::CredentialHistory::digest`]), so a
+    /// history fetched from any node is checked against this record (spec/state.md §5.1).
+    pub history: Digest,
 }
 
 impl CredentialRecord {
+    /// The record of a credential published with body digest `digest` in block `height` at
+    /// `time`: active, its history the publication alone.
+    pub fn published(digest: Digest, height: Height, time: Timestamp) -> CredentialRecord {
+        let first = CredentialEvent {
+            height,
+            time,
+            status: CredentialStatus::Active,
+        };
+        CredentialRecord {
+            digest,
+            status: CredentialStatus::Active,
+            published_at: time,
+            published_height: height,
+            changed_at: time,
+            history: first.chain(&Digest::ZERO),
+        }
+    }
+
+    /// Applies a status change `event` (already allowed by [`CredentialStatus::apply`]): the
+    /// status, the time of the last change and the history digest move on.
+    pub fn record(&mut self, event: &CredentialEvent) {
+        self.status = event.status;
+        self.changed_at = event.time;
+        self.history = event.chain(&self.history);
+    }
+
     /// `StateValue::Credential(self).hash()` without copying the record: borsh encodes an enum
     /// as its variant index (0 for `Credential`) followed by the payload.
     pub fn state_value_hash(&self) -> Digest {
@@ -360,6 +390,7 @@ mod tests {
             published_at: Timestamp(5),
             published_height: Height(2),
             changed_at: Timestamp(9),
+            history: Digest([4; 32]),
         };
         assert_eq!(
             r.state_value_hash(),

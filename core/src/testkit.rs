@@ -249,13 +249,11 @@ impl World {
     /// state an honest ledger would refuse (e.g. a kind the issuer may not issue), for vectors
     /// that check verifiers refuse it too.
     pub fn force_publish(&mut self, c: &HeldCredential, published_at: Timestamp) {
-        let record = CredentialRecord {
-            digest: c.body.digest(&self.devnet.genesis.chain_id),
-            status: CredentialStatus::Active,
+        let record = CredentialRecord::published(
+            c.body.digest(&self.devnet.genesis.chain_id),
+            Height(self.last.as_ref().map_or(1, |(h, _)| h.height.0 + 1)),
             published_at,
-            published_height: Height(self.last.as_ref().map_or(1, |(h, _)| h.height.0 + 1)),
-            changed_at: published_at,
-        };
+        );
         let key = StateKey::Credential(c.body.issuer.clone(), c.body.id);
         self.state
             .write(&[(key, StateValue::Credential(record))])

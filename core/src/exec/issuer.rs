@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use super::{Ctx, Outcome, StateReader, TxError};
 use crate::credential::CREDENTIAL_VERSION;
 use crate::hash::Domain;
+use crate::history::CredentialEvent;
 use crate::ids::{CredentialId, KeyId, Nonce};
 use crate::sig::PreparedKey;
 use crate::state::{
@@ -164,13 +165,14 @@ fn publish<R: StateReader>(
         if ctx.get(&key).is_some() {
             return Err(TxError::DuplicateCredential(b.id));
         }
-        let record = CredentialRecord {
-            digest: b.digest(&ctx.env.chain_id),
+        let record =
+            CredentialRecord::published(b.digest(&ctx.env.chain_id), ctx.env.height, ctx.env.time);
+        let publication = CredentialEvent {
+            height: ctx.env.height,
+            time: ctx.env.time,
             status: CredentialStatus::Active,
-            published_at: ctx.env.time,
-            published_height: ctx.env.height,
-            changed_at: ctx.env.time,
         };
+        ctx.event(tx.issuer.clone(), b.id, publication);
         ctx.put(key, StateValue::Credential(record));
     }
     Ok(())
@@ -194,11 +196,16 @@ fn change<R: StateReader>(
             });
         }
     };
-    record.status = record
-        .status
-        .apply(change)
-        .map_err(|error| TxError::Transition { id, error })?;
-    record.changed_at = ctx.env.time;
+    let event = CredentialEvent {
+        height: ctx.env.height,
+        time: ctx.env.time,
+        status: record
+            .status
+            .apply(change)
+            .map_err(|error| TxError::Transition { id, error })?,
+    };
+    record.record(&event);
+    ctx.event(tx.issuer.clone(), id, event);
     ctx.put(key, StateValue::Credential(record));
     Ok(())
 }

@@ -16,7 +16,8 @@ pub use memstate::MemState;
 use std::collections::BTreeMap;
 
 use crate::hash::Digest;
-use crate::ids::{ChainId, Height, Timestamp};
+use crate::history::CredentialEvent;
+use crate::ids::{ChainId, CredentialId, Height, IssuerId, Timestamp};
 use crate::sig::PublicKey;
 use crate::state::{StateKey, StateValue};
 use crate::tx::Transaction;
@@ -53,13 +54,28 @@ pub struct Receipt {
     pub result: Result<(), TxError>,
 }
 
-/// What a block did: one receipt per transaction and the state writes, sorted by tree key.
+/// One credential event a block applied: what a node indexes to serve a credential's history
+/// (spec/state.md §5.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppliedEvent {
+    /// The issuer.
+    pub issuer: IssuerId,
+    /// The credential.
+    pub id: CredentialId,
+    /// What happened to it.
+    pub event: CredentialEvent,
+}
+
+/// What a block did: one receipt per transaction, the state writes, sorted by tree key, and the
+/// credential events of the transactions that took effect.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BlockOutcome {
     /// Receipts in transaction order.
     pub receipts: Vec<Receipt>,
     /// Writes, sorted by `StateKey::hash`, at most one per key.
     pub writes: Vec<(StateKey, StateValue)>,
+    /// Credential events in the order they were applied.
+    pub events: Vec<AppliedEvent>,
 }
 
 impl BlockOutcome {
@@ -77,6 +93,9 @@ struct Overlay<'a, R: StateReader> {
     base: &'a R,
     block: BTreeMap<Digest, (StateKey, StateValue)>,
     tx: BTreeMap<Digest, (StateKey, StateValue)>,
+    /// Credential events of the block's kept transactions, and of the running one.
+    block_events: Vec<AppliedEvent>,
+    tx_events: Vec<AppliedEvent>,
     /// The first storage failure. Rules see a failed read as an absent value, which keeps them
     /// simple; `execute_block` then discards the whole outcome, so no rule's answer to a failed
     /// read is ever committed.
@@ -105,10 +124,12 @@ impl<R: StateReader> Overlay<'_, R> {
     fn keep_tx(&mut self) {
         let staged = std::mem::take(&mut self.tx);
         self.block.extend(staged);
+        self.block_events.append(&mut self.tx_events);
     }
 
     fn drop_tx(&mut self) {
         self.tx.clear();
+        self.tx_events.clear();
     }
 }
 
@@ -155,6 +176,13 @@ impl<R: StateReader> Ctx<'_, '_, R> {
     pub(crate) fn put(&mut self, key: StateKey, value: StateValue) {
         self.overlay.put(key, value);
     }
+
+    /// Records a credential event, kept only if the transaction takes effect.
+    pub(crate) fn event(&mut self, issuer: IssuerId, id: CredentialId, event: CredentialEvent) {
+        self.overlay
+            .tx_events
+            .push(AppliedEvent { issuer, id, event });
+    }
 }
 
 /// Whether a transaction's signer was authorized: if so its nonce is spent even when its
@@ -192,6 +220,8 @@ pub fn execute_block_checked(
         base: state,
         block: BTreeMap::new(),
         tx: BTreeMap::new(),
+        block_events: Vec::new(),
+        tx_events: Vec::new(),
         failure: std::cell::RefCell::new(None),
     };
     let mut receipts = Vec::with_capacity(txs.len());
@@ -239,6 +269,7 @@ pub fn execute_block_checked(
     Ok(BlockOutcome {
         receipts,
         writes: overlay.block.into_values().collect(),
+        events: overlay.block_events,
     })
 }
 

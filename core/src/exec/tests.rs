@@ -17,6 +17,8 @@ struct Chain {
     devnet: Devnet,
     state: MemState,
     height: u64,
+    /// Every credential event applied so far.
+    events: Vec<AppliedEvent>,
 }
 
 impl Chain {
@@ -27,6 +29,7 @@ impl Chain {
             devnet,
             state,
             height: 0,
+            events: Vec::new(),
         }
     }
 
@@ -39,6 +42,7 @@ impl Chain {
         };
         let out = execute_block(&self.state, &env, txs).unwrap();
         self.state.apply(&out).unwrap();
+        self.events.extend(out.events.iter().cloned());
         out.receipts.into_iter().map(|r| r.result).collect()
     }
 
@@ -162,6 +166,64 @@ fn publish_then_lifecycle_with_nonces() {
         .to_string(),
         format!("credential {id}: a revoked credential cannot be reinstated")
     );
+}
+
+#[test]
+fn every_change_that_took_effect_is_one_event_and_they_fold_to_the_record() {
+    let mut ch = Chain::new();
+    let w = ch.world();
+    let (c, other) = (w.lawyer_license(1, None), w.lawyer_license(2, None));
+    ch.block(1, &[ch.publish(0, &[&c, &other])]);
+    let id = c.body.id;
+    let r = ReasonCode::Disciplinary;
+    let tx = |nonce, action| ch.issuer_tx("moj", "moj-2026-01", nonce, action);
+    let txs = [
+        tx(1, IssuerAction::Suspend { id, reason: r }),
+        tx(2, IssuerAction::Reinstate { id }),
+        tx(3, IssuerAction::Reinstate { id }),
+        tx(4, IssuerAction::Revoke { id, reason: r }),
+    ];
+    let results = ch.block(2, &txs);
+    assert!(
+        results[2].is_err(),
+        "reinstating an active credential: {results:?}"
+    );
+
+    let of = |c: &HeldCredential| crate::history::CredentialHistory {
+        events: ch
+            .events
+            .iter()
+            .filter(|e| e.issuer == c.body.issuer && e.id == c.body.id)
+            .map(|e| e.event.clone())
+            .collect(),
+    };
+    let history = of(&c);
+    let statuses: Vec<_> = history.events.iter().map(|e| e.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            CredentialStatus::Active,
+            CredentialStatus::Suspended { reason: r },
+            CredentialStatus::Active,
+            CredentialStatus::Revoked { reason: r },
+        ],
+        "the refused reinstatement left no event"
+    );
+    assert_eq!(history.events[0].height, Height(1));
+    assert_eq!(history.events[3].time, Timestamp(T0 + 2_000));
+    let record = |c: &HeldCredential| match ch
+        .state
+        .read(&StateKey::Credential(c.body.issuer.clone(), c.body.id))
+        .unwrap()
+    {
+        Some(StateValue::Credential(r)) => r,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(history.check(&record(&c)), Ok(()));
+    assert_eq!(of(&other).events.len(), 1);
+    assert_eq!(of(&other).check(&record(&other)), Ok(()));
+    // One credential's history does not stand for another's.
+    assert!(of(&other).check(&record(&c)).is_err());
 }
 
 #[test]
