@@ -20,7 +20,7 @@ pub use rejection::{Check, Outcome, Rejection};
 
 use serde::Serialize;
 
-use crate::block::{CommitCertificate, HEADER_VERSION, Header};
+use crate::block::{CommitCertificate, CommitError, HEADER_VERSION, Header, ValidatorSet};
 use crate::credential::{CREDENTIAL_VERSION, Claim, claims_root};
 use crate::hash::Domain;
 use crate::ids::{CredentialId, Height, IssuerId, KeyId, KindId, Timestamp};
@@ -372,6 +372,33 @@ pub fn check_header(
                 reason,
             })?;
     }
+    Ok(())
+}
+
+/// Learns a validator-set change from the one header that announces it, without the headers
+/// before it (spec/verification.md §3.1): `header` must be certified by the set the anchor
+/// holds for its height and name `next` as its next set; `next` then signs from the following
+/// height on.
+pub fn learn_set_change(
+    anchor: &mut TrustAnchor,
+    header: &Header,
+    commit: &CommitCertificate,
+    next: &ValidatorSet,
+) -> Result<(), Rejection> {
+    check_header(header, commit, anchor)?;
+    if next.hash() != header.next_validators_hash {
+        return Err(Rejection::BadCommit {
+            height: header.height,
+            reason: CommitError::ValidatorSetMismatch {
+                expected: header.next_validators_hash,
+                got: next.hash(),
+            },
+        });
+    }
+    let from = header.height.next().ok_or(Rejection::UnknownValidatorSet {
+        height: header.height,
+    })?;
+    anchor.set_validators_from(from, next.clone());
     Ok(())
 }
 

@@ -9,9 +9,12 @@ use axum::http::{Request, StatusCode};
 use credledger_core::block::ValidatorSet;
 use credledger_core::devnet::{Devnet, DevnetParams};
 use credledger_core::encoding::encode;
-use credledger_core::ids::Timestamp;
+use credledger_core::history::CredentialHistory;
+use credledger_core::ids::{Nonce, Timestamp};
 use credledger_core::presentation::StatusEvidence;
+use credledger_core::state::{CredentialStatus, ReasonCode};
 use credledger_core::testkit::{World, publish_tx, sign_commit};
+use credledger_core::tx::{IssuerAction, IssuerTx, Signed};
 use credledger_core::{Policy, TrustAnchor, verify};
 use credledger_node::api::router;
 use credledger_node::mempool::MempoolLimits;
@@ -122,11 +125,101 @@ async fn submit_commit_and_prove_a_credential() {
     let (code, _) = call(&app, get("/v1/credentials/moj/xyz")).await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
 
+    let (code, sets) = call(&app, get("/v1/validator-sets")).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(
+        sets,
+        serde_json::json!({ "sets": [{ "from": 1, "hash": set.hash().to_hex() }] })
+    );
+
     let (code, hdr) = call(&app, get("/v1/headers/1")).await;
     assert_eq!(code, StatusCode::OK);
     assert_eq!(hdr["hash"], block.header.hash().to_hex());
     let (code, _) = call(&app, get("/v1/headers/2")).await;
     assert_eq!(code, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_credential_history_is_served_whole_and_folds_to_its_proven_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Devnet::build(&[4; 32], &DevnetParams::default()).unwrap();
+    let set = ValidatorSet::new(d.genesis.validators.to_vec()).unwrap();
+    let ledger = Ledger::open(dir.path(), d.genesis.clone()).unwrap();
+    let node = Arc::new(Node::new(
+        ledger,
+        MempoolLimits::default(),
+        Box::new(|| Timestamp(T0 + 5_000)),
+    ));
+    let app = router(node.clone());
+    let world = World::with_devnet(Devnet::build(&[4; 32], &DevnetParams::default()).unwrap());
+    let (c, other) = (
+        world.lawyer_license(21, None),
+        world.lawyer_license(22, None),
+    );
+    let id = c.body.id;
+    let reason = ReasonCode::Disciplinary;
+    let txs = [
+        vec![publish_tx(&d, "moj", "moj-2026-01", 0, &[&c, &other])],
+        vec![
+            issuer_tx(&d, 1, IssuerAction::Suspend { id, reason }),
+            issuer_tx(&d, 2, IssuerAction::Reinstate { id }),
+        ],
+        vec![issuer_tx(&d, 3, IssuerAction::Revoke { id, reason })],
+    ];
+    for batch in &txs {
+        for tx in batch {
+            let (code, resp) = call(&app, post("/v1/tx", encode(tx))).await;
+            assert_eq!(code, StatusCode::OK, "{resp}");
+        }
+        let block = node.propose(0, 1000).unwrap();
+        node.commit(&block, &sign_commit(&d, &set, &block.header, 3))
+            .unwrap();
+    }
+
+    let (code, body) = call(&app, get(&format!("/v1/credentials/moj/{id}/history"))).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    let evidence: StatusEvidence = serde_json::from_value(body.clone()).unwrap();
+    let history = CredentialHistory {
+        events: serde_json::from_value(body["events"].clone()).unwrap(),
+    };
+    let heights: Vec<_> = history.events.iter().map(|e| e.height.0).collect();
+    assert_eq!(heights, [1, 2, 2, 3], "suspend and reinstate share block 2");
+    assert_eq!(
+        history.events[3].status,
+        CredentialStatus::Revoked { reason }
+    );
+    assert_eq!(history.check(&evidence.record), Ok(()));
+    // The history that stops before the revocation does not fold to the record.
+    let mut cut = history.clone();
+    cut.events.pop();
+    assert!(cut.check(&evidence.record).is_err());
+
+    let (_, body) = call(
+        &app,
+        get(&format!("/v1/credentials/moj/{}/history", other.body.id)),
+    )
+    .await;
+    assert_eq!(body["events"].as_array().map(Vec::len), Some(1), "{body}");
+    let (code, body) = call(
+        &app,
+        get("/v1/credentials/moj/00000000000000000000000000000000/history"),
+    )
+    .await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    assert!(body["absence"]["proof"].is_object(), "{body}");
+}
+
+fn issuer_tx(d: &Devnet, nonce: u64, action: IssuerAction) -> credledger_core::tx::Transaction {
+    credledger_core::tx::Transaction::Issuer(Signed::sign(
+        &d.genesis.chain_id,
+        IssuerTx {
+            issuer: "moj".parse().unwrap(),
+            key_id: "moj-2026-01".parse().unwrap(),
+            nonce: Nonce(nonce),
+            action,
+        },
+        d.issuer_key("moj", "moj-2026-01").unwrap(),
+    ))
 }
 
 #[tokio::test]

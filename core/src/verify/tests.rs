@@ -1,4 +1,5 @@
 use super::*;
+use crate::block::ValidatorSet;
 use crate::bounded::{ShortVec, Text};
 use crate::credential::{DisclosedItem, Disclosure};
 use crate::ids::Timestamp;
@@ -469,5 +470,52 @@ fn cached_header_skips_the_commit_but_not_the_proof() {
     assert!(matches!(
         verify(&p, &anchor, t(12), &Policy::LIVE),
         Err(Rejection::BadStateProof { .. })
+    ));
+}
+
+#[test]
+fn a_set_change_is_learned_from_its_one_header_and_the_retired_set_is_refused_after_it() {
+    let w = World::new(3, 5);
+    let d = &w.devnet;
+    let old = ValidatorSet::new(d.genesis.validators.to_vec()).unwrap();
+    let new = ValidatorSet::new(d.genesis.validators.to_vec()[..4].to_vec()).unwrap();
+    let header = |height: u64, signs: &ValidatorSet, next: &ValidatorSet| Header {
+        version: HEADER_VERSION,
+        chain_id: d.genesis.chain_id.clone(),
+        height: Height(height),
+        time: t(height),
+        previous: crate::hash::Digest([1; 32]),
+        transactions_root: crate::hash::Digest([2; 32]),
+        state_root: crate::hash::Digest([3; 32]),
+        validators_hash: signs.hash(),
+        next_validators_hash: next.hash(),
+        proposer: 0,
+    };
+    let sign = |h: &Header, set: &ValidatorSet| crate::testkit::sign_commit(d, set, h, 4);
+    let change = header(40, &old, &new);
+    let mut anchor = w.anchor();
+
+    // The announced set must be the one the header names.
+    assert!(matches!(
+        learn_set_change(&mut anchor, &change, &sign(&change, &old), &old),
+        Err(Rejection::BadCommit {
+            reason: CommitError::ValidatorSetMismatch { .. },
+            ..
+        })
+    ));
+    // A change certified by the set it announces, not the one in force, is refused.
+    let forged = header(40, &new, &new);
+    assert!(learn_set_change(&mut anchor, &forged, &sign(&forged, &new), &new).is_err());
+    assert_eq!(anchor.validators_at(Height(41)), Some(&old));
+
+    learn_set_change(&mut anchor, &change, &sign(&change, &old), &new).unwrap();
+    assert_eq!(anchor.validators_at(Height(40)), Some(&old));
+    assert_eq!(anchor.validators_at(Height(41)), Some(&new));
+    let later = header(90, &new, &new);
+    assert_eq!(check_header(&later, &sign(&later, &new), &anchor), Ok(()));
+    let retired = header(90, &old, &old);
+    assert!(matches!(
+        check_header(&retired, &sign(&retired, &old), &anchor),
+        Err(Rejection::BadCommit { .. })
     ));
 }

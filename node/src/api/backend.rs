@@ -3,6 +3,7 @@
 
 use credledger_core::block::{Block, CommitCertificate, Header, ValidatorSet};
 use credledger_core::hash::Digest;
+use credledger_core::history::CredentialEvent;
 use credledger_core::ids::{ChainId, Height};
 use credledger_core::state::StateKey;
 use serde::Serialize;
@@ -62,6 +63,8 @@ pub trait Backend: Send + Sync + 'static {
     fn status(&self) -> Result<NodeStatus, ApiError>;
     /// A committed header and its commit.
     fn header(&self, height: Height) -> Result<Option<(Header, CommitCertificate)>, ApiError>;
+    /// Every height from which a new validator set signs, with the set's hash, oldest first.
+    fn validator_set_starts(&self) -> Result<Vec<(Height, Digest)>, ApiError>;
     /// The validator set that signs block `height`.
     fn validators(&self, height: Height) -> Result<Option<ValidatorSet>, ApiError>;
     /// A committed block.
@@ -72,6 +75,12 @@ pub trait Backend: Send + Sync + 'static {
     fn submit(&self, bytes: &[u8]) -> Result<Digest, ApiError>;
     /// A state entry with its proof under the latest committed header.
     fn state(&self, key: &StateKey) -> Result<StateAnswer, ApiError>;
+    /// A credential's state entry as [`Backend::state`] gives it, and every event of its
+    /// history up to that header, oldest first (spec/state.md §5.1).
+    fn credential_history(
+        &self,
+        key: &StateKey,
+    ) -> Result<(StateAnswer, Vec<CredentialEvent>), ApiError>;
     /// Admits a batch relayed by another node (not relayed again); returns how many were new.
     fn relayed(&self, batch: &[Vec<u8>]) -> Result<usize, ApiError>;
     /// Heights as they are committed.

@@ -63,6 +63,7 @@ pub fn router_with(backend: Shared, limits: ApiLimits) -> Router {
             get(header_stream).layer(Extension(streams)),
         )
         .route("/v1/blocks/{height}", get(block))
+        .route("/v1/validator-sets", get(validator_sets))
         .route("/v1/tx", post(submit))
         .route(
             "/v1/relay",
@@ -71,6 +72,10 @@ pub fn router_with(backend: Shared, limits: ApiLimits) -> Router {
         .route("/metrics", get(metrics))
         .route("/v1/tx/{id}", get(tx))
         .route("/v1/credentials/{issuer}/{id}", get(credential))
+        .route(
+            "/v1/credentials/{issuer}/{id}/history",
+            get(credential_history),
+        )
         .route("/v1/state/issuer/{issuer}", get(issuer))
         .route("/v1/state/issuer-key/{issuer}/{key}", get(issuer_key))
         .route("/v1/state/kind/{kind}", get(kind))
@@ -335,6 +340,39 @@ async fn credential(
         Some(StateValue::Credential(record)) => Ok(Json(
             json!({ "record": record, "proof": answer.proof, "header": answer.header, "commit": answer.commit }),
         )),
+        Some(_) => Err(ApiError::Internal("state entry of the wrong type".into())),
+        None => Err(ApiError::NotFoundWithProof(
+            serde_json::to_value(&answer).unwrap_or(Value::Null),
+        )),
+    }
+}
+
+/// Where each validator set took over: `{"sets": [{"from": h, "hash": …}, …]}`, oldest first. A
+/// client that trusts genesis reads `GET /v1/headers/{from - 1}` for each later entry and
+/// learns the set from the one header that announces it (spec/verification.md §3.1).
+async fn validator_sets(State(b): State<Shared>) -> Result<Json<Value>, ApiError> {
+    let sets: Vec<Value> = b
+        .validator_set_starts()?
+        .into_iter()
+        .map(|(from, hash)| json!({ "from": from, "hash": hash }))
+        .collect();
+    Ok(Json(json!({ "sets": sets })))
+}
+
+/// The status evidence of [`credential`] plus every event of the credential's history up to
+/// its header, which the client folds and compares with the proven record (spec/state.md §5.1).
+async fn credential_history(
+    State(b): State<Shared>,
+    Path((issuer, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let id: CredentialId = parse("credential id", &id)?;
+    let key = StateKey::Credential(parse("issuer", &issuer)?, id);
+    let (answer, events) = b.credential_history(&key)?;
+    match answer.value {
+        Some(StateValue::Credential(record)) => Ok(Json(json!({
+            "record": record, "proof": answer.proof, "header": answer.header,
+            "commit": answer.commit, "events": events,
+        }))),
         Some(_) => Err(ApiError::Internal("state entry of the wrong type".into())),
         None => Err(ApiError::NotFoundWithProof(
             serde_json::to_value(&answer).unwrap_or(Value::Null),

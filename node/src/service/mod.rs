@@ -351,6 +351,15 @@ impl Ledger {
                 )
             })
             .collect();
+        let events = executed
+            .outcome
+            .events
+            .iter()
+            .map(|e| {
+                let key = StateKey::Credential(e.issuer.clone(), e.id);
+                (key.hash(), e.event.clone())
+            })
+            .collect();
         let next_set = executed
             .next_set()
             .filter(|s| s.hash() != set.hash())
@@ -363,6 +372,7 @@ impl Ledger {
             nodes: executed.nodes,
             root: executed.root,
             next_set,
+            events,
         })?;
         if let Ok(mut kept) = self.executed.lock() {
             kept.clear();

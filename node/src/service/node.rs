@@ -9,6 +9,7 @@ use credledger_core::block::{Block, CommitCertificate, Header, MAX_BLOCK_BYTES, 
 use credledger_core::encoding::decode;
 use credledger_core::exec::{Signer, admit};
 use credledger_core::hash::Digest;
+use credledger_core::history::{CredentialEvent, MAX_HISTORY_EVENTS};
 use credledger_core::ids::{Height, Timestamp};
 use credledger_core::sig::PublicKey;
 use credledger_core::state::{StateKey, StateValue};
@@ -251,6 +252,13 @@ impl Backend for Node {
             .map_err(internal)
     }
 
+    fn validator_set_starts(&self) -> Result<Vec<(Height, Digest)>, ApiError> {
+        self.ledger()?
+            .store()
+            .validator_set_starts(MAX_SET_STARTS)
+            .map_err(internal)
+    }
+
     fn block(&self, height: Height) -> Result<Option<Block>, ApiError> {
         self.ledger()?.store().block(height).map_err(internal)
     }
@@ -298,8 +306,37 @@ impl Backend for Node {
     }
 
     fn state(&self, key: &StateKey) -> Result<StateAnswer, ApiError> {
+        state_answer(self.ledger()?.store(), key)
+    }
+
+    fn credential_history(
+        &self,
+        key: &StateKey,
+    ) -> Result<(StateAnswer, Vec<CredentialEvent>), ApiError> {
+        // One read of the ledger for both, so the events are exactly those up to the header
+        // the record is proven under.
         let ledger = self.ledger()?;
-        let store = ledger.store();
+        let answer = state_answer(ledger.store(), key)?;
+        let events = ledger
+            .store()
+            .credential_history(&key.hash(), answer.header.height, MAX_HISTORY_EVENTS + 1)
+            .map_err(internal)?;
+        if events.len() > MAX_HISTORY_EVENTS {
+            return Err(ApiError::Refused(format!(
+                "this credential has more than {MAX_HISTORY_EVENTS} events; its history is not served"
+            )));
+        }
+        Ok((answer, events))
+    }
+}
+
+/// Most validator-set starts served: one a day for 27 years; the list is a hint that clients
+/// check header by header, so a longer history is cut, never unbounded.
+const MAX_SET_STARTS: usize = 10_000;
+
+/// A state entry or its absence, proven under the latest committed header.
+fn state_answer(store: &Store, key: &StateKey) -> Result<StateAnswer, ApiError> {
+    {
         let height = store.last_height().map_err(internal)?;
         if height == Height(0) {
             return Err(ApiError::Unavailable("no block is committed yet".into()));

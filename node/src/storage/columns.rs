@@ -12,6 +12,7 @@
 //! | `state_values` | state key hash (32 bytes) | [`StateValue`](credledger_core::state::StateValue) |
 //! | `validator_sets` | first height the set signs, `u64` big-endian | [`ValidatorSet`](credledger_core::block::ValidatorSet) |
 //! | `pending` | height `u64` BE ‖ round `u32` BE ‖ block hash | [`PendingBlock`](super::PendingBlock) |
+//! | `credential_history` | credential's state key hash ‖ height `u64` BE ‖ event index in the block `u32` BE | [`CredentialEvent`](credledger_core::history::CredentialEvent) |
 //!
 //! Values are canonical borsh; heights are big-endian so that keys sort by height.
 
@@ -38,11 +39,14 @@ pub enum Column {
     /// Undecided blocks this node built or received at heights not yet committed, so a
     /// restarted validator still holds the body of a value its consensus log may decide.
     Pending,
+    /// Every event of every credential (spec/state.md §5.1), so its history is one prefix
+    /// scan; a client checks it against the record's history digest.
+    CredentialHistory,
 }
 
 impl Column {
     /// Every column, in creation order.
-    pub const ALL: [Column; 9] = [
+    pub const ALL: [Column; 10] = [
         Column::Meta,
         Column::Headers,
         Column::Blocks,
@@ -52,6 +56,7 @@ impl Column {
         Column::StateValues,
         Column::ValidatorSets,
         Column::Pending,
+        Column::CredentialHistory,
     ];
 
     /// The column family's name in RocksDB.
@@ -66,6 +71,7 @@ impl Column {
             Column::StateValues => "state_values",
             Column::ValidatorSets => "validator_sets",
             Column::Pending => "pending",
+            Column::CredentialHistory => "credential_history",
         }
     }
 }
@@ -95,6 +101,20 @@ impl MetaKey {
 /// A height as a key: big-endian, so keys sort by height.
 pub fn height_key(h: credledger_core::ids::Height) -> [u8; 8] {
     h.0.to_be_bytes()
+}
+
+/// A credential event's key: the credential's state key hash, then the block height and the
+/// event's index among the block's events, so one credential's events are one prefix in order.
+pub fn event_key(
+    credential: &credledger_core::hash::Digest,
+    h: credledger_core::ids::Height,
+    index: u32,
+) -> [u8; 44] {
+    let mut k = [0u8; 44];
+    k[..32].copy_from_slice(&credential.0);
+    k[32..40].copy_from_slice(&h.0.to_be_bytes());
+    k[40..].copy_from_slice(&index.to_be_bytes());
+    k
 }
 
 /// A pending block's key: height, round, block hash; a prefix of height alone selects a height.

@@ -14,13 +14,14 @@ use credledger_core::encoding::{decode, encode};
 use credledger_core::exec::{StateError, StateReader};
 use credledger_core::genesis::Genesis;
 use credledger_core::hash::Digest;
+use credledger_core::history::CredentialEvent;
 use credledger_core::ids::Height;
 use credledger_core::sig::PublicKey;
 use credledger_core::smt::{Node, NodeStore, SmtError};
 use credledger_core::state::{StateKey, StateValue};
 use rocksdb::{ColumnFamilyDescriptor, DB, Options, WriteBatch, WriteOptions};
 
-use columns::{height_key, pending_key};
+use columns::{event_key, height_key, pending_key};
 
 /// Where a committed transaction is and what became of it.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -68,6 +69,8 @@ pub struct BlockWrite {
     pub root: Digest,
     /// The validator set that signs the next block, if this block changed it.
     pub next_set: Option<ValidatorSet>,
+    /// Credential events the block applied, in order: `(credential state key hash, event)`.
+    pub events: Vec<(Digest, CredentialEvent)>,
 }
 
 /// Why storage failed.
@@ -267,6 +270,15 @@ impl Store {
         for (k, v) in &w.values {
             batch.put_cf(self.cf(Column::StateValues)?, k.hash().0, encode(v));
         }
+        for (i, (credential, event)) in w.events.iter().enumerate() {
+            // At most a few thousand transactions per block, each far below 2^32 events.
+            let index = u32::try_from(i).unwrap_or(u32::MAX);
+            batch.put_cf(
+                self.cf(Column::CredentialHistory)?,
+                event_key(credential, h, index),
+                encode(event),
+            );
+        }
         batch.put_cf(
             self.cf(Column::Meta)?,
             MetaKey::StateRoot.key(),
@@ -296,6 +308,63 @@ impl Store {
 }
 
 impl Store {
+    /// The events of the credential whose state key hashes to `credential`, oldest first, in
+    /// blocks up to `upto`; at most `max` (the caller asks one more than it serves, to tell a
+    /// history that is too long).
+    pub fn credential_history(
+        &self,
+        credential: &Digest,
+        upto: Height,
+        max: usize,
+    ) -> Result<Vec<CredentialEvent>, StoreError> {
+        let cf = self.cf(Column::CredentialHistory)?;
+        let mut it = self.db.raw_iterator_cf(cf);
+        it.seek(credential.0);
+        let mut events = Vec::new();
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            if !k.starts_with(&credential.0) || events.len() >= max {
+                break;
+            }
+            let event: CredentialEvent = decode(v, 1_024).map_err(|e| StoreError::Corrupt {
+                column: Column::CredentialHistory.name(),
+                reason: e.to_string(),
+            })?;
+            if event.height > upto {
+                break;
+            }
+            events.push(event);
+            it.next();
+        }
+        it.status()?;
+        Ok(events)
+    }
+
+    /// Every height from which a new validator set signs (1 for the genesis set), in order,
+    /// with that set's hash; at most `max`.
+    pub fn validator_set_starts(&self, max: usize) -> Result<Vec<(Height, Digest)>, StoreError> {
+        let cf = self.cf(Column::ValidatorSets)?;
+        let mut it = self.db.raw_iterator_cf(cf);
+        it.seek_to_first();
+        let mut starts = Vec::new();
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            if starts.len() >= max {
+                break;
+            }
+            let corrupt = |reason: String| StoreError::Corrupt {
+                column: Column::ValidatorSets.name(),
+                reason,
+            };
+            let height = <[u8; 8]>::try_from(k)
+                .map(|b| Height(u64::from_be_bytes(b)))
+                .map_err(|_| corrupt(format!("key of {} bytes", k.len())))?;
+            let set: ValidatorSet = decode(v, usize::MAX).map_err(|e| corrupt(e.to_string()))?;
+            starts.push((height, set.hash()));
+            it.next();
+        }
+        it.status()?;
+        Ok(starts)
+    }
+
     /// The validator set that signs block `h` (the latest set that took effect at or before it).
     pub fn validator_set(&self, h: Height) -> Result<Option<ValidatorSet>, StoreError> {
         let cf = self.cf(Column::ValidatorSets)?;
