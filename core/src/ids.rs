@@ -132,6 +132,26 @@ impl Timestamp {
     pub fn since(self, earlier: Timestamp) -> u64 {
         self.0.saturating_sub(earlier.0)
     }
+
+    /// The time as people in Taiwan read it: `2026-11-22 17:23:44 (UTC+8)` (Taiwan keeps
+    /// UTC+8 all year); the milliseconds themselves if the date is out of the calendar's range.
+    pub fn taiwan_time(self) -> String {
+        let secs = i64::try_from(self.0 / 1000)
+            .ok()
+            .and_then(|s| s.checked_add(8 * 3600));
+        match secs.map(time::OffsetDateTime::from_unix_timestamp) {
+            Some(Ok(d)) => format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}:{:02} (UTC+8)",
+                d.year(),
+                u8::from(d.month()),
+                d.day(),
+                d.hour(),
+                d.minute(),
+                d.second()
+            ),
+            _ => format!("{} ms", self.0),
+        }
+    }
 }
 
 /// A credential's 16-byte identifier, chosen by the issuer (the CLI derives it so that a
@@ -176,5 +196,23 @@ impl<'de> Deserialize<'de> for CredentialId {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <String as Deserialize>::deserialize(d)?;
         s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Timestamp;
+
+    #[test]
+    fn taiwan_time_is_utc_plus_eight_and_never_panics() {
+        assert_eq!(Timestamp(0).taiwan_time(), "1970-01-01 08:00:00 (UTC+8)");
+        assert_eq!(
+            Timestamp(1_767_225_600_000).taiwan_time(),
+            "2026-01-01 08:00:00 (UTC+8)"
+        );
+        assert_eq!(
+            Timestamp(u64::MAX).taiwan_time(),
+            format!("{} ms", u64::MAX)
+        );
     }
 }

@@ -1,10 +1,15 @@
 //! A client of the ledger nodes' API with fail-over: each request goes to the first node that
 //! answers; a node that cannot be reached, times out or fails (5xx) is skipped.
 
+use std::io::Read;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
 use serde_json::Value;
+
+/// Largest answer read from a node. The largest expected, a credential's history of 4,096
+/// events with its proof, header and commit, is well below 1 MiB.
+const MAX_ANSWER_BYTES: u64 = 8 << 20;
 
 /// No node answered a request.
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +62,19 @@ impl Nodes {
                 }
                 Ok(r) => {
                     let status = r.status().as_u16();
-                    let body = r.json().unwrap_or(Value::Null);
+                    let mut bytes = Vec::new();
+                    // A node is not trusted: read at most one byte past the bound.
+                    if let Err(e) = r.take(MAX_ANSWER_BYTES + 1).read_to_end(&mut bytes) {
+                        errors.push(format!("{url}: reading the answer: {e}"));
+                        continue;
+                    }
+                    if bytes.len() as u64 > MAX_ANSWER_BYTES {
+                        errors.push(format!(
+                            "{url}: the answer is larger than {MAX_ANSWER_BYTES} bytes"
+                        ));
+                        continue;
+                    }
+                    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
                     return Ok(Answer { status, body });
                 }
                 Err(e) => errors.push(format!("{url}: {e}")),

@@ -2,20 +2,22 @@
 //! talk to, the issuer key, and submitting one issuer transaction and waiting for its commit.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use credledger_core::TrustAnchor;
-use credledger_core::block::CommitError;
-use credledger_core::block::ValidatorSet;
+use credledger_core::block::{CommitCertificate, CommitError, Header, ValidatorSet};
 use credledger_core::encoding::encode;
 use credledger_core::genesis::Genesis;
-use credledger_core::ids::{IssuerId, KeyId, Nonce};
+use credledger_core::history::{CredentialEvent, CredentialHistory};
+use credledger_core::ids::{Height, IssuerId, KeyId, Nonce};
 use credledger_core::presentation::StatusEvidence;
 use credledger_core::sig::Keypair;
 use credledger_core::state::{StateKey, StateValue};
 use credledger_core::tx::{IssuerAction, IssuerTx, Signed, Transaction};
-use credledger_core::verify::{Rejection, StateAnswer};
+use credledger_core::verify::{Rejection, StateAnswer, learn_set_change};
 use serde_json::Value;
 
 use credledger_issuer::keystore::KeyFile;
@@ -93,8 +95,11 @@ impl KeyArgs {
 pub struct Ledger {
     /// The genesis.
     pub genesis: Genesis,
-    /// What answers are checked against: genesis's validators and registry.
-    pub anchor: TrustAnchor,
+    /// What answers are checked against: genesis's validators and registry, and the validator
+    /// sets learned since (spec/verification.md §3.1).
+    anchor: Mutex<TrustAnchor>,
+    /// Validator-set changes learned in this run.
+    learned: AtomicUsize,
     /// The nodes.
     pub nodes: Nodes,
 }
@@ -115,7 +120,8 @@ impl LedgerArgs {
         };
         Ok(Ledger {
             genesis,
-            anchor,
+            anchor: Mutex::new(anchor),
+            learned: AtomicUsize::new(0),
             nodes: Nodes::new(&nodes)?,
         })
     }
@@ -196,7 +202,7 @@ impl Ledger {
     }
 
     /// A state entry (or its absence) from a node at `path`, checked against genesis: the
-    /// commit by the genesis validator set and the state proof of `key` under its root.
+    /// commit by the validator set of its height and the state proof of `key` under its root.
     pub fn state_entry(&self, path: &str, key: &StateKey) -> Result<Option<StateValue>> {
         let answer = self.nodes.get(path)?;
         if answer.status == 503 {
@@ -207,59 +213,150 @@ impl Ledger {
         }
         let a: StateAnswer = serde_json::from_value(answer.body)
             .context("the node's state answer is not understood")?;
-        a.check(key, &self.anchor).map_err(|r| match r {
-            Rejection::BadCommit {
-                reason: CommitError::ValidatorSetMismatch { .. },
-                ..
-            } => anyhow!(
-                "the validator set changed since genesis; checking this answer needs the verifier's light client"
-            ),
-            other => anyhow!("the node's answer does not verify against genesis: {other}"),
-        })?;
+        self.check(|anchor| a.check(key, anchor))?;
         Ok(a.value)
     }
 
-    fn check_header(
-        &self,
-        header: &credledger_core::block::Header,
-        commit: &credledger_core::block::CommitCertificate,
-    ) -> Result<()> {
-        let set = ValidatorSet::new(self.genesis.validators.to_vec())?;
-        if header.validators_hash != set.hash() {
-            bail!(
-                "the validator set changed since genesis; checking this answer needs the verifier's light client"
-            );
+    /// Runs `check` against the anchor; if it fails because the validator set changed since
+    /// what the anchor knows, learns the changes from the nodes and runs it once more.
+    fn check(&self, check: impl Fn(&TrustAnchor) -> Result<(), Rejection>) -> Result<()> {
+        let first = check(&*self.anchor()?);
+        match first {
+            Err(
+                Rejection::BadCommit {
+                    reason: CommitError::ValidatorSetMismatch { .. },
+                    ..
+                }
+                | Rejection::UnknownValidatorSet { .. },
+            ) => {
+                self.learn_validator_sets()?;
+                check(&*self.anchor()?)
+                    .map_err(|r| anyhow!("the node's answer does not verify against genesis: {r}"))
+            }
+            other => {
+                other.map_err(|r| anyhow!("the node's answer does not verify against genesis: {r}"))
+            }
         }
-        commit
-            .verify(header, &set)
-            .map_err(|e| anyhow!("the node's answer is not certified by the validators: {e}"))?;
+    }
+
+    fn anchor(&self) -> Result<std::sync::MutexGuard<'_, TrustAnchor>> {
+        self.anchor
+            .lock()
+            .map_err(|_| anyhow!("the trust anchor's lock is poisoned"))
+    }
+
+    /// Learns every validator-set change the anchor does not know yet, each from the one
+    /// header that announces it, checked by the set in force before it
+    /// (spec/verification.md §3.1). The nodes' list of changes only says where to look.
+    fn learn_validator_sets(&self) -> Result<()> {
+        let answer = self.nodes.get("/v1/validator-sets")?;
+        if answer.status != 200 {
+            bail!("the node answered {} for its validator sets", answer.status);
+        }
+        let starts: Vec<SetStart> = serde_json::from_value(answer.body["sets"].clone())
+            .context("the node's list of validator sets is not understood")?;
+        let mut anchor = self.anchor()?;
+        let known = anchor
+            .validator_sets()
+            .map(|(h, _)| h)
+            .max()
+            .unwrap_or(Height(1));
+        for start in starts.iter().filter(|s| s.from > known) {
+            let at = Height(start.from.0 - 1);
+            let mut learn = || -> Result<()> {
+                let answer = self.nodes.get(&format!("/v1/headers/{at}"))?;
+                if answer.status != 200 {
+                    bail!("the node answered {}", answer.status);
+                }
+                let h: HeaderAnswer = serde_json::from_value(answer.body)
+                    .context("the node's header is not understood")?;
+                let next = h
+                    .next_validators
+                    .ok_or_else(|| anyhow!("the header announces no new validator set"))?;
+                Ok(learn_set_change(&mut anchor, &h.header, &h.commit, &next)?)
+            };
+            learn().with_context(|| {
+                format!(
+                    "learning the validator set that signs from height {} on",
+                    start.from
+                )
+            })?;
+            self.learned.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(())
     }
 
+    /// How many validator-set changes since genesis this run learned and checked.
+    pub fn learned_sets(&self) -> usize {
+        self.learned.load(Ordering::Relaxed)
+    }
+
     /// A credential's status evidence from a node, checked against genesis: the commit by the
-    /// genesis validator set and the state proof under the header's root.
+    /// validator set of its height and the state proof under the header's root.
     pub fn evidence(&self, issuer: &IssuerId, id: &str) -> Result<StatusEvidence> {
-        let answer = self.nodes.get(&format!("/v1/credentials/{issuer}/{id}"))?;
+        let path = format!("/v1/credentials/{issuer}/{id}");
+        Ok(self.checked_evidence(issuer, id, &path)?.0)
+    }
+
+    /// A credential's status evidence and its whole history, both checked: the evidence as by
+    /// [`Ledger::evidence`], and the events by folding them to the proven record's history
+    /// digest (spec/state.md §5.1).
+    pub fn history(
+        &self,
+        issuer: &IssuerId,
+        id: &str,
+    ) -> Result<(StatusEvidence, CredentialHistory)> {
+        let path = format!("/v1/credentials/{issuer}/{id}/history");
+        let (ev, body) = self.checked_evidence(issuer, id, &path)?;
+        let events: Vec<CredentialEvent> = serde_json::from_value(body["events"].clone())
+            .context("the node's credential history is not understood")?;
+        let history = CredentialHistory { events };
+        history
+            .check(&ev.record)
+            .map_err(|e| anyhow!("the node's credential history does not hold: {e}"))?;
+        Ok((ev, history))
+    }
+
+    fn checked_evidence(
+        &self,
+        issuer: &IssuerId,
+        id: &str,
+        path: &str,
+    ) -> Result<(StatusEvidence, Value)> {
+        let answer = self.nodes.get(path)?;
         if answer.status == 404 {
             bail!("the ledger has no credential {id} of issuer {issuer}");
         }
         if answer.status != 200 {
             bail!("the node answered {}: {}", answer.status, answer.body);
         }
-        let ev: StatusEvidence =
-            serde_json::from_value(answer.body).context("the node's evidence is not understood")?;
-        self.check_header(&ev.header, &ev.commit)?;
+        let ev: StatusEvidence = serde_json::from_value(answer.body.clone())
+            .context("the node's evidence is not understood")?;
         let key = StateKey::Credential(
             issuer.clone(),
             id.parse().map_err(|e| anyhow!("credential id: {e}"))?,
         );
-        ev.proof
-            .verify(
-                &ev.header.state_root,
-                &key.hash(),
-                Some(&StateValue::Credential(ev.record.clone()).hash()),
-            )
-            .map_err(|e| anyhow!("the node's state proof does not hold: {e}"))?;
-        Ok(ev)
+        let as_answer = StateAnswer {
+            value: Some(StateValue::Credential(ev.record.clone())),
+            proof: ev.proof.clone(),
+            header: ev.header.clone(),
+            commit: ev.commit.clone(),
+        };
+        self.check(|anchor| as_answer.check(&key, anchor))?;
+        Ok((ev, answer.body))
     }
+}
+
+/// One entry of `GET /v1/validator-sets`.
+#[derive(serde::Deserialize)]
+struct SetStart {
+    from: Height,
+}
+
+/// `GET /v1/headers/{height}`.
+#[derive(serde::Deserialize)]
+struct HeaderAnswer {
+    header: Header,
+    commit: CommitCertificate,
+    next_validators: Option<ValidatorSet>,
 }

@@ -121,39 +121,78 @@ pub fn reinstate(a: &Plain) -> Result<()> {
     act("reinstate", &a.key, &a.ledger, a.json, &a.id, action)
 }
 
-/// Runs `status`.
+/// Runs `status`: the proven record and its whole history, folded and compared with the
+/// record's history digest, so no node can hide a suspension or a revocation.
 pub fn status(a: &StatusArgs) -> Result<()> {
     let ledger = a.ledger.open()?;
     let issuer: IssuerId = a.issuer.parse().map_err(|e| anyhow!("issuer: {e}"))?;
     id(&a.id)?;
-    let ev = ledger.evidence(&issuer, &a.id)?;
+    let (ev, history) = ledger.history(&issuer, &a.id)?;
     let r = &ev.record;
-    let (state, why) = match r.status {
-        CredentialStatus::Active => ("active", None),
-        CredentialStatus::Suspended { reason } => ("suspended", Some(reason)),
-        CredentialStatus::Revoked { reason } => ("revoked", Some(reason)),
+    let (state, why) = words(r.status);
+    let checked = match ledger.learned_sets() {
+        0 => "genesis".to_string(),
+        n => format!("genesis and {n} validator-set change(s) since"),
     };
+    let events = history.events.iter().enumerate().map(|(i, e)| {
+        let (state, why) = words(e.status);
+        (event_word(i, e.status), state, why, e)
+    });
     if a.json {
+        let events: Vec<_> = events
+            .map(|(what, state, why, e)| {
+                json!({
+                    "event": what, "status": state, "reason": why,
+                    "height": e.height, "time_ms": e.time,
+                })
+            })
+            .collect();
         println!(
             "{}",
             json!({
                 "credential": a.id, "issuer": issuer.to_string(), "status": state, "reason": why,
                 "published_height": r.published_height, "published_at_ms": r.published_at,
-                "changed_at_ms": r.changed_at, "as_of_height": ev.header.height,
-                "as_of_time_ms": ev.header.time, "checked_against": "genesis",
+                "changed_at_ms": r.changed_at, "history": events,
+                "as_of_height": ev.header.height, "as_of_time_ms": ev.header.time,
+                "checked_against": checked,
             })
         );
     } else {
         let why = why.map(|w| format!(" ({w:?})")).unwrap_or_default();
         println!("credential {} of {issuer}: {state}{why}", a.id);
+        println!("  history ({} events, complete):", history.events.len());
+        for (what, _, why, e) in events {
+            let why = why.map(|w| format!(" ({w:?})")).unwrap_or_default();
+            println!(
+                "    block {:>8}  {}  {what}{why}",
+                e.height,
+                e.time.taiwan_time()
+            );
+        }
         println!(
-            "  published in block {} at {} ms; last changed at {} ms",
-            r.published_height, r.published_at, r.changed_at
-        );
-        println!(
-            "  as of block {} (time {} ms), checked against genesis",
-            ev.header.height, ev.header.time
+            "  as of block {} ({}), checked against {checked}",
+            ev.header.height,
+            ev.header.time.taiwan_time()
         );
     }
     Ok(())
+}
+
+fn words(status: CredentialStatus) -> (&'static str, Option<ReasonCode>) {
+    match status {
+        CredentialStatus::Active => ("active", None),
+        CredentialStatus::Suspended { reason } => ("suspended", Some(reason)),
+        CredentialStatus::Revoked { reason } => ("revoked", Some(reason)),
+    }
+}
+
+/// What the `i`-th event of a history was: the first is the publication, and a later one
+/// that left the credential active was a reinstatement (spec/state.md §5.1).
+fn event_word(i: usize, status: CredentialStatus) -> &'static str {
+    match (i, status) {
+        (0, _) => "published",
+        (_, CredentialStatus::Active) => "reinstated",
+        (_, CredentialStatus::Suspended { .. }) => "suspended",
+        (_, CredentialStatus::Revoked { .. }) => "revoked",
+    }
 }

@@ -56,8 +56,10 @@ enum Command {
     ///
     /// Example: credledger-issuer revoke 5f1c…e2 --reason issued-in-error --key moj.key --genesis genesis.json --node http://127.0.0.1:26800
     Revoke(lifecycle::WithReason),
-    /// A credential's status, checked against genesis (commit and state proof), not taken on
-    /// a node's word.
+    /// A credential's status and whole history (publication, every suspension, reinstatement
+    /// and revocation, with block and time), checked against genesis, not taken on a node's
+    /// word: the commit, the state proof, and the history folded to the record's digest.
+    /// Validator-set changes since genesis are learned header by header.
     ///
     /// Example: credledger-issuer status 5f1c…e2 --issuer moj --genesis genesis.json --node http://127.0.0.1:26800
     Status(lifecycle::StatusArgs),

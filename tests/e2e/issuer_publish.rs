@@ -279,6 +279,54 @@ fn publish_a_lawyer_license_and_read_back_its_qr_code() {
     let out = with_key(&key, &["suspend", &id, "--reason", "bored"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("is not one of"), "{}", out.stderr);
+
+    // `status` shows the whole history, checked against the record's history digest: the
+    // four changes that took effect, in order, and none of the refused ones.
+    let mut v: Vec<String> = vec!["status".into(), id.clone(), "--issuer".into(), "moj".into()];
+    ledger_args(&mut v);
+    let refs: Vec<&str> = v.iter().map(String::as_str).collect();
+    let text = run("credledger-issuer", &refs);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(
+        text.stdout.contains("history (4 events, complete)")
+            && text.stdout.contains("(UTC+8)")
+            && text.stdout.contains("checked against genesis"),
+        "{}",
+        text.stdout
+    );
+    v.push("--json".into());
+    let refs: Vec<&str> = v.iter().map(String::as_str).collect();
+    let out = run("credledger-issuer", &refs);
+    let st: Value = serde_json::from_str(&out.stdout).unwrap();
+    let history: Vec<(String, Value)> = st["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap().to_string(),
+                e["reason"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        history,
+        [
+            ("published".to_string(), Value::Null),
+            ("suspended".to_string(), json!("disciplinary")),
+            ("reinstated".to_string(), Value::Null),
+            ("revoked".to_string(), json!("issued-in-error")),
+        ],
+        "{st}"
+    );
+    let heights: Vec<u64> = st["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["height"].as_u64().unwrap())
+        .collect();
+    assert!(heights.windows(2).all(|w| w[0] < w[1]), "{heights:?}");
+    assert_eq!(st["history"][0]["height"], st["published_height"]);
 }
 
 #[test]

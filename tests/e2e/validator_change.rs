@@ -8,10 +8,12 @@ use credledger_core::bounded::ShortVec;
 use credledger_core::encoding::encode;
 use credledger_core::hash::Domain;
 use credledger_core::ids::Nonce;
+use credledger_core::presentation::Presentation;
 use credledger_core::testkit::{World, publish_tx};
 use credledger_core::tx::{Approval, GovernanceAction, GovernanceProposal, Transaction};
 use credledger_tests::citizen::Verifier;
 use credledger_tests::net::Net;
+use credledger_tests::run;
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -84,4 +86,39 @@ fn a_removed_validator_leaves_the_set_and_the_verifier_follows() {
     assert_eq!(code, 200, "{body}");
     let (_, r) = v.verify(&World::compact(&c, None).to_qr_text());
     assert_eq!(r["outcome"], "VALID", "{r}\n{}", v.log());
+
+    // The issuer CLI trusts genesis only, yet checks answers signed by the new set: it learns
+    // the change from the one header that announced it (spec/verification.md §3.1).
+    let genesis = net.dir.path().join("genesis.json");
+    let ledger = [
+        "--genesis",
+        genesis.to_str().unwrap(),
+        "--node",
+        &net.nodes[1].api,
+    ];
+    let id = c.body.id.to_string();
+    let mut args = vec!["status", &id, "--issuer", "moj", "--json"];
+    args.extend(ledger);
+    let out = run("credledger-issuer", &args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let st: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(st["status"], "active", "{st}");
+    assert_eq!(
+        st["checked_against"], "genesis and 1 validator-set change(s) since",
+        "{st}"
+    );
+    // A full presentation fetched through the CLI carries evidence the new set signed.
+    let held = net.dir.path().join("77.credential.json");
+    std::fs::write(&held, serde_json::to_vec(&c).unwrap()).unwrap();
+    let mut args = vec![held.to_str().unwrap(), "--format", "text", "--mode", "full"];
+    args.insert(0, "qr");
+    args.extend(ledger);
+    let out = run("credledger-issuer", &args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let (_, r) = v.verify(out.stdout.trim());
+    assert_eq!(r["outcome"], "VALID", "{r}");
+    assert!(matches!(
+        Presentation::from_text(out.stdout.trim()),
+        Ok(Presentation::Full { .. })
+    ));
 }

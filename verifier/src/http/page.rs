@@ -10,19 +10,7 @@ use crate::report::{Report, State};
 
 /// A time as the page shows it: Taiwan time (UTC+8, no daylight saving).
 pub fn taiwan_time(t: Timestamp) -> String {
-    let secs = (t.0 / 1000) as i64 + 8 * 3600;
-    match time::OffsetDateTime::from_unix_timestamp(secs) {
-        Ok(d) => format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} (UTC+8)",
-            d.year(),
-            u8::from(d.month()),
-            d.day(),
-            d.hour(),
-            d.minute(),
-            d.second()
-        ),
-        Err(_) => format!("{} ms", t.0),
-    }
+    t.taiwan_time()
 }
 
 fn date(t: Timestamp) -> String {
