@@ -185,12 +185,28 @@ fn main() {
         }
     });
     let d = Duration::from_secs(secs);
+    let before = cpu_seconds();
     let (sustained, lat) = side.block_on(closed_loop(&client, &url, &texts, 32, d));
+    let used = cpu_seconds().since(&before);
     println!(
         "HTTP verify, closed loop (32 in flight):      {sustained:>8.0} /s  ({:.2}x raw)  p50 {:.2} ms  p99 {:.2} ms",
         sustained / raw_rate,
         pct(&lat, 0.5),
         pct(&lat, 0.99)
+    );
+    // Per core: answers per CPU-second of the serving thread, the figure a server with a core
+    // of its own would reach; the load generator's and the scripted node's threads are shown
+    // to tell whether the server or its load was the limit.
+    let per_core = sustained * d.as_secs_f64() / used.server.max(1e-9);
+    println!(
+        "  CPU in {:.1} s: server thread {:.2} s ({:.0} % busy), load generator {:.2} s, rest {:.2} s\n  \
+         per server core-second: {per_core:>8.0} /s  ({:.2}x raw)",
+        d.as_secs_f64(),
+        used.server,
+        100.0 * used.server / d.as_secs_f64(),
+        used.loadgen,
+        used.other,
+        per_core / raw_rate
     );
     let target = sustained * 0.8;
     let r = side.block_on(open_loop(&client, &url, &texts, target, d));
@@ -241,6 +257,54 @@ fn main() {
     );
     stop.store(true, Ordering::Relaxed);
     let _ = ticker.join();
+}
+
+/// CPU time of this process's threads, from /proc (Linux), in seconds.
+#[derive(Clone, Copy, Default)]
+struct Cpu {
+    server: f64,
+    loadgen: f64,
+    other: f64,
+}
+
+impl Cpu {
+    fn since(&self, earlier: &Cpu) -> Cpu {
+        Cpu {
+            server: self.server - earlier.server,
+            loadgen: self.loadgen - earlier.loadgen,
+            other: self.other - earlier.other,
+        }
+    }
+}
+
+fn cpu_seconds() -> Cpu {
+    // utime and stime are fields 14 and 15 of /proc/<pid>/task/<tid>/stat, in clock ticks of
+    // 1/100 s on Linux; the thread's name is field 2, in parentheses.
+    let mut cpu = Cpu::default();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return cpu;
+    };
+    for t in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = &stat[open + 1..close];
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let ticks: f64 = fields
+            .get(11..13)
+            .map(|f| f.iter().filter_map(|x| x.parse::<f64>().ok()).sum())
+            .unwrap_or(0.0);
+        let secs = ticks / 100.0;
+        match name {
+            "server" => cpu.server += secs,
+            "loadgen" => cpu.loadgen += secs,
+            _ => cpu.other += secs,
+        }
+    }
+    cpu
 }
 
 fn make_checker(
