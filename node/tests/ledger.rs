@@ -180,3 +180,40 @@ fn a_block_whose_header_lies_about_the_state_is_not_committed() {
         Err(CommitError::Exec(_))
     ));
 }
+
+#[test]
+fn a_commit_clears_the_undecided_blocks_of_its_height_and_none_are_kept_below_it() {
+    use credledger_node::storage::PendingBlock;
+    let dir = tempfile::tempdir().unwrap();
+    let d = devnet();
+    let set = ValidatorSet::new(d.genesis.validators.to_vec()).unwrap();
+    let ledger = Ledger::open(dir.path(), d.genesis.clone()).unwrap();
+    let store = ledger.store();
+    let pending = |block: &credledger_core::block::Block, round| PendingBlock {
+        round,
+        valid_round: None,
+        proposer: d.validator_keys[0].1.public(),
+        own: false,
+        valid: true,
+        block: block.clone(),
+    };
+    let mut last = None;
+    for h in 1..=50u64 {
+        let block = ledger
+            .propose(Vec::new(), Timestamp(T0 + h * 1_000), 0, &())
+            .unwrap();
+        // Two rounds' proposals are held for the height; the commit clears both.
+        store.put_pending(&pending(&block, 0)).unwrap();
+        store.put_pending(&pending(&block, 1)).unwrap();
+        assert_eq!(store.pending_at(block.header.height).unwrap().len(), 2);
+        ledger
+            .commit(&block, &sign_commit(&d, &set, &block.header, 3), &())
+            .unwrap();
+        assert!(store.pending_at(block.header.height).unwrap().is_empty());
+        last = Some(block);
+    }
+    // A late copy of a committed height is not kept: no commit would ever clear it.
+    let late = last.unwrap();
+    store.put_pending(&pending(&late, 2)).unwrap();
+    assert!(store.pending_at(late.header.height).unwrap().is_empty());
+}

@@ -296,12 +296,24 @@ impl Store {
                 encode(set),
             );
         }
-        // Undecided blocks at this height or below can never be decided now.
-        batch.delete_range_cf(
-            self.cf(Column::Pending)?,
-            [0u8; 8].as_slice(),
-            height_key(Height(h.0 + 1)).as_slice(),
-        );
+        // Undecided blocks at this height or below can never be decided now. They are deleted
+        // key by key: a range deletion per block would leave one range tombstone per height,
+        // which every later read of the column must step over (catch-up slowed from ~135 to
+        // ~25 blocks/s over 600 blocks that way).
+        // Heights below `h` hold nothing: each commit cleared its own, and `put_pending` keeps
+        // nothing for committed heights. Starting the scan at `h` also keeps it clear of the
+        // point tombstones those earlier deletions left.
+        let pending = self.cf(Column::Pending)?;
+        let mut it = self.db.raw_iterator_cf(pending);
+        it.seek(height_key(h));
+        while let Some(k) = it.key() {
+            if k >= height_key(Height(h.0 + 1)).as_slice() {
+                break;
+            }
+            batch.delete_cf(pending, k);
+            it.next();
+        }
+        it.status()?;
         self.db.write_opt(batch, &Self::synced())?;
         Ok(())
     }
@@ -387,6 +399,11 @@ impl Store {
     /// Keeps an undecided block, synced, before consensus is told about it.
     pub fn put_pending(&self, p: &PendingBlock) -> Result<(), StoreError> {
         let h = &p.block.header;
+        // A committed height is never decided again (a late synced copy of it, say): keeping
+        // its body would only leave an entry no commit clears.
+        if h.height <= self.last_height()? {
+            return Ok(());
+        }
         self.db.put_cf_opt(
             self.cf(Column::Pending)?,
             pending_key(h.height, p.round, &h.hash()),
