@@ -49,7 +49,10 @@ pub struct Progress {
 pub struct Pacing {
     /// Propose, prevote and precommit timeouts.
     pub timeouts: LinearTimeouts,
-    /// A height is not finished before this much time since it started (none: at once).
+    /// An idle height is not finished before this much time since it started (none: at
+    /// once). A height that starts with transactions waiting finishes as soon as it is
+    /// decided: under load blocks follow as fast as consensus goes, and an idle chain makes
+    /// one block per interval rather than as many as it can.
     pub block_interval: Option<Duration>,
 }
 
@@ -97,10 +100,15 @@ impl<C: Chain> App<C> {
     }
 
     fn params(&self, h: Height) -> Result<HeightParams<Ctx>, ChainError> {
+        let interval = if self.chain.has_waiting_transactions() {
+            None
+        } else {
+            self.pacing.block_interval
+        };
         Ok(HeightParams::new(
             self.set(h)?,
             self.pacing.timeouts,
-            self.pacing.block_interval,
+            interval,
         ))
     }
 

@@ -55,4 +55,7 @@ pub trait Chain: Send + Sync + 'static {
     fn decided(&self, h: Height) -> Result<Option<(Block, CommitCertificate)>, ChainError>;
     /// The node's clock.
     fn now(&self) -> Timestamp;
+    /// Whether transactions are waiting for a block: then the next height is not held back to
+    /// the block interval.
+    fn has_waiting_transactions(&self) -> bool;
 }

@@ -138,6 +138,15 @@ impl Mempool {
         Ok(id)
     }
 
+    /// Whether the next proposal would take anything: some signer's transaction carries the
+    /// nonce the committed state expects next. Transactions waiting behind a gap do not count,
+    /// so they cannot keep an idle chain making empty blocks as fast as it can.
+    pub fn has_ready(&self, next_nonce: impl Fn(&Signer) -> u64) -> bool {
+        self.by_signer
+            .iter()
+            .any(|(signer, queue)| queue.contains_key(&next_nonce(signer)))
+    }
+
     /// Up to `max_txs` transactions (and `max_bytes`) for a proposal: for each signer the run
     /// of consecutive nonces that starts at its next nonce in the committed state, runs taken in
     /// the order their first transaction arrived, so no signer can starve the others.

@@ -93,3 +93,15 @@ fn selection_takes_consecutive_nonces_round_robin() {
     assert_eq!(pool.bytes(), 30);
     assert_eq!(pool.select(after, 100, usize::MAX), vec![tx("b", 1)]);
 }
+
+#[test]
+fn only_a_transaction_with_the_expected_nonce_makes_the_pool_ready() {
+    let mut pool = Mempool::new(MempoolLimits::default());
+    assert!(!pool.has_ready(|_| 0), "empty");
+    // c's 3 waits behind a gap while the state expects 2.
+    pool.insert(tx("c", 3), 10, adm("c", 3)).unwrap();
+    assert!(!pool.has_ready(|_| 2), "only a transaction behind a gap");
+    assert!(pool.has_ready(|_| 3), "the gap is filled");
+    pool.insert(tx("a", 0), 10, adm("a", 0)).unwrap();
+    assert!(pool.has_ready(|_| 0));
+}

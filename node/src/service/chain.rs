@@ -37,6 +37,10 @@ impl Chain for Node {
         self.propose(proposer, MAX_BLOCK_TXS).map_err(err)
     }
 
+    fn has_waiting_transactions(&self) -> bool {
+        self.has_ready_transactions()
+    }
+
     fn check(&self, block: &Block, now: Timestamp) -> Result<Result<(), String>, ChainError> {
         let checked = self.checked_for(block);
         match self.with_ledger(|l| l.check_proposal(block, now, &checked)) {

@@ -149,6 +149,17 @@ impl Node {
             .map_err(|_| internal("mempool lock poisoned"))
     }
 
+    /// Whether the next proposal would take a transaction from the mempool (no, if a lock is
+    /// poisoned: nothing can be taken then either).
+    pub(crate) fn has_ready_transactions(&self) -> bool {
+        let Ok(ledger) = self.ledger.read() else {
+            return false;
+        };
+        self.mempool
+            .lock()
+            .is_ok_and(|p| p.has_ready(|s| Self::next_nonce(ledger.store(), s)))
+    }
+
     /// The next nonce the committed state expects from a signer.
     fn next_nonce(store: &Store, signer: &Signer) -> u64 {
         let value = match signer {
