@@ -90,7 +90,8 @@ pub struct InitArgs {
     /// Another node's API URL to relay transactions to; repeat for each.
     #[arg(long, value_name = "URL")]
     pub relay: Vec<String>,
-    /// Least time between blocks, in ms.
+    /// Least time between blocks while no transaction waits, in ms (with transactions
+    /// waiting, blocks follow as fast as consensus goes).
     #[arg(long, default_value_t = 250)]
     pub block_interval_ms: u64,
     /// Replace an existing node.toml.

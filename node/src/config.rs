@@ -77,7 +77,9 @@ pub struct Relay {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Consensus {
-    /// Least time between blocks, in ms (0: as fast as consensus goes).
+    /// Least time between blocks while no transaction is ready in the mempool, in ms (0: as
+    /// fast as consensus goes, always). A height that starts with a ready transaction is not
+    /// held back.
     pub block_interval_ms: u64,
     /// Propose timeout of round 0, in ms.
     pub timeout_propose_ms: u64,
