@@ -336,12 +336,7 @@ impl Ledger {
             issuer.clone(),
             id.parse().map_err(|e| anyhow!("credential id: {e}"))?,
         );
-        let as_answer = StateAnswer {
-            value: Some(StateValue::Credential(ev.record.clone())),
-            proof: ev.proof.clone(),
-            header: ev.header.clone(),
-            commit: ev.commit.clone(),
-        };
+        let as_answer = StateAnswer::from(ev.clone());
         self.check(|anchor| as_answer.check(&key, anchor))?;
         Ok((ev, answer.body))
     }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Rejection, TrustAnchor, check_header};
 use crate::block::{CommitCertificate, Header};
+use crate::presentation::StatusEvidence;
 use crate::smt::StateProof;
 use crate::state::{StateKey, StateValue};
 
@@ -20,6 +21,18 @@ pub struct StateAnswer {
     pub header: Header,
     /// Its commit certificate.
     pub commit: CommitCertificate,
+}
+
+/// A credential's status evidence is the answer about its state entry, with the record present.
+impl From<StatusEvidence> for StateAnswer {
+    fn from(ev: StatusEvidence) -> StateAnswer {
+        StateAnswer {
+            value: Some(StateValue::Credential(ev.record)),
+            proof: ev.proof,
+            header: ev.header,
+            commit: ev.commit,
+        }
+    }
 }
 
 impl StateAnswer {

@@ -333,13 +333,22 @@ async fn credential(
     State(b): State<Shared>,
     Path((issuer, id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let id: CredentialId = parse("credential id", &id)?;
-    let answer = b.state(&StateKey::Credential(parse("issuer", &issuer)?, id))?;
+    let key = credential_key(&issuer, &id)?;
+    Ok(Json(status_evidence(b.state(&key)?)?))
+}
+
+fn credential_key(issuer: &str, id: &str) -> Result<StateKey, ApiError> {
+    let id: CredentialId = parse("credential id", id)?;
+    Ok(StateKey::Credential(parse("issuer", issuer)?, id))
+}
+
+/// A credential's state answer as exactly the shape of `StatusEvidence`, which a full
+/// presentation carries; its absence as 404 with the proof.
+fn status_evidence(answer: StateAnswer) -> Result<Value, ApiError> {
     match answer.value {
-        // Exactly the shape of `StatusEvidence`, which a full presentation carries.
-        Some(StateValue::Credential(record)) => Ok(Json(
+        Some(StateValue::Credential(record)) => Ok(
             json!({ "record": record, "proof": answer.proof, "header": answer.header, "commit": answer.commit }),
-        )),
+        ),
         Some(_) => Err(ApiError::Internal("state entry of the wrong type".into())),
         None => Err(ApiError::NotFoundWithProof(
             serde_json::to_value(&answer).unwrap_or(Value::Null),
@@ -365,19 +374,10 @@ async fn credential_history(
     State(b): State<Shared>,
     Path((issuer, id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let id: CredentialId = parse("credential id", &id)?;
-    let key = StateKey::Credential(parse("issuer", &issuer)?, id);
-    let (answer, events) = b.credential_history(&key)?;
-    match answer.value {
-        Some(StateValue::Credential(record)) => Ok(Json(json!({
-            "record": record, "proof": answer.proof, "header": answer.header,
-            "commit": answer.commit, "events": events,
-        }))),
-        Some(_) => Err(ApiError::Internal("state entry of the wrong type".into())),
-        None => Err(ApiError::NotFoundWithProof(
-            serde_json::to_value(&answer).unwrap_or(Value::Null),
-        )),
-    }
+    let (answer, events) = b.credential_history(&credential_key(&issuer, &id)?)?;
+    let mut evidence = status_evidence(answer)?;
+    evidence["events"] = json!(events);
+    Ok(Json(evidence))
 }
 
 async fn issuer(
