@@ -43,18 +43,31 @@ fn post(path: &str, body: Vec<u8>) -> Request<Body> {
         .unwrap()
 }
 
-#[tokio::test]
-async fn submit_commit_and_prove_a_credential() {
-    let dir = tempfile::tempdir().unwrap();
+/// A node on a fresh devnet ledger in `dir`, with its API.
+struct Served {
+    d: Devnet,
+    set: ValidatorSet,
+    node: Arc<Node>,
+    app: axum::Router,
+}
+
+fn serve(dir: &std::path::Path) -> Served {
     let d = Devnet::build(&[4; 32], &DevnetParams::default()).unwrap();
     let set = ValidatorSet::new(d.genesis.validators.to_vec()).unwrap();
-    let ledger = Ledger::open(dir.path(), d.genesis.clone()).unwrap();
+    let ledger = Ledger::open(dir, d.genesis.clone()).unwrap();
     let node = Arc::new(Node::new(
         ledger,
         MempoolLimits::default(),
         Box::new(|| Timestamp(T0 + 5_000)),
     ));
     let app = router(node.clone());
+    Served { d, set, node, app }
+}
+
+#[tokio::test]
+async fn submit_commit_and_prove_a_credential() {
+    let dir = tempfile::tempdir().unwrap();
+    let Served { d, set, node, app } = serve(dir.path());
 
     let (code, body) = call(&app, get("/v1/status")).await;
     assert_eq!(code, StatusCode::OK);
@@ -142,15 +155,7 @@ async fn submit_commit_and_prove_a_credential() {
 #[tokio::test]
 async fn a_credential_history_is_served_whole_and_folds_to_its_proven_record() {
     let dir = tempfile::tempdir().unwrap();
-    let d = Devnet::build(&[4; 32], &DevnetParams::default()).unwrap();
-    let set = ValidatorSet::new(d.genesis.validators.to_vec()).unwrap();
-    let ledger = Ledger::open(dir.path(), d.genesis.clone()).unwrap();
-    let node = Arc::new(Node::new(
-        ledger,
-        MempoolLimits::default(),
-        Box::new(|| Timestamp(T0 + 5_000)),
-    ));
-    let app = router(node.clone());
+    let Served { d, set, node, app } = serve(dir.path());
     let world = World::with_devnet(Devnet::build(&[4; 32], &DevnetParams::default()).unwrap());
     let (c, other) = (
         world.lawyer_license(21, None),
