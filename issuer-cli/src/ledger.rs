@@ -253,8 +253,11 @@ impl Ledger {
         if answer.status != 200 {
             bail!("the node answered {} for its validator sets", answer.status);
         }
-        let starts: Vec<SetStart> = serde_json::from_value(answer.body["sets"].clone())
+        let mut starts: Vec<SetStart> = serde_json::from_value(answer.body["sets"].clone())
             .context("the node's list of validator sets is not understood")?;
+        // The list is a node's hint: changes are learned in height order, each once.
+        starts.sort_by_key(|s| s.from);
+        starts.dedup_by_key(|s| s.from);
         let mut anchor = self.anchor()?;
         let known = anchor
             .validator_sets()
