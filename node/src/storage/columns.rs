@@ -81,6 +81,9 @@ impl Column {
 pub enum MetaKey {
     /// Hash of the genesis this database belongs to (`Digest`).
     GenesisHash,
+    /// The layout and value formats the database was written in (`u32`,
+    /// [`FORMAT_VERSION`](super::FORMAT_VERSION)).
+    FormatVersion,
     /// Height of the last committed block (`Height`; absent before block 1).
     LastHeight,
     /// State root after the last committed block (`Digest`).
@@ -92,6 +95,7 @@ impl MetaKey {
     pub const fn key(self) -> &'static [u8] {
         match self {
             MetaKey::GenesisHash => b"genesis_hash",
+            MetaKey::FormatVersion => b"format_version",
             MetaKey::LastHeight => b"last_height",
             MetaKey::StateRoot => b"state_root",
         }

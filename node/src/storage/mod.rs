@@ -73,6 +73,11 @@ pub struct BlockWrite {
     pub events: Vec<(Digest, CredentialEvent)>,
 }
 
+/// The database format this node reads and writes. Raised whenever a stored value's encoding
+/// or a column's meaning changes: 2 added the credential record's history digest and the
+/// `credential_history` column. A database without it predates versioning (format 1).
+pub const FORMAT_VERSION: u32 = 2;
+
 /// Why storage failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -94,6 +99,18 @@ pub enum StoreError {
         stored: Digest,
         /// Genesis hash given.
         given: Digest,
+    },
+    /// The database was written in another format.
+    #[error(
+        "this database was written in format {stored}, this node reads format {expected}: \
+         start it in a new data folder (the devnet: DEVNET_FRESH=1 scripts/devnet) and let it \
+         sync from its peers"
+    )]
+    FormatMismatch {
+        /// Format found (1 if none is recorded).
+        stored: u32,
+        /// Format this node reads.
+        expected: u32,
     },
     /// A block that does not follow the last committed one.
     #[error("block {got} does not follow the last committed height {last}")]
@@ -169,6 +186,15 @@ impl Store {
             if stored != given {
                 return Err(StoreError::GenesisMismatch { stored, given });
             }
+            let format = self
+                .get::<u32>(Column::Meta, MetaKey::FormatVersion.key())?
+                .unwrap_or(1);
+            if format != FORMAT_VERSION {
+                return Err(StoreError::FormatMismatch {
+                    stored: format,
+                    expected: FORMAT_VERSION,
+                });
+            }
             return self.state_root();
         }
         let entries = genesis.state_entries();
@@ -190,6 +216,11 @@ impl Store {
             self.cf(Column::Meta)?,
             MetaKey::GenesisHash.key(),
             encode(&given),
+        );
+        batch.put_cf(
+            self.cf(Column::Meta)?,
+            MetaKey::FormatVersion.key(),
+            encode(&FORMAT_VERSION),
         );
         let set =
             ValidatorSet::new(genesis.validators.to_vec()).map_err(|e| StoreError::Corrupt {

@@ -38,6 +38,32 @@ fn genesis_state_is_written_once_and_checked_on_reopen() {
 }
 
 #[test]
+fn a_database_of_another_format_is_refused_with_the_way_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = genesis(1);
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store.init(&g).unwrap();
+        // As a node from before format versioning left it.
+        let cf = store.cf(Column::Meta).unwrap();
+        store
+            .db
+            .delete_cf(cf, MetaKey::FormatVersion.key())
+            .unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let err = store.init(&g).unwrap_err();
+    assert!(matches!(
+        err,
+        StoreError::FormatMismatch {
+            stored: 1,
+            expected: FORMAT_VERSION
+        }
+    ));
+    assert!(err.to_string().contains("new data folder"), "{err}");
+}
+
+#[test]
 fn columns_are_declared_once_with_distinct_names() {
     let names: std::collections::HashSet<_> = Column::ALL.iter().map(|c| c.name()).collect();
     assert_eq!(names.len(), Column::ALL.len());
