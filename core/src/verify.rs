@@ -10,7 +10,7 @@ mod rejection;
 
 pub use absence::{AbsenceEvidence, PUBLICATION_GRACE_MS, verify_absence};
 pub use anchor::TrustAnchor;
-pub use answer::StateAnswer;
+pub use answer::{HeaderAnswer, StateAnswer};
 pub use describe::{Description, ShownClaim, describe, describe_claims};
 pub use log_evidence::{
     AnchorEvidence, EVIDENCE_MAGIC, EVIDENCE_VERSION, LogEvidence, LogVerdict, MAX_EVIDENCE_BYTES,

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use credledger_core::TrustAnchor;
-use credledger_core::block::{CommitCertificate, CommitError, Header, ValidatorSet};
+use credledger_core::block::CommitError;
 use credledger_core::encoding::encode;
 use credledger_core::genesis::Genesis;
 use credledger_core::history::{CredentialEvent, CredentialHistory};
@@ -17,7 +17,7 @@ use credledger_core::presentation::StatusEvidence;
 use credledger_core::sig::Keypair;
 use credledger_core::state::{StateKey, StateValue};
 use credledger_core::tx::{IssuerAction, IssuerTx, Signed, Transaction};
-use credledger_core::verify::{Rejection, StateAnswer, learn_set_change};
+use credledger_core::verify::{HeaderAnswer, Rejection, StateAnswer, learn_set_change};
 use serde_json::Value;
 
 use credledger_issuer::keystore::KeyFile;
@@ -349,12 +349,4 @@ impl Ledger {
 #[derive(serde::Deserialize)]
 struct SetStart {
     from: Height,
-}
-
-/// `GET /v1/headers/{height}`.
-#[derive(serde::Deserialize)]
-struct HeaderAnswer {
-    header: Header,
-    commit: CommitCertificate,
-    next_validators: Option<ValidatorSet>,
 }

@@ -5,8 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use credledger_core::block::{CommitCertificate, Header, ValidatorSet};
-use serde::Deserialize;
+use credledger_core::verify::HeaderAnswer;
 use thiserror::Error;
 
 use crate::trust::{OfferError, Offered, Trust};
@@ -17,18 +16,6 @@ pub const MAX_EVENT_BYTES: usize = 256 * 1024;
 const IDLE: Duration = Duration::from_secs(40);
 /// How far behind a node's tip the follower may start a stream; the node replays at most 1,000.
 const MAX_REPLAY: u64 = 900;
-
-/// One header event as the node sends it.
-#[derive(Debug, Deserialize)]
-pub struct HeaderEvent {
-    /// The header.
-    pub header: Header,
-    /// Its commit certificate.
-    pub commit: CommitCertificate,
-    /// The next validator set, present when the header announces a change.
-    #[serde(default)]
-    pub next_validators: Option<ValidatorSet>,
-}
 
 /// Why a stream ended.
 #[derive(Debug, Error)]
@@ -98,7 +85,7 @@ async fn follow_once(
 }
 
 fn offer(trust: &Trust, node: &str, data: &[u8]) -> Result<Offered, FollowError> {
-    let ev: HeaderEvent =
+    let ev: HeaderAnswer =
         serde_json::from_slice(data).map_err(|e| FollowError::BadEvent(e.to_string()))?;
     Ok(trust.offer(node, &ev.header, &ev.commit, ev.next_validators.as_ref())?)
 }

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Rejection, TrustAnchor, check_header};
-use crate::block::{CommitCertificate, Header};
+use crate::block::{CommitCertificate, Header, ValidatorSet};
 use crate::presentation::StatusEvidence;
 use crate::smt::StateProof;
 use crate::state::{StateKey, StateValue};
@@ -21,6 +21,21 @@ pub struct StateAnswer {
     pub header: Header,
     /// Its commit certificate.
     pub commit: CommitCertificate,
+}
+
+/// A committed header as a node serves it (`GET /v1/headers/{h}` and each event of the header
+/// stream, spec/http-api.md), with the next validator set when the header announces a change.
+/// Not yet checked: a light client advances with it, or learns a set change from it
+/// (`learn_set_change`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeaderAnswer {
+    /// The header.
+    pub header: Header,
+    /// Its commit certificate.
+    pub commit: CommitCertificate,
+    /// The set that signs from the next height, present when it differs from this one's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_validators: Option<ValidatorSet>,
 }
 
 /// A credential's status evidence is the answer about its state entry, with the record present.
