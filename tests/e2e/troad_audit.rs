@@ -334,12 +334,7 @@ fn an_agent_killed_mid_stream_resumes_without_losing_or_repeating_a_record() {
             &store,
             &["--every", "3000", "--interval-ms", "600000"],
         );
-        let mut child = Command::new(bin_dir().join("credledger-issuer"))
-            .args(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = silent_agent(&args);
         let started = Instant::now();
         while started.elapsed() < Duration::from_millis(wait_ms) {
             if child.try_wait().unwrap().is_some() {
@@ -361,12 +356,7 @@ fn an_agent_killed_mid_stream_resumes_without_losing_or_repeating_a_record() {
     );
     let node_at = args.iter().position(|a| a == "--node").unwrap() + 1;
     args[node_at] = format!("http://{},{}", hole.local_addr().unwrap(), args[node_at]);
-    let mut child = Command::new(bin_dir().join("credledger-issuer"))
-        .args(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = silent_agent(&args);
     let leaves = store.join("leaves");
     let full = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.len() == 60_000 * 32);
     assert!(
@@ -445,4 +435,14 @@ fn an_agent_killed_mid_stream_resumes_without_losing_or_repeating_a_record() {
     assert_eq!(summary["log_size"], 61_000, "{summary}");
     let o = agency.audit(&["check-log", "--source", SOURCE, log.to_str().unwrap()]);
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+}
+
+/// The anchoring agent with `args`, its output discarded, to be killed by the test.
+fn silent_agent(args: &[String]) -> std::process::Child {
+    Command::new(bin_dir().join("credledger-issuer"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
 }

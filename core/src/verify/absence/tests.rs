@@ -44,17 +44,16 @@ fn world(
     )
 }
 
+/// `verify_absence` under the live policy, with `w`'s trust, at `now` ms.
+fn live(w: &World, c: &CompactPresentation, absence: &AbsenceEvidence, now: u64) -> Rejection {
+    verify_absence(c, absence, &w.anchor(), Timestamp(now), &Policy::LIVE)
+}
+
 #[test]
 fn a_proven_absence_long_after_the_start_is_not_on_the_ledger() {
     let late = T0 + 10 * PUBLICATION_GRACE_MS;
     let (w, _, unpublished, absence) = world(late);
-    let r = verify_absence(
-        &unpublished,
-        &absence,
-        &w.anchor(),
-        Timestamp(late + 1_000),
-        &Policy::LIVE,
-    );
+    let r = live(&w, &unpublished, &absence, late + 1_000);
     assert!(matches!(r, Rejection::NotOnLedger { .. }), "{r}");
     assert_eq!(r.outcome(), super::super::Outcome::NotGenuine);
 }
@@ -64,24 +63,12 @@ fn an_absence_too_soon_or_too_old_proves_nothing_yet() {
     // The block is dated within the grace after the credential's start: it may be on its way.
     let soon = T0 + PUBLICATION_GRACE_MS / 2;
     let (w, _, unpublished, absence) = world(soon);
-    let r = verify_absence(
-        &unpublished,
-        &absence,
-        &w.anchor(),
-        Timestamp(soon + 1_000),
-        &Policy::LIVE,
-    );
+    let r = live(&w, &unpublished, &absence, soon + 1_000);
     assert!(matches!(r, Rejection::StatusUnavailable { .. }), "{r}");
     // A stale header's absence says nothing of a later publication.
     let late = T0 + 10 * PUBLICATION_GRACE_MS;
     let (w, _, unpublished, absence) = world(late);
-    let r = verify_absence(
-        &unpublished,
-        &absence,
-        &w.anchor(),
-        Timestamp(late + 60_000),
-        &Policy::LIVE,
-    );
+    let r = live(&w, &unpublished, &absence, late + 60_000);
     assert!(matches!(r, Rejection::StatusUnavailable { .. }), "{r}");
 }
 
@@ -90,22 +77,10 @@ fn a_false_absence_or_a_forgery_is_named_for_what_it_is() {
     let late = T0 + 10 * PUBLICATION_GRACE_MS;
     let (w, published, _, absence) = world(late);
     // The absence proof of another key does not prove the published one absent.
-    let r = verify_absence(
-        &published,
-        &absence,
-        &w.anchor(),
-        Timestamp(late + 1_000),
-        &Policy::LIVE,
-    );
+    let r = live(&w, &published, &absence, late + 1_000);
     assert!(matches!(r, Rejection::BadStateProof { .. }), "{r}");
     let mut forged = published.clone();
     forged.body.valid_until = Some(Timestamp(u64::MAX / 2));
-    let r = verify_absence(
-        &forged,
-        &absence,
-        &w.anchor(),
-        Timestamp(late + 1_000),
-        &Policy::LIVE,
-    );
+    let r = live(&w, &forged, &absence, late + 1_000);
     assert!(matches!(r, Rejection::BadSignature { .. }), "{r}");
 }
