@@ -287,7 +287,9 @@ async fn conflicting_commits_raise_the_fork_alarm() {
     assert_eq!(rig.check(&c).await.outcome, Verdict::Valid);
 
     liar.lock().unwrap().headers.push((fh, fc));
-    for _ in 0..250 {
+    // The liar had no header until now, so the follower of it may be in its longest back-off
+    // (5 s) before it asks again: wait up to three back-offs.
+    for _ in 0..750 {
         if rig.checker.trust().alarm().is_some() {
             break;
         }
