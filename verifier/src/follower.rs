@@ -1,6 +1,6 @@
 //! Follows one node's header stream (server-sent events, spec/http-api.md §3) and offers every
 //! header to [`Trust`]. The node is not trusted: its bytes are bounded, its headers verified,
-//! and on any trouble the follower reconnects from the light client's next height.
+//! and on any trouble the follower reconnects from where that node left off (spec/verifier.md §2).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +8,7 @@ use std::time::Duration;
 use credledger_core::verify::HeaderAnswer;
 use thiserror::Error;
 
-use crate::trust::{OfferError, Offered, Trust};
+use crate::trust::{KEEP_HEADERS, OfferError, Offered, Trust};
 
 /// Largest event (one header, its commit and perhaps a validator set) accepted from a node.
 pub const MAX_EVENT_BYTES: usize = 256 * 1024;
@@ -42,10 +42,16 @@ pub enum FollowError {
 }
 
 /// Follows `node` until the process ends, reconnecting with a back-off after each failure.
+///
+/// Each node is followed from its own position, not from the light client's: a header this
+/// node serves at a height another node's header already verified is still compared with it,
+/// so a node serving a fork is caught however fast the honest nodes are. The first stream
+/// starts at the newest verified header, which makes even a node's first header a comparison.
 pub async fn follow(trust: Arc<Trust>, client: reqwest::Client, node: String) {
     let mut backoff = Duration::from_millis(250);
+    let mut cursor = Cursor(None);
     loop {
-        match follow_once(&trust, &client, &node).await {
+        match follow_once(&trust, &client, &node, &mut cursor).await {
             Ok(()) => backoff = Duration::from_millis(250),
             Err(e) => {
                 tracing::warn!(node = %node, error = %e, "header stream interrupted");
@@ -61,22 +67,23 @@ async fn follow_once(
     trust: &Trust,
     client: &reqwest::Client,
     node: &str,
+    cursor: &mut Cursor,
 ) -> Result<(), FollowError> {
     let tip = node_tip(client, node).await?;
     while trust.next_height().0 + MAX_REPLAY < tip {
         let h = trust.next_height();
         let url = format!("{node}/v1/headers/{h}");
         let body = read_limited(client.get(&url).send().await?, MAX_EVENT_BYTES).await?;
-        offer(trust, node, &body)?;
+        offer(trust, node, &body, cursor)?;
     }
-    let url = format!("{node}/v1/headers/stream?from={}", trust.next_height());
+    let url = format!("{node}/v1/headers/stream?from={}", cursor.start(trust));
     let resp = client.get(&url).send().await?;
     if !resp.status().is_success() {
         return Err(FollowError::Status(resp.status()));
     }
     let mut reader = SseReader::new(resp);
     while let Some(data) = reader.next_data().await? {
-        if let Offered::Ahead { .. } = offer(trust, node, &data)? {
+        if let Offered::Ahead { .. } = offer(trust, node, &data, cursor)? {
             // A gap: start again from the height the light client needs.
             return Ok(());
         }
@@ -84,10 +91,34 @@ async fn follow_once(
     Err(FollowError::Ended)
 }
 
-fn offer(trust: &Trust, node: &str, data: &[u8]) -> Result<Offered, FollowError> {
+/// The next height to ask one node for: one past the last header it served, or, before its
+/// first, the light client's newest verified header.
+struct Cursor(Option<u64>);
+
+impl Cursor {
+    /// Where the next stream starts. Never below the oldest verified header kept, since an
+    /// older header can no longer be compared with anything.
+    fn start(&self, trust: &Trust) -> u64 {
+        let tip = trust.tip().0.0;
+        let oldest = tip.saturating_sub(KEEP_HEADERS - 1).max(1);
+        self.0.unwrap_or(tip).max(oldest)
+    }
+}
+
+fn offer(
+    trust: &Trust,
+    node: &str,
+    data: &[u8],
+    cursor: &mut Cursor,
+) -> Result<Offered, FollowError> {
     let ev: HeaderAnswer =
         serde_json::from_slice(data).map_err(|e| FollowError::BadEvent(e.to_string()))?;
-    Ok(trust.offer(node, &ev.header, &ev.commit, ev.next_validators.as_ref())?)
+    let offered = trust.offer(node, &ev.header, &ev.commit, ev.next_validators.as_ref())?;
+    cursor.0 = Some(match &offered {
+        Offered::Ahead { expected } => expected.0,
+        Offered::Advanced | Offered::Known => ev.header.height.0 + 1,
+    });
+    Ok(offered)
 }
 
 async fn node_tip(client: &reqwest::Client, node: &str) -> Result<u64, FollowError> {
