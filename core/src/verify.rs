@@ -7,6 +7,7 @@ mod answer;
 mod describe;
 mod log_evidence;
 mod rejection;
+mod set_change;
 
 pub use absence::{AbsenceEvidence, PUBLICATION_GRACE_MS, verify_absence};
 pub use anchor::TrustAnchor;
@@ -14,9 +15,10 @@ pub use answer::{HeaderAnswer, StateAnswer};
 pub use describe::{Description, ShownClaim, describe, describe_claims};
 pub use log_evidence::{
     AnchorEvidence, EVIDENCE_MAGIC, EVIDENCE_VERSION, LogEvidence, LogVerdict, MAX_EVIDENCE_BYTES,
-    verify_anchor, verify_log_evidence,
+    MAX_SET_CHANGES, verify_anchor, verify_log_evidence,
 };
 pub use rejection::{Check, Outcome, Rejection};
+pub use set_change::{SetChange, learn_set_changes};
 
 use serde::Serialize;
 

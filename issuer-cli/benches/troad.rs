@@ -105,6 +105,7 @@ fn bundle_size(records: u64, index: u64, state_filler: u32) -> (usize, usize) {
         record_digest: r.digest(),
         inclusion: BoundedVec::new(proof).unwrap(),
         anchor: w.anchor_evidence("troad-demo-ss1", 1),
+        set_changes: BoundedVec::empty(),
     };
     verify_log_evidence(&ev, &w.anchor(), Some(&r)).expect("the bundle verifies");
     (ev.to_bytes().len(), ev.inclusion.len())

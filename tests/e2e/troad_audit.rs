@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use credledger_core::bounded::BoundedVec;
@@ -14,100 +14,11 @@ use credledger_core::encoding::encode;
 use credledger_core::hash::Digest;
 use credledger_core::ids::Timestamp;
 use credledger_core::tx::{AnchorTx, Signed, Transaction};
+use credledger_tests::agency::{Agency, SOURCE, now_ms, write_records};
 use credledger_tests::citizen::Verifier;
 use credledger_tests::net::Net;
 use credledger_tests::troad::sample_record;
-use credledger_tests::{Output, bin_dir, import_key, run};
-
-const SOURCE: &str = "troad-demo-ss1";
-
-struct Agency {
-    dir: PathBuf,
-    key: PathBuf,
-    pass: PathBuf,
-    genesis: String,
-    nodes: String,
-}
-
-impl Agency {
-    fn new(net: &Net) -> Agency {
-        let d = net.dir.path();
-        let pass = d.join("ss1-pass.txt");
-        std::fs::write(&pass, "agency passphrase\n").unwrap();
-        let key = d.join("ss1.key");
-        import_key(
-            &d.join(format!("keys/log-source-{SOURCE}.json")),
-            &key,
-            &pass,
-        );
-        let nodes: Vec<&str> = net.nodes.iter().map(|n| n.api.as_str()).collect();
-        Agency {
-            dir: d.to_path_buf(),
-            key,
-            pass,
-            genesis: d.join("genesis.json").display().to_string(),
-            nodes: nodes.join(","),
-        }
-    }
-
-    fn agent_args(&self, log: &Path, store: &Path, extra: &[&str]) -> Vec<String> {
-        let mut v: Vec<String> = ["anchor", "run"].map(String::from).to_vec();
-        v.push(log.display().to_string());
-        v.extend(extra.iter().map(|s| s.to_string()));
-        for (k, val) in [
-            ("--store", store.display().to_string()),
-            ("--key", self.key.display().to_string()),
-            ("--passphrase-file", self.pass.display().to_string()),
-            ("--genesis", self.genesis.clone()),
-            ("--node", self.nodes.clone()),
-        ] {
-            v.push(k.into());
-            v.push(val);
-        }
-        v
-    }
-
-    fn anchor(&self, log: &Path, store: &Path, extra: &[&str]) -> serde_json::Value {
-        let args = self.agent_args(log, store, extra);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let o = run("credledger-issuer", &args);
-        assert_eq!(o.code, 0, "anchor run: {}", o.stderr);
-        serde_json::from_str(o.stdout.trim()).unwrap()
-    }
-
-    fn audit(&self, args: &[&str]) -> Output {
-        let mut v = vec!["audit"];
-        v.extend_from_slice(args);
-        let needs_chain = args[0] != "verify";
-        if needs_chain {
-            v.extend(["--genesis", &self.genesis, "--node", &self.nodes]);
-        } else {
-            v.extend(["--genesis", &self.genesis]);
-        }
-        run("credledger-verifier", &v)
-    }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
-/// Writes records `from..to` of the sample log (one JSON line each).
-fn write_records(path: &Path, from: u64, to: u64, start: u64) {
-    let mut f = std::io::BufWriter::new(
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .unwrap(),
-    );
-    for i in from..to {
-        writeln!(f, "{}", sample_record(9, i, Timestamp(start)).to_line()).unwrap();
-    }
-}
+use credledger_tests::bin_dir;
 
 /// Percent-encodes a form value (base64 has `+`, `/` and `=`).
 fn url_encode(s: &str) -> String {

@@ -1,6 +1,7 @@
 //! The council removes a validator from a running network: the chain goes on under the new
 //! set (which two stopped nodes prove: with the old set of five they would be short of a
-//! quorum), and the public verifier's light client follows the set change and still answers.
+//! quorum), the public verifier's light client follows the set change and still answers, and
+//! an auditor's evidence bundle made after the change still checks against genesis alone.
 
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use credledger_core::ids::Nonce;
 use credledger_core::presentation::Presentation;
 use credledger_core::testkit::{World, publish_tx};
 use credledger_core::tx::{Approval, GovernanceAction, GovernanceProposal, Transaction};
+use credledger_tests::agency::{Agency, SOURCE, now_ms, write_records};
 use credledger_tests::citizen::Verifier;
 use credledger_tests::net::Net;
 use credledger_tests::run;
@@ -121,4 +123,27 @@ fn a_removed_validator_leaves_the_set_and_the_verifier_follows() {
         Presentation::from_text(out.stdout.trim()),
         Ok(Presentation::Full { .. })
     ));
+
+    // An agency anchors its T-Road log under the new set. The auditor's tools learn the change
+    // from the nodes, and the bundle carries it, so that genesis alone proves the record
+    // offline (spec/troad-log.md §6).
+    let agency = Agency::new(&net);
+    let log = net.dir.path().join("messages.jsonl");
+    write_records(&log, 0, 40, now_ms());
+    let summary = agency.anchor(&log, &net.dir.path().join("agent"), &["--json"]);
+    assert_eq!(summary["log_size"], 40, "{summary}");
+    let bundle = net.dir.path().join("r7.bundle");
+    let (l, b) = (log.to_str().unwrap(), bundle.to_str().unwrap());
+    let o = agency.audit(&[
+        "prove", "--source", SOURCE, "--record", "7", "--log", l, "--out", b,
+    ]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let o = agency.audit(&["verify", b, "--json"]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["outcome"], "PROVEN", "{v}");
+    assert_eq!(v["verdict"]["set_changes"], 1, "{v}");
+    let o = agency.audit(&["check-log", "--source", SOURCE, l]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(o.stdout.contains("INTACT"), "{}", o.stdout);
 }

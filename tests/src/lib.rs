@@ -2,6 +2,7 @@
 //! operator would, capturing exit code and output.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod agency;
 pub mod citizen;
 pub mod net;
 pub mod troad;

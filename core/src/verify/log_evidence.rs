@@ -5,7 +5,7 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
-use super::{Check, Rejection, TrustAnchor, check_header};
+use super::{Check, Rejection, SetChange, TrustAnchor, check_header, learn_set_changes};
 use crate::block::{CommitCertificate, Header};
 use crate::bounded::BoundedVec;
 use crate::encoding::{decode, encode};
@@ -16,10 +16,14 @@ use crate::smt::StateProof;
 use crate::state::{AnchorRecord, StateKey, StateValue};
 use crate::troad::LogRecord;
 
-/// The evidence format version this code writes and reads.
-pub const EVIDENCE_VERSION: u8 = 1;
-/// Largest evidence bundle read, in bytes: a bundle is ~2 KB even for 10^9 records.
-pub const MAX_EVIDENCE_BYTES: usize = 16 * 1024;
+/// The evidence format version this code writes and reads (2 added the validator-set changes).
+pub const EVIDENCE_VERSION: u8 = 2;
+/// Largest evidence bundle read, in bytes. A bundle is ~2 KB even for 10^9 records; each
+/// validator-set change it carries adds a header, a commit and a set (~0.6 KB for 4 validators,
+/// ~22 KB for 256).
+pub const MAX_EVIDENCE_BYTES: usize = 256 * 1024;
+/// Most validator-set changes one bundle carries.
+pub const MAX_SET_CHANGES: usize = 64;
 /// First bytes of a bundle file, so that a wrong file is named as such.
 pub const EVIDENCE_MAGIC: &[u8; 4] = b"CLE\x01";
 
@@ -53,6 +57,10 @@ pub struct LogEvidence {
     pub inclusion: BoundedVec<Digest, 64>,
     /// The anchored head and its proof.
     pub anchor: AnchorEvidence,
+    /// Every validator-set change before `anchor.header`, oldest first, so that genesis alone
+    /// tells who signs that header (spec/verification.md §3.1). Empty while the set is
+    /// genesis's.
+    pub set_changes: BoundedVec<SetChange, MAX_SET_CHANGES>,
 }
 
 /// What a checked bundle proves.
@@ -76,6 +84,8 @@ pub struct LogVerdict {
     pub anchored_height: Height,
     /// Height of the header the anchor was proven under.
     pub proven_at_height: Height,
+    /// Validator-set changes since genesis that the bundle carried and that were learned.
+    pub set_changes: usize,
     /// Whether a record was given and matched the digest.
     pub record_checked: bool,
     /// Checks made, in order; every one passed.
@@ -117,7 +127,7 @@ impl LogEvidence {
 }
 
 /// Checks an anchored head against the trust anchor: a committed header of this chain and a
-/// state proof of the anchor record under its root (spec/troad-log.md §6 steps 1–2).
+/// state proof of the anchor record under its root (spec/troad-log.md §6 steps 2–3).
 pub fn verify_anchor(ev: &AnchorEvidence, anchor: &TrustAnchor) -> Result<(), Rejection> {
     check_header(&ev.header, &ev.commit, anchor)?;
     let key = StateKey::LogAnchor(ev.source.clone(), ev.sequence).hash();
@@ -153,10 +163,12 @@ pub fn verify_log_evidence(
         }
         checks.push(Check::Record);
     }
-    // §6 steps 1–2.
-    verify_anchor(&ev.anchor, anchor)?;
+    // §6 step 1: the sets that signed after genesis, each certified by the one before.
+    let anchor = learn_set_changes(anchor, &ev.set_changes)?;
+    // §6 steps 2–3.
+    verify_anchor(&ev.anchor, &anchor)?;
     checks.push(Check::Anchoring);
-    // §6 step 3: the record's leaf is at `index` in the anchored tree.
+    // §6 step 4: the record's leaf is at `index` in the anchored tree.
     let a = &ev.anchor.record;
     verify_inclusion(
         &leaf_hash(&ev.record_digest.0),
@@ -181,6 +193,7 @@ pub fn verify_log_evidence(
         anchored_at: a.anchored_at,
         anchored_height: a.height,
         proven_at_height: ev.anchor.header.height,
+        set_changes: ev.set_changes.len(),
         record_checked: record.is_some(),
         checks,
     })

@@ -18,6 +18,7 @@ use serde_json::json;
 use super::heads::Heads;
 use super::logcheck::{CheckReport, Finding, check};
 use super::logfile::{for_each_leaf, for_each_line, read_leaves, read_log};
+use super::sets::{self, Learned};
 use crate::http::page::taiwan_time;
 
 /// Auditing T-Road transfer logs anchored on the ledger.
@@ -148,11 +149,20 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
+fn http() -> Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(15))
+        .build()?)
+}
+
+/// Genesis's trust plus every validator-set change since, learned from the nodes.
+async fn learn_sets(chain: &ChainArgs, genesis: TrustAnchor) -> Result<Learned> {
+    Ok(sets::learn(&http()?, &chain.nodes, genesis).await?)
+}
+
 fn heads<'a>(chain: &ChainArgs, anchor: &'a TrustAnchor, source: &str) -> Result<Heads<'a>> {
     Ok(Heads {
-        http: reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(15))
-            .build()?,
+        http: http()?,
         nodes: chain.nodes.clone(),
         anchor,
         source: source
@@ -166,9 +176,13 @@ fn prove(a: ProveArgs) -> Result<ExitCode> {
         bail!("--record is a line number, counted from 1");
     }
     let index = a.record - 1;
-    let anchor = trust(&a.chain.genesis)?;
-    let heads = heads(&a.chain, &anchor, &a.source)?;
-    let ev = runtime()?.block_on(heads.first_covering(index))?;
+    let genesis = trust(&a.chain.genesis)?;
+    let rt = runtime()?;
+    let learned = rt.block_on(learn_sets(&a.chain, genesis.clone()))?;
+    let heads = heads(&a.chain, &learned.anchor, &a.source)?;
+    let ev = rt.block_on(heads.first_covering(index))?;
+    let set_changes = BoundedVec::new(learned.before(ev.header.height))
+        .map_err(|e| anyhow!("validator-set changes since genesis: {e}"))?;
     let size = ev.record.tree_size;
     // One pass over the log: the record's digest, and (without --leaves) every leaf.
     let mut builder = InclusionBuilder::new(index, size)?;
@@ -219,10 +233,11 @@ fn prove(a: ProveArgs) -> Result<ExitCode> {
         record_digest: record.digest(),
         inclusion: BoundedVec::new(proof).map_err(|e| anyhow!("inclusion proof: {e}"))?,
         anchor: ev,
+        set_changes,
     };
-    // Checked exactly as `audit verify` will check it; a record that is not in the anchored
-    // log (altered, or slipped in) fails here rather than yielding a bundle.
-    let verdict = verify_log_evidence(&bundle, &anchor, Some(&record)).map_err(|r| {
+    // Checked exactly as `audit verify` will check it, against genesis alone; a record that is
+    // not in the anchored log (altered, or slipped in) fails here rather than yielding a bundle.
+    let verdict = verify_log_evidence(&bundle, &genesis, Some(&record)).map_err(|r| {
         anyhow!(
             "line {} is not proven by anchor #{}: {r}",
             a.record,
@@ -303,6 +318,12 @@ fn verify(a: VerifyArgs) -> Result<ExitCode> {
                     "  anchored in #{} ({} records, root {}) at block {}; proven under block {}",
                     v.sequence, v.tree_size, v.root, v.anchored_height, v.proven_at_height
                 );
+                if v.set_changes > 0 {
+                    println!(
+                        "  checked against genesis and the {} validator-set change(s) the bundle carries",
+                        v.set_changes
+                    );
+                }
                 if !v.record_checked {
                     println!(
                         "  (give --record FILE to check the record itself against the digest)"
@@ -330,9 +351,10 @@ fn verify(a: VerifyArgs) -> Result<ExitCode> {
 }
 
 fn check_log(a: CheckLogArgs) -> Result<ExitCode> {
-    let anchor = trust(&a.chain.genesis)?;
-    let heads = heads(&a.chain, &anchor, &a.source)?;
-    let all = runtime()?.block_on(heads.all())?;
+    let rt = runtime()?;
+    let learned = rt.block_on(learn_sets(&a.chain, trust(&a.chain.genesis)?))?;
+    let heads = heads(&a.chain, &learned.anchor, &a.source)?;
+    let all = rt.block_on(heads.all())?;
     let (file, unreadable) = read_log(&a.log)?;
     let reference = a.leaves.as_deref().map(read_leaves).transpose()?;
     let report = check(

@@ -6,3 +6,4 @@ pub mod cli;
 pub mod heads;
 pub mod logcheck;
 pub mod logfile;
+pub mod sets;

@@ -45,6 +45,81 @@ fn bundle(w: &World, leaves: &[Digest], index: u64, sequence: u64) -> LogEvidenc
         record_digest: record(index).digest(),
         inclusion: BoundedVec::new(inclusion_proof(&leaves[..size], index).unwrap()).unwrap(),
         anchor,
+        set_changes: BoundedVec::empty(),
+    }
+}
+
+/// `ev` proven instead under a header at height 90 that a smaller set signs, which the header
+/// at height 40 announced; returns that announcement, certified by the genesis set.
+fn under_a_new_set(w: &World, ev: &mut LogEvidence) -> SetChange {
+    use crate::block::{HEADER_VERSION, ValidatorSet};
+    use crate::testkit::sign_commit;
+    let d = &w.devnet;
+    let old = w.set.clone();
+    let new = ValidatorSet::new(old.validators()[..3].to_vec()).unwrap();
+    let change = Header {
+        height: Height(40),
+        next_validators_hash: new.hash(),
+        ..ev.anchor.header.clone()
+    };
+    let later = Header {
+        version: HEADER_VERSION,
+        height: Height(90),
+        time: Timestamp(ev.anchor.header.time.0 + 60_000),
+        validators_hash: new.hash(),
+        next_validators_hash: new.hash(),
+        ..ev.anchor.header.clone()
+    };
+    ev.anchor.commit = sign_commit(d, &new, &later, 3);
+    ev.anchor.header = later;
+    SetChange {
+        commit: sign_commit(d, &old, &change, 3),
+        header: change,
+        next_validators: new,
+    }
+}
+
+#[test]
+fn a_bundle_carries_the_set_changes_that_genesis_alone_cannot_know() {
+    let (w, leaves) = anchored();
+    let mut ev = bundle(&w, &leaves, 321, 2);
+    let change = under_a_new_set(&w, &mut ev);
+    // Without the change, genesis's set does not sign the header.
+    assert!(matches!(
+        verify_log_evidence(&ev, &w.anchor(), None),
+        Err(Rejection::BadCommit { .. })
+    ));
+    ev.set_changes = BoundedVec::new(vec![change.clone()]).unwrap();
+    let back = LogEvidence::from_bytes(&ev.to_bytes()).unwrap();
+    let v = verify_log_evidence(&back, &w.anchor(), Some(&record(321))).unwrap();
+    assert_eq!((v.set_changes, v.proven_at_height), (1, Height(90)));
+
+    // A change the new set certifies for itself is not learned.
+    let mut forged = change.clone();
+    forged.header.validators_hash = forged.next_validators.hash();
+    forged.commit =
+        crate::testkit::sign_commit(&w.devnet, &forged.next_validators, &forged.header, 3);
+    let mut bad = ev.clone();
+    bad.set_changes = BoundedVec::new(vec![forged]).unwrap();
+    assert!(matches!(
+        verify_log_evidence(&bad, &w.anchor(), None),
+        Err(Rejection::BadCommit { .. })
+    ));
+    // Changes must come oldest first, each once.
+    bad.set_changes = BoundedVec::new(vec![change.clone(), change]).unwrap();
+    assert!(matches!(
+        verify_log_evidence(&bad, &w.anchor(), None),
+        Err(Rejection::MalformedEvidence { .. })
+    ));
+    // Every byte of a bundle with a set change is covered, the change's bytes included.
+    let bytes = ev.to_bytes();
+    let anchor = w.anchor();
+    for i in 0..bytes.len() {
+        let mut b = bytes.clone();
+        b[i] ^= 0x01;
+        let result =
+            LogEvidence::from_bytes(&b).and_then(|ev| verify_log_evidence(&ev, &anchor, None));
+        assert!(result.is_err(), "byte {i} changed yet accepted");
     }
 }
 
