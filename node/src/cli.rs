@@ -75,6 +75,12 @@ pub struct InitArgs {
     /// Follow the chain without voting even if the key is a validator's.
     #[arg(long)]
     pub observer: bool,
+    /// Vote whenever this key is in the validator set, although genesis does not list it: a
+    /// validator the council adds later (an `add_validator` governance proposal). Until
+    /// then the node follows the chain; the other validators admit it once the change is
+    /// committed, so configure it with their addresses (`--peer`).
+    #[arg(long, conflicts_with = "observer")]
+    pub validator: bool,
     /// A name for logs (default: the validator's name in genesis).
     #[arg(long)]
     pub moniker: Option<String>,

@@ -278,14 +278,8 @@ impl NodeConfig {
                 None
             }
         };
-        if let (Some(g), Some((_, pk))) = (&genesis, &key) {
-            let in_set = g.validators.iter().any(|v| v.public_key == *pk);
-            if self.validator && !in_set {
-                problems.push(format!(
-                    "validator = true, but key {pk} is not in the genesis validator set"
-                ));
-            }
-        }
+        // A validator's key need not be in genesis: the council may add it later. The engine
+        // says so at start if the key is not in the set that signs next (engine.rs).
         let listen: Option<Multiaddr> = match self.p2p.listen.parse::<Multiaddr>() {
             Ok(a) if a.to_string().contains("/tcp/") => Some(a),
             Ok(_) => {

@@ -93,7 +93,8 @@ fn init(a: &InitArgs) -> Result<()> {
     };
     let (_, public) = credledger_node::config::read_key(&key_file).map_err(anyhow::Error::msg)?;
     let g = Genesis::from_json(&std::fs::read(&genesis)?)?;
-    let validator = g.validators.iter().any(|v| v.public_key == public) && !a.observer;
+    let validator =
+        (g.validators.iter().any(|v| v.public_key == public) || a.validator) && !a.observer;
     let file = NodeConfig {
         moniker: a.moniker.clone().unwrap_or_else(|| {
             g.validators

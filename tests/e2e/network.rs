@@ -8,12 +8,17 @@ use std::time::Duration;
 use credledger_core::block::{CommitCertificate, Header};
 use credledger_core::light::LightState;
 
+use credledger_core::block::Validator;
+use credledger_core::bounded::ShortVec;
 use credledger_core::devnet::COMPANY_REGISTRATION;
 use credledger_core::encoding::encode;
+use credledger_core::hash::Domain;
+use credledger_core::ids::Nonce;
 use credledger_core::ids::Timestamp;
 use credledger_core::presentation::StatusEvidence;
+use credledger_core::sig::PublicKey;
 use credledger_core::testkit::{World, lawyer_claims, publish_tx};
-use credledger_core::tx::Transaction;
+use credledger_core::tx::{Approval, GovernanceAction, GovernanceProposal, Transaction};
 use credledger_core::{Policy, TrustAnchor, verify};
 use credledger_tests::net::Net;
 use serde_json::Value;
@@ -259,10 +264,11 @@ fn an_observer_follows_and_serves_proofs_that_verify_against_genesis() {
 }
 
 #[test]
-fn a_node_outside_the_set_and_the_peer_lists_cannot_take_part() {
+fn a_node_outside_the_set_is_refused_until_the_council_adds_it_then_it_votes() {
     let mut net = Net::start(4, 0);
     assert!(net.wait_height(0, 2, LONG));
-    // An outsider that knows every validator's address, but whom no validator lists.
+    // An outsider that knows every validator's address, but whom no validator lists. It is
+    // set up to vote once its key is in the set.
     let home = net.dir.path().join("outsider");
     let peers: Vec<String> = net.nodes.iter().map(|n| n.public_key.clone()).collect();
     let mut args = vec![
@@ -275,6 +281,9 @@ fn a_node_outside_the_set_and_the_peer_lists_cannot_take_part() {
         "127.0.0.1:0".into(),
         "--p2p-listen".into(),
         "/ip4/127.0.0.1/tcp/0".into(),
+        "--block-interval-ms".into(),
+        "100".into(),
+        "--validator".into(),
     ];
     for (i, k) in peers.iter().enumerate() {
         let port = p2p_port(&net, i);
@@ -284,6 +293,9 @@ fn a_node_outside_the_set_and_the_peer_lists_cannot_take_part() {
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let o = credledger_tests::run("credledger-node", &refs);
     assert_eq!(o.code, 0, "{}", o.stderr);
+    let key: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(home.join("node-key.json")).unwrap()).unwrap();
+    let public_key: PublicKey = key["public_key"].as_str().unwrap().parse().unwrap();
     net.nodes
         .push(credledger_tests::net::NodeProc::unlisted("outsider", home));
     let outsider = net.nodes.len() - 1;
@@ -295,6 +307,53 @@ fn a_node_outside_the_set_and_the_peer_lists_cannot_take_part() {
     assert!(
         !log.contains("block committed"),
         "the outsider must not receive blocks:\n{log}"
+    );
+    assert!(log.contains("not in the validator set"), "{log}");
+
+    // Two of three council members add it. No node's configuration changes, none restarts.
+    let proposal = GovernanceProposal {
+        nonce: Nonce(0),
+        action: GovernanceAction::AddValidator {
+            validator: Validator {
+                name: "outsider".parse().unwrap(),
+                public_key,
+                power: net.devnet.genesis.validators[0].power,
+            },
+        },
+    };
+    let message = proposal.signing_message(&net.devnet.genesis.chain_id);
+    let approvals: Vec<Approval> = net.devnet.governance_keys[..2]
+        .iter()
+        .map(|(_, k)| Approval {
+            key: k.public(),
+            signature: k.sign(Domain::SignGovernance, &message),
+        })
+        .collect();
+    let tx = Transaction::Governance {
+        proposal,
+        approvals: ShortVec::new(approvals).unwrap(),
+    };
+    let (code, body) = net.submit_and_wait(0, &encode(&tx), 10_000);
+    assert_eq!(code, 200, "{body}");
+    assert!(body["error"].is_null(), "{body}");
+    let added_at = body["height"].as_u64().unwrap();
+
+    // The validators admit it once the change is committed: it syncs the chain...
+    assert!(
+        net.wait(LONG, || net.log(outsider).contains("block committed")),
+        "the added validator was not admitted:\n{}",
+        net.log(outsider)
+    );
+    // ...and votes: five validators need four votes, so with one of the first four stopped the
+    // chain goes on only if the new validator signs.
+    assert!(net.wait_height(0, added_at + 3, LONG), "{}", net.log(0));
+    net.stop(3);
+    let resumed = net.height(0).unwrap();
+    assert!(
+        net.wait_height(0, resumed + 3, LONG),
+        "no quorum without the added validator's votes:\n{}\n{}",
+        net.log(0),
+        net.log(outsider)
     );
 }
 

@@ -15,10 +15,10 @@ use credledger_core::hash::Digest;
 use credledger_core::ids::Timestamp;
 use credledger_core::tx::{AnchorTx, Signed, Transaction};
 use credledger_tests::agency::{Agency, SOURCE, now_ms, write_records};
+use credledger_tests::bin_dir;
 use credledger_tests::citizen::Verifier;
 use credledger_tests::net::Net;
 use credledger_tests::troad::sample_record;
-use credledger_tests::bin_dir;
 
 /// Percent-encodes a form value (base64 has `+`, `/` and `=`).
 fn url_encode(s: &str) -> String {

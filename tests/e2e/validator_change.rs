@@ -1,7 +1,8 @@
-//! The council removes a validator from a running network: the chain goes on under the new
-//! set (which two stopped nodes prove: with the old set of five they would be short of a
-//! quorum), the public verifier's light client follows the set change and still answers, and
-//! an auditor's evidence bundle made after the change still checks against genesis alone.
+//! The council removes a validator from a running network: the other nodes drop it from their
+//! peers, the chain goes on under the new set (which two stopped nodes prove: with the old set
+//! of five they would be short of a quorum), the public verifier's light client follows the
+//! set change and still answers, and an auditor's evidence bundle made after the change still
+//! checks against genesis alone.
 
 use std::time::Duration;
 
@@ -63,6 +64,16 @@ fn a_removed_validator_leaves_the_set_and_the_verifier_follows() {
     // validators remain in the set and three of them run: still a quorum. Under the old set
     // of five, three of five would not be.
     assert!(net.wait_height(0, changed_at + 5, LONG), "{}", net.log(0));
+    // Every node drops the removed validator from its peers (no configuration changes): it
+    // gets no more blocks while the others go on.
+    let left_at = net.height(4).unwrap();
+    assert!(net.wait_height(0, left_at + 10, LONG), "{}", net.log(0));
+    assert!(
+        net.height(4).unwrap() <= left_at + 2,
+        "the removed validator still follows: at {} of {}",
+        net.height(4).unwrap(),
+        net.height(0).unwrap()
+    );
     net.stop(4);
     net.stop(3);
     let resumed = net.height(0).unwrap();

@@ -25,6 +25,7 @@ use credledger_core::ids::Height as CoreHeight;
 use super::chain::{Chain, ChainError, Pending};
 use super::codec::{PART_BYTES, engine_commit};
 use super::context::{Address, BlockId, Ctx, Height, ProposalPart, ValidatorSet};
+use super::peers::{PeerGate, request};
 use super::signing::to_core_commit;
 use super::streams::{Completed, Streams};
 
@@ -67,6 +68,7 @@ pub struct App<C: Chain> {
     streams: Streams,
     future: Vec<Completed>,
     stream_nonce: u64,
+    peers: PeerGate,
 }
 
 fn fatal(what: &str, e: impl std::fmt::Display) -> ChainError {
@@ -80,6 +82,7 @@ impl<C: Chain> App<C> {
         me: Option<Address>,
         pacing: Pacing,
         progress: Arc<Progress>,
+        peers: PeerGate,
     ) -> Self {
         App {
             chain,
@@ -91,7 +94,19 @@ impl<C: Chain> App<C> {
             streams: Streams::default(),
             future: Vec::new(),
             stream_nonce: 0,
+            peers,
         }
+    }
+
+    /// Admits the peers of the set that signs `h` and drops those that left it (peers.rs).
+    fn follow_set(&mut self, h: Height, channels: &Channels<Ctx>) -> Result<(), ChainError> {
+        let set = self.chain.validator_set(CoreHeight(h.0))?;
+        let changes = self.peers.follow(&set);
+        if !changes.is_empty() {
+            let unsent = request(changes, CoreHeight(h.0), &channels.net_requests);
+            self.peers.retry(&unsent);
+        }
+        Ok(())
     }
 
     fn set(&self, h: Height) -> Result<ValidatorSet, ChainError> {
@@ -133,6 +148,7 @@ impl<C: Chain> App<C> {
             AppMsg::ConsensusReady { reply } => {
                 let h = self.next_height()?;
                 tracing::info!(height = h.0, "consensus ready");
+                self.follow_set(h, channels)?;
                 let _ = reply.send((h, self.params(h)?));
             }
             AppMsg::StartedRound {
@@ -209,8 +225,9 @@ impl<C: Chain> App<C> {
             AppMsg::Finalized {
                 certificate, reply, ..
             } => {
-                let next = certificate.height.0 + 1;
-                let _ = reply.send(Next::Start(Height(next), self.params(Height(next))?));
+                let next = Height(certificate.height.0 + 1);
+                self.follow_set(next, channels)?;
+                let _ = reply.send(Next::Start(next, self.params(next)?));
             }
             AppMsg::GetDecidedValues { range, reply } => {
                 let _ = reply.send(self.decided_values(range.start().0, range.end().0)?);

@@ -20,6 +20,7 @@ use super::app::{App, Pacing, Progress};
 use super::chain::{Chain, ChainError};
 use super::codec::{MAX_RESPONSE, WireCodec};
 use super::context::Ctx;
+use super::peers::PeerGate;
 use super::signing::ConsensusSigner;
 
 /// Why the engine did not start.
@@ -31,6 +32,9 @@ pub enum EngineError {
     /// Malachite refused to start.
     #[error("consensus engine: {0}")]
     Start(String),
+    /// The ledger could not say which validators sign next.
+    #[error("validator set: {0}")]
+    Chain(#[from] ChainError),
 }
 
 /// What the engine needs to know about this node.
@@ -44,7 +48,8 @@ pub struct EngineSettings {
     pub wal_file: PathBuf,
     /// Where to listen for peers (`/ip4/…/tcp/…`).
     pub listen: Multiaddr,
-    /// The only peers to talk to, each with its `/p2p/` id.
+    /// The configured peers, each with its `/p2p/` id: validators (admitted while in the set)
+    /// and observers (see peers.rs).
     pub peers: Vec<Multiaddr>,
     /// The node key's seed; for a validator, its consensus key.
     pub seed: [u8; 32],
@@ -95,13 +100,13 @@ impl NodeConfig for Config {
     }
 }
 
-fn config(s: &EngineSettings) -> Config {
+fn config(s: &EngineSettings, peers: Vec<Multiaddr>) -> Config {
     let mut consensus = ConsensusConfig::default();
     let p2p = &mut consensus.p2p;
     p2p.listen_addr = s.listen.clone();
-    p2p.persistent_peers = s.peers.clone();
-    // Permissioning: only the configured peers (each pinned by its /p2p/ id) may connect, and
-    // no peer is discovered.
+    p2p.persistent_peers = peers;
+    // Permissioning: only the persistent peers (each pinned by its /p2p/ id) may connect, and
+    // no peer is discovered. Which peers those are follows the validator set (peers.rs).
     p2p.persistent_peers_only = true;
     p2p.discovery.enabled = false;
     // Nodes of different chains refuse each other at the handshake.
@@ -140,6 +145,7 @@ pub async fn start<C: Chain>(s: EngineSettings, chain: Arc<C>) -> Result<Running
     let me = signer.address();
     let keypair =
         Keypair::ed25519_from_bytes(s.seed).map_err(|e| EngineError::Key(e.to_string()))?;
+    let my_peer_id = keypair.public().to_peer_id();
     let identity = if s.validator {
         let proof = signer
             .sign_validator_proof(me.0.0.to_vec(), keypair.public().to_peer_id().to_bytes())
@@ -161,9 +167,23 @@ pub async fn start<C: Chain>(s: EngineSettings, chain: Arc<C>) -> Result<Running
     let ctx = Ctx {
         chain_id: s.chain_id.clone(),
     };
+    let next = chain.last_height()?.0 + 1;
+    let set = chain.validator_set(credledger_core::ids::Height(next))?;
+    let peers = PeerGate::new(my_peer_id, &s.peers, &set);
+    if s.validator
+        && !set
+            .validators()
+            .iter()
+            .any(|v| peer_id(&v.public_key) == my_peer_id)
+    {
+        tracing::warn!(
+            height = next,
+            "this validator's key is not in the validator set: the node follows the chain and votes from the height the council adds the key"
+        );
+    }
     let (mut channels, engine) = start_engine(
         ctx,
-        config(&s),
+        config(&s, peers.initial()),
         WalContext::new(s.wal_file.clone(), WireCodec),
         NetworkContext::new(identity, WireCodec),
         consensus,
@@ -189,7 +209,13 @@ pub async fn start<C: Chain>(s: EngineSettings, chain: Arc<C>) -> Result<Running
             tokio::time::sleep(std::time::Duration::from_secs(5)).await;
         }
     });
-    let app = App::new(chain, s.validator.then_some(me), s.pacing, progress.clone());
+    let app = App::new(
+        chain,
+        s.validator.then_some(me),
+        s.pacing,
+        progress.clone(),
+        peers,
+    );
     let app = tokio::spawn(async move { app.run(&mut channels).await });
     Ok(Running {
         engine,

@@ -6,6 +6,7 @@ pub mod chain;
 pub mod codec;
 pub mod context;
 pub mod engine;
+pub mod peers;
 pub mod signing;
 pub mod streams;
 
