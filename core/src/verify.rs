@@ -18,7 +18,7 @@ pub use log_evidence::{
     MAX_SET_CHANGES, verify_anchor, verify_log_evidence,
 };
 pub use rejection::{Check, Outcome, Rejection};
-pub use set_change::{SetChange, learn_set_changes};
+pub use set_change::{SetChange, learn_from_answer, learn_set_changes};
 
 use serde::Serialize;
 

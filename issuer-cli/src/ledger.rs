@@ -17,7 +17,7 @@ use credledger_core::presentation::StatusEvidence;
 use credledger_core::sig::Keypair;
 use credledger_core::state::{StateKey, StateValue};
 use credledger_core::tx::{IssuerAction, IssuerTx, Signed, Transaction};
-use credledger_core::verify::{HeaderAnswer, Rejection, StateAnswer, learn_set_change};
+use credledger_core::verify::{HeaderAnswer, Rejection, StateAnswer, learn_from_answer};
 use serde_json::Value;
 
 use credledger_issuer::keystore::KeyFile;
@@ -266,25 +266,25 @@ impl Ledger {
             .unwrap_or(Height(1));
         for start in starts.iter().filter(|s| s.from > known) {
             let at = Height(start.from.0 - 1);
-            let mut learn = || -> Result<()> {
+            let mut learn = || -> Result<bool> {
                 let answer = self.nodes.get(&format!("/v1/headers/{at}"))?;
                 if answer.status != 200 {
                     bail!("the node answered {}", answer.status);
                 }
                 let h: HeaderAnswer = serde_json::from_value(answer.body)
                     .context("the node's header is not understood")?;
-                let next = h
-                    .next_validators
-                    .ok_or_else(|| anyhow!("the header announces no new validator set"))?;
-                Ok(learn_set_change(&mut anchor, &h.header, &h.commit, &next)?)
+                Ok(learn_from_answer(&mut anchor, at, h)?.is_some())
             };
-            learn().with_context(|| {
+            let learned = learn().with_context(|| {
                 format!(
                     "learning the validator set that signs from height {} on",
                     start.from
                 )
             })?;
-            self.learned.fetch_add(1, Ordering::Relaxed);
+            // A listed height whose checked header announces no change was a wrong hint.
+            if learned {
+                self.learned.fetch_add(1, Ordering::Relaxed);
+            }
         }
         Ok(())
     }

@@ -7,9 +7,7 @@
 use std::collections::BTreeSet;
 
 use credledger_core::ids::Height;
-use credledger_core::verify::{
-    HeaderAnswer, SetChange, TrustAnchor, check_header, learn_set_change,
-};
+use credledger_core::verify::{HeaderAnswer, SetChange, TrustAnchor, learn_from_answer};
 
 use super::heads::HeadsError;
 use crate::follower::{MAX_EVENT_BYTES, read_limited};
@@ -69,13 +67,8 @@ pub async fn learn(
     'heights: for from in starts {
         let at = Height(from - 1);
         for node in nodes {
-            match change_at(http, node, at, &anchor).await {
+            match change_at(http, node, at, &mut anchor).await {
                 Ok(Some(c)) => {
-                    learn_set_change(&mut anchor, &c.header, &c.commit, &c.next_validators)
-                        .map_err(|e| HeadsError::Unavailable {
-                            what: format!("the validator set that signs from height {from}"),
-                            last: format!("{node}: {e}"),
-                        })?;
                     changes.push(c);
                     continue 'heights;
                 }
@@ -111,13 +104,13 @@ async fn hints(http: &reqwest::Client, node: &str) -> Result<Vec<u64>, String> {
         .collect()
 }
 
-/// The header at `at` from `node`, checked against `anchor`: the change it announces, or
-/// `None` if it announces none.
+/// The header at `at` from `node`, checked against `anchor`: the change it announces, learned
+/// into `anchor`, or `None` if it announces none.
 async fn change_at(
     http: &reqwest::Client,
     node: &str,
     at: Height,
-    anchor: &TrustAnchor,
+    anchor: &mut TrustAnchor,
 ) -> Result<Option<SetChange>, String> {
     let url = format!("{}/v1/headers/{at}", node.trim_end_matches('/'));
     let resp = http.get(&url).send().await.map_err(|e| e.to_string())?;
@@ -126,14 +119,5 @@ async fn change_at(
         .map_err(|e| e.to_string())?;
     let a: HeaderAnswer =
         serde_json::from_slice(&body).map_err(|e| format!("header not understood: {e}"))?;
-    if a.header.height != at {
-        return Err(format!("asked for header {at}, got {}", a.header.height));
-    }
-    check_header(&a.header, &a.commit, anchor).map_err(|e| e.to_string())?;
-    if a.header.next_validators_hash == a.header.validators_hash {
-        return Ok(None);
-    }
-    SetChange::from_answer(a)
-        .map(Some)
-        .ok_or_else(|| format!("header {at} announces a new set but the node sent none"))
+    learn_from_answer(anchor, at, a).map_err(|e| e.to_string())
 }
