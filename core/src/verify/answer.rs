@@ -55,6 +55,12 @@ impl StateAnswer {
     /// and that the proof shows exactly this value (or absence) at `key` under its state root.
     pub fn check(&self, key: &StateKey, anchor: &TrustAnchor) -> Result<(), Rejection> {
         check_header(&self.header, &self.commit, anchor)?;
+        self.check_proof(key)
+    }
+
+    /// The second half of [`StateAnswer::check`], for a caller that has checked this very
+    /// header before: the proof shows exactly this value (or absence) at `key`.
+    pub fn check_proof(&self, key: &StateKey) -> Result<(), Rejection> {
         let value_hash = self.value.as_ref().map(StateValue::hash);
         self.proof
             .verify(&self.header.state_root, &key.hash(), value_hash.as_ref())

@@ -165,6 +165,7 @@ fn heads<'a>(chain: &ChainArgs, anchor: &'a TrustAnchor, source: &str) -> Result
         http: http()?,
         nodes: chain.nodes.clone(),
         anchor,
+        verified: Default::default(),
         source: source
             .parse::<LogSourceId>()
             .map_err(|e| anyhow!("--source: {e}"))?,

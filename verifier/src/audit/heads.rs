@@ -2,9 +2,11 @@
 //! against the trust anchor (commit, then state proof) before it is used
 //! (spec/troad-log.md §6 steps 1–2).
 
+use credledger_core::block::Header;
 use credledger_core::ids::{LogSourceId, Timestamp};
 use credledger_core::state::{LogSourceRecord, StateKey, StateValue};
 use credledger_core::verify::{AnchorEvidence, StateAnswer, TrustAnchor};
+use futures_util::{StreamExt, TryStreamExt};
 
 use crate::follower::read_any;
 
@@ -48,6 +50,9 @@ pub struct Head {
     pub anchored_at: Timestamp,
 }
 
+/// Anchors asked for at once by [`Heads::all`]: enough to hide a distant node's round trips.
+const IN_FLIGHT: usize = 16;
+
 /// Fetches and checks a source's heads.
 pub struct Heads<'a> {
     /// HTTP client.
@@ -56,6 +61,9 @@ pub struct Heads<'a> {
     pub nodes: Vec<String>,
     /// What answers are checked against.
     pub anchor: &'a TrustAnchor,
+    /// Headers whose commits were checked here already: a node answers many requests under
+    /// one header, whose signatures need checking once.
+    pub verified: std::sync::Mutex<Vec<Header>>,
     /// The source.
     pub source: LogSourceId,
 }
@@ -93,8 +101,16 @@ impl Heads<'_> {
                     continue;
                 }
             };
-            match a.check(key, self.anchor) {
-                Ok(()) => return Ok(a),
+            let checked = if self.seen(&a.header) {
+                a.check_proof(key)
+            } else {
+                a.check(key, self.anchor)
+            };
+            match checked {
+                Ok(()) => {
+                    self.remember(&a.header);
+                    return Ok(a);
+                }
                 Err(e) => last = format!("{url}: {e}"),
             }
         }
@@ -144,20 +160,40 @@ impl Heads<'_> {
         Ok(ev)
     }
 
-    /// Every anchored head, in sequence order.
+    /// Every anchored head, in sequence order, [`IN_FLIGHT`] requests at a time.
     pub async fn all(&self) -> Result<Vec<Head>, HeadsError> {
         let last = self.source_record().await?.last_sequence;
-        let mut out = Vec::with_capacity(last as usize);
-        for sequence in 1..=last {
-            let ev = self.anchor(sequence).await?;
-            out.push(Head {
-                sequence,
-                size: ev.record.tree_size,
-                root: ev.record.root,
-                anchored_at: ev.record.anchored_at,
-            });
+        futures_util::stream::iter(1..=last)
+            .map(|sequence| async move {
+                let ev = self.anchor(sequence).await?;
+                Ok(Head {
+                    sequence,
+                    size: ev.record.tree_size,
+                    root: ev.record.root,
+                    anchored_at: ev.record.anchored_at,
+                })
+            })
+            .buffered(IN_FLIGHT)
+            .try_collect()
+            .await
+    }
+
+    /// Whether `header` is one whose commit was checked here.
+    fn seen(&self, header: &Header) -> bool {
+        let v = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        v.iter().any(|h| h == header)
+    }
+
+    /// Keeps `header` as checked; the few most recent only.
+    fn remember(&self, header: &Header) {
+        let mut v = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if v.iter().any(|h| h == header) {
+            return;
         }
-        Ok(out)
+        if v.len() >= 8 {
+            v.remove(0);
+        }
+        v.push(header.clone());
     }
 
     /// The first anchor whose tree holds record `index`, found by bisection over the
