@@ -146,9 +146,14 @@ fn a_removed_validator_leaves_the_set_and_the_verifier_follows() {
     let bundle = net.dir.path().join("r7.bundle");
     let (l, b) = (log.to_str().unwrap(), bundle.to_str().unwrap());
     let o = agency.audit(&[
-        "prove", "--source", SOURCE, "--record", "7", "--log", l, "--out", b,
+        "prove", "--source", SOURCE, "--record", "7", "--log", l, "--out", b, "--json",
     ]);
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let proved: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    eprintln!(
+        "bundle with one validator-set change (5 to 4 validators): {} bytes",
+        proved["bytes"]
+    );
     let o = agency.audit(&["verify", b, "--json"]);
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
