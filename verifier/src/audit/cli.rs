@@ -17,8 +17,9 @@ use serde_json::json;
 
 use super::heads::Heads;
 use super::logcheck::{CheckReport, Finding, check};
-use super::logfile::{for_each_leaf, for_each_line, read_leaves, read_log};
+use super::logfile::{for_each_leaf, for_each_line, for_each_record, read_leaves, read_log};
 use super::sets::{self, Learned};
+use super::stream::Stream;
 use crate::http::page::taiwan_time;
 
 /// Auditing T-Road transfer logs anchored on the ledger.
@@ -356,15 +357,24 @@ fn check_log(a: CheckLogArgs) -> Result<ExitCode> {
     let learned = rt.block_on(learn_sets(&a.chain, trust(&a.chain.genesis)?))?;
     let heads = heads(&a.chain, &learned.anchor, &a.source)?;
     let all = rt.block_on(heads.all())?;
-    let (file, unreadable) = read_log(&a.log)?;
-    let reference = a.leaves.as_deref().map(read_leaves).transpose()?;
-    let report = check(
-        &all,
-        &file,
-        unreadable,
-        reference.as_deref(),
-        a.max_delay_ms,
-    );
+    // One streaming pass settles an intact log; only a log that contradicts an anchor is read
+    // into memory, with the agent's leaves, to name each change by line.
+    let mut stream = Stream::new(&all);
+    let unreadable = for_each_record(&a.log, |r| stream.push(r))?;
+    let report = match stream.finish(unreadable, a.max_delay_ms) {
+        Some(report) => report,
+        None => {
+            let (file, unreadable) = read_log(&a.log)?;
+            let reference = a.leaves.as_deref().map(read_leaves).transpose()?;
+            check(
+                &all,
+                &file,
+                unreadable,
+                reference.as_deref(),
+                a.max_delay_ms,
+            )
+        }
+    };
     if a.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

@@ -235,7 +235,12 @@ fn window(heads: &[Head], file: &[FileRecord], bad: usize, findings: &mut Vec<Fi
 }
 
 /// A record past the latest anchor that claims a time well before it was appended late.
-fn late(heads: &[Head], r: &FileRecord, line: u64, max_delay_ms: u64) -> Option<Finding> {
+pub(super) fn late(
+    heads: &[Head],
+    r: &FileRecord,
+    line: u64,
+    max_delay_ms: u64,
+) -> Option<Finding> {
     let last = heads.last()?;
     r.time
         .filter(|t| t.0.saturating_add(max_delay_ms) < last.anchored_at.0)

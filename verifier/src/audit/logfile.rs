@@ -72,6 +72,16 @@ pub fn for_each_line(
 /// record (spec/troad-log.md §2).
 pub fn read_log(path: &Path) -> Result<(Vec<FileRecord>, Vec<Finding>), FileError> {
     let mut records = Vec::new();
+    let findings = for_each_record(path, |r| records.push(r))?;
+    Ok((records, findings))
+}
+
+/// Calls `each` with every line of a log file as a [`FileRecord`], in order; returns a finding
+/// for each line that is not a record. Memory does not grow with the file.
+pub fn for_each_record(
+    path: &Path,
+    mut each: impl FnMut(FileRecord),
+) -> Result<Vec<Finding>, FileError> {
     let mut findings = Vec::new();
     for_each_line(path, |line, bytes| {
         let parsed = match bytes {
@@ -79,21 +89,21 @@ pub fn read_log(path: &Path) -> Result<(Vec<FileRecord>, Vec<Finding>), FileErro
             None => Err(format!("longer than {MAX_RECORD_LINE} bytes")),
         };
         match parsed {
-            Ok(r) => records.push(FileRecord {
+            Ok(r) => each(FileRecord {
                 leaf: r.leaf(),
                 time: Some(r.time_ms),
             }),
             Err(reason) => {
                 findings.push(Finding::Unreadable { line, reason });
                 // Hashing the raw bytes keeps the line's place with a leaf no record has.
-                records.push(FileRecord {
+                each(FileRecord {
                     leaf: leaf_hash(bytes.unwrap_or(b"")),
                     time: None,
                 });
             }
         }
     })?;
-    Ok((records, findings))
+    Ok(findings)
 }
 
 /// The `leaves` file itself, or the one in a store folder.

@@ -7,3 +7,4 @@ pub mod heads;
 pub mod logcheck;
 pub mod logfile;
 pub mod sets;
+pub mod stream;
