@@ -11,7 +11,7 @@ use crate::ids::{ChainId, Height, Round, Timestamp, VotingPower};
 use crate::sig::{BatchVerifier, Keypair, PublicKey, Signature};
 
 /// Version of the header format.
-pub const HEADER_VERSION: u8 = 1;
+pub const HEADER_VERSION: u8 = 2;
 /// At most this many validators in a set (the commit bitmap is at most 32 bytes).
 pub const MAX_VALIDATORS: usize = 256;
 /// Total voting power is capped so that `3 × total` cannot overflow.
@@ -160,6 +160,9 @@ pub struct Header {
     pub transactions_root: Digest,
     /// State map root after this block's transactions.
     pub state_root: Digest,
+    /// RFC 6962 root over the T-Road log anchors this block accepted ([`anchors_root`]), so
+    /// that one anchor is proven from this header without a state proof.
+    pub anchors_root: Digest,
     /// Hash of the set that signs this block's commit.
     pub validators_hash: Digest,
     /// Hash of the set that signs the next block's commit.
@@ -202,6 +205,36 @@ pub fn transactions_root(txs: &[crate::tx::Transaction]) -> Digest {
     let leaves: Vec<Digest> = txs
         .iter()
         .map(|t| crate::merkle::leaf_hash(&t.id().0))
+        .collect();
+    crate::merkle::list_root(&leaves)
+}
+
+/// One T-Road log anchor a block accepted: its source, sequence number and record (the
+/// state's `LogAnchor` entry it wrote).
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
+pub struct AnchorEntry {
+    /// The log source.
+    pub source: crate::ids::LogSourceId,
+    /// The anchor's sequence number in the source's anchor chain.
+    pub sequence: u64,
+    /// The anchored head, with the block's height and time.
+    pub record: crate::state::AnchorRecord,
+}
+
+impl AnchorEntry {
+    /// `H_anchor-entry(encode(entry))`: one leaf's data in [`anchors_root`].
+    pub fn digest(&self) -> Digest {
+        Domain::AnchorEntry.hash(&[&encode(self)])
+    }
+}
+
+/// The header's `anchors_root`: the RFC 6962 root over the block's accepted anchors, in the
+/// order the block's state writes list them (by state key), each digest (32 bytes) being one
+/// leaf's data (spec/blocks.md §2).
+pub fn anchors_root(entries: &[AnchorEntry]) -> Digest {
+    let leaves: Vec<Digest> = entries
+        .iter()
+        .map(|e| crate::merkle::leaf_hash(&e.digest().0))
         .collect();
     crate::merkle::list_root(&leaves)
 }

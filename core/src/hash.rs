@@ -104,6 +104,9 @@ pub enum Domain {
     LogRecord,
     /// Running digest of a credential's history: every status change the ledger applied.
     CredentialHistory,
+    /// Digest of one T-Road log anchor a block accepted (a leaf of the header's
+    /// `anchors_root`).
+    AnchorEntry,
     /// Derivation of devnet and test keys, ids and seeds from a master seed (never on a
     /// production chain).
     DevnetDerive,
@@ -124,7 +127,7 @@ pub enum Domain {
 
 impl Domain {
     /// Every domain, for the table in spec/hashing.md and its uniqueness test.
-    pub const ALL: [Domain; 22] = [
+    pub const ALL: [Domain; 23] = [
         Domain::Credential,
         Domain::Claim,
         Domain::Claims,
@@ -140,6 +143,7 @@ impl Domain {
         Domain::BatchSeed,
         Domain::LogRecord,
         Domain::CredentialHistory,
+        Domain::AnchorEntry,
         Domain::DevnetDerive,
         Domain::BatchCredential,
         Domain::SignCredential,
@@ -167,6 +171,7 @@ impl Domain {
             Domain::BatchSeed => "credledger/v1/batch-seed",
             Domain::LogRecord => "credledger/v1/log-record",
             Domain::CredentialHistory => "credledger/v1/credential-history",
+            Domain::AnchorEntry => "credledger/v1/anchor-entry",
             Domain::DevnetDerive => "credledger/v1/devnet-derive",
             Domain::BatchCredential => "credledger/v1/batch-credential",
             Domain::SignCredential => "credledger/v1/sign/credential",

@@ -6,7 +6,8 @@
 use std::collections::HashMap;
 
 use crate::block::{
-    CommitCertificate, HEADER_VERSION, Header, ValidatorSet, VoteSignBytes, transactions_root,
+    AnchorEntry, CommitCertificate, HEADER_VERSION, Header, ValidatorSet, VoteSignBytes,
+    anchors_root, transactions_root,
 };
 use crate::bounded::{BoundedVec, ShortVec, Text};
 use crate::credential::{CREDENTIAL_VERSION, Claim, CredentialBody, HeldCredential};
@@ -14,7 +15,7 @@ use crate::devnet::{Devnet, DevnetParams, LAWYER_LICENSE};
 use crate::exec::{BlockEnv, MemState, execute_block};
 use crate::hash::{Digest, Domain};
 use crate::ids::{ClaimKey, CredentialId, Height, LogSourceId, Nonce, Round, Timestamp};
-use crate::merkle::{CompactTree, consistency_from_frontier};
+use crate::merkle::{CompactTree, consistency_from_frontier, inclusion_proof, leaf_hash};
 use crate::presentation::{CompactPresentation, Presentation, StatusEvidence};
 use crate::state::{CredentialRecord, CredentialStatus, StateKey, StateValue};
 use crate::tx::{AnchorTx, IssuerAction, IssuerTx, Signed, SignedBody, Transaction};
@@ -35,6 +36,8 @@ pub struct World {
     nonces: HashMap<String, u64>,
     /// Each log source's last anchored frontier.
     frontiers: HashMap<String, CompactTree>,
+    /// The anchors each block accepted, with its header and commit, by height.
+    anchored: HashMap<u64, (Vec<AnchorEntry>, Header, CommitCertificate)>,
 }
 
 /// A transaction publishing `creds` by `issuer` with its key `key_id` and nonce `nonce`.
@@ -143,6 +146,7 @@ impl World {
             pending: Vec::new(),
             nonces: HashMap::new(),
             frontiers: HashMap::new(),
+            anchored: HashMap::new(),
         }
     }
 
@@ -298,6 +302,7 @@ impl World {
             }
         }
         let root = self.state.apply(&outcome).unwrap_or_else(|e| panic!("{e}"));
+        let anchors = outcome.anchors();
         let header = Header {
             version: HEADER_VERSION,
             chain_id: g.chain_id.clone(),
@@ -306,6 +311,7 @@ impl World {
             previous,
             transactions_root: transactions_root(&txs),
             state_root: root,
+            anchors_root: anchors_root(&anchors),
             validators_hash: self.set.hash(),
             next_validators_hash: self.set.hash(),
             proposer: 0,
@@ -317,6 +323,10 @@ impl World {
             self.set.validators().len() * 2 / 3 + 1,
         );
         self.last = Some((header.clone(), commit.clone()));
+        if !anchors.is_empty() {
+            self.anchored
+                .insert(height.0, (anchors, header.clone(), commit.clone()));
+        }
         (header, commit)
     }
 
@@ -363,27 +373,41 @@ impl World {
         self.frontiers.insert(source.to_string(), tree.clone());
     }
 
-    /// Evidence of anchor `sequence` of `source` under the last commit.
+    /// The transactions queued for the next commit, taken out: to submit them to a real node
+    /// instead.
+    pub fn take_pending(&mut self) -> Vec<Transaction> {
+        std::mem::take(&mut self.pending)
+    }
+
+    /// Evidence of anchor `sequence` of `source`: its place in its block's anchors tree.
     pub fn anchor_evidence(&self, source: &str, sequence: u64) -> AnchorEvidence {
         let id: LogSourceId = source.parse().unwrap_or_else(|e| panic!("{e}"));
-        let (header, commit) = self
-            .last
-            .clone()
-            .unwrap_or_else(|| panic!("nothing committed"));
-        let (value, proof) = self
+        let (value, _) = self
             .state
             .prove(&StateKey::LogAnchor(id.clone(), sequence))
             .unwrap_or_else(|e| panic!("{e}"));
         let Some(StateValue::LogAnchor(record)) = value else {
             panic!("no anchor {sequence} of {source}")
         };
+        let (entries, header, commit) = self
+            .anchored
+            .get(&record.height.0)
+            .unwrap_or_else(|| panic!("no anchors at height {}", record.height));
+        let position = entries
+            .iter()
+            .position(|e| e.source == id && e.sequence == sequence)
+            .unwrap_or_else(|| panic!("anchor {sequence} not in its block"));
+        let leaves: Vec<Digest> = entries.iter().map(|e| leaf_hash(&e.digest().0)).collect();
+        let path = inclusion_proof(&leaves, position as u64).unwrap_or_else(|e| panic!("{e}"));
         AnchorEvidence {
             source: id,
             sequence,
             record,
-            proof,
-            header,
-            commit,
+            position: position as u32,
+            anchors: entries.len() as u32,
+            path: BoundedVec::new(path).unwrap_or_else(|e| panic!("{e}")),
+            header: header.clone(),
+            commit: commit.clone(),
         }
     }
 

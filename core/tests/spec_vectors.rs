@@ -8,6 +8,7 @@ mod common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use credledger_core::block::HEADER_VERSION;
 use credledger_core::credential::{Disclosure, HeldCredential};
 use credledger_core::devnet::{Devnet, DevnetParams, LAWYER_LICENSE, master_from_text};
 use credledger_core::genesis::Genesis;
@@ -276,7 +277,7 @@ fn generate() -> (Genesis, Vec<Case>) {
         "status header of an unknown version",
         &mutate(&full, |p| {
             if let Presentation::Full { evidence, .. } = p {
-                evidence.header.version = 2;
+                evidence.header.version = HEADER_VERSION + 1;
             }
         }),
         now,

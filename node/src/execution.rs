@@ -2,7 +2,7 @@
 //! computes the new state-map nodes and root. Reads only, through core's traits; writing is
 //! the service's job, so this module knows nothing of storage.
 
-use credledger_core::block::{Block, ValidatorSet};
+use credledger_core::block::{Block, ValidatorSet, anchors_root};
 use credledger_core::exec::{
     BlockEnv, BlockOutcome, CheckedSignatures, StateError, StateReader, execute_block_checked,
 };
@@ -19,6 +19,8 @@ pub struct Executed {
     pub nodes: Vec<(Digest, Node)>,
     /// The state root after the block.
     pub root: Digest,
+    /// The root over the T-Road anchors the block accepted (the header's `anchors_root`).
+    pub anchors_root: Digest,
 }
 
 /// Why a block could not be executed or does not match its header.
@@ -33,6 +35,14 @@ pub enum ExecError {
     /// The header's transactions root does not match its transactions.
     #[error("the header's transactions root does not match the block's transactions")]
     TransactionsRoot,
+    /// Executing the block gives another anchors root than the header names.
+    #[error("the block's header names anchors root {header}, but executing it gives {computed}")]
+    AnchorsRoot {
+        /// Root in the header.
+        header: Digest,
+        /// Root computed here.
+        computed: Digest,
+    },
     /// Executing the block gives another state root than the header names.
     #[error("the block's header names state root {header}, but executing it gives {computed}")]
     StateRoot {
@@ -54,10 +64,12 @@ pub fn execute<S: StateReader + NodeStore>(
 ) -> Result<Executed, ExecError> {
     let outcome = execute_block_checked(state, env, txs, checked)?;
     let (root, nodes) = smt::update(state, root, &outcome.tree_entries())?;
+    let anchors_root = anchors_root(&outcome.anchors());
     Ok(Executed {
         outcome,
         nodes,
         root,
+        anchors_root,
     })
 }
 
@@ -82,6 +94,12 @@ pub fn execute_decided<S: StateReader + NodeStore>(
         return Err(ExecError::StateRoot {
             header: h.state_root,
             computed: executed.root,
+        });
+    }
+    if executed.anchors_root != h.anchors_root {
+        return Err(ExecError::AnchorsRoot {
+            header: h.anchors_root,
+            computed: executed.anchors_root,
         });
     }
     Ok(executed)

@@ -9,12 +9,15 @@ use axum::http::{Request, StatusCode};
 use credledger_core::block::ValidatorSet;
 use credledger_core::devnet::{Devnet, DevnetParams};
 use credledger_core::encoding::encode;
+use credledger_core::hash::Digest;
 use credledger_core::history::CredentialHistory;
 use credledger_core::ids::{Nonce, Timestamp};
+use credledger_core::merkle::{CompactTree, leaf_hash};
 use credledger_core::presentation::StatusEvidence;
 use credledger_core::state::{CredentialStatus, ReasonCode};
 use credledger_core::testkit::{World, publish_tx, sign_commit};
 use credledger_core::tx::{IssuerAction, IssuerTx, Signed};
+use credledger_core::verify::{AnchorEvidence, verify_anchor};
 use credledger_core::{Policy, TrustAnchor, verify};
 use credledger_node::api::router;
 use credledger_node::mempool::MempoolLimits;
@@ -212,6 +215,43 @@ async fn a_credential_history_is_served_whole_and_folds_to_its_proven_record() {
     .await;
     assert_eq!(code, StatusCode::NOT_FOUND);
     assert!(body["absence"]["proof"].is_object(), "{body}");
+}
+
+#[tokio::test]
+async fn a_log_anchor_is_proven_in_its_blocks_anchors_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let Served { d, set, node, app } = serve(dir.path());
+    let mut world = World::with_devnet(Devnet::build(&[4; 32], &DevnetParams::default()).unwrap());
+    let leaves: Vec<Digest> = (0..100u64).map(|i| leaf_hash(&i.to_le_bytes())).collect();
+    let mut tree = CompactTree::new();
+    for l in &leaves {
+        tree.push(*l);
+    }
+    world.anchor_log("troad-demo-ss1", &tree, &leaves);
+    for tx in world.take_pending() {
+        let (code, resp) = call(&app, post("/v1/tx", encode(&tx))).await;
+        assert_eq!(code, StatusCode::OK, "{resp}");
+    }
+    let block = node.propose(0, 1000).unwrap();
+    node.commit(&block, &sign_commit(&d, &set, &block.header, 3))
+        .unwrap();
+
+    let (code, body) = call(&app, get("/v1/log-anchors/troad-demo-ss1/1")).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    let ev: AnchorEvidence = serde_json::from_value(body).unwrap();
+    assert_eq!((ev.record.tree_size, ev.record.root), (100, tree.root()));
+    assert_eq!(ev.header, block.header, "proven under its own block");
+    let anchor = TrustAnchor::from_genesis(&d.genesis).unwrap();
+    assert_eq!(verify_anchor(&ev, &anchor), Ok(()));
+    // The header commits to exactly the anchors the block accepted.
+    let mut forged = ev.clone();
+    forged.record.tree_size = 99;
+    assert!(verify_anchor(&forged, &anchor).is_err());
+
+    let (code, _) = call(&app, get("/v1/log-anchors/troad-demo-ss1/2")).await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    let (code, _) = call(&app, get("/v1/log-anchors/troad-demo-ss1/x")).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
 }
 
 fn issuer_tx(d: &Devnet, nonce: u64, action: IssuerAction) -> credledger_core::tx::Transaction {

@@ -79,6 +79,24 @@ pub struct BlockOutcome {
 }
 
 impl BlockOutcome {
+    /// The T-Road anchors the block accepted, in the order of its writes (by state key): the
+    /// leaves of the header's `anchors_root`.
+    pub fn anchors(&self) -> Vec<crate::block::AnchorEntry> {
+        self.writes
+            .iter()
+            .filter_map(|(k, v)| match (k, v) {
+                (StateKey::LogAnchor(source, sequence), StateValue::LogAnchor(record)) => {
+                    Some(crate::block::AnchorEntry {
+                        source: source.clone(),
+                        sequence: *sequence,
+                        record: record.clone(),
+                    })
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The writes as state-map entries (tree key, value hash) for `smt::update`.
     pub fn tree_entries(&self) -> Vec<(Digest, Digest)> {
         self.writes

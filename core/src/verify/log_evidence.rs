@@ -6,18 +6,18 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
 use super::{Check, Rejection, SetChange, TrustAnchor, check_header, learn_set_changes};
-use crate::block::{CommitCertificate, Header};
+use crate::block::{AnchorEntry, CommitCertificate, Header};
 use crate::bounded::BoundedVec;
 use crate::encoding::{decode, encode};
 use crate::hash::Digest;
 use crate::ids::{Height, LogSourceId, Timestamp};
 use crate::merkle::{leaf_hash, verify_inclusion};
-use crate::smt::StateProof;
-use crate::state::{AnchorRecord, StateKey, StateValue};
+use crate::state::AnchorRecord;
 use crate::troad::LogRecord;
 
-/// The evidence format version this code writes and reads (2 added the validator-set changes).
-pub const EVIDENCE_VERSION: u8 = 2;
+/// The evidence format version this code writes and reads (2 added the validator-set changes;
+/// 3 proves the anchor in its block's `anchors_root` instead of the state map).
+pub const EVIDENCE_VERSION: u8 = 3;
 /// Largest evidence bundle read, in bytes. A bundle is ~2 KB even for 10^9 records; each
 /// validator-set change it carries adds a header, a commit and a set (~0.6 KB for 4 validators,
 /// ~22 KB for 256).
@@ -27,21 +27,37 @@ pub const MAX_SET_CHANGES: usize = 64;
 /// First bytes of a bundle file, so that a wrong file is named as such.
 pub const EVIDENCE_MAGIC: &[u8; 4] = b"CLE\x01";
 
-/// A source's anchored tree head with the ledger's proof of it (spec/troad-log.md §6).
+/// A source's anchored tree head with the ledger's proof of it: its place among the anchors
+/// its block accepted, under that block's header (spec/troad-log.md §6).
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize)]
 pub struct AnchorEvidence {
     /// The log source.
     pub source: LogSourceId,
     /// The anchor's sequence number in the source's anchor chain.
     pub sequence: u64,
-    /// The anchor as the ledger's state holds it.
+    /// The anchor as the block accepted it (and the state holds it).
     pub record: AnchorRecord,
-    /// Proof of that record under the header's state root.
-    pub proof: StateProof,
-    /// A committed header at or after the anchoring block.
+    /// Its position among the anchors the block accepted, from 0.
+    pub position: u32,
+    /// How many anchors the block accepted.
+    pub anchors: u32,
+    /// Its audit path in the block's anchors tree, leaf side first.
+    pub path: BoundedVec<Digest, 32>,
+    /// The anchoring block's header (height `record.height`).
     pub header: Header,
     /// The header's commit certificate.
     pub commit: CommitCertificate,
+}
+
+impl AnchorEvidence {
+    /// The entry this evidence proves.
+    pub fn entry(&self) -> AnchorEntry {
+        AnchorEntry {
+            source: self.source.clone(),
+            sequence: self.sequence,
+            record: self.record.clone(),
+        }
+    }
 }
 
 /// An evidence bundle: one record's inclusion in an anchored head.
@@ -126,22 +142,30 @@ impl LogEvidence {
     }
 }
 
-/// Checks an anchored head against the trust anchor: a committed header of this chain and a
-/// state proof of the anchor record under its root (spec/troad-log.md §6 steps 2–3).
+/// Checks an anchored head against the trust anchor: a committed header of this chain, at the
+/// anchor's height and time, whose `anchors_root` holds the anchor (spec/troad-log.md §6
+/// steps 2–3).
 pub fn verify_anchor(ev: &AnchorEvidence, anchor: &TrustAnchor) -> Result<(), Rejection> {
-    check_header(&ev.header, &ev.commit, anchor)?;
-    let key = StateKey::LogAnchor(ev.source.clone(), ev.sequence).hash();
-    let value = StateValue::LogAnchor(ev.record.clone()).hash();
     let h = &ev.header;
-    if !anchor.is_proven(&h.state_root, &key, &value) {
-        ev.proof
-            .verify(&h.state_root, &key, Some(&value))
-            .map_err(|reason| Rejection::BadStateProof {
-                height: h.height,
-                reason,
-            })?;
+    check_header(h, &ev.commit, anchor)?;
+    let refuse = |reason: String| Rejection::AnchorNotInBlock {
+        height: h.height,
+        reason,
+    };
+    if h.height != ev.record.height || h.time != ev.record.anchored_at {
+        return Err(refuse(format!(
+            "the anchor names block {} at {}, the header is block {} at {}",
+            ev.record.height, ev.record.anchored_at, h.height, h.time
+        )));
     }
-    Ok(())
+    verify_inclusion(
+        &leaf_hash(&ev.entry().digest().0),
+        u64::from(ev.position),
+        u64::from(ev.anchors),
+        &ev.path,
+        &h.anchors_root,
+    )
+    .map_err(|e| refuse(e.to_string()))
 }
 
 /// Checks a bundle offline (spec/troad-log.md §6); with `record`, also that it is the record

@@ -224,6 +224,14 @@ pub enum Rejection {
         #[serde(serialize_with = "as_display")]
         reason: ProofError,
     },
+    /// A T-Road anchor is not among the anchors its block's header commits to.
+    #[error("anchor not proven in block {height}: {reason}")]
+    AnchorNotInBlock {
+        /// The header's height.
+        height: Height,
+        /// Why.
+        reason: String,
+    },
     /// The ledger anchored a different body under this id.
     #[error("ledger holds digest {ledger} for this id; the presented body hashes to {presented}")]
     DigestMismatch {
@@ -321,6 +329,7 @@ impl Rejection {
             | Rejection::UnknownValidatorSet { .. }
             | Rejection::BadCommit { .. }
             | Rejection::BadStateProof { .. }
+            | Rejection::AnchorNotInBlock { .. }
             | Rejection::DigestMismatch { .. } => Check::Anchoring,
             Rejection::KeyNotValidAtIssuance { .. } => Check::KeyValidAtIssuance,
             Rejection::Revoked { .. } | Rejection::Suspended { .. } => Check::Status,
@@ -344,6 +353,7 @@ impl Rejection {
             | Rejection::UnknownValidatorSet { .. }
             | Rejection::BadCommit { .. }
             | Rejection::BadStateProof { .. }
+            | Rejection::AnchorNotInBlock { .. }
             | Rejection::StaleStatus { .. } => Outcome::CannotCheck,
             _ => Outcome::NotGenuine,
         }

@@ -124,6 +124,7 @@ mod tests {
             previous: Digest([1; 32]),
             transactions_root: Digest([2; 32]),
             state_root: Digest([3; 32]),
+            anchors_root: Digest([4; 32]),
             validators_hash: old.hash(),
             next_validators_hash: next.hash(),
             proposer: 0,

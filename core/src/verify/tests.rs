@@ -487,6 +487,7 @@ fn a_set_change_is_learned_from_its_one_header_and_the_retired_set_is_refused_af
         previous: crate::hash::Digest([1; 32]),
         transactions_root: crate::hash::Digest([2; 32]),
         state_root: crate::hash::Digest([3; 32]),
+        anchors_root: crate::hash::Digest([4; 32]),
         validators_hash: signs.hash(),
         next_validators_hash: next.hash(),
         proposer: 0,

@@ -4,8 +4,9 @@
 use credledger_core::block::{Block, CommitCertificate, Header, ValidatorSet};
 use credledger_core::hash::Digest;
 use credledger_core::history::CredentialEvent;
-use credledger_core::ids::{ChainId, Height};
+use credledger_core::ids::{ChainId, Height, LogSourceId};
 use credledger_core::state::StateKey;
+use credledger_core::verify::AnchorEvidence;
 use serde::Serialize;
 
 use super::ApiError;
@@ -81,6 +82,13 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         key: &StateKey,
     ) -> Result<(StateAnswer, Vec<CredentialEvent>), ApiError>;
+    /// Anchor `sequence` of `source` proven in its block's `anchors_root`, with that block's
+    /// header and commit (spec/troad-log.md §6); `None` if the ledger has no such anchor.
+    fn anchor_in_block(
+        &self,
+        source: &LogSourceId,
+        sequence: u64,
+    ) -> Result<Option<AnchorEvidence>, ApiError>;
     /// Admits a batch relayed by another node (not relayed again); returns how many were new.
     fn relayed(&self, batch: &[Vec<u8>]) -> Result<usize, ApiError>;
     /// Heights as they are committed.

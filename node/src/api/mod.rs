@@ -83,6 +83,7 @@ pub fn router_with(backend: Shared, limits: ApiLimits) -> Router {
         .route("/v1/state/governance", get(governance))
         .route("/v1/state/log-source/{source}", get(log_source))
         .route("/v1/state/log-anchor/{source}/{sequence}", get(log_anchor))
+        .route("/v1/log-anchors/{source}/{sequence}", get(anchor_in_block))
         .layer(DefaultBodyLimit::max(MAX_TX_BYTES + 1024))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
@@ -432,4 +433,15 @@ async fn log_anchor(
         StateKey::LogAnchor(parse("log source", &source)?, parse("sequence", &seq)?),
     )
     .await
+}
+
+async fn anchor_in_block(
+    State(b): State<Shared>,
+    Path((source, seq)): Path<(String, String)>,
+) -> Result<Json<credledger_core::verify::AnchorEvidence>, ApiError> {
+    let source: credledger_core::ids::LogSourceId = parse("log source", &source)?;
+    let sequence: u64 = parse("sequence", &seq)?;
+    b.anchor_in_block(&source, sequence)?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no anchor #{sequence} of that source")))
 }

@@ -30,6 +30,7 @@ fn setup() -> (Devnet, CoreSet, ValidatorSet, Vec<ConsensusSigner>, Header) {
         previous: d.genesis.hash(),
         transactions_root: credledger_core::merkle::empty_root(),
         state_root: Digest([5; 32]),
+        anchors_root: Digest([6; 32]),
         validators_hash: core_set.hash(),
         next_validators_hash: core_set.hash(),
         proposer: 0,

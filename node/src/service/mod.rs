@@ -198,6 +198,7 @@ impl Ledger {
             previous,
             transactions_root: transactions_root(&txs),
             state_root: executed.root,
+            anchors_root: executed.anchors_root,
             validators_hash: validators.hash(),
             next_validators_hash: next,
             proposer,
@@ -364,6 +365,7 @@ impl Ledger {
             .next_set()
             .filter(|s| s.hash() != set.hash())
             .cloned();
+        let anchors = executed.outcome.anchors();
         self.store.write_block(&BlockWrite {
             block: block.clone(),
             commit: commit.clone(),
@@ -373,6 +375,7 @@ impl Ledger {
             root: executed.root,
             next_set,
             events,
+            anchors,
         })?;
         if let Ok(mut kept) = self.executed.lock() {
             kept.clear();

@@ -6,14 +6,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use credledger_core::block::{Block, CommitCertificate, Header, MAX_BLOCK_BYTES, ValidatorSet};
+use credledger_core::bounded::BoundedVec;
 use credledger_core::encoding::decode;
 use credledger_core::exec::{Signer, admit};
 use credledger_core::hash::Digest;
 use credledger_core::history::{CredentialEvent, MAX_HISTORY_EVENTS};
-use credledger_core::ids::{Height, Timestamp};
+use credledger_core::ids::{Height, LogSourceId, Timestamp};
+use credledger_core::merkle::{inclusion_proof, leaf_hash};
 use credledger_core::sig::PublicKey;
 use credledger_core::state::{StateKey, StateValue};
 use credledger_core::tx::{MAX_TX_BYTES, Transaction};
+use credledger_core::verify::AnchorEvidence;
 use tokio::sync::{broadcast, mpsc};
 
 use super::{CommitError, Ledger};
@@ -338,6 +341,46 @@ impl Backend for Node {
             )));
         }
         Ok((answer, events))
+    }
+
+    fn anchor_in_block(
+        &self,
+        source: &LogSourceId,
+        sequence: u64,
+    ) -> Result<Option<AnchorEvidence>, ApiError> {
+        let ledger = self.ledger()?;
+        let store = ledger.store();
+        let key = StateKey::LogAnchor(source.clone(), sequence);
+        let Some(StateValue::LogAnchor(record)) = store.value(&key).map_err(internal)? else {
+            return Ok(None);
+        };
+        let h = record.height;
+        let entries = store.block_anchors(h).map_err(internal)?;
+        let position = entries
+            .iter()
+            .position(|e| &e.source == source && e.sequence == sequence)
+            .ok_or_else(|| internal(format!("anchor #{sequence} is missing from block {h}")))?;
+        let leaves: Vec<Digest> = entries.iter().map(|e| leaf_hash(&e.digest().0)).collect();
+        let path = inclusion_proof(&leaves, position as u64).map_err(internal)?;
+        let (Some(header), Some(commit)) = (
+            store.header(h).map_err(internal)?,
+            store.commit(h).map_err(internal)?,
+        ) else {
+            return Err(internal(format!(
+                "block {h} is missing its header or commit"
+            )));
+        };
+        Ok(Some(AnchorEvidence {
+            source: source.clone(),
+            sequence,
+            record,
+            // A block holds at most MAX_BLOCK_TXS anchors, far below 2^32.
+            position: u32::try_from(position).map_err(internal)?,
+            anchors: u32::try_from(entries.len()).map_err(internal)?,
+            path: BoundedVec::new(path).map_err(internal)?,
+            header,
+            commit,
+        }))
     }
 }
 

@@ -13,6 +13,7 @@
 //! | `validator_sets` | first height the set signs, `u64` big-endian | [`ValidatorSet`](credledger_core::block::ValidatorSet) |
 //! | `pending` | height `u64` BE ‖ round `u32` BE ‖ block hash | [`PendingBlock`](super::PendingBlock) |
 //! | `credential_history` | credential's state key hash ‖ height `u64` BE ‖ event index in the block `u32` BE | [`CredentialEvent`](credledger_core::history::CredentialEvent) |
+//! | `block_anchors` | height, `u64` big-endian | `Vec<`[`AnchorEntry`](credledger_core::block::AnchorEntry)`>`: the leaves of that header's `anchors_root`, for heights that accepted an anchor |
 //!
 //! Values are canonical borsh; heights are big-endian so that keys sort by height.
 
@@ -42,11 +43,14 @@ pub enum Column {
     /// Every event of every credential (spec/state.md §5.1), so its history is one prefix
     /// scan; a client checks it against the record's history digest.
     CredentialHistory,
+    /// The T-Road anchors each block accepted, in `anchors_root` order, so a node proves one
+    /// anchor from its block's header (spec/troad-log.md §6).
+    BlockAnchors,
 }
 
 impl Column {
     /// Every column, in creation order.
-    pub const ALL: [Column; 10] = [
+    pub const ALL: [Column; 11] = [
         Column::Meta,
         Column::Headers,
         Column::Blocks,
@@ -57,6 +61,7 @@ impl Column {
         Column::ValidatorSets,
         Column::Pending,
         Column::CredentialHistory,
+        Column::BlockAnchors,
     ];
 
     /// The column family's name in RocksDB.
@@ -72,6 +77,7 @@ impl Column {
             Column::ValidatorSets => "validator_sets",
             Column::Pending => "pending",
             Column::CredentialHistory => "credential_history",
+            Column::BlockAnchors => "block_anchors",
         }
     }
 }

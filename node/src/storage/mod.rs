@@ -9,7 +9,7 @@ pub use columns::{Column, MetaKey};
 use std::path::Path;
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use credledger_core::block::{Block, CommitCertificate, Header, ValidatorSet};
+use credledger_core::block::{AnchorEntry, Block, CommitCertificate, Header, ValidatorSet};
 use credledger_core::encoding::{decode, encode};
 use credledger_core::exec::{StateError, StateReader};
 use credledger_core::genesis::Genesis;
@@ -71,12 +71,15 @@ pub struct BlockWrite {
     pub next_set: Option<ValidatorSet>,
     /// Credential events the block applied, in order: `(credential state key hash, event)`.
     pub events: Vec<(Digest, CredentialEvent)>,
+    /// The T-Road anchors the block accepted, in `anchors_root` order.
+    pub anchors: Vec<AnchorEntry>,
 }
 
 /// The database format this node reads and writes. Raised whenever a stored value's encoding
 /// or a column's meaning changes: 2 added the credential record's history digest and the
-/// `credential_history` column. A database without it predates versioning (format 1).
-pub const FORMAT_VERSION: u32 = 2;
+/// `credential_history` column; 3 the header's `anchors_root` and the `block_anchors` column.
+/// A database without it predates versioning (format 1).
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Why storage failed.
 #[derive(Debug, thiserror::Error)]
@@ -270,6 +273,13 @@ impl Store {
         self.get(Column::Commits, &height_key(h))
     }
 
+    /// The T-Road anchors block `h` accepted, in its `anchors_root` order (empty if none).
+    pub fn block_anchors(&self, h: Height) -> Result<Vec<AnchorEntry>, StoreError> {
+        Ok(self
+            .get(Column::BlockAnchors, &height_key(h))?
+            .unwrap_or_default())
+    }
+
     /// Where a committed transaction is.
     pub fn tx(&self, id: &Digest) -> Result<Option<TxLocation>, StoreError> {
         self.get(Column::TxIndex, &id.0)
@@ -309,6 +319,9 @@ impl Store {
                 event_key(credential, h, index),
                 encode(event),
             );
+        }
+        if !w.anchors.is_empty() {
+            batch.put_cf(self.cf(Column::BlockAnchors)?, key, encode(&w.anchors));
         }
         batch.put_cf(
             self.cf(Column::Meta)?,

@@ -4,8 +4,8 @@
 
 use credledger_core::block::Header;
 use credledger_core::ids::{LogSourceId, Timestamp};
-use credledger_core::state::{LogSourceRecord, StateKey, StateValue};
-use credledger_core::verify::{AnchorEvidence, StateAnswer, TrustAnchor};
+use credledger_core::state::{AnchorRecord, LogSourceRecord, StateKey, StateValue};
+use credledger_core::verify::{AnchorEvidence, StateAnswer, TrustAnchor, verify_anchor};
 use futures_util::{StreamExt, TryStreamExt};
 
 use crate::follower::read_any;
@@ -132,8 +132,8 @@ impl Heads<'_> {
         }
     }
 
-    /// Anchor `sequence` with its evidence, checked against the trust anchor.
-    pub async fn anchor(&self, sequence: u64) -> Result<AnchorEvidence, HeadsError> {
+    /// Anchor `sequence` as the state holds it, checked against the trust anchor.
+    pub async fn anchor(&self, sequence: u64) -> Result<AnchorRecord, HeadsError> {
         let key = StateKey::LogAnchor(self.source.clone(), sequence);
         let a = self
             .entry(
@@ -141,23 +141,56 @@ impl Heads<'_> {
                 &key,
             )
             .await?;
-        let Some(StateValue::LogAnchor(record)) = a.value else {
-            return Err(HeadsError::NoAnchor {
+        match a.value {
+            Some(StateValue::LogAnchor(record)) => Ok(record),
+            _ => Err(HeadsError::NoAnchor {
                 source_id: self.source.clone(),
                 sequence,
-            });
-        };
-        let ev = AnchorEvidence {
-            source: self.source.clone(),
-            sequence,
-            record,
-            proof: a.proof,
-            header: a.header,
-            commit: a.commit,
-        };
-        // `entry` checked the header and the proof of this very record, which is what
-        // `verify_anchor` checks; `audit prove` runs the whole bundle check before writing.
-        Ok(ev)
+            }),
+        }
+    }
+
+    /// Anchor `sequence` proven in its block's `anchors_root` (what an evidence bundle
+    /// carries), from the first node whose answer checks (spec/troad-log.md §6 steps 2–3).
+    pub async fn in_block(&self, sequence: u64) -> Result<AnchorEvidence, HeadsError> {
+        let path = format!("/v1/log-anchors/{}/{sequence}", self.source);
+        let mut last = String::from("no node configured");
+        for node in &self.nodes {
+            let url = format!("{}{path}", node.trim_end_matches('/'));
+            let bytes = match self.http.get(&url).send().await {
+                Ok(r) if r.status().is_success() => match read_any(r, MAX_ANSWER_BYTES).await {
+                    Ok(b) => b,
+                    Err(e) => {
+                        last = format!("{url}: {e}");
+                        continue;
+                    }
+                },
+                Ok(r) => {
+                    last = format!("{url}: HTTP {}", r.status());
+                    continue;
+                }
+                Err(e) => {
+                    last = format!("{url}: {e}");
+                    continue;
+                }
+            };
+            let ev: AnchorEvidence = match serde_json::from_slice(&bytes) {
+                Ok(ev) => ev,
+                Err(e) => {
+                    last = format!("{url}: answer not understood: {e}");
+                    continue;
+                }
+            };
+            if ev.source != self.source || ev.sequence != sequence {
+                last = format!("{url}: answered for another anchor");
+                continue;
+            }
+            match verify_anchor(&ev, self.anchor) {
+                Ok(()) => return Ok(ev),
+                Err(e) => last = format!("{url}: {e}"),
+            }
+        }
+        Err(HeadsError::Unavailable { what: path, last })
     }
 
     /// Every anchored head, in sequence order, [`IN_FLIGHT`] requests at a time.
@@ -165,12 +198,12 @@ impl Heads<'_> {
         let last = self.source_record().await?.last_sequence;
         futures_util::stream::iter(1..=last)
             .map(|sequence| async move {
-                let ev = self.anchor(sequence).await?;
+                let record = self.anchor(sequence).await?;
                 Ok(Head {
                     sequence,
-                    size: ev.record.tree_size,
-                    root: ev.record.root,
-                    anchored_at: ev.record.anchored_at,
+                    size: record.tree_size,
+                    root: record.root,
+                    anchored_at: record.anchored_at,
                 })
             })
             .buffered(IN_FLIGHT)
@@ -198,6 +231,7 @@ impl Heads<'_> {
 
     /// The first anchor whose tree holds record `index`, found by bisection over the
     /// sequence numbers (sizes grow with them): the earliest proof of the record's existence.
+    /// Returned proven in its block, as a bundle carries it.
     pub async fn first_covering(&self, index: u64) -> Result<AnchorEvidence, HeadsError> {
         let last = self.source_record().await?;
         if last.last_size <= index {
@@ -210,20 +244,16 @@ impl Heads<'_> {
             });
         }
         let (mut lo, mut hi) = (1u64, last.last_sequence);
-        let mut best = None;
+        let mut best = last.last_sequence;
         while lo <= hi {
             let mid = lo + (hi - lo) / 2;
-            let ev = self.anchor(mid).await?;
-            if ev.record.tree_size > index {
+            if self.anchor(mid).await?.tree_size > index {
+                best = mid;
                 hi = mid - 1;
-                best = Some(ev);
             } else {
                 lo = mid + 1;
             }
         }
-        match best {
-            Some(ev) => Ok(ev),
-            None => self.anchor(last.last_sequence).await,
-        }
+        self.in_block(best).await
     }
 }

@@ -49,29 +49,26 @@ fn bundle(w: &World, leaves: &[Digest], index: u64, sequence: u64) -> LogEvidenc
     }
 }
 
-/// `ev` proven instead under a header at height 90 that a smaller set signs, which the header
-/// at height 40 announced; returns that announcement, certified by the genesis set.
+/// `ev` with its anchoring block (height 2) signed by a smaller set, which the header at
+/// height 1 announced; returns that announcement, certified by the genesis set.
 fn under_a_new_set(w: &World, ev: &mut LogEvidence) -> SetChange {
-    use crate::block::{HEADER_VERSION, ValidatorSet};
+    use crate::block::ValidatorSet;
     use crate::testkit::sign_commit;
     let d = &w.devnet;
     let old = w.set.clone();
     let new = ValidatorSet::new(old.validators()[..3].to_vec()).unwrap();
     let change = Header {
-        height: Height(40),
+        height: Height(1),
         next_validators_hash: new.hash(),
         ..ev.anchor.header.clone()
     };
-    let later = Header {
-        version: HEADER_VERSION,
-        height: Height(90),
-        time: Timestamp(ev.anchor.header.time.0 + 60_000),
+    let anchoring = Header {
         validators_hash: new.hash(),
         next_validators_hash: new.hash(),
         ..ev.anchor.header.clone()
     };
-    ev.anchor.commit = sign_commit(d, &new, &later, 3);
-    ev.anchor.header = later;
+    ev.anchor.commit = sign_commit(d, &new, &anchoring, 3);
+    ev.anchor.header = anchoring;
     SetChange {
         commit: sign_commit(d, &old, &change, 3),
         header: change,
@@ -92,7 +89,7 @@ fn a_bundle_carries_the_set_changes_that_genesis_alone_cannot_know() {
     ev.set_changes = BoundedVec::new(vec![change.clone()]).unwrap();
     let back = LogEvidence::from_bytes(&ev.to_bytes()).unwrap();
     let v = verify_log_evidence(&back, &w.anchor(), Some(&record(321))).unwrap();
-    assert_eq!((v.set_changes, v.proven_at_height), (1, Height(90)));
+    assert_eq!((v.set_changes, v.proven_at_height), (1, Height(2)));
 
     // A change the new set certifies for itself is not learned.
     let mut forged = change.clone();
