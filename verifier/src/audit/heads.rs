@@ -1,6 +1,7 @@
 //! A log source's anchored heads, fetched from any node (none trusted) and each checked
 //! against the trust anchor (commit, then state proof) before it is used
-//! (spec/troad-log.md §6 steps 1–2).
+//! (spec/http-api.md §3); and one anchor proven in its block, as an evidence bundle carries
+//! it (spec/troad-log.md §6 steps 2–3).
 
 use credledger_core::block::Header;
 use credledger_core::ids::{LogSourceId, Timestamp};
