@@ -18,7 +18,10 @@ use crate::ids::{ClaimKey, CredentialId, Height, LogSourceId, Nonce, Round, Time
 use crate::merkle::{CompactTree, consistency_from_frontier, inclusion_proof, leaf_hash};
 use crate::presentation::{CompactPresentation, Presentation, StatusEvidence};
 use crate::state::{CredentialRecord, CredentialStatus, StateKey, StateValue};
-use crate::tx::{AnchorTx, IssuerAction, IssuerTx, Signed, SignedBody, Transaction};
+use crate::tx::{
+    AnchorTx, GovernanceAction, GovernanceProposal, IssuerAction, IssuerTx, Signed, SignedBody,
+    Transaction,
+};
 use crate::verify::{AnchorEvidence, TrustAnchor};
 
 /// A miniature ledger: transactions go through the real state transition function
@@ -38,6 +41,28 @@ pub struct World {
     frontiers: HashMap<String, CompactTree>,
     /// The anchors each block accepted, with its header and commit, by height.
     anchored: HashMap<u64, (Vec<AnchorEntry>, Header, CommitCertificate)>,
+}
+
+/// A governance transaction for `action` with the council's `nonce`, approved by the devnet's
+/// first `approvers` council members.
+pub fn governance_tx(
+    devnet: &Devnet,
+    nonce: u64,
+    action: GovernanceAction,
+    approvers: usize,
+) -> Transaction {
+    let proposal = GovernanceProposal {
+        nonce: Nonce(nonce),
+        action,
+    };
+    let approvals = devnet.governance_keys[..approvers]
+        .iter()
+        .map(|(_, k)| proposal.approve(&devnet.genesis.chain_id, k))
+        .collect();
+    Transaction::Governance {
+        proposal,
+        approvals: ShortVec::new(approvals).unwrap_or_else(|e| panic!("{e}")),
+    }
 }
 
 /// A transaction publishing `creds` by `issuer` with its key `key_id` and nonce `nonce`.

@@ -5,20 +5,15 @@
 use std::io::{BufRead, BufReader};
 use std::time::Duration;
 
-use credledger_core::block::{CommitCertificate, Header};
-use credledger_core::light::LightState;
-
-use credledger_core::block::Validator;
-use credledger_core::bounded::ShortVec;
+use credledger_core::block::{CommitCertificate, Header, Validator};
 use credledger_core::devnet::COMPANY_REGISTRATION;
 use credledger_core::encoding::encode;
-use credledger_core::hash::Domain;
-use credledger_core::ids::Nonce;
 use credledger_core::ids::Timestamp;
+use credledger_core::light::LightState;
 use credledger_core::presentation::StatusEvidence;
 use credledger_core::sig::PublicKey;
-use credledger_core::testkit::{World, lawyer_claims, publish_tx};
-use credledger_core::tx::{Approval, GovernanceAction, GovernanceProposal, Transaction};
+use credledger_core::testkit::{World, governance_tx, lawyer_claims, publish_tx};
+use credledger_core::tx::{GovernanceAction, Transaction};
 use credledger_core::{Policy, TrustAnchor, verify};
 use credledger_tests::net::Net;
 use serde_json::Value;
@@ -311,28 +306,18 @@ fn a_node_outside_the_set_is_refused_until_the_council_adds_it_then_it_votes() {
     assert!(log.contains("not in the validator set"), "{log}");
 
     // Two of three council members add it. No node's configuration changes, none restarts.
-    let proposal = GovernanceProposal {
-        nonce: Nonce(0),
-        action: GovernanceAction::AddValidator {
+    let tx = governance_tx(
+        &net.devnet,
+        0,
+        GovernanceAction::AddValidator {
             validator: Validator {
                 name: "outsider".parse().unwrap(),
                 public_key,
                 power: net.devnet.genesis.validators[0].power,
             },
         },
-    };
-    let message = proposal.signing_message(&net.devnet.genesis.chain_id);
-    let approvals: Vec<Approval> = net.devnet.governance_keys[..2]
-        .iter()
-        .map(|(_, k)| Approval {
-            key: k.public(),
-            signature: k.sign(Domain::SignGovernance, &message),
-        })
-        .collect();
-    let tx = Transaction::Governance {
-        proposal,
-        approvals: ShortVec::new(approvals).unwrap(),
-    };
+        2,
+    );
     let (code, body) = net.submit_and_wait(0, &encode(&tx), 10_000);
     assert_eq!(code, 200, "{body}");
     assert!(body["error"].is_null(), "{body}");

@@ -6,13 +6,10 @@
 
 use std::time::Duration;
 
-use credledger_core::bounded::ShortVec;
 use credledger_core::encoding::encode;
-use credledger_core::hash::Domain;
-use credledger_core::ids::Nonce;
 use credledger_core::presentation::Presentation;
-use credledger_core::testkit::{World, publish_tx};
-use credledger_core::tx::{Approval, GovernanceAction, GovernanceProposal, Transaction};
+use credledger_core::testkit::{World, governance_tx, publish_tx};
+use credledger_core::tx::GovernanceAction;
 use credledger_tests::agency::{Agency, SOURCE, now_ms, write_records};
 use credledger_tests::citizen::Verifier;
 use credledger_tests::net::Net;
@@ -36,24 +33,14 @@ fn a_removed_validator_leaves_the_set_and_the_verifier_follows() {
 
     // Two of three council members approve removing the fifth validator.
     let removed = net.devnet.validator_keys[4].1.public();
-    let proposal = GovernanceProposal {
-        nonce: Nonce(0),
-        action: GovernanceAction::RemoveValidator {
+    let tx = governance_tx(
+        &net.devnet,
+        0,
+        GovernanceAction::RemoveValidator {
             public_key: removed,
         },
-    };
-    let message = proposal.signing_message(&net.devnet.genesis.chain_id);
-    let approvals: Vec<Approval> = net.devnet.governance_keys[..2]
-        .iter()
-        .map(|(_, k)| Approval {
-            key: k.public(),
-            signature: k.sign(Domain::SignGovernance, &message),
-        })
-        .collect();
-    let tx = Transaction::Governance {
-        proposal,
-        approvals: ShortVec::new(approvals).unwrap(),
-    };
+        2,
+    );
     let (code, body) = net.submit_and_wait(0, &encode(&tx), 10_000);
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["state"], "committed", "{body}");

@@ -8,6 +8,7 @@ use credledger_core::ids::{LogSourceId, Timestamp};
 use credledger_core::state::{AnchorRecord, LogSourceRecord, StateKey, StateValue};
 use credledger_core::verify::{AnchorEvidence, StateAnswer, TrustAnchor, verify_anchor};
 use futures_util::{StreamExt, TryStreamExt};
+use serde::de::DeserializeOwned;
 
 use crate::follower::read_any;
 
@@ -70,14 +71,20 @@ pub struct Heads<'a> {
 }
 
 impl Heads<'_> {
-    /// A state entry with its proof, checked: returns the value (or `None`, proven absent)
-    /// and the evidence parts.
-    async fn entry(&self, path: &str, key: &StateKey) -> Result<StateAnswer, HeadsError> {
+    /// Asks each node in turn for `path` and returns the first answer that decodes and that
+    /// `check` accepts; otherwise names the last problem. With `not_found_answers`, a 404 is
+    /// read like any answer (it carries a proof of absence).
+    async fn ask<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        not_found_answers: bool,
+        check: impl Fn(&T) -> Result<(), String>,
+    ) -> Result<T, HeadsError> {
         let mut last = String::from("no node configured");
         for node in &self.nodes {
             let url = format!("{}{path}", node.trim_end_matches('/'));
             let answer = match self.http.get(&url).send().await {
-                Ok(r) if r.status().as_u16() == 404 || r.status().is_success() => r,
+                Ok(r) if r.status().is_success() || (not_found_answers && r.status() == 404) => r,
                 Ok(r) => {
                     last = format!("{url}: HTTP {}", r.status());
                     continue;
@@ -87,7 +94,6 @@ impl Heads<'_> {
                     continue;
                 }
             };
-            // A 404 still carries the proof of absence; read it like any answer.
             let bytes = match read_any(answer, MAX_ANSWER_BYTES).await {
                 Ok(b) => b,
                 Err(e) => {
@@ -95,23 +101,15 @@ impl Heads<'_> {
                     continue;
                 }
             };
-            let a: StateAnswer = match serde_json::from_slice(&bytes) {
+            let a: T = match serde_json::from_slice(&bytes) {
                 Ok(a) => a,
                 Err(e) => {
                     last = format!("{url}: answer not understood: {e}");
                     continue;
                 }
             };
-            let checked = if self.seen(&a.header) {
-                a.check_proof(key)
-            } else {
-                a.check(key, self.anchor)
-            };
-            match checked {
-                Ok(()) => {
-                    self.remember(&a.header);
-                    return Ok(a);
-                }
+            match check(&a) {
+                Ok(()) => return Ok(a),
                 Err(e) => last = format!("{url}: {e}"),
             }
         }
@@ -119,6 +117,22 @@ impl Heads<'_> {
             what: path.to_string(),
             last,
         })
+    }
+
+    /// A state entry with its proof, checked: returns the value (or `None`, proven absent)
+    /// and the evidence parts.
+    async fn entry(&self, path: &str, key: &StateKey) -> Result<StateAnswer, HeadsError> {
+        self.ask(path, true, |a: &StateAnswer| {
+            if self.seen(&a.header) {
+                a.check_proof(key)
+            } else {
+                a.check(key, self.anchor)
+            }
+            .map_err(|e| e.to_string())?;
+            self.remember(&a.header);
+            Ok(())
+        })
+        .await
     }
 
     /// The source's record: its last sequence, size and root.
@@ -155,43 +169,13 @@ impl Heads<'_> {
     /// carries), from the first node whose answer checks (spec/troad-log.md §6 steps 2–3).
     pub async fn in_block(&self, sequence: u64) -> Result<AnchorEvidence, HeadsError> {
         let path = format!("/v1/log-anchors/{}/{sequence}", self.source);
-        let mut last = String::from("no node configured");
-        for node in &self.nodes {
-            let url = format!("{}{path}", node.trim_end_matches('/'));
-            let bytes = match self.http.get(&url).send().await {
-                Ok(r) if r.status().is_success() => match read_any(r, MAX_ANSWER_BYTES).await {
-                    Ok(b) => b,
-                    Err(e) => {
-                        last = format!("{url}: {e}");
-                        continue;
-                    }
-                },
-                Ok(r) => {
-                    last = format!("{url}: HTTP {}", r.status());
-                    continue;
-                }
-                Err(e) => {
-                    last = format!("{url}: {e}");
-                    continue;
-                }
-            };
-            let ev: AnchorEvidence = match serde_json::from_slice(&bytes) {
-                Ok(ev) => ev,
-                Err(e) => {
-                    last = format!("{url}: answer not understood: {e}");
-                    continue;
-                }
-            };
+        self.ask(&path, false, |ev: &AnchorEvidence| {
             if ev.source != self.source || ev.sequence != sequence {
-                last = format!("{url}: answered for another anchor");
-                continue;
+                return Err("answered for another anchor".into());
             }
-            match verify_anchor(&ev, self.anchor) {
-                Ok(()) => return Ok(ev),
-                Err(e) => last = format!("{url}: {e}"),
-            }
-        }
-        Err(HeadsError::Unavailable { what: path, last })
+            verify_anchor(ev, self.anchor).map_err(|e| e.to_string())
+        })
+        .await
     }
 
     /// Every anchored head, in sequence order, [`IN_FLIGHT`] requests at a time.
