@@ -362,14 +362,7 @@ impl Backend for Node {
             .ok_or_else(|| internal(format!("anchor #{sequence} is missing from block {h}")))?;
         let leaves: Vec<Digest> = entries.iter().map(|e| leaf_hash(&e.digest().0)).collect();
         let path = inclusion_proof(&leaves, position as u64).map_err(internal)?;
-        let (Some(header), Some(commit)) = (
-            store.header(h).map_err(internal)?,
-            store.commit(h).map_err(internal)?,
-        ) else {
-            return Err(internal(format!(
-                "block {h} is missing its header or commit"
-            )));
-        };
+        let (header, commit) = committed_header(store, h)?;
         Ok(Some(AnchorEvidence {
             source: source.clone(),
             sequence,
@@ -388,6 +381,20 @@ impl Backend for Node {
 /// check header by header, so a longer history is cut, never unbounded.
 const MAX_SET_STARTS: usize = 10_000;
 
+/// The header and commit certificate of committed block `h`; both are written with the block,
+/// so one missing is a damaged database.
+fn committed_header(store: &Store, h: Height) -> Result<(Header, CommitCertificate), ApiError> {
+    match (
+        store.header(h).map_err(internal)?,
+        store.commit(h).map_err(internal)?,
+    ) {
+        (Some(header), Some(commit)) => Ok((header, commit)),
+        _ => Err(internal(format!(
+            "block {h} is missing its header or commit"
+        ))),
+    }
+}
+
 /// A state entry or its absence, proven under the latest committed header.
 fn state_answer(store: &Store, key: &StateKey) -> Result<StateAnswer, ApiError> {
     {
@@ -395,14 +402,7 @@ fn state_answer(store: &Store, key: &StateKey) -> Result<StateAnswer, ApiError> 
         if height == Height(0) {
             return Err(ApiError::Unavailable("no block is committed yet".into()));
         }
-        let (Some(header), Some(commit)) = (
-            store.header(height).map_err(internal)?,
-            store.commit(height).map_err(internal)?,
-        ) else {
-            return Err(internal(format!(
-                "block {height} is missing its header or commit"
-            )));
-        };
+        let (header, commit) = committed_header(store, height)?;
         let (found, proof) =
             credledger_core::smt::prove(store, header.state_root, &key.hash()).map_err(internal)?;
         let value = match found {
