@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use base64::Engine;
+
 use credledger_core::encoding::encode;
 use credledger_core::presentation::Presentation;
 use credledger_core::testkit::{World, governance_tx, publish_tx};
@@ -143,9 +145,39 @@ fn a_removed_validator_leaves_the_set_and_the_verifier_follows() {
     );
     let o = agency.audit(&["verify", b, "--json"]);
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
-    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
-    assert_eq!(v["outcome"], "PROVEN", "{v}");
-    assert_eq!(v["verdict"]["set_changes"], 1, "{v}");
+    let proven: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(proven["outcome"], "PROVEN", "{proven}");
+    assert_eq!(proven["verdict"]["set_changes"], 1, "{proven}");
+    // The public verifier checks the same bundle for an auditor's browser (its light client
+    // followed the change too), and its page says what was checked.
+    let b64 = base64::engine::general_purpose::STANDARD.encode(std::fs::read(&bundle).unwrap());
+    let http = reqwest::blocking::Client::new();
+    let r: serde_json::Value = http
+        .post(format!("{}/api/v1/audit/verify", v.url))
+        .json(&serde_json::json!({ "bundle": b64 }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(r["outcome"], "PROVEN", "{r}");
+    assert_eq!(r["verdict"]["set_changes"], 1, "{r}");
+    let page = http
+        .post(format!("{}/audit?lang=en", v.url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "bundle={}&record=",
+            b64.replace('+', "%2B")
+                .replace('/', "%2F")
+                .replace('=', "%3D")
+        ))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("Validator-set changes checked with it</dt><dd>1"),
+        "{page}"
+    );
     let o = agency.audit(&["check-log", "--source", SOURCE, l]);
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
     assert!(o.stdout.contains("INTACT"), "{}", o.stdout);

@@ -95,6 +95,7 @@ struct Words {
     line: &'static str,
     anchored: &'static str,
     anchor: &'static str,
+    sets: &'static str,
     record_checked: &'static str,
     record_unchecked: &'static str,
     failed: &'static str,
@@ -118,6 +119,7 @@ fn words(lang: Lang) -> &'static Words {
             line: "紀錄行號",
             anchored: "最遲存在時間",
             anchor: "錨定",
+            sets: "一併驗證的驗證者集合變更",
             record_checked: "已比對紀錄內容",
             record_unchecked: "未提供紀錄本身，只驗證其摘要",
             failed: "未通過的檢查",
@@ -138,6 +140,7 @@ fn words(lang: Lang) -> &'static Words {
             line: "Line",
             anchored: "Existed by",
             anchor: "Anchor",
+            sets: "Validator-set changes checked with it",
             record_checked: "record compared with the digest",
             record_unchecked: "record not given; only its digest was checked",
             failed: "Failed check",
@@ -206,7 +209,7 @@ pub async fn submit(
              data-outcome=\"PROVEN\">{proven}</strong></p><p>{means}</p></section>\
              <dl class=\"facts\"><dt>{source}</dt><dd>{src}</dd><dt>{line}</dt><dd>{n}</dd>\
              <dt>{anchored}</dt><dd>{at}</dd><dt>{anchor}</dt><dd>#{seq} · {size} · {height}</dd>\
-             <dt>SHA-256</dt><dd class=\"mono\">{digest}</dd></dl><p class=\"hint\">{rec}</p>",
+             <dt>{sets}</dt><dd>{changes}</dd><dt>SHA-256</dt><dd class=\"mono\">{digest}</dd></dl><p class=\"hint\">{rec}</p>",
             proven = text(w.proven),
             means = text(w.proven_means),
             source = text(w.source),
@@ -219,6 +222,8 @@ pub async fn submit(
             seq = v.sequence,
             size = v.tree_size,
             height = v.anchored_height,
+            sets = text(w.sets),
+            changes = v.set_changes,
             digest = v.record_digest,
             rec = text(if v.record_checked {
                 w.record_checked
