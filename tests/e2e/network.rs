@@ -340,6 +340,33 @@ fn a_node_outside_the_set_is_refused_until_the_council_adds_it_then_it_votes() {
         net.log(0),
         net.log(outsider)
     );
+
+    // A validator restarted afterwards, whose configuration still lacks the new one's address,
+    // admits it again by its key: it is connected to the two others running and to the new
+    // validator, which dials it.
+    net.stop(1);
+    net.start_node(1);
+    let peers = |net: &Net| metric(net, 1, "credledger_peers");
+    assert!(
+        net.wait(LONG, || peers(&net) == Some(3.0)),
+        "restarted node 1 has {:?} peers, not 3:\n{}",
+        peers(&net),
+        net.log(1)
+    );
+}
+
+/// A gauge from node `i`'s Prometheus text.
+fn metric(net: &Net, i: usize, name: &str) -> Option<f64> {
+    let text = reqwest::blocking::get(format!("{}/metrics", net.nodes[i].api))
+        .ok()?
+        .text()
+        .ok()?;
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))?
+        .rsplit(' ')
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn p2p_port(net: &Net, i: usize) -> u16 {

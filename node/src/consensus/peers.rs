@@ -51,6 +51,11 @@ fn pinned(addr: &Multiaddr) -> Option<PeerId> {
     addr.to_string().rsplit_once("/p2p/")?.1.parse().ok()
 }
 
+/// Whether an address says where to dial, beyond a bare `/p2p/<id>`.
+fn dialable(addr: &Multiaddr) -> bool {
+    !addr.to_string().starts_with("/p2p/")
+}
+
 /// The address that admits `id` without a place to dial it.
 fn bare(id: PeerId) -> Option<Multiaddr> {
     format!("/p2p/{id}").parse().ok()
@@ -80,7 +85,10 @@ impl PeerGate {
             observers,
             current: BTreeSet::new(),
         };
-        gate.current = gate.wanted(set);
+        // The engine starts with the peers it can dial; those admitted by id alone are added
+        // by the first `follow`, through the engine's runtime request, which knows they give
+        // nothing to dial.
+        gate.current = gate.wanted(set).into_iter().filter(dialable).collect();
         gate
     }
 
@@ -244,6 +252,22 @@ mod tests {
         let c = gate.follow(&set(&[1, 2, 3]));
         assert_eq!(c.add, vec![addr(2)]);
         assert_eq!(c.remove, vec![bare(4)]);
+    }
+
+    #[test]
+    fn a_restarted_node_admits_an_unconfigured_validator_by_id_once_running() {
+        // Validator 4 joined while node 1 was running; node 1 restarts without its address.
+        let mut gate = PeerGate::new(id(1), &[addr(2), addr(3)], &set(&[1, 2, 3, 4]));
+        let mut start = gate.initial();
+        start.sort();
+        assert_eq!(
+            start,
+            vec![addr(2), addr(3)],
+            "only dialable peers at start"
+        );
+        let c = gate.follow(&set(&[1, 2, 3, 4]));
+        assert_eq!(c.add, vec![bare(4)]);
+        assert!(c.remove.is_empty());
     }
 
     #[test]
