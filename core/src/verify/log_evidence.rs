@@ -96,10 +96,8 @@ pub struct LogVerdict {
     pub root: Digest,
     /// The record existed, unaltered, no later than this block time.
     pub anchored_at: Timestamp,
-    /// Height of the anchoring block.
+    /// Height of the anchoring block, whose header the anchor is proven under.
     pub anchored_height: Height,
-    /// Height of the header the anchor was proven under.
-    pub proven_at_height: Height,
     /// Validator-set changes since genesis that the bundle carried and that were learned.
     pub set_changes: usize,
     /// Whether a record was given and matched the digest.
@@ -216,7 +214,6 @@ pub fn verify_log_evidence(
         root: a.root,
         anchored_at: a.anchored_at,
         anchored_height: a.height,
-        proven_at_height: ev.anchor.header.height,
         set_changes: ev.set_changes.len(),
         record_checked: record.is_some(),
         checks,

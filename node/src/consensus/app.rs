@@ -98,33 +98,31 @@ impl<C: Chain> App<C> {
         }
     }
 
-    /// Admits the peers of the set that signs `h` and drops those that left it (peers.rs).
-    fn follow_set(&mut self, h: Height, channels: &Channels<Ctx>) -> Result<(), ChainError> {
-        let set = self.chain.validator_set(CoreHeight(h.0))?;
-        let changes = self.peers.follow(&set);
-        if !changes.is_empty() {
-            let unsent = request(changes, CoreHeight(h.0), &channels.net_requests);
-            self.peers.retry(&unsent);
-        }
-        Ok(())
-    }
-
     fn set(&self, h: Height) -> Result<ValidatorSet, ChainError> {
         let core = self.chain.validator_set(CoreHeight(h.0))?;
         ValidatorSet::from_core(&core).map_err(|e| fatal("validator set", e))
     }
 
-    fn params(&self, h: Height) -> Result<HeightParams<Ctx>, ChainError> {
+    /// What height `h` starts with: the set that signs it, whose peers are admitted and
+    /// those that left it dropped (peers.rs), the timeouts and the pacing.
+    fn start_height(
+        &mut self,
+        h: Height,
+        channels: &Channels<Ctx>,
+    ) -> Result<HeightParams<Ctx>, ChainError> {
+        let core = self.chain.validator_set(CoreHeight(h.0))?;
+        let changes = self.peers.follow(&core);
+        if !changes.is_empty() {
+            let unsent = request(changes, CoreHeight(h.0), &channels.net_requests);
+            self.peers.retry(&unsent);
+        }
+        let set = ValidatorSet::from_core(&core).map_err(|e| fatal("validator set", e))?;
         let interval = if self.chain.has_waiting_transactions() {
             None
         } else {
             self.pacing.block_interval
         };
-        Ok(HeightParams::new(
-            self.set(h)?,
-            self.pacing.timeouts,
-            interval,
-        ))
+        Ok(HeightParams::new(set, self.pacing.timeouts, interval))
     }
 
     fn next_height(&self) -> Result<Height, ChainError> {
@@ -148,8 +146,8 @@ impl<C: Chain> App<C> {
             AppMsg::ConsensusReady { reply } => {
                 let h = self.next_height()?;
                 tracing::info!(height = h.0, "consensus ready");
-                self.follow_set(h, channels)?;
-                let _ = reply.send((h, self.params(h)?));
+                let params = self.start_height(h, channels)?;
+                let _ = reply.send((h, params));
             }
             AppMsg::StartedRound {
                 height,
@@ -226,8 +224,8 @@ impl<C: Chain> App<C> {
                 certificate, reply, ..
             } => {
                 let next = Height(certificate.height.0 + 1);
-                self.follow_set(next, channels)?;
-                let _ = reply.send(Next::Start(next, self.params(next)?));
+                let params = self.start_height(next, channels)?;
+                let _ = reply.send(Next::Start(next, params));
             }
             AppMsg::GetDecidedValues { range, reply } => {
                 let _ = reply.send(self.decided_values(range.start().0, range.end().0)?);

@@ -317,8 +317,8 @@ fn verify(a: VerifyArgs) -> Result<ExitCode> {
                     taiwan_time(v.anchored_at)
                 );
                 println!(
-                    "  anchored in #{} ({} records, root {}) at block {}; proven under block {}",
-                    v.sequence, v.tree_size, v.root, v.anchored_height, v.proven_at_height
+                    "  anchored in #{} ({} records, root {}) at block {}, proven under its header",
+                    v.sequence, v.tree_size, v.root, v.anchored_height
                 );
                 if v.set_changes > 0 {
                     println!(

@@ -89,7 +89,7 @@ fn a_bundle_carries_the_set_changes_that_genesis_alone_cannot_know() {
     ev.set_changes = BoundedVec::new(vec![change.clone()]).unwrap();
     let back = LogEvidence::from_bytes(&ev.to_bytes()).unwrap();
     let v = verify_log_evidence(&back, &w.anchor(), Some(&record(321))).unwrap();
-    assert_eq!((v.set_changes, v.proven_at_height), (1, Height(2)));
+    assert_eq!((v.set_changes, v.anchored_height), (1, Height(2)));
 
     // A change the new set certifies for itself is not learned.
     let mut forged = change.clone();
