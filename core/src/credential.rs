@@ -288,7 +288,8 @@ impl HeldCredential {
     }
 }
 
-/// Checks that `claims` are exactly the schema's claims, in order, naming the first difference.
+/// Checks that `claims` are exactly the schema's claims, in order, each value in its claim's
+/// format ([`ClaimFormat`](crate::claim_format::ClaimFormat)), naming the first difference.
 pub fn check_claims(schema: &KindDef, claims: &[Claim]) -> Result<(), String> {
     if claims.len() != schema.claims.len() {
         let want: Vec<&str> = schema.claims.iter().map(|c| c.key.as_str()).collect();
@@ -305,6 +306,13 @@ pub fn check_claims(schema: &KindDef, claims: &[Claim]) -> Result<(), String> {
                 schema.id, def.key, c.key
             ));
         }
+        def.format.check(c.value.as_str()).map_err(|e| {
+            format!(
+                "claim {:?} ({}) {e}",
+                def.key.as_str(),
+                def.label_en.as_str()
+            )
+        })?;
     }
     Ok(())
 }

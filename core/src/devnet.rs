@@ -5,6 +5,7 @@
 
 use crate::block::Validator;
 use crate::bounded::{BoundedVec, Ident, ShortVec, Text};
+use crate::claim_format::ClaimFormat;
 use crate::genesis::{GENESIS_VERSION, Genesis};
 use crate::hash::Domain;
 use crate::ids::{ChainId, ClaimKey, IssuerId, KeyId, KindId, LogSourceId, Timestamp, VotingPower};
@@ -89,11 +90,12 @@ fn text<const N: usize>(s: &str) -> Result<Text<N>, DevnetError> {
     Text::new(s).map_err(|e| DevnetError::BadParam(e.to_string()))
 }
 
-fn claim(key: &str, zh: &str, en: &str) -> Result<ClaimDef, DevnetError> {
+fn claim(key: &str, zh: &str, en: &str, format: ClaimFormat) -> Result<ClaimDef, DevnetError> {
     Ok(ClaimDef {
         key: ClaimKey::new(key).map_err(|e| DevnetError::BadParam(e.to_string()))?,
         label_zh: text(zh)?,
         label_en: text(en)?,
+        format,
     })
 }
 
@@ -158,10 +160,30 @@ impl Devnet {
                 name_zh: text("公司登記證明")?,
                 name_en: text("Company registration certificate")?,
                 claims: ShortVec::new(vec![
-                    claim("company_name", "公司名稱", "Company name")?,
-                    claim("ubn", "統一編號", "Unified business number")?,
-                    claim("cert_type", "證明類別", "Certificate type")?,
-                    claim("registered", "核准設立日期", "Date of registration")?,
+                    claim(
+                        "company_name",
+                        "公司名稱",
+                        "Company name",
+                        ClaimFormat::Text,
+                    )?,
+                    claim(
+                        "ubn",
+                        "統一編號",
+                        "Unified business number",
+                        ClaimFormat::Ubn,
+                    )?,
+                    claim(
+                        "cert_type",
+                        "證明類別",
+                        "Certificate type",
+                        ClaimFormat::Text,
+                    )?,
+                    claim(
+                        "registered",
+                        "核准設立日期",
+                        "Date of registration",
+                        ClaimFormat::Date,
+                    )?,
                 ])
                 .map_err(|e| DevnetError::BadParam(e.to_string()))?,
             },
@@ -170,10 +192,20 @@ impl Devnet {
                 name_zh: text("律師證書")?,
                 name_en: text("Lawyer license")?,
                 claims: ShortVec::new(vec![
-                    claim("name", "姓名", "Name")?,
-                    claim("license_no", "證書字號", "License number")?,
-                    claim("bar", "所屬律師公會", "Bar association")?,
-                    claim("admitted", "執業日期", "Date of admission")?,
+                    claim("name", "姓名", "Name", ClaimFormat::Text)?,
+                    claim(
+                        "license_no",
+                        "證書字號",
+                        "License number",
+                        ClaimFormat::Text,
+                    )?,
+                    claim("bar", "所屬律師公會", "Bar association", ClaimFormat::Text)?,
+                    claim(
+                        "admitted",
+                        "執業日期",
+                        "Date of admission",
+                        ClaimFormat::Date,
+                    )?,
                 ])
                 .map_err(|e| DevnetError::BadParam(e.to_string()))?,
             },

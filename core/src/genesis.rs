@@ -18,7 +18,7 @@ use crate::state::{
 };
 
 /// Version of the genesis format.
-pub const GENESIS_VERSION: u8 = 1;
+pub const GENESIS_VERSION: u8 = 2;
 /// At most this many bytes in a genesis file (JSON).
 pub const MAX_GENESIS_BYTES: usize = 1 << 20;
 

@@ -11,6 +11,7 @@
 
 pub mod block;
 pub mod bounded;
+pub mod claim_format;
 pub mod credential;
 pub mod devnet;
 pub mod encoding;

@@ -294,6 +294,9 @@ pub struct ClaimDef {
     pub label_zh: Text<64>,
     /// Its label in English.
     pub label_en: Text<64>,
+    /// What its value must look like; checked before an issuer signs (absent in JSON: text).
+    #[serde(default)]
+    pub format: crate::claim_format::ClaimFormat,
 }
 
 /// A T-Road log source and the head of its anchor chain.
