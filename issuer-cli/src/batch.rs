@@ -2,7 +2,9 @@
 //! subject per row). Bad rows are reported and left out without stopping the batch. Each row's
 //! credential id and salt seed derive from the issuer's secret key and the row's claims
 //! (`Domain::BatchCredential`), and a journal in the output folder records what committed, so
-//! re-running the same batch skips what is done and can never issue a row twice.
+//! re-running the same batch skips what is done and can never issue a row twice. A row's
+//! holder files are written before it is submitted; a re-run that finds them without a journal
+//! line asks the ledger, and submits that same credential again only if it is proven absent.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
@@ -86,20 +88,42 @@ fn credential_for(
     ))
 }
 
-fn read_journal(path: &Path) -> Result<HashSet<String>> {
+/// The journal: the credential ids known committed, and the transactions submitted.
+fn read_journal(path: &Path) -> Result<(HashSet<String>, Vec<String>)> {
     let Ok(text) = std::fs::read_to_string(path) else {
-        return Ok(HashSet::new());
+        return Ok((HashSet::new(), Vec::new()));
     };
     let mut done = HashSet::new();
+    let mut submitted = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         // A line cut short by a crash is simply not counted; that row is checked on the ledger.
-        if let Ok(v) = serde_json::from_str::<Value>(line)
-            && let Some(id) = v["id"].as_str()
-        {
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        if let Some(id) = v["id"].as_str() {
             done.insert(id.to_string());
+        } else if let Some(tx) = v["submitted"].as_str() {
+            submitted.push(tx.to_string());
         }
     }
-    Ok(done)
+    Ok((done, submitted))
+}
+
+/// Waits (at most a minute) until no transaction an earlier run submitted is still pending,
+/// so that the ledger's answer for its rows is final before they are checked.
+fn settle(ledger: &Ledger, submitted: &[String]) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for tx in submitted {
+        while ledger.nodes.get(&format!("/v1/tx/{tx}"))?.body["state"] == "pending" {
+            if Instant::now() > deadline {
+                bail!(
+                    "transaction {tx} of an earlier run is still pending after a minute; try again later"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    Ok(())
 }
 
 /// Publishes every good row of `csv_path`; writes the holders' files, `journal.jsonl` and
@@ -119,8 +143,7 @@ pub fn run(
     let start = Instant::now();
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let journal_path = out.join("journal.jsonl");
-    let resumed = journal_path.exists();
-    let done = read_journal(&journal_path)?;
+    let (done, submitted) = read_journal(&journal_path)?;
     let now = Timestamp(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -138,6 +161,7 @@ pub fn run(
         .clone();
     let mut results: Vec<RowResult> = Vec::new();
     let mut ready: Vec<Ready> = Vec::new();
+    let mut recheck: Vec<Ready> = Vec::new();
     let mut seen: HashMap<CredentialId, usize> = HashMap::new();
     for (i, record) in reader.records().enumerate() {
         let row = i + 2; // line numbers as a spreadsheet shows them, after the header
@@ -185,6 +209,9 @@ pub fn run(
                         id: Some(id),
                         outcome: "skipped: already committed".into(),
                     });
+                } else if let Some(earlier) = read_holder_file(out, &id)? {
+                    // Written by an earlier run just before it submitted this row.
+                    recheck.push(Ready { row, held: earlier });
                 } else {
                     ready.push(Ready { row, held });
                 }
@@ -192,27 +219,35 @@ pub fn run(
         }
     }
 
-    // A re-run after a crash: rows missing from the journal may still have been committed.
-    if resumed {
-        let mut still = Vec::with_capacity(ready.len());
-        for r in ready {
-            let id = r.held.body.id.to_string();
-            let answer = ledger
-                .nodes
-                .get(&format!("/v1/credentials/{}/{id}", issuer.id))?;
-            if answer.status == 200 {
-                append_journal(&journal_path, r.row, &id, "found on the ledger")?;
+    // A row an earlier run submitted (its holder file is there) but did not journal may have
+    // been committed: the ledger decides, with a proof checked against genesis. If it was not,
+    // the very credential of that file is submitted again, so the holder's copy stays right.
+    if !recheck.is_empty() {
+        settle(ledger, &submitted)?;
+    }
+    for r in recheck {
+        let id = r.held.body.id;
+        match ledger.credential_record(&issuer.id, &id)? {
+            Some(rec) if rec.digest == r.held.body.digest(&ledger.genesis.chain_id) => {
+                append_journal(&journal_path, r.row, &id.to_string(), "found on the ledger")?;
                 results.push(RowResult {
                     row: r.row,
-                    id: Some(r.held.body.id),
+                    id: Some(id),
                     outcome: "skipped: already committed".into(),
                 });
-            } else {
-                still.push(r);
             }
+            Some(_) => results.push(RowResult {
+                row: r.row,
+                id: Some(id),
+                outcome: format!(
+                    "error: the ledger holds another credential {id} than the file in {}",
+                    out.display()
+                ),
+            }),
+            None => ready.push(r),
         }
-        ready = still;
     }
+    ready.sort_by_key(|r| r.row);
 
     let bar = indicatif::ProgressBar::new(ready.len() as u64);
     if progress {
@@ -236,6 +271,10 @@ pub fn run(
         chunks.push(std::mem::replace(&mut rest, tail));
     }
     for chunk in chunks {
+        // Holder files first: a chunk that commits while this run dies still has them.
+        for r in &chunk {
+            write_holder_files(out, &r.held)?;
+        }
         let credentials = chunk
             .iter()
             .map(|r| SignedBody {
@@ -255,6 +294,12 @@ pub fn run(
             },
             &issuer.key,
         ));
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&journal_path)
+            .with_context(|| format!("cannot write {}", journal_path.display()))?;
+        writeln!(f, "{}", json!({ "submitted": tx.id().to_string() }))?;
         let answer = ledger.nodes.submit(&encode(&tx), 0)?;
         if answer.status == 200 {
             nonce += 1;
@@ -264,6 +309,7 @@ pub fn run(
                 .as_str()
                 .unwrap_or("refused")
                 .to_string();
+            remove_holder_files(out, &chunk);
             for r in chunk {
                 results.push(RowResult {
                     row: r.row,
@@ -288,7 +334,6 @@ pub fn run(
             match a.body["error"].as_str() {
                 None => {
                     for r in &chunk {
-                        write_holder_files(out, &r.held)?;
                         append_journal(
                             &journal_path,
                             r.row,
@@ -304,6 +349,7 @@ pub fn run(
                     bar.inc(chunk.len() as u64);
                 }
                 Some(e) => {
+                    remove_holder_files(out, &chunk);
                     for r in chunk {
                         results.push(RowResult {
                             row: r.row,
@@ -368,6 +414,8 @@ fn append_journal(path: &Path, row: usize, id: &str, note: &str) -> Result<()> {
     Ok(())
 }
 
+/// The holder's files of a row: `<id>.credential.json` and `<id>.qr.txt`, each written to a
+/// temporary name and renamed, so a crash leaves either a whole file or none.
 fn write_holder_files(dir: &Path, held: &HeldCredential) -> Result<()> {
     let base = dir.join(held.body.id.to_string());
     let p = Presentation::Compact(CompactPresentation {
@@ -375,13 +423,41 @@ fn write_holder_files(dir: &Path, held: &HeldCredential) -> Result<()> {
         signature: held.signature,
         disclosure: held.disclose(None),
     });
-    std::fs::write(
-        base.with_extension("credential.json"),
-        serde_json::to_vec_pretty(held)?,
+    write_whole(
+        &base.with_extension("qr.txt"),
+        format!("{}\n", p.to_qr_text()).as_bytes(),
     )?;
-    std::fs::write(
-        base.with_extension("qr.txt"),
-        format!("{}\n", p.to_qr_text()),
-    )?;
-    Ok(())
+    write_whole(
+        &base.with_extension("credential.json"),
+        &serde_json::to_vec_pretty(held)?,
+    )
+}
+
+fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The credential file an earlier run wrote for `id`, if any.
+fn read_holder_file(dir: &Path, id: &CredentialId) -> Result<Option<HeldCredential>> {
+    let path = dir.join(id.to_string()).with_extension("credential.json");
+    let Ok(bytes) = std::fs::read(&path) else {
+        return Ok(None);
+    };
+    let held: HeldCredential = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a credential file", path.display()))?;
+    if held.body.id != *id {
+        bail!("{} holds credential {}", path.display(), held.body.id);
+    }
+    Ok(Some(held))
+}
+
+/// Removes the files of rows the ledger refused: they were never credentials.
+fn remove_holder_files(dir: &Path, chunk: &[Ready]) {
+    for r in chunk {
+        let base = dir.join(r.held.body.id.to_string());
+        let _ = std::fs::remove_file(base.with_extension("credential.json"));
+        let _ = std::fs::remove_file(base.with_extension("qr.txt"));
+    }
 }

@@ -20,7 +20,8 @@ use crate::ledger::{KeyArgs, LedgerArgs};
 #[derive(Subcommand, Debug)]
 pub enum GovernanceCommand {
     /// Write a proposal file for one action, with the council's next nonce from the ledger.
-    /// The action is JSON (inline, or @file), e.g.
+    ///
+    /// The action is JSON (inline, or @file), for example:
     ///   {"action":"add_issuer_key","issuer":"moj","key_id":"moj-2026-02","public_key":"…","valid_from":1767225600000}
     ///   {"action":"revoke_issuer_key","issuer":"moj","key_id":"moj-2026-01","effective":1767312000000}
     ///   {"action":"add_issuer","issuer":"mof","name_zh":"財政部","name_en":"Ministry of Finance","kinds":["tax-certificate"]}
@@ -28,6 +29,7 @@ pub enum GovernanceCommand {
     ///   {"action":"add_log_source","source":"troad-ss1","name":"T-Road SS 1","public_key":"…"}
     ///
     /// Example: credledger-issuer governance propose --action @add-key.json --out p.json --genesis genesis.json --node http://127.0.0.1:26800
+    #[command(verbatim_doc_comment)]
     Propose {
         /// The action as JSON, or @FILE.
         #[arg(long)]

@@ -163,7 +163,7 @@ pub fn run(cmd: KeyCommand) -> Result<(), (u8, anyhow::Error)> {
             key_id,
             ledger,
             json,
-        } => crate::affected::run(&issuer, &key_id, &ledger, json).map_err(input),
+        } => crate::classify(crate::affected::run(&issuer, &key_id, &ledger, json)),
         KeyCommand::Import {
             plain,
             out,

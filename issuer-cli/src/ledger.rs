@@ -12,10 +12,10 @@ use credledger_core::block::CommitError;
 use credledger_core::encoding::encode;
 use credledger_core::genesis::Genesis;
 use credledger_core::history::{CredentialEvent, CredentialHistory};
-use credledger_core::ids::{Height, IssuerId, KeyId, Nonce};
+use credledger_core::ids::{CredentialId, Height, IssuerId, KeyId, Nonce};
 use credledger_core::presentation::StatusEvidence;
 use credledger_core::sig::Keypair;
-use credledger_core::state::{StateKey, StateValue};
+use credledger_core::state::{CredentialRecord, StateKey, StateValue};
 use credledger_core::tx::{IssuerAction, IssuerTx, Signed, Transaction};
 use credledger_core::verify::{HeaderAnswer, Rejection, StateAnswer, learn_from_answer};
 use serde_json::Value;
@@ -318,6 +318,33 @@ impl Ledger {
             .check(&ev.record)
             .map_err(|e| anyhow!("the node's credential history does not hold: {e}"))?;
         Ok((ev, history))
+    }
+
+    /// A credential's record, or its proven absence, checked against genesis as by
+    /// [`Ledger::evidence`]; `None` only when a node proves that no such credential exists.
+    pub fn credential_record(
+        &self,
+        issuer: &IssuerId,
+        id: &CredentialId,
+    ) -> Result<Option<CredentialRecord>> {
+        let path = format!("/v1/credentials/{issuer}/{id}");
+        let answer = self.nodes.get(&path)?;
+        if answer.status == 404 {
+            // spec/http-api.md: a 404 for a credential carries the proof as `absence`.
+            let a: StateAnswer = serde_json::from_value(answer.body["absence"].clone())
+                .context("the node's proof of absence is not understood")?;
+            let key = StateKey::Credential(issuer.clone(), *id);
+            self.check(|anchor| a.check(&key, anchor))?;
+            return match a.value {
+                None => Ok(None),
+                Some(_) => bail!("the node answered 404 with a value for credential {id}"),
+            };
+        }
+        Ok(Some(
+            self.checked_evidence(issuer, &id.to_string(), &path)?
+                .0
+                .record,
+        ))
     }
 
     fn checked_evidence(

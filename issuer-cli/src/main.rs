@@ -23,7 +23,7 @@ use clap::{Parser, Subcommand};
 
 /// The credledger issuer CLI.
 #[derive(Parser, Debug)]
-#[command(name = "credledger-issuer", version, about, long_about = None)]
+#[command(name = "credledger-issuer", version, about, long_about = None, after_help = AFTER_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -93,7 +93,25 @@ enum Command {
     },
 }
 
-/// Exit codes (documented in `--help` of each command and in spec/issuer-keys.md §4).
+/// Shown under the top-level `--help`: a first session, and what every exit code means.
+const AFTER_HELP: &str = "\
+Examples:
+  credledger-issuer key generate --issuer moj --key-id moj-2026-02 --out moj-2026-02.key
+  credledger-issuer publish --kind lawyer-license --subject lawyer.json --key moj.key --out issued/
+  credledger-issuer publish --kind lawyer-license --csv lawyers.csv --key moj.key --out batch/
+  credledger-issuer status <ID> --issuer moj
+  credledger-issuer revoke <ID> --reason issued-in-error --key moj.key
+(--genesis, --node and --key default from CREDLEDGER_GENESIS, CREDLEDGER_NODE, CREDLEDGER_KEY
+or ~/.config/credledger/issuer.toml.)
+
+Exit codes (every command):
+  0  done
+  2  bad input: arguments, unreadable files, an existing output file, an undecodable presentation
+  3  a key file that does not open: wrong passphrase, damaged or altered file
+  4  the ledger refused the transaction (its reason is printed)
+  5  no node answered (every --node was tried)";
+
+/// Exit codes (printed under the top-level `--help`, and spec/issuer-keys.md §4).
 pub mod exit {
     /// Done.
     pub const OK: u8 = 0;
@@ -108,7 +126,7 @@ pub mod exit {
 }
 
 /// The exit code for an error (see [`exit`]).
-fn classify(r: anyhow::Result<()>) -> Result<(), (u8, anyhow::Error)> {
+pub(crate) fn classify(r: anyhow::Result<()>) -> Result<(), (u8, anyhow::Error)> {
     r.map_err(|e| {
         let code = if e.chain().any(|c| {
             c.downcast_ref::<credledger_issuer::keystore::KeyFileError>()
@@ -142,17 +160,7 @@ fn main() -> ExitCode {
         Command::Qr(a) => classify(qrcmd::run(&a)),
         Command::Governance(g) => classify(governance::run(&g)),
         Command::Anchor(a) => classify(anchor::run(&a)),
-        Command::Publish(a) => publish::run(&a).map_err(|e| {
-            let code = if e
-                .downcast_ref::<credledger_issuer::keystore::KeyFileError>()
-                .is_some()
-            {
-                exit::KEY
-            } else {
-                exit::INPUT
-            };
-            (code, e)
-        }),
+        Command::Publish(a) => classify(publish::run(&a)),
         Command::Show { text, file, json } => {
             show::run(text, file, json).map_err(|e| (exit::INPUT, e))
         }

@@ -90,6 +90,10 @@ pub fn claims_for(schema: &credledger_core::state::KindDef, subject: &Value) -> 
                         continue;
                     }
                 };
+                if let Err(e) = def.format.check(&text) {
+                    problems.push(format!("claim {name:?} ({}) {e}", def.label_en.as_str()));
+                    continue;
+                }
                 match Text::<255>::new(text) {
                     Ok(value) => claims.push(Claim {
                         key: def.key.clone(),
@@ -297,7 +301,18 @@ pub fn run(a: &PublishArgs) -> Result<()> {
         ShortVec::new(claims).map_err(|e| anyhow!("claims: {e}"))?,
         &issuer.key,
     );
-    let done = ledger.submit(
+    // The holder's files are written before the credential is submitted, so a publication
+    // that commits while this process dies or stops waiting still leaves them behind; they
+    // are removed only when the ledger refuses the credential.
+    let presentation = Presentation::Compact(CompactPresentation {
+        body: held.body.clone(),
+        signature: held.signature,
+        disclosure: held.disclose(None),
+    });
+    let text = presentation.to_qr_text();
+    let code = qr::code(&text)?;
+    let written = write_outputs(&a.out, &held, &text, &code)?;
+    let submitted = ledger.submit(
         &issuer,
         IssuerAction::Publish {
             credentials: BoundedVec::new(vec![SignedBody {
@@ -306,7 +321,26 @@ pub fn run(a: &PublishArgs) -> Result<()> {
             }])
             .map_err(|e| anyhow!("{e}"))?,
         },
-    )?;
+    );
+    let done = match submitted {
+        Ok(done) => done,
+        Err(e) if e.downcast_ref::<crate::ledger::Refused>().is_some() => {
+            for f in &written {
+                let _ = std::fs::remove_file(f);
+            }
+            return Err(e);
+        }
+        Err(e) => {
+            return Err(e.context(format!(
+                "credential {id} may still be published: its files are in {dir}; check with \
+                 `status {id} --issuer {issuer}`, and if it is not on the ledger, delete them \
+                 and publish again",
+                id = held.body.id,
+                dir = a.out.display(),
+                issuer = held.body.issuer,
+            )));
+        }
+    };
 
     let superseded = match &old {
         None => None,
@@ -329,14 +363,6 @@ pub fn run(a: &PublishArgs) -> Result<()> {
         }
     };
 
-    let presentation = Presentation::Compact(CompactPresentation {
-        body: held.body.clone(),
-        signature: held.signature,
-        disclosure: held.disclose(None),
-    });
-    let text = presentation.to_qr_text();
-    let code = qr::code(&text)?;
-    let written = write_outputs(&a.out, &held, &text, &code)?;
     let out = json!({
         "credential": held.body.id.to_string(),
         "issuer": held.body.issuer.to_string(),

@@ -65,6 +65,10 @@ pub struct QrArgs {
         value_delimiter = ','
     )]
     nodes: Vec<String>,
+    /// Print JSON (the presentation text, the QR version, the file written) instead of the
+    /// human lines; `--format terminal` then prints no code.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Runs `qr`.
@@ -125,36 +129,42 @@ pub fn run(a: &QrArgs) -> Result<()> {
             .clone()
             .ok_or_else(|| anyhow!("--format png and svg write a file: give --out FILE"))
     };
-    match a.format {
-        Format::Text => println!("{text}"),
-        Format::Terminal => {
+    let version = qr::version(&code);
+    let written = match a.format {
+        Format::Text | Format::Terminal => None,
+        Format::Png => Some((out()?, qr::png(&code)?)),
+        Format::Svg => Some((out()?, qr::svg(&code).into_bytes())),
+    };
+    if let Some((path, bytes)) = &written {
+        std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if a.json {
+        let disclosed: Vec<&str> = held
+            .claims
+            .iter()
+            .map(|c| c.key.as_str())
+            .filter(|k| reveal.as_ref().is_none_or(|r| r.contains(k)))
+            .collect();
+        let out = serde_json::json!({
+            "text": text,
+            "characters": text.len(),
+            "qr_version": version,
+            "ecc": "M",
+            "mode": format!("{:?}", a.mode).to_lowercase(),
+            "disclosed": disclosed,
+            "file": written.as_ref().map(|(p, _)| p.display().to_string()),
+        });
+        println!("{out}");
+        return Ok(());
+    }
+    match (a.format, &written) {
+        (Format::Text, _) => println!("{text}"),
+        (Format::Terminal, _) => {
             println!("{}", qr::terminal(&code));
-            println!(
-                "QR version {} at ECC M, {} characters",
-                qr::version(&code),
-                text.len()
-            );
+            println!("QR version {version} at ECC M, {} characters", text.len());
         }
-        Format::Png => {
-            let path = out()?;
-            std::fs::write(&path, qr::png(&code)?)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            println!(
-                "wrote {} (QR version {})",
-                path.display(),
-                qr::version(&code)
-            );
-        }
-        Format::Svg => {
-            let path = out()?;
-            std::fs::write(&path, qr::svg(&code))
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            println!(
-                "wrote {} (QR version {})",
-                path.display(),
-                qr::version(&code)
-            );
-        }
+        (_, Some((path, _))) => println!("wrote {} (QR version {version})", path.display()),
+        (_, None) => {}
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! committed, its printed QR code decodes to exactly the presentation text, and `verify`
 //! accepts it against genesis alone. Wrong kinds and incomplete subjects are refused by name.
 
+use credledger_core::credential::HeldCredential;
 use credledger_core::ids::Timestamp;
 use credledger_core::presentation::{Presentation, StatusEvidence};
 use credledger_core::{Policy, TrustAnchor, verify};
@@ -206,6 +207,22 @@ fn publish_a_lawyer_license_and_read_back_its_qr_code() {
         out.stderr
     );
 
+    // A value in the wrong form for its claim's format (here a date that does not exist).
+    std::fs::write(
+        &bad,
+        json!({"name": "王小明", "license_no": "x", "bar": "y", "admitted": "2024-02-30"})
+            .to_string(),
+    )
+    .unwrap();
+    let out = publish("lawyer-license", &bad);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("\"admitted\" (Date of admission) \"2024-02-30\" is not a date"),
+        "{}",
+        out.stderr
+    );
+
     // The lifecycle, each step checked with `status` (verified against genesis).
     let ledger_args = |v: &mut Vec<String>| {
         v.extend([
@@ -355,29 +372,36 @@ fn a_batch_of_1000_rows_reports_its_3_bad_rows_and_reruns_idempotently() {
     let csv_path = d.join("lawyers.csv");
     std::fs::write(&csv_path, csv).unwrap();
     let batch = d.join("batch");
-    let publish = || {
+    let args = |csv: &std::path::Path, out: &std::path::Path| -> Vec<String> {
+        [
+            "publish",
+            "--kind",
+            "lawyer-license",
+            "--csv",
+            csv.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--passphrase-file",
+            pass.to_str().unwrap(),
+            "--genesis",
+            d.join("genesis.json").to_str().unwrap(),
+            "--node",
+            &net.nodes[0].api,
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let publish_to = |csv: &std::path::Path, out: &std::path::Path| {
+        let a = args(csv, out);
         run(
             "credledger-issuer",
-            &[
-                "publish",
-                "--kind",
-                "lawyer-license",
-                "--csv",
-                csv_path.to_str().unwrap(),
-                "--key",
-                key.to_str().unwrap(),
-                "--passphrase-file",
-                pass.to_str().unwrap(),
-                "--genesis",
-                d.join("genesis.json").to_str().unwrap(),
-                "--node",
-                &net.nodes[0].api,
-                "--out",
-                batch.to_str().unwrap(),
-                "--json",
-            ],
+            &a.iter().map(String::as_str).collect::<Vec<_>>(),
         )
     };
+    let publish = || publish_to(&csv_path, &batch);
     let out = publish();
     assert_eq!(out.code, 0, "{}", out.stderr);
     let v: Value = serde_json::from_str(&out.stdout).unwrap();
@@ -419,7 +443,9 @@ fn a_batch_of_1000_rows_reports_its_3_bad_rows_and_reruns_idempotently() {
         (Some(0), Some(997)),
         "{v}"
     );
-    std::fs::write(batch.join("journal.jsonl"), "").unwrap();
+    let holder = batch.join(format!("{id}.credential.json"));
+    let before = std::fs::read(&holder).unwrap();
+    std::fs::remove_file(batch.join("journal.jsonl")).unwrap();
     let out = publish();
     let v: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(
@@ -427,4 +453,63 @@ fn a_batch_of_1000_rows_reports_its_3_bad_rows_and_reruns_idempotently() {
         (Some(0), Some(997)),
         "{v}"
     );
+    // The holder's file of a committed row is left exactly as it was.
+    assert_eq!(std::fs::read(&holder).unwrap(), before);
+
+    // A batch killed mid-way (kill -9 once its journal shows a second submission, so the
+    // first chunk of 250 reached the ledger unjournaled) and run again: every row ends on the
+    // ledger exactly once, and every holder file is the credential the ledger holds.
+    let mut csv = String::from("name,license_no,bar,admitted\n");
+    for i in 0..1500 {
+        csv.push_str(&format!(
+            "林美華,(114)台檢證字第{i:05}號,高雄律師公會,2025-03-01\n"
+        ));
+    }
+    let csv2 = d.join("more.csv");
+    std::fs::write(&csv2, csv).unwrap();
+    let batch2 = d.join("batch2");
+    let mut child =
+        std::process::Command::new(credledger_tests::bin_dir().join("credledger-issuer"))
+            .args(args(&csv2, &batch2))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+    let submissions = || {
+        std::fs::read_to_string(batch2.join("journal.jsonl"))
+            .map(|j| j.matches("\"submitted\"").count())
+            .unwrap_or(0)
+    };
+    assert!(net.wait(std::time::Duration::from_secs(60), || submissions() >= 2));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = publish_to(&csv2, &batch2);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    eprintln!("the re-run after kill -9: {v}");
+    assert_eq!(
+        (
+            v["rows"].as_u64(),
+            v["errors"].as_u64(),
+            v["committed"].as_u64().unwrap() + v["skipped"].as_u64().unwrap()
+        ),
+        (Some(1500), Some(0), 1500),
+        "{v}"
+    );
+    assert!(v["skipped"].as_u64().unwrap() >= 250, "{v}");
+    let chain = &net.devnet.genesis.chain_id;
+    let report = std::fs::read_to_string(batch2.join("report.csv")).unwrap();
+    for line in report.lines().skip(1).take(300) {
+        let id = line.split(',').nth(1).unwrap();
+        let held: HeldCredential = serde_json::from_slice(
+            &std::fs::read(batch2.join(format!("{id}.credential.json"))).unwrap(),
+        )
+        .unwrap();
+        let on_ledger = net.get(1, &format!("/v1/credentials/moj/{id}")).unwrap();
+        assert_eq!(
+            on_ledger["record"]["digest"].as_str().unwrap(),
+            held.body.digest(chain).to_string(),
+            "row {line}"
+        );
+    }
 }
