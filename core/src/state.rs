@@ -163,7 +163,8 @@ impl CredentialStatus {
         }
     }
 
-    fn word(self) -> &'static str {
+    /// The status's one-word name: `active`, `suspended` or `revoked`.
+    pub fn word(self) -> &'static str {
         match self {
             CredentialStatus::Active => "active",
             CredentialStatus::Suspended { .. } => "suspended",

@@ -3,26 +3,30 @@
 //! reissue them.
 
 use anyhow::{Result, anyhow, bail};
-use credledger_core::block::Block;
-use credledger_core::state::StateValue;
+use credledger_core::ids::{IssuerId, KeyId, Timestamp};
+use credledger_core::state::{StateKey, StateValue};
 use credledger_core::tx::{IssuerAction, Transaction};
 use serde_json::json;
 
-use crate::ledger::LedgerArgs;
+use crate::ledger::{Ledger, LedgerArgs};
 
-/// Runs `key affected`.
+/// Runs `key affected`. Every header and block it reads is checked against genesis, so no
+/// node can hide an affected credential.
 pub fn run(issuer: &str, key_id: &str, ledger: &LedgerArgs, json_out: bool) -> Result<()> {
     let ledger = ledger.open()?;
-    let answer = ledger
-        .nodes
-        .get(&format!("/v1/state/issuer-key/{issuer}/{key_id}"))?;
-    let record = match serde_json::from_value::<Option<StateValue>>(answer.body["value"].clone()) {
-        Ok(Some(StateValue::IssuerKey(r))) => r,
-        Ok(None) => bail!("issuer {issuer} has no key {key_id}"),
-        _ => bail!(
-            "the node's answer for the key is not understood: {}",
-            answer.body
-        ),
+    let issuer_id: IssuerId = issuer
+        .parse()
+        .map_err(|e| anyhow!("issuer {issuer:?}: {e}"))?;
+    let key: KeyId = key_id
+        .parse()
+        .map_err(|e| anyhow!("key id {key_id:?}: {e}"))?;
+    let record = match ledger.state_entry(
+        &format!("/v1/state/issuer-key/{issuer}/{key_id}"),
+        &StateKey::IssuerKey(issuer_id, key),
+    )? {
+        Some(StateValue::IssuerKey(r)) => r,
+        None => bail!("issuer {issuer} has no key {key_id}"),
+        Some(_) => bail!("the node's answer for key {issuer}/{key_id} is of another kind"),
     };
     let Some(cut) = record.revoked_from else {
         bail!("key {issuer}/{key_id} is not revoked: nothing is affected");
@@ -31,13 +35,8 @@ pub fn run(issuer: &str, key_id: &str, ledger: &LedgerArgs, json_out: bool) -> R
         .as_u64()
         .ok_or_else(|| anyhow!("the node did not give its height"))?;
     let mut affected = Vec::new();
-    for h in 1..=tip {
-        let answer = ledger.nodes.get(&format!("/v1/blocks/{h}"))?;
-        let block: Block = serde_json::from_value(answer.body["block"].clone())
-            .map_err(|e| anyhow!("block {h}: {e}"))?;
-        if block.header.time < cut {
-            continue;
-        }
+    for h in first_at_or_after(&ledger, cut, tip)?..=tip {
+        let block = ledger.checked_block(h)?;
         for tx in block.transactions.iter() {
             let Transaction::Issuer(s) = tx else { continue };
             let IssuerAction::Publish { credentials } = &s.body.action else {
@@ -69,4 +68,20 @@ pub fn run(issuer: &str, key_id: &str, ledger: &LedgerArgs, json_out: bool) -> R
         }
     }
     Ok(())
+}
+
+/// The first height in `1..=tip` whose block time is at or after `cut` (`tip + 1` if none):
+/// block times strictly increase (spec/blocks.md §2), so a binary search over checked headers finds
+/// it in O(log tip) requests.
+fn first_at_or_after(ledger: &Ledger, cut: Timestamp, tip: u64) -> Result<u64> {
+    let (mut lo, mut hi) = (1, tip + 1);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if ledger.checked_header(mid)?.time < cut {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(lo)
 }

@@ -265,6 +265,32 @@ pub fn open(
     Ok((file, key))
 }
 
+/// A key file's public fields (issuer, key id, public key), read without the passphrase;
+/// nothing here is checked against the sealed key.
+pub fn public_fields(path: &Path) -> Result<KeyFile, KeyFileError> {
+    let name = path.display().to_string();
+    let len = std::fs::metadata(path)
+        .map_err(|error| KeyFileError::Io {
+            path: name.clone(),
+            error,
+        })?
+        .len();
+    if len > MAX_FILE_BYTES {
+        return Err(KeyFileError::Damaged {
+            path: name,
+            reason: format!("{len} bytes is too large for a key file"),
+        });
+    }
+    let bytes = std::fs::read(path).map_err(|error| KeyFileError::Io {
+        path: name.clone(),
+        error,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| KeyFileError::Damaged {
+        path: name,
+        reason: format!("not a key file: {e}"),
+    })
+}
+
 /// Reads and opens a key file.
 pub fn read(path: &Path, passphrase: &[u8]) -> Result<(KeyFile, Keypair), KeyFileError> {
     let name = path.display().to_string();

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use credledger_core::TrustAnchor;
-use credledger_core::block::CommitError;
+use credledger_core::block::{Block, CommitError, Header};
 use credledger_core::encoding::encode;
 use credledger_core::genesis::Genesis;
 use credledger_core::history::{CredentialEvent, CredentialHistory};
@@ -17,7 +17,9 @@ use credledger_core::presentation::StatusEvidence;
 use credledger_core::sig::Keypair;
 use credledger_core::state::{CredentialRecord, StateKey, StateValue};
 use credledger_core::tx::{IssuerAction, IssuerTx, Signed, Transaction};
-use credledger_core::verify::{HeaderAnswer, Rejection, StateAnswer, learn_from_answer};
+use credledger_core::verify::{
+    HeaderAnswer, Rejection, StateAnswer, check_header, learn_from_answer,
+};
 use serde_json::Value;
 
 use credledger_issuer::keystore::KeyFile;
@@ -318,6 +320,35 @@ impl Ledger {
             .check(&ev.record)
             .map_err(|e| anyhow!("the node's credential history does not hold: {e}"))?;
         Ok((ev, history))
+    }
+
+    /// The committed header at `h`, checked against genesis (its commit by the validator set
+    /// of its height, learning set changes as needed).
+    pub fn checked_header(&self, h: u64) -> Result<Header> {
+        let answer = self.nodes.get(&format!("/v1/headers/{h}"))?;
+        if answer.status != 200 {
+            bail!("the node answered {} for header {h}", answer.status);
+        }
+        let a: HeaderAnswer = serde_json::from_value(answer.body)
+            .with_context(|| format!("the node's header {h} is not understood"))?;
+        self.check(|anchor| check_header(&a.header, &a.commit, anchor))?;
+        Ok(a.header)
+    }
+
+    /// The committed block at `h`, checked against genesis: its header as by
+    /// [`Ledger::checked_header`], and its transactions against the header's root.
+    pub fn checked_block(&self, h: u64) -> Result<Block> {
+        let header = self.checked_header(h)?;
+        let answer = self.nodes.get(&format!("/v1/blocks/{h}"))?;
+        if answer.status != 200 {
+            bail!("the node answered {} for block {h}", answer.status);
+        }
+        let block: Block = serde_json::from_value(answer.body["block"].clone())
+            .with_context(|| format!("the node's block {h} is not understood"))?;
+        if block.header != header || !block.transactions_match() {
+            bail!("the node's block {h} is not the committed one");
+        }
+        Ok(block)
     }
 
     /// A credential's record, or its proven absence, checked against genesis as by

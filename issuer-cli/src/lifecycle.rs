@@ -48,14 +48,35 @@ pub struct Plain {
 pub struct StatusArgs {
     /// The credential id (32 hex digits).
     id: String,
-    /// The issuing issuer, e.g. `moj`.
+    /// The issuing issuer, e.g. `moj`; by default the issuer of the key file (`--key`,
+    /// `CREDLEDGER_KEY` or the config file), read without its passphrase.
     #[arg(long)]
-    issuer: String,
+    issuer: Option<String>,
+    /// A key file whose issuer to take when --issuer is not given.
+    #[arg(long, value_name = "FILE", env = "CREDLEDGER_KEY")]
+    key: Option<std::path::PathBuf>,
     #[command(flatten)]
     ledger: LedgerArgs,
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// The issuer `status` asks about: `--issuer`, else the key file's public `issuer` field.
+fn status_issuer(a: &StatusArgs) -> Result<IssuerId> {
+    let name = match &a.issuer {
+        Some(i) => i.clone(),
+        None => {
+            let path = match &a.key {
+                Some(k) => k.clone(),
+                None => crate::config::load()?.key.ok_or_else(|| {
+                    anyhow!("give --issuer (or a key file: --key, CREDLEDGER_KEY or the config)")
+                })?,
+            };
+            credledger_issuer::keystore::public_fields(&path)?.issuer
+        }
+    };
+    name.parse().map_err(|e| anyhow!("issuer {name:?}: {e}"))
 }
 
 fn reason(s: &str) -> Result<ReasonCode> {
@@ -125,7 +146,7 @@ pub fn reinstate(a: &Plain) -> Result<()> {
 /// record's history digest, so no node can hide a suspension or a revocation.
 pub fn status(a: &StatusArgs) -> Result<()> {
     let ledger = a.ledger.open()?;
-    let issuer: IssuerId = a.issuer.parse().map_err(|e| anyhow!("issuer: {e}"))?;
+    let issuer = status_issuer(a)?;
     id(&a.id)?;
     let (ev, history) = ledger.history(&issuer, &a.id)?;
     let r = &ev.record;

@@ -79,14 +79,25 @@ enum Command {
     /// Print a human summary of a presentation (the text of a QR code) or of a credential
     /// file, without verifying it.
     ///
-    /// Example: credledger-issuer show --file lawyer.txt
+    /// Example: credledger-issuer show issued/5f1c….credential.json
     Show {
-        /// The presentation text (`CL1:…` or `cl1.…`).
-        #[arg(long, conflicts_with = "file", required_unless_present = "file")]
-        text: Option<String>,
         /// A file holding the presentation text, or a credential file (`publish` writes them).
-        #[arg(long, value_name = "FILE")]
+        #[arg(value_name = "FILE", conflicts_with_all = ["text", "file_flag"])]
+        path: Option<PathBuf>,
+        /// The same as FILE.
+        #[arg(
+            long = "file",
+            value_name = "FILE",
+            id = "file_flag",
+            conflicts_with = "text"
+        )]
         file: Option<PathBuf>,
+        /// The presentation text (`CL1:…` or `cl1.…`).
+        #[arg(long)]
+        text: Option<String>,
+        /// A genesis file whose kind schemas name a presentation's claims.
+        #[arg(long, value_name = "FILE", env = "CREDLEDGER_GENESIS")]
+        genesis: Option<PathBuf>,
         /// Print the decoded presentation as JSON.
         #[arg(long)]
         json: bool,
@@ -161,9 +172,13 @@ fn main() -> ExitCode {
         Command::Governance(g) => classify(governance::run(&g)),
         Command::Anchor(a) => classify(anchor::run(&a)),
         Command::Publish(a) => classify(publish::run(&a)),
-        Command::Show { text, file, json } => {
-            show::run(text, file, json).map_err(|e| (exit::INPUT, e))
-        }
+        Command::Show {
+            path,
+            file,
+            text,
+            genesis,
+            json,
+        } => show::run(text, path.or(file), genesis, json).map_err(|e| (exit::INPUT, e)),
     };
     match result {
         Ok(()) => ExitCode::from(exit::OK),

@@ -219,10 +219,14 @@ pub fn run(a: &PublishArgs) -> Result<()> {
     };
     if let Some(from) = key_record.revoked_from.filter(|f| *f <= now()) {
         bail!(
-            "issuer key {} is not valid: revoked from {from} (ms since 1970); use a current key \
-             of {} (`key generate`, then governance add_issuer_key)",
+            "issuer key {} is not valid: revoked from {}; use a current key of {} \
+             (`key generate`, then governance add_issuer_key), and list what it signed since \
+             with `key affected --issuer {} --key-id {}`",
             issuer.key_id,
-            issuer.id
+            from.taiwan_time(),
+            issuer.id,
+            issuer.id,
+            issuer.key_id
         );
     }
     if key_record.public_key != issuer.key.public() {

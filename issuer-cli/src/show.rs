@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use credledger_core::credential::{DisclosedItem, Disclosure, HeldCredential};
+use credledger_core::genesis::Genesis;
 use credledger_core::presentation::{CompactPresentation, MAX_PRESENTATION_TEXT, Presentation};
 
 /// Largest file read: a credential file is JSON, larger than its presentation text.
@@ -11,8 +12,14 @@ const MAX_FILE_BYTES: u64 = 64 * 1024;
 
 const _: () = assert!(MAX_PRESENTATION_TEXT as u64 + 2 <= MAX_FILE_BYTES);
 
-/// Runs `show`.
-pub fn run(text: Option<String>, file: Option<PathBuf>, json: bool) -> Result<()> {
+/// Runs `show`. Claims are named from a credential file's own keys, else from the kind's
+/// schema in `genesis` when one is given, else by position.
+pub fn run(
+    text: Option<String>,
+    file: Option<PathBuf>,
+    genesis: Option<PathBuf>,
+    json: bool,
+) -> Result<()> {
     let text = match (text, file) {
         (Some(t), _) => t,
         (None, Some(f)) => {
@@ -27,12 +34,14 @@ pub fn run(text: Option<String>, file: Option<PathBuf>, json: bool) -> Result<()
             }
             std::fs::read_to_string(&f)?
         }
-        (None, None) => bail!("give --text or --file"),
+        (None, None) => bail!("give a FILE, --file or --text"),
     };
     // A credential file (as `publish` writes it) shows as its full-disclosure presentation.
+    let mut names: Vec<String> = Vec::new();
     let p = if text.trim_start().starts_with('{') {
         let held: HeldCredential =
             serde_json::from_str(&text).context("not a valid credential file")?;
+        names = held.claims.iter().map(|c| c.key.to_string()).collect();
         Presentation::Compact(CompactPresentation {
             body: held.body.clone(),
             signature: held.signature,
@@ -40,6 +49,25 @@ pub fn run(text: Option<String>, file: Option<PathBuf>, json: bool) -> Result<()
         })
     } else {
         Presentation::from_text(text.trim_end()).context("not a valid presentation")?
+    };
+    if names.is_empty()
+        && let Some(g) = &genesis
+    {
+        let bytes = std::fs::read(g).with_context(|| format!("cannot read {}", g.display()))?;
+        let genesis = Genesis::from_json(&bytes)?;
+        if let Some(kind) = genesis.kinds.iter().find(|k| k.id == p.compact().body.kind) {
+            names = kind
+                .claims
+                .iter()
+                .map(|c| format!("{} {}", c.key, c.label_zh))
+                .collect();
+        }
+    }
+    let name = |i: usize| {
+        names
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| format!("claim {i}"))
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&p)?);
@@ -55,30 +83,32 @@ pub fn run(text: Option<String>, file: Option<PathBuf>, json: bool) -> Result<()
     println!("credential:   {}", c.body.id);
     println!("issuer:       {} (key {})", c.body.issuer, c.body.key_id);
     println!("kind:         {}", c.body.kind);
-    println!("valid from:   {} ms", c.body.valid_from);
+    println!("valid from:   {}", c.body.valid_from.taiwan_time());
     match c.body.valid_until {
-        Some(u) => println!("valid until:  {u} ms"),
+        Some(u) => println!("valid until:  {}", u.taiwan_time()),
         None => println!("valid until:  no end"),
     }
     match &c.disclosure {
         Disclosure::All { values, .. } => {
             for (i, v) in values.iter().enumerate() {
-                println!("claim {i}:      {v}");
+                println!("  {}: {v}", name(i));
             }
         }
         Disclosure::Selective { items } => {
             for (i, item) in items.iter().enumerate() {
                 match item {
-                    DisclosedItem::Shown { value, .. } => println!("claim {i}:      {value}"),
-                    DisclosedItem::Hidden { .. } => println!("claim {i}:      (hidden)"),
+                    DisclosedItem::Shown { value, .. } => println!("  {}: {value}", name(i)),
+                    DisclosedItem::Hidden { .. } => println!("  {}: (hidden)", name(i)),
                 }
             }
         }
     }
     if let Some(ev) = p.evidence() {
         println!(
-            "status:       {:?} as of block {} (time {} ms)",
-            ev.record.status, ev.header.height, ev.header.time
+            "status:       {} as of block {} ({})",
+            ev.record.status.word(),
+            ev.header.height,
+            ev.header.time.taiwan_time()
         );
     }
     println!("(not verified: use credledger-verifier check)");

@@ -104,13 +104,12 @@ fn publish_a_lawyer_license_and_read_back_its_qr_code() {
 
     // The operator reads the holder's credential file back.
     let cred_file = issued.join(format!("{id}.credential.json"));
-    let out = run(
-        "credledger-issuer",
-        &["show", "--file", cred_file.to_str().unwrap()],
-    );
+    let out = run("credledger-issuer", &["show", cred_file.to_str().unwrap()]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
-        out.stdout.contains("lawyer-license") && out.stdout.contains("台北律師公會"),
+        out.stdout.contains("lawyer-license")
+            && out.stdout.contains("bar: 台北律師公會")
+            && out.stdout.contains("(UTC+8)"),
         "{}",
         out.stdout
     );
