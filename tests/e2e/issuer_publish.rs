@@ -177,6 +177,73 @@ fn publish_a_lawyer_license_and_read_back_its_qr_code() {
         out.stderr
     );
 
+    // An SVG for printing, described in JSON for a script; and the terminal form.
+    let svg = d.join("card.svg");
+    let out = run(
+        "credledger-issuer",
+        &[
+            "qr",
+            cred_file.to_str().unwrap(),
+            "--format",
+            "svg",
+            "--out",
+            svg.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let j: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(j["qr_version"].as_i64().unwrap() <= 12, "{j}");
+    assert_eq!(j["mode"], "compact");
+    assert_eq!(j["file"].as_str(), svg.to_str());
+    assert!(j["text"].as_str().unwrap().starts_with("CL1:"), "{j}");
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
+    let out = run("credledger-issuer", &["qr", cred_file.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains('█') && out.stdout.contains("at ECC M"),
+        "{}",
+        out.stdout
+    );
+
+    // An unattended job's passphrase from an environment variable: a wrong one is exit 3
+    // and publishes nothing; the right one publishes.
+    let with_env = |value: &str| {
+        credledger_tests::run_with_env(
+            "credledger-issuer",
+            &[
+                "publish",
+                "--kind",
+                "lawyer-license",
+                "--subject",
+                subject.to_str().unwrap(),
+                "--key",
+                key.to_str().unwrap(),
+                "--passphrase-env",
+                "MOJ_PASSPHRASE",
+                "--genesis",
+                genesis.to_str().unwrap(),
+                "--node",
+                &nodes,
+                "--out",
+                d.join("by-env").to_str().unwrap(),
+                "--json",
+            ],
+            &[("MOJ_PASSPHRASE", std::ffi::OsStr::new(value))],
+        )
+    };
+    let out = with_env("not the passphrase");
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("the passphrase does not open key moj-2026-01"),
+        "{}",
+        out.stderr
+    );
+    assert!(!d.join("by-env").exists());
+    let out = with_env("devnet passphrase");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
     // The Ministry of Justice may not issue company registrations.
     let out = publish("company-registration", &subject);
     assert_eq!(out.code, 2, "{}", out.stderr);
