@@ -82,6 +82,40 @@ impl Column {
     }
 }
 
+impl Column {
+    /// Whether the column is keyed by a hash and only ever read by point lookups: its keys are
+    /// uniformly spread and never scanned in order.
+    pub const fn hash_keyed(self) -> bool {
+        matches!(
+            self,
+            Column::TxIndex | Column::StateNodes | Column::StateValues
+        )
+    }
+
+    /// The column family's RocksDB options. Hash-keyed columns get a hashed memtable (each
+    /// insert walks a short per-bucket list instead of one skip list over the whole memtable,
+    /// which was 13 % of a validator's time at saturation) and a Bloom filter per table file,
+    /// so a lookup of a key that is not there reads no data block.
+    pub fn options(self) -> rocksdb::Options {
+        let mut o = rocksdb::Options::default();
+        o.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        if self.hash_keyed() {
+            // Hashes do not compress.
+            o.set_compression_type(rocksdb::DBCompressionType::None);
+            o.set_prefix_extractor(rocksdb::SliceTransform::create_fixed_prefix(4));
+            o.set_memtable_factory(rocksdb::MemtableFactory::HashSkipList {
+                bucket_count: 1 << 20,
+                height: 4,
+                branching_factor: 4,
+            });
+            let mut t = rocksdb::BlockBasedOptions::default();
+            t.set_bloom_filter(10.0, false);
+            o.set_block_based_table_factory(&t);
+        }
+        o
+    }
+}
+
 /// The named entries of [`Column::Meta`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MetaKey {

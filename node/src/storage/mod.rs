@@ -143,9 +143,12 @@ impl Store {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        // The hashed memtables of the hash-keyed columns take one writer at a time, which is
+        // what the node does anyway: blocks are written by one task.
+        opts.set_allow_concurrent_memtable_write(false);
         let cfs = Column::ALL
             .iter()
-            .map(|c| ColumnFamilyDescriptor::new(c.name(), Options::default()));
+            .map(|c| ColumnFamilyDescriptor::new(c.name(), c.options()));
         Ok(Store {
             db: DB::open_cf_descriptors(&opts, path, cfs)?,
         })
