@@ -136,6 +136,19 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Values come from operators' CSV files: any text gets an answer, never a panic, and
+        /// a date that holds prints back as itself.
+        #[test]
+        fn any_text_gets_an_answer(s in "\\PC{0,12}", y in 1900u32..2100, m in 1u32..13, d in 1u32..29) {
+            for f in [Text, Date, Ubn] {
+                let _ = f.check(&s);
+            }
+            let date = format!("{y:04}-{m:02}-{d:02}");
+            proptest::prop_assert_eq!(Date.check(&date), Ok(()));
+        }
+    }
+
     #[test]
     fn text_needs_something() {
         assert!(Text.check("王小明").is_ok());
