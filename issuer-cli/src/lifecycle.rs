@@ -179,11 +179,15 @@ pub fn status(a: &StatusArgs) -> Result<()> {
             })
         );
     } else {
-        let why = why.map(|w| format!(" ({w:?})")).unwrap_or_default();
+        let why = why
+            .map(|w| format!(" ({})", reason_name(w)))
+            .unwrap_or_default();
         println!("credential {} of {issuer}: {state}{why}", a.id);
         println!("  history ({} events, complete):", history.events.len());
         for (what, _, why, e) in events {
-            let why = why.map(|w| format!(" ({w:?})")).unwrap_or_default();
+            let why = why
+                .map(|w| format!(" ({})", reason_name(w)))
+                .unwrap_or_default();
             println!(
                 "    block {:>8}  {}  {what}{why}",
                 e.height,
@@ -197,6 +201,14 @@ pub fn status(a: &StatusArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// A reason as an operator types it (`issued-in-error`), the spelling `--reason` takes.
+fn reason_name(r: ReasonCode) -> String {
+    match serde_json::to_value(r) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => format!("{r:?}"),
+    }
 }
 
 fn words(status: CredentialStatus) -> (&'static str, Option<ReasonCode>) {
