@@ -307,16 +307,23 @@ pub fn run(
         } else {
             let reason = answer.body["message"]
                 .as_str()
-                .unwrap_or("refused")
-                .to_string();
-            remove_holder_files(out, &chunk);
-            for r in chunk {
-                results.push(RowResult {
-                    row: r.row,
-                    id: Some(r.held.body.id),
-                    outcome: format!("error: {reason}"),
-                });
-            }
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("the node answered {}", answer.status));
+            // Only a 422 that is not about a pending or repeated transaction or a nonce says
+            // the transaction is in no mempool and never will commit (spec/http-api.md).
+            let definitive = answer.status == 422
+                && !["pending", "already", "nonce"]
+                    .iter()
+                    .any(|w| reason.contains(w));
+            results.extend(after_refusal(
+                ledger,
+                issuer,
+                out,
+                &journal_path,
+                chunk,
+                &reason,
+                definitive,
+            )?);
         }
     }
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -349,14 +356,17 @@ pub fn run(
                     bar.inc(chunk.len() as u64);
                 }
                 Some(e) => {
-                    remove_holder_files(out, &chunk);
-                    for r in chunk {
-                        results.push(RowResult {
-                            row: r.row,
-                            id: Some(r.held.body.id),
-                            outcome: format!("error: {e}"),
-                        });
-                    }
+                    // Committed with an error: this transaction changed nothing, for good.
+                    let e = e.to_string();
+                    results.extend(after_refusal(
+                        ledger,
+                        issuer,
+                        out,
+                        &journal_path,
+                        chunk,
+                        &e,
+                        true,
+                    )?);
                 }
             }
         }
@@ -453,11 +463,58 @@ fn read_holder_file(dir: &Path, id: &CredentialId) -> Result<Option<HeldCredenti
     Ok(Some(held))
 }
 
-/// Removes the files of rows the ledger refused: they were never credentials.
-fn remove_holder_files(dir: &Path, chunk: &[Ready]) {
+/// The outcome of each row of a chunk whose transaction was refused or failed: a refusal
+/// says nothing of the rows themselves (an earlier transaction may have committed them, or
+/// another node may still hold this one), so each is asked of the ledger with a proof. A row
+/// the ledger holds as this very credential is committed; a row proven absent loses its
+/// holder files only when `definitive` says this transaction can never commit, and otherwise
+/// keeps them for a re-run to settle.
+fn after_refusal(
+    ledger: &Ledger,
+    issuer: &Issuer,
+    out: &Path,
+    journal: &Path,
+    chunk: Vec<Ready>,
+    reason: &str,
+    definitive: bool,
+) -> Result<Vec<RowResult>> {
+    let mut results = Vec::with_capacity(chunk.len());
     for r in chunk {
-        let base = dir.join(r.held.body.id.to_string());
-        let _ = std::fs::remove_file(base.with_extension("credential.json"));
-        let _ = std::fs::remove_file(base.with_extension("qr.txt"));
+        let id = r.held.body.id;
+        let outcome = match ledger.credential_record(&issuer.id, &id) {
+            Ok(Some(rec)) if rec.digest == r.held.body.digest(&ledger.genesis.chain_id) => {
+                append_journal(journal, r.row, &id.to_string(), "found on the ledger")?;
+                "skipped: already committed".to_string()
+            }
+            // The id is taken by another signing of this row (an earlier run whose journal and
+            // files were lost): this file's credential can never be published.
+            Ok(Some(_)) => {
+                remove_holder_files(out, &id);
+                format!(
+                    "error: {reason}; the ledger holds an earlier credential {id} for this row, \
+                     whose holder file is lost"
+                )
+            }
+            Ok(None) if definitive => {
+                remove_holder_files(out, &id);
+                format!("error: {reason}")
+            }
+            Ok(None) => format!("error: {reason}; its files are kept: run the batch again"),
+            Err(e) => {
+                format!("error: {reason}; its files are kept (the ledger could not say: {e:#})")
+            }
+        };
+        results.push(RowResult {
+            row: r.row,
+            id: Some(id),
+            outcome,
+        });
     }
+    Ok(results)
+}
+
+fn remove_holder_files(dir: &Path, id: &CredentialId) {
+    let base = dir.join(id.to_string());
+    let _ = std::fs::remove_file(base.with_extension("credential.json"));
+    let _ = std::fs::remove_file(base.with_extension("qr.txt"));
 }

@@ -186,9 +186,24 @@ impl Ledger {
     /// admission or in the block, is a [`Refused`] carrying the ledger's reason.
     pub fn submit_tx(&self, tx: &Transaction) -> Result<Committed> {
         let answer = self.nodes.submit(&encode(tx), 8_000)?;
+        let message = || {
+            answer.body["message"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| answer.body.to_string())
+        };
+        // spec/http-api.md: 422 is the ledger's refusal; anything else (a full mempool, a
+        // timeout) says nothing of whether the transaction will commit.
+        if answer.status == 422 {
+            return Err(Refused(message()).into());
+        }
         if answer.status != 200 {
-            let msg = answer.body["message"].as_str().map(str::to_string);
-            return Err(Refused(msg.unwrap_or_else(|| answer.body.to_string())).into());
+            bail!(
+                "the node answered {}: {}; transaction {} may still commit, check with `status`",
+                answer.status,
+                message(),
+                tx.id()
+            );
         }
         match (answer.body["state"].as_str(), &answer.body["error"]) {
             (Some("committed"), Value::Null) => Ok(Committed {
@@ -331,6 +346,12 @@ impl Ledger {
         }
         let a: HeaderAnswer = serde_json::from_value(answer.body)
             .with_context(|| format!("the node's header {h} is not understood"))?;
+        if a.header.height.0 != h {
+            bail!(
+                "the node answered header {} when asked for {h}",
+                a.header.height
+            );
+        }
         self.check(|anchor| check_header(&a.header, &a.commit, anchor))?;
         Ok(a.header)
     }

@@ -328,9 +328,13 @@ pub fn run(a: &PublishArgs) -> Result<()> {
     );
     let done = match submitted {
         Ok(done) => done,
+        // A refusal of this transaction is not proof about the credential (another node may
+        // hold a copy of it): the files go only when the ledger proves it absent.
         Err(e) if e.downcast_ref::<crate::ledger::Refused>().is_some() => {
-            for f in &written {
-                let _ = std::fs::remove_file(f);
+            if let Ok(None) = ledger.credential_record(&held.body.issuer, &held.body.id) {
+                for f in &written {
+                    let _ = std::fs::remove_file(f);
+                }
             }
             return Err(e);
         }

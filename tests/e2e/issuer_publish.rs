@@ -522,6 +522,32 @@ fn a_batch_of_1000_rows_reports_its_3_bad_rows_and_reruns_idempotently() {
     // The holder's file of a committed row is left exactly as it was.
     assert_eq!(std::fs::read(&holder).unwrap(), before);
 
+    // With the journal and every holder file lost, a re-run cannot rebuild the signed
+    // credentials: the ledger refuses each id as taken, each row is reported, nothing is
+    // published twice, and no file is left for a credential that can never be published.
+    let kept = d.join("batch-kept");
+    std::fs::rename(&batch, &kept).unwrap();
+    let out = publish();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        (
+            v["committed"].as_u64(),
+            v["skipped"].as_u64(),
+            v["errors"].as_u64()
+        ),
+        (Some(0), Some(0), Some(1000)),
+        "{v}"
+    );
+    let report = std::fs::read_to_string(batch.join("report.csv")).unwrap();
+    assert!(
+        report.contains("the ledger holds an earlier credential"),
+        "{report}"
+    );
+    assert!(!batch.join(format!("{id}.credential.json")).exists());
+    std::fs::remove_dir_all(&batch).unwrap();
+    std::fs::rename(&kept, &batch).unwrap();
+
     // A batch killed mid-way (kill -9 once its journal shows a second submission, so the
     // first chunk of 250 reached the ledger unjournaled) and run again: every row ends on the
     // ledger exactly once, and every holder file is the credential the ledger holds.
