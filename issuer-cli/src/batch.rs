@@ -227,8 +227,8 @@ pub fn run(
     }
     for r in recheck {
         let id = r.held.body.id;
-        match ledger.credential_record(&issuer.id, &id)? {
-            Some(rec) if rec.digest == r.held.body.digest(&ledger.genesis.chain_id) => {
+        match on_ledger(ledger, issuer, &r.held)? {
+            OnLedger::This => {
                 append_journal(&journal_path, r.row, &id.to_string(), "found on the ledger")?;
                 results.push(RowResult {
                     row: r.row,
@@ -236,7 +236,7 @@ pub fn run(
                     outcome: "skipped: already committed".into(),
                 });
             }
-            Some(_) => results.push(RowResult {
+            OnLedger::Another => results.push(RowResult {
                 row: r.row,
                 id: Some(id),
                 outcome: format!(
@@ -244,7 +244,7 @@ pub fn run(
                     out.display()
                 ),
             }),
-            None => ready.push(r),
+            OnLedger::Absent => ready.push(r),
         }
     }
     ready.sort_by_key(|r| r.row);
@@ -463,6 +463,24 @@ fn read_holder_file(dir: &Path, id: &CredentialId) -> Result<Option<HeldCredenti
     Ok(Some(held))
 }
 
+/// What the ledger holds under a row's credential id, proven against genesis.
+enum OnLedger {
+    /// This very credential.
+    This,
+    /// Another signing of the row under the same id.
+    Another,
+    /// Nothing.
+    Absent,
+}
+
+fn on_ledger(ledger: &Ledger, issuer: &Issuer, held: &HeldCredential) -> Result<OnLedger> {
+    Ok(match ledger.credential_record(&issuer.id, &held.body.id)? {
+        Some(rec) if rec.digest == held.body.digest(&ledger.genesis.chain_id) => OnLedger::This,
+        Some(_) => OnLedger::Another,
+        None => OnLedger::Absent,
+    })
+}
+
 /// The outcome of each row of a chunk whose transaction was refused or failed: a refusal
 /// says nothing of the rows themselves (an earlier transaction may have committed them, or
 /// another node may still hold this one), so each is asked of the ledger with a proof. A row
@@ -481,25 +499,27 @@ fn after_refusal(
     let mut results = Vec::with_capacity(chunk.len());
     for r in chunk {
         let id = r.held.body.id;
-        let outcome = match ledger.credential_record(&issuer.id, &id) {
-            Ok(Some(rec)) if rec.digest == r.held.body.digest(&ledger.genesis.chain_id) => {
+        let outcome = match on_ledger(ledger, issuer, &r.held) {
+            Ok(OnLedger::This) => {
                 append_journal(journal, r.row, &id.to_string(), "found on the ledger")?;
                 "skipped: already committed".to_string()
             }
             // The id is taken by another signing of this row (an earlier run whose journal and
             // files were lost): this file's credential can never be published.
-            Ok(Some(_)) => {
+            Ok(OnLedger::Another) => {
                 remove_holder_files(out, &id);
                 format!(
                     "error: {reason}; the ledger holds an earlier credential {id} for this row, \
                      whose holder file is lost"
                 )
             }
-            Ok(None) if definitive => {
+            Ok(OnLedger::Absent) if definitive => {
                 remove_holder_files(out, &id);
                 format!("error: {reason}")
             }
-            Ok(None) => format!("error: {reason}; its files are kept: run the batch again"),
+            Ok(OnLedger::Absent) => {
+                format!("error: {reason}; its files are kept: run the batch again")
+            }
             Err(e) => {
                 format!("error: {reason}; its files are kept (the ledger could not say: {e:#})")
             }
