@@ -294,12 +294,7 @@ pub fn run(
             },
             &issuer.key,
         ));
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&journal_path)
-            .with_context(|| format!("cannot write {}", journal_path.display()))?;
-        writeln!(f, "{}", json!({ "submitted": tx.id().to_string() }))?;
+        journal_line(&journal_path, json!({ "submitted": tx.id().to_string() }))?;
         let answer = ledger.nodes.submit(&encode(&tx), 0)?;
         if answer.status == 200 {
             nonce += 1;
@@ -415,12 +410,17 @@ pub fn run(
 }
 
 fn append_journal(path: &Path, row: usize, id: &str, note: &str) -> Result<()> {
+    journal_line(path, json!({ "row": row, "id": id, "note": note }))
+}
+
+/// Appends one JSON line to the journal: a committed row, or a transaction about to be sent.
+fn journal_line(path: &Path, line: Value) -> Result<()> {
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    writeln!(f, "{}", json!({ "row": row, "id": id, "note": note }))?;
+    writeln!(f, "{line}")?;
     Ok(())
 }
 
