@@ -304,12 +304,10 @@ pub fn run(
                 .as_str()
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("the node answered {}", answer.status));
-            // Only a 422 that is not about a pending or repeated transaction or a nonce says
-            // the transaction is in no mempool and never will commit (spec/http-api.md).
-            let definitive = answer.status == 422
-                && !["pending", "already", "nonce"]
-                    .iter()
-                    .any(|w| reason.contains(w));
+            // Only a 422 says the transaction is in no mempool and never will commit; a 409
+            // (already pending, or its nonce behind or taken) may be about this very
+            // transaction (spec/http-api.md §1).
+            let definitive = answer.status == 422;
             results.extend(after_refusal(
                 ledger,
                 issuer,

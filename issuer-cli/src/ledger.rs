@@ -139,6 +139,17 @@ fn read_genesis(path: &Path) -> Result<Genesis> {
 #[error("the ledger refused it: {0}")]
 pub struct Refused(pub String);
 
+/// A transaction was sent but its fate is not known: no commit within the wait, a full
+/// mempool, or a conflict over its nonce (spec/http-api.md §1). It may still commit.
+#[derive(Debug, thiserror::Error)]
+#[error("transaction {tx} may still commit ({why}); check with `status` before sending it again")]
+pub struct Unsettled {
+    /// Transaction id.
+    pub tx: String,
+    /// What the node said, or that the wait ran out.
+    pub why: String,
+}
+
 /// What became of a submitted transaction.
 pub struct Committed {
     /// Transaction id.
@@ -192,18 +203,17 @@ impl Ledger {
                 .map(str::to_string)
                 .unwrap_or_else(|| answer.body.to_string())
         };
-        // spec/http-api.md: 422 is the ledger's refusal; anything else (a full mempool, a
-        // timeout) says nothing of whether the transaction will commit.
+        // spec/http-api.md §1: 422 is the ledger's refusal; anything else (a conflict over
+        // the nonce, a full mempool, a timeout) says nothing of whether it will commit.
         if answer.status == 422 {
             return Err(Refused(message()).into());
         }
         if answer.status != 200 {
-            bail!(
-                "the node answered {}: {}; transaction {} may still commit, check with `status`",
-                answer.status,
-                message(),
-                tx.id()
-            );
+            return Err(Unsettled {
+                tx: tx.id().to_string(),
+                why: format!("the node answered {}: {}", answer.status, message()),
+            }
+            .into());
         }
         match (answer.body["state"].as_str(), &answer.body["error"]) {
             (Some("committed"), Value::Null) => Ok(Committed {
@@ -211,10 +221,11 @@ impl Ledger {
                 height: answer.body["height"].as_u64().unwrap_or(0),
             }),
             (Some("committed"), Value::String(e)) => Err(Refused(e.clone()).into()),
-            _ => bail!(
-                "transaction {} was admitted but not committed within 8 s; check with `status`",
-                tx.id()
-            ),
+            _ => Err(Unsettled {
+                tx: tx.id().to_string(),
+                why: "admitted, but not committed within 8 s".into(),
+            }
+            .into()),
         }
     }
 

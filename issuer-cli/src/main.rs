@@ -120,7 +120,8 @@ Exit codes (every command):
   2  bad input: arguments, unreadable files, an existing output file, an undecodable presentation
   3  a key file that does not open: wrong passphrase, damaged or altered file
   4  the ledger refused the transaction (its reason is printed)
-  5  no node answered (every --node was tried)";
+  5  no node answered (every --node was tried)
+  6  sent, but not settled yet: it may still commit; check with `status` before sending again";
 
 /// Exit codes (printed under the top-level `--help`, and spec/issuer-keys.md §4).
 pub mod exit {
@@ -134,6 +135,8 @@ pub mod exit {
     pub const REFUSED: u8 = 4;
     /// No node answered.
     pub const UNREACHABLE: u8 = 5;
+    /// A transaction was sent but may still commit (see [`ledger::Unsettled`]).
+    pub const UNSETTLED: u8 = 6;
 }
 
 /// The exit code for an error (see [`exit`]).
@@ -154,6 +157,11 @@ pub(crate) fn classify(r: anyhow::Result<()>) -> Result<(), (u8, anyhow::Error)>
             .any(|c| c.downcast_ref::<client::Unreachable>().is_some())
         {
             exit::UNREACHABLE
+        } else if e
+            .chain()
+            .any(|c| c.downcast_ref::<ledger::Unsettled>().is_some())
+        {
+            exit::UNSETTLED
         } else {
             exit::INPUT
         };
@@ -186,5 +194,27 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(code)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{classify, exit, ledger};
+
+    fn code(e: anyhow::Error) -> u8 {
+        classify(Err(e)).err().map(|(c, _)| c).unwrap_or(exit::OK)
+    }
+
+    #[test]
+    fn each_kind_of_failure_has_its_exit_code_even_under_context() {
+        assert_eq!(classify(Ok(())).err().map(|(c, _)| c), None);
+        let refused = anyhow::Error::new(ledger::Refused("revoked".into()));
+        assert_eq!(code(refused.context("revoking")), exit::REFUSED);
+        let unsettled = anyhow::Error::new(ledger::Unsettled {
+            tx: "ab".into(),
+            why: "the node answered 409: transaction ab is already pending".into(),
+        });
+        assert_eq!(code(unsettled.context("publishing")), exit::UNSETTLED);
+        assert_eq!(code(anyhow::anyhow!("no such file")), exit::INPUT);
     }
 }

@@ -86,11 +86,8 @@ async fn submit_commit_and_prove_a_credential() {
     assert_eq!(code, StatusCode::OK, "{resp}");
     assert_eq!(resp["id"], tx.id().to_hex());
     let (code, resp) = call(&app, post("/v1/tx", encode(&tx))).await;
-    assert_eq!(
-        code,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "a duplicate: {resp}"
-    );
+    assert_eq!(code, StatusCode::CONFLICT, "a duplicate: {resp}");
+    assert_eq!(resp["error"], "conflict", "{resp}");
     let (_, resp) = call(&app, get(&format!("/v1/tx/{}", tx.id()))).await;
     assert_eq!(resp["state"], "pending");
 

@@ -75,9 +75,10 @@ fn four_validators_commit_agree_and_refuse_bad_transactions() {
         "one block at {at}: {hashes:?}"
     );
 
-    // Replaying it is refused by name.
+    // Replaying it is a conflict, named: its nonce is behind the state, and only the
+    // transaction's status says whether this very one took it.
     let (code, body) = net.submit(0, &encode(&tx));
-    assert_eq!(code, 422, "{body}");
+    assert_eq!(code, 409, "{body}");
     assert!(
         body.to_string().contains("already committed") || body.to_string().contains("nonce"),
         "{body}"

@@ -16,9 +16,15 @@ pub enum ApiError {
     /// 404 with a proof that the state entry is absent.
     #[error("absent from the state")]
     NotFoundWithProof(serde_json::Value),
-    /// 422: the ledger's rules refuse the transaction; the message names the rule.
+    /// 422: the ledger's rules refuse the transaction; the message names the rule. This
+    /// submission is in no mempool and will never commit.
     #[error("{0}")]
     Refused(String),
+    /// 409: this transaction, or another of its signer's with the same nonce, is already
+    /// pending or committed; whether this one commits is learnt from its status, not from
+    /// this answer (spec/http-api.md §1).
+    #[error("{0}")]
+    Conflict(String),
     /// 503: try again later (mempool full, no block committed yet).
     #[error("{0}")]
     Unavailable(String),
@@ -35,6 +41,7 @@ impl IntoResponse for ApiError {
                 (StatusCode::NOT_FOUND, "not_found")
             }
             ApiError::Refused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "refused"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use credledger_core::block::{Block, CommitCertificate, Header, MAX_BLOCK_BYTES, ValidatorSet};
 use credledger_core::bounded::BoundedVec;
 use credledger_core::encoding::decode;
-use credledger_core::exec::{Signer, admit};
+use credledger_core::exec::{Signer, TxError, admit};
 use credledger_core::hash::Digest;
 use credledger_core::history::{CredentialEvent, MAX_HISTORY_EVENTS};
 use credledger_core::ids::{Height, LogSourceId, Timestamp};
@@ -126,14 +126,22 @@ impl Node {
         };
         for ((tx, admission), (slot, len)) in txs.into_iter().zip(admissions).zip(slots) {
             let id = tx.id();
+            // A nonce behind the state, a duplicate or a nonce held by a pending transaction
+            // is a conflict, not a refusal: this very transaction may be the one that holds
+            // the nonce, so only its status tells (spec/http-api.md §1).
             out[slot] = match admission {
+                Err(e @ (TxError::WrongNonce { .. } | TxError::WrongSequence { .. })) => {
+                    Err(ApiError::Conflict(e.to_string()))
+                }
                 Err(e) => Err(ApiError::Refused(e.to_string())),
-                Ok(_) if matches!(ledger.store().tx(&id), Ok(Some(_))) => Err(ApiError::Refused(
+                Ok(_) if matches!(ledger.store().tx(&id), Ok(Some(_))) => Err(ApiError::Conflict(
                     format!("transaction {id} is already committed"),
                 )),
                 Ok(a) => pool.insert(tx, len, a).map_err(|e| match e {
                     MempoolError::Full { .. } => ApiError::Unavailable(e.to_string()),
-                    other => ApiError::Refused(other.to_string()),
+                    MempoolError::Duplicate(_) | MempoolError::NonceTaken { .. } => {
+                        ApiError::Conflict(e.to_string())
+                    }
                 }),
             };
         }
