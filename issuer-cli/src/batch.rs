@@ -3,11 +3,13 @@
 //! credential id and salt seed derive from the issuer's secret key and the row's claims
 //! (`Domain::BatchCredential`), and a journal in the output folder records what committed, so
 //! re-running the same batch skips what is done and can never issue a row twice. A row's
-//! holder files are written before it is submitted; a re-run that finds them without a journal
-//! line asks the ledger, and submits that same credential again only if it is proven absent.
+//! holder files are written, and flushed to disk, before it is submitted; a re-run that finds
+//! them without a journal line asks the ledger, and submits that same credential again only if
+//! it is proven absent. A batch that stops half-way still writes its report.
+
+mod out_folder;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -17,25 +19,19 @@ use credledger_core::credential::{CREDENTIAL_VERSION, Claim, CredentialBody, Hel
 use credledger_core::encoding::encode;
 use credledger_core::hash::{Digest, Domain};
 use credledger_core::ids::{CredentialId, KindId, Nonce, Timestamp};
-use credledger_core::presentation::{CompactPresentation, Presentation};
 use credledger_core::state::KindDef;
 use credledger_core::tx::{IssuerAction, IssuerTx, Signed, SignedBody, Transaction};
 use serde_json::{Value, json};
 
 use crate::ledger::{Issuer, Ledger};
 use crate::publish::claims_for;
+pub(crate) use out_folder::sync_filesystem_of;
+use out_folder::{OutFolder, RowResult};
 
 /// Credentials per transaction: one publish transaction is all or nothing on the ledger.
 const PER_TX: usize = 250;
 /// Rows read at most.
 const MAX_ROWS: usize = 1_000_000;
-
-/// One row's outcome, for the report.
-struct RowResult {
-    row: usize,
-    id: Option<CredentialId>,
-    outcome: String,
-}
 
 /// A row that became a credential to publish.
 struct Ready {
@@ -88,27 +84,6 @@ fn credential_for(
     ))
 }
 
-/// The journal: the credential ids known committed, and the transactions submitted.
-fn read_journal(path: &Path) -> Result<(HashSet<String>, Vec<String>)> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Ok((HashSet::new(), Vec::new()));
-    };
-    let mut done = HashSet::new();
-    let mut submitted = Vec::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        // A line cut short by a crash is simply not counted; that row is checked on the ledger.
-        let Ok(v) = serde_json::from_str::<Value>(line) else {
-            continue;
-        };
-        if let Some(id) = v["id"].as_str() {
-            done.insert(id.to_string());
-        } else if let Some(tx) = v["submitted"].as_str() {
-            submitted.push(tx.to_string());
-        }
-    }
-    Ok((done, submitted))
-}
-
 /// Waits (at most a minute) until no transaction an earlier run submitted is still pending,
 /// so that the ledger's answer for its rows is final before they are checked.
 fn settle(ledger: &Ledger, submitted: &[String]) -> Result<()> {
@@ -141,9 +116,9 @@ pub fn run(
 ) -> Result<Value> {
     // End to end: from reading the CSV to the last commit.
     let start = Instant::now();
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let journal_path = out.join("journal.jsonl");
-    let (done, submitted) = read_journal(&journal_path)?;
+    let folder = OutFolder::open(out)?;
+    folder.clear_report()?;
+    let (done, submitted) = folder.read_journal()?;
     let now = Timestamp(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -209,7 +184,7 @@ pub fn run(
                         id: Some(id),
                         outcome: "skipped: already committed".into(),
                     });
-                } else if let Some(earlier) = read_holder_file(out, &id)? {
+                } else if let Some(earlier) = folder.read_holder(&id)? {
                     // Written by an earlier run just before it submitted this row.
                     recheck.push(Ready { row, held: earlier });
                 } else {
@@ -219,17 +194,82 @@ pub fn run(
         }
     }
 
+    // Every row from here on is settled over the network; if the batch stops on the way, the
+    // report still lists each row, the unsettled ones as such.
+    let queued: Vec<(usize, CredentialId)> = ready
+        .iter()
+        .chain(&recheck)
+        .map(|r| (r.row, r.held.body.id))
+        .collect();
+    let published = publish_rows(
+        ledger,
+        issuer,
+        &folder,
+        &submitted,
+        ready,
+        recheck,
+        progress,
+        &mut results,
+    );
+    let elapsed = start.elapsed();
+    if let Err(e) = published {
+        let settled: HashSet<usize> = results.iter().map(|r| r.row).collect();
+        for (row, id) in queued {
+            if !settled.contains(&row) {
+                results.push(RowResult {
+                    row,
+                    id: Some(id),
+                    outcome: format!(
+                        "error: not settled, the batch stopped ({e:#}); run the batch again"
+                    ),
+                });
+            }
+        }
+        let report = folder.write_report(&mut results)?;
+        return Err(e.context(format!(
+            "the batch stopped; {} lists every row, and running the same batch again settles the rest",
+            report.display()
+        )));
+    }
+    let report = folder.write_report(&mut results)?;
+    let count = |p: &str| results.iter().filter(|r| r.outcome.starts_with(p)).count();
+    let committed = count("committed");
+    Ok(json!({
+        "rows": results.len(),
+        "committed": committed,
+        "skipped": count("skipped"),
+        "errors": count("error"),
+        "seconds": (elapsed.as_secs_f64() * 100.0).round() / 100.0,
+        "credentials_per_s": if elapsed.as_secs_f64() > 0.0 { (committed as f64 / elapsed.as_secs_f64()).round() } else { 0.0 },
+        "report": report.display().to_string(),
+    }))
+}
+
+/// Settles the rows over the network: re-checks rows an earlier run may have sent, then
+/// submits the rest in transactions of [`PER_TX`] and waits for their commits. Each settled
+/// row's outcome is pushed to `results`.
+#[allow(clippy::too_many_arguments)]
+fn publish_rows(
+    ledger: &Ledger,
+    issuer: &Issuer,
+    folder: &OutFolder,
+    submitted: &[String],
+    mut ready: Vec<Ready>,
+    recheck: Vec<Ready>,
+    progress: bool,
+    results: &mut Vec<RowResult>,
+) -> Result<()> {
     // A row an earlier run submitted (its holder file is there) but did not journal may have
     // been committed: the ledger decides, with a proof checked against genesis. If it was not,
     // the very credential of that file is submitted again, so the holder's copy stays right.
     if !recheck.is_empty() {
-        settle(ledger, &submitted)?;
+        settle(ledger, submitted)?;
     }
     for r in recheck {
         let id = r.held.body.id;
         match on_ledger(ledger, issuer, &r.held)? {
             OnLedger::This => {
-                append_journal(&journal_path, r.row, &id.to_string(), "found on the ledger")?;
+                folder.committed(r.row, &id, "found on the ledger")?;
                 results.push(RowResult {
                     row: r.row,
                     id: Some(id),
@@ -241,7 +281,7 @@ pub fn run(
                 id: Some(id),
                 outcome: format!(
                     "error: the ledger holds another credential {id} than the file in {}",
-                    out.display()
+                    folder.path().display()
                 ),
             }),
             OnLedger::Absent => ready.push(r),
@@ -273,7 +313,7 @@ pub fn run(
     for chunk in chunks {
         // Holder files first: a chunk that commits while this run dies still has them.
         for r in &chunk {
-            write_holder_files(out, &r.held)?;
+            folder.write_holder(&r.held)?;
         }
         let credentials = chunk
             .iter()
@@ -294,7 +334,10 @@ pub fn run(
             },
             &issuer.key,
         ));
-        journal_line(&journal_path, json!({ "submitted": tx.id().to_string() }))?;
+        folder.submitted(&tx.id().to_string())?;
+        // The holder files and the journal line must outlive a power loss before the
+        // transaction can commit.
+        folder.sync()?;
         let answer = ledger.nodes.submit(&encode(&tx), 0)?;
         if answer.status == 200 {
             nonce += 1;
@@ -309,13 +352,7 @@ pub fn run(
             // transaction (spec/http-api.md §1).
             let definitive = answer.status == 422;
             results.extend(after_refusal(
-                ledger,
-                issuer,
-                out,
-                &journal_path,
-                chunk,
-                &reason,
-                definitive,
+                ledger, issuer, folder, chunk, &reason, definitive,
             )?);
         }
     }
@@ -334,12 +371,7 @@ pub fn run(
             match a.body["error"].as_str() {
                 None => {
                     for r in &chunk {
-                        append_journal(
-                            &journal_path,
-                            r.row,
-                            &r.held.body.id.to_string(),
-                            &format!("block {height}"),
-                        )?;
+                        folder.committed(r.row, &r.held.body.id, &format!("block {height}"))?;
                         results.push(RowResult {
                             row: r.row,
                             id: Some(r.held.body.id),
@@ -351,15 +383,7 @@ pub fn run(
                 Some(e) => {
                     // Committed with an error: this transaction changed nothing, for good.
                     let e = e.to_string();
-                    results.extend(after_refusal(
-                        ledger,
-                        issuer,
-                        out,
-                        &journal_path,
-                        chunk,
-                        &e,
-                        true,
-                    )?);
+                    results.extend(after_refusal(ledger, issuer, folder, chunk, &e, true)?);
                 }
             }
         }
@@ -379,86 +403,7 @@ pub fn run(
         }
     }
     bar.finish_and_clear();
-    let elapsed = start.elapsed();
-
-    results.sort_by_key(|r| r.row);
-    let report = out.join("report.csv");
-    let mut w = csv::Writer::from_path(&report)
-        .with_context(|| format!("cannot write {}", report.display()))?;
-    w.write_record(["row", "credential", "outcome"])?;
-    for r in &results {
-        w.write_record([
-            r.row.to_string(),
-            r.id.map(|i| i.to_string()).unwrap_or_default(),
-            r.outcome.clone(),
-        ])?;
-    }
-    w.flush()?;
-    let count = |p: &str| results.iter().filter(|r| r.outcome.starts_with(p)).count();
-    let committed = count("committed");
-    Ok(json!({
-        "rows": results.len(),
-        "committed": committed,
-        "skipped": count("skipped"),
-        "errors": count("error"),
-        "seconds": (elapsed.as_secs_f64() * 100.0).round() / 100.0,
-        "credentials_per_s": if elapsed.as_secs_f64() > 0.0 { (committed as f64 / elapsed.as_secs_f64()).round() } else { 0.0 },
-        "report": report.display().to_string(),
-    }))
-}
-
-fn append_journal(path: &Path, row: usize, id: &str, note: &str) -> Result<()> {
-    journal_line(path, json!({ "row": row, "id": id, "note": note }))
-}
-
-/// Appends one JSON line to the journal: a committed row, or a transaction about to be sent.
-fn journal_line(path: &Path, line: Value) -> Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    writeln!(f, "{line}")?;
     Ok(())
-}
-
-/// The holder's files of a row: `<id>.credential.json` and `<id>.qr.txt`, each written to a
-/// temporary name and renamed, so a crash leaves either a whole file or none.
-fn write_holder_files(dir: &Path, held: &HeldCredential) -> Result<()> {
-    let base = dir.join(held.body.id.to_string());
-    let p = Presentation::Compact(CompactPresentation {
-        body: held.body.clone(),
-        signature: held.signature,
-        disclosure: held.disclose(None),
-    });
-    write_whole(
-        &base.with_extension("qr.txt"),
-        format!("{}\n", p.to_qr_text()).as_bytes(),
-    )?;
-    write_whole(
-        &base.with_extension("credential.json"),
-        &serde_json::to_vec_pretty(held)?,
-    )
-}
-
-fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// The credential file an earlier run wrote for `id`, if any.
-fn read_holder_file(dir: &Path, id: &CredentialId) -> Result<Option<HeldCredential>> {
-    let path = dir.join(id.to_string()).with_extension("credential.json");
-    let Ok(bytes) = std::fs::read(&path) else {
-        return Ok(None);
-    };
-    let held: HeldCredential = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{} is not a credential file", path.display()))?;
-    if held.body.id != *id {
-        bail!("{} holds credential {}", path.display(), held.body.id);
-    }
-    Ok(Some(held))
 }
 
 /// What the ledger holds under a row's credential id, proven against genesis.
@@ -488,8 +433,7 @@ fn on_ledger(ledger: &Ledger, issuer: &Issuer, held: &HeldCredential) -> Result<
 fn after_refusal(
     ledger: &Ledger,
     issuer: &Issuer,
-    out: &Path,
-    journal: &Path,
+    folder: &OutFolder,
     chunk: Vec<Ready>,
     reason: &str,
     definitive: bool,
@@ -499,20 +443,20 @@ fn after_refusal(
         let id = r.held.body.id;
         let outcome = match on_ledger(ledger, issuer, &r.held) {
             Ok(OnLedger::This) => {
-                append_journal(journal, r.row, &id.to_string(), "found on the ledger")?;
+                folder.committed(r.row, &id, "found on the ledger")?;
                 "skipped: already committed".to_string()
             }
             // The id is taken by another signing of this row (an earlier run whose journal and
             // files were lost): this file's credential can never be published.
             Ok(OnLedger::Another) => {
-                remove_holder_files(out, &id);
+                folder.remove_holder(&id);
                 format!(
                     "error: {reason}; the ledger holds an earlier credential {id} for this row, \
                      whose holder file is lost"
                 )
             }
             Ok(OnLedger::Absent) if definitive => {
-                remove_holder_files(out, &id);
+                folder.remove_holder(&id);
                 format!("error: {reason}")
             }
             Ok(OnLedger::Absent) => {
@@ -529,10 +473,4 @@ fn after_refusal(
         });
     }
     Ok(results)
-}
-
-fn remove_holder_files(dir: &Path, id: &CredentialId) {
-    let base = dir.join(id.to_string());
-    let _ = std::fs::remove_file(base.with_extension("credential.json"));
-    let _ = std::fs::remove_file(base.with_extension("qr.txt"));
 }

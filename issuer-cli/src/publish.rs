@@ -316,6 +316,8 @@ pub fn run(a: &PublishArgs) -> Result<()> {
     let text = presentation.to_qr_text();
     let code = qr::code(&text)?;
     let written = write_outputs(&a.out, &held, &text, &code)?;
+    // The holder's files must outlive a power loss before the credential can be published.
+    crate::batch::sync_filesystem_of(&a.out)?;
     let submitted = ledger.submit(
         &issuer,
         IssuerAction::Publish {

@@ -414,9 +414,11 @@ fn publish_a_lawyer_license_and_read_back_its_qr_code() {
 
 #[test]
 fn a_batch_of_1000_rows_reports_its_3_bad_rows_and_reruns_idempotently() {
-    let net = Net::start(4, 0);
+    let mut net = Net::start(4, 0);
     assert!(net.wait_height(0, 1, std::time::Duration::from_secs(60)));
-    let d = net.dir.path();
+    // Owned, so that the node can be stopped below while the closures hold these.
+    let d = net.dir.path().to_path_buf();
+    let api0 = net.nodes[0].api.clone();
     let pass = d.join("pass.txt");
     std::fs::write(&pass, "devnet passphrase\n").unwrap();
     let key = d.join("moj.key");
@@ -452,7 +454,7 @@ fn a_batch_of_1000_rows_reports_its_3_bad_rows_and_reruns_idempotently() {
             "--genesis",
             d.join("genesis.json").to_str().unwrap(),
             "--node",
-            &net.nodes[0].api,
+            &api0,
             "--out",
             out.to_str().unwrap(),
             "--json",
@@ -604,4 +606,59 @@ fn a_batch_of_1000_rows_reports_its_3_bad_rows_and_reruns_idempotently() {
             "row {line}"
         );
     }
+
+    // A batch whose only node stops answering half-way still writes its report, replacing
+    // the old one: every row is listed, the unsettled ones as such, and the exit code says no
+    // node answered. Run again with the node back, every row settles, none twice.
+    let mut csv = String::from("name,license_no,bar,admitted\n");
+    for i in 0..3000 {
+        csv.push_str(&format!(
+            "陳志明,(115)台檢證字第{i:05}號,台中律師公會,2025-06-01\n"
+        ));
+    }
+    let csv3 = d.join("third.csv");
+    std::fs::write(&csv3, csv).unwrap();
+    let batch3 = d.join("batch3");
+    std::fs::create_dir_all(&batch3).unwrap();
+    std::fs::write(batch3.join("report.csv"), "an old report\n").unwrap();
+    let child = std::process::Command::new(credledger_tests::bin_dir().join("credledger-issuer"))
+        .args(args(&csv3, &batch3))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let submitted3 = || {
+        std::fs::read_to_string(batch3.join("journal.jsonl"))
+            .map(|j| j.contains("\"submitted\""))
+            .unwrap_or(false)
+    };
+    assert!(net.wait(std::time::Duration::from_secs(60), submitted3));
+    net.kill(0);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("report.csv lists every row"), "{stderr}");
+    let report = std::fs::read_to_string(batch3.join("report.csv")).unwrap();
+    assert!(!report.contains("an old report"), "{report}");
+    assert_eq!(report.lines().count(), 3001, "{report}");
+    assert!(
+        report.contains("error: not settled, the batch stopped"),
+        "{report}"
+    );
+    net.start_node(0);
+    let tip = net.height(1).unwrap();
+    assert!(net.wait_height(0, tip, std::time::Duration::from_secs(60)));
+    let out = publish_to(&csv3, &batch3);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    eprintln!("the re-run after the node came back: {v}");
+    assert_eq!(
+        (
+            v["rows"].as_u64(),
+            v["errors"].as_u64(),
+            v["committed"].as_u64().unwrap() + v["skipped"].as_u64().unwrap()
+        ),
+        (Some(3000), Some(0), 3000),
+        "{v}"
+    );
 }
