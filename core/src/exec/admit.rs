@@ -3,11 +3,14 @@
 //! takes. Execution checks everything again at commit; admission only keeps junk out and lets
 //! the mempool order each signer's transactions by nonce.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use super::{StateReader, TxError};
 use crate::credential::CREDENTIAL_VERSION;
 use crate::hash::Domain;
 use crate::ids::{ChainId, IssuerId, LogSourceId, Nonce, Timestamp};
-use crate::sig::{BatchVerifier, PublicKey, Signature};
+use crate::sig::{BatchVerifier, PreparedKey, PublicKey, Signature};
 use crate::state::{StateKey, StateValue};
 use crate::tx::{IssuerAction, Signed, Transaction};
 
@@ -52,8 +55,10 @@ pub fn admit(
     let mut results = Vec::with_capacity(txs.len());
     let mut sigs: Vec<Sigs> = Vec::with_capacity(txs.len());
     let mut batch = BatchVerifier::new();
+    // Issuer keys decompressed once per batch: a relayed batch is mostly one issuer's.
+    let mut keys: HashMap<PublicKey, PreparedKey> = HashMap::new();
     for tx in txs {
-        match precheck(state, chain, now, tx) {
+        match precheck(state, chain, now, tx, &mut keys) {
             Ok((admission, s)) => {
                 for (key, domain, message, sig) in &s {
                     batch.queue(key, *domain, message, sig);
@@ -93,6 +98,7 @@ fn precheck(
     chain: &ChainId,
     now: Timestamp,
     tx: &Transaction,
+    keys: &mut HashMap<PublicKey, PreparedKey>,
 ) -> Result<(Admission, Sigs), TxError> {
     match tx {
         Transaction::Issuer(s) => {
@@ -146,10 +152,15 @@ fn precheck(
                     } else {
                         issuer_key(state, &t.issuer, &b.key_id, now)?
                     };
-                    let prepared = body_key
-                        .prepare()
-                        .map_err(|_| TxError::BadPublicKey(body_key))?;
-                    b.verify_signature(chain, &prepared, &sb.signature)
+                    let prepared = match keys.entry(body_key) {
+                        Entry::Occupied(e) => e.into_mut(),
+                        Entry::Vacant(e) => e.insert(
+                            body_key
+                                .prepare()
+                                .map_err(|_| TxError::BadPublicKey(body_key))?,
+                        ),
+                    };
+                    b.verify_signature(chain, prepared, &sb.signature)
                         .map_err(|_| TxError::BadCredentialSignature(b.id))?;
                     if !checked.contains(&body_key) {
                         checked.push(body_key);

@@ -117,8 +117,9 @@ fn publish<R: StateReader>(
     if credentials.is_empty() {
         return Err(TxError::EmptyBatch);
     }
-    // Decompress each signing key once per batch, not once per credential.
-    let mut keys: HashMap<KeyId, (crate::sig::PublicKey, PreparedKey)> = HashMap::new();
+    // Read each signing key once per batch, and decompress it (the costly part) only if a
+    // signature under it still needs checking: admission on this node usually checked them.
+    let mut keys: HashMap<KeyId, (crate::sig::PublicKey, Option<PreparedKey>)> = HashMap::new();
     for sb in credentials {
         let b = &sb.body;
         if b.version != CREDENTIAL_VERSION {
@@ -148,16 +149,20 @@ fn publish<R: StateReader>(
         }
         if !keys.contains_key(&b.key_id) {
             let record = key_record(ctx, tx, &b.key_id)?;
-            let prepared = record
-                .public_key
-                .prepare()
-                .map_err(|_| TxError::BadPublicKey(record.public_key))?;
-            keys.insert(b.key_id.clone(), (record.public_key, prepared));
+            keys.insert(b.key_id.clone(), (record.public_key, None));
         }
         let (public, prepared) = keys
-            .get(&b.key_id)
+            .get_mut(&b.key_id)
             .ok_or(TxError::CorruptState("prepared key"))?;
         if !ctx.already_checked(public) {
+            let prepared = match prepared {
+                Some(p) => p,
+                None => prepared.insert(
+                    public
+                        .prepare()
+                        .map_err(|_| TxError::BadPublicKey(*public))?,
+                ),
+            };
             b.verify_signature(&ctx.env.chain_id, prepared, &sb.signature)
                 .map_err(|_| TxError::BadCredentialSignature(b.id))?;
         }
