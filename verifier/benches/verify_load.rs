@@ -4,7 +4,9 @@
 //!   1. in-process checks of compact presentations with cached headers and status;
 //!   2. HTTP `POST /api/v1/verify`: the sustainable rate (closed loop), latency at 80 % of it
 //!      (open loop), and at 2x it with the per-address limit set to the sustainable rate, where
-//!      the excess must get 429 and the accepted requests keep their latency.
+//!      the excess must get 429 and the accepted requests keep their latency;
+//!   3. during the 80 % phase, one credential is revoked on the ledger: how long after its
+//!      block the service first answers REVOKED for it (target: within the 10 s freshness bound).
 //!
 //! Run: scripts/bench-verify (cargo bench -p credledger-verifier --bench verify_load).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -14,12 +16,13 @@ mod scripted;
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use credledger_core::hash::Domain;
 use credledger_core::ids::Timestamp;
+use credledger_core::state::{CredentialStatus, ReasonCode};
 use credledger_core::testkit::World;
 use credledger_verifier::checker::{Checker, now_ms};
 use credledger_verifier::follower::follow;
@@ -102,11 +105,24 @@ fn main() {
         })
         .collect();
 
-    // Headers keep coming, one a second, so status stays fresh through the run.
+    // Headers keep coming, one a second, so status stays fresh through the run. When asked
+    // (`revoke_now`), the next block revokes the first credential and notes when it was served.
     let genesis = world.devnet.genesis.clone();
+    let revoke_now = Arc::new(AtomicBool::new(false));
+    let revoked_at: Arc<Mutex<Option<Instant>>> = Arc::default();
     let commit = {
         let script = script.clone();
+        let (revoke_now, revoked_at) = (revoke_now.clone(), revoked_at.clone());
         move |world: &mut World, creds: &[credledger_core::credential::HeldCredential]| {
+            let revoking = revoke_now.swap(false, Ordering::Relaxed);
+            if revoking {
+                world.set_status(
+                    &creds[0],
+                    CredentialStatus::Revoked {
+                        reason: ReasonCode::Disciplinary,
+                    },
+                );
+            }
             world.commit(Timestamp(now_ms().0));
             // Evidence for every credential is remade every 4th block (4 s old at most, well
             // inside the 10 s freshness bound), sparing the load generator's core.
@@ -121,6 +137,11 @@ fn main() {
             let mut s = script.lock().unwrap();
             s.headers.push(world.last.clone().unwrap());
             s.evidence.extend(fresh);
+            if revoking {
+                s.evidence
+                    .insert(creds[0].body.id, world.evidence(&creds[0]));
+                *revoked_at.lock().unwrap() = Some(Instant::now());
+            }
         }
     };
     commit(&mut world, &creds);
@@ -209,7 +230,20 @@ fn main() {
         per_core / raw_rate
     );
     let target = sustained * 0.8;
-    let r = side.block_on(open_loop(&client, &url, &texts, target, d));
+    let (r, seen_revoked) = side.block_on(async {
+        let watch = tokio::spawn(watch_revocation(
+            client.clone(),
+            url.clone(),
+            texts[0].clone(),
+            revoke_now.clone(),
+        ));
+        let r = open_loop(&client, &url, &texts, target, d).await;
+        let load_ended = Instant::now();
+        (
+            r,
+            watch.await.unwrap().map(|seen| (seen, seen <= load_ended)),
+        )
+    });
     println!(
         "HTTP verify, open loop at 80 % ({:>6.0}/s):    {:>8.0} /s answered 200  p50 {:.2} ms  p99 {:.2} ms",
         target,
@@ -217,6 +251,21 @@ fn main() {
         pct(&r.ok_lat, 0.5),
         pct(&r.ok_lat, 0.99)
     );
+    let committed = *revoked_at.lock().unwrap();
+    match (committed, seen_revoked) {
+        (Some(c), Some((seen, under_load))) => println!(
+            "  a credential revoked during this phase: REVOKED answered {:.2} s after its block was served, {} (target <= 10 s)",
+            seen.saturating_duration_since(c).as_secs_f64(),
+            if under_load {
+                "while the load ran"
+            } else {
+                "after the load ended"
+            }
+        ),
+        _ => println!(
+            "  a credential revoked during this phase: REVOKED not answered within 12 s of the revocation"
+        ),
+    }
 
     // 2x the sustainable rate from one address whose limit is a fraction of it (BENCH_LIMIT,
     // default 0.5: refusing costs CPU too, so the limit leaves room for it): the excess must be
@@ -370,6 +419,35 @@ async fn post(client: &reqwest::Client, url: &str, text: &str) -> u16 {
         }
         Err(_) => 0,
     }
+}
+
+/// A second into the phase, asks for the first credential's revocation, then asks the service
+/// about it every 50 ms; returns when REVOKED was first answered (bounded: 12 s after asking).
+async fn watch_revocation(
+    client: reqwest::Client,
+    url: String,
+    text: String,
+    revoke_now: Arc<AtomicBool>,
+) -> Option<Instant> {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    revoke_now.store(true, Ordering::Relaxed);
+    let deadline = Instant::now() + Duration::from_secs(12);
+    let revoked = serde_json::to_value(State::Revoked).ok()?;
+    while Instant::now() < deadline {
+        let answer = client
+            .post(format!("{url}/api/v1/verify"))
+            .body(text.clone())
+            .send()
+            .await;
+        if let Ok(r) = answer
+            && let Ok(v) = r.json::<serde_json::Value>().await
+            && v["outcome"] == revoked
+        {
+            return Some(Instant::now());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
 }
 
 async fn closed_loop(
