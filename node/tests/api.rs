@@ -300,3 +300,43 @@ async fn header_streams_are_bounded_and_freed_when_closed() {
         "a closed stream frees its place"
     );
 }
+
+/// Many clients at once: every submission gets its own answer, in its own order, whether it
+/// was admitted alone or in a group with others; duplicates in one group are told apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_submissions_each_get_their_own_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let Served { d, app, .. } = serve(dir.path());
+    let world = World::with_devnet(Devnet::build(&[4; 32], &DevnetParams::default()).unwrap());
+    let txs: Vec<_> = (0..200u64)
+        .map(|i| {
+            let c = world.lawyer_license(1_000 + i as u32, None);
+            publish_tx(&d, "moj", "moj-2026-01", i, &[&c])
+        })
+        .collect();
+    let mut calls = Vec::new();
+    for tx in txs.iter().chain(txs.iter().take(20)) {
+        let (app, bytes, id) = (app.clone(), encode(tx), tx.id().to_hex());
+        calls.push(tokio::spawn(async move {
+            let (code, resp) = call(&app, post("/v1/tx", bytes)).await;
+            (code, resp, id)
+        }));
+    }
+    let mut admitted = std::collections::HashSet::new();
+    let mut conflicts = 0;
+    for c in calls {
+        let (code, resp, id) = c.await.unwrap();
+        match code {
+            StatusCode::OK => {
+                assert_eq!(resp["id"], id.as_str(), "{resp}");
+                assert!(admitted.insert(id), "admitted twice: {resp}");
+            }
+            StatusCode::CONFLICT => conflicts += 1,
+            other => panic!("{other}: {resp}"),
+        }
+    }
+    // Each transaction was admitted exactly once; each second copy was a conflict.
+    assert_eq!((admitted.len(), conflicts), (200, 20));
+    let (_, status) = call(&app, get("/v1/status")).await;
+    assert_eq!(status["mempool_txs"], 200, "{status}");
+}
