@@ -31,9 +31,7 @@ pub fn run(issuer: &str, key_id: &str, ledger: &LedgerArgs, json_out: bool) -> R
     let Some(cut) = record.revoked_from else {
         bail!("key {issuer}/{key_id} is not revoked: nothing is affected");
     };
-    let tip = ledger.nodes.get("/v1/status")?.body["height"]
-        .as_u64()
-        .ok_or_else(|| anyhow!("the node did not give its height"))?;
+    let tip = highest_checked_tip(&ledger)?;
     let mut affected = Vec::new();
     for h in first_at_or_after(&ledger, cut, tip)?..=tip {
         let block = ledger.checked_block(h)?;
@@ -73,6 +71,31 @@ pub fn run(issuer: &str, key_id: &str, ledger: &LedgerArgs, json_out: bool) -> R
 /// The first height in `1..=tip` whose block time is at or after `cut` (`tip + 1` if none):
 /// block times strictly increase (spec/blocks.md §2), so a binary search over checked headers finds
 /// it in O(log tip) requests.
+/// The highest height any node reports whose header checks against genesis: a node that
+/// under-reports its height cannot hide the newest blocks, and one that over-reports cannot
+/// stop the scan.
+fn highest_checked_tip(ledger: &Ledger) -> Result<u64> {
+    let mut heights: Vec<u64> = ledger
+        .nodes
+        .get_all("/v1/status")
+        .iter()
+        .filter_map(|a| a.body["height"].as_u64())
+        .collect();
+    if heights.is_empty() {
+        // Ask once more the usual way, for an error that names every node.
+        ledger.nodes.get("/v1/status")?;
+        bail!("no node gave its height");
+    }
+    heights.sort_unstable();
+    heights.dedup();
+    for h in heights.into_iter().rev() {
+        if ledger.checked_header(h).is_ok() {
+            return Ok(h);
+        }
+    }
+    bail!("no node gave a height whose header checks against genesis")
+}
+
 fn first_at_or_after(ledger: &Ledger, cut: Timestamp, tip: u64) -> Result<u64> {
     let (mut lo, mut hi) = (1, tip + 1);
     while lo < hi {

@@ -3,9 +3,10 @@
 //! credential id and salt seed derive from the issuer's secret key and the row's claims
 //! (`Domain::BatchCredential`), and a journal in the output folder records what committed, so
 //! re-running the same batch skips what is done and can never issue a row twice. A row's
-//! holder files are written, and flushed to disk, before it is submitted; a re-run that finds
-//! them without a journal line asks the ledger, and submits that same credential again only if
-//! it is proven absent. A batch that stops half-way still writes its report.
+//! holder files are written before it is submitted, and its signed credential flushed to disk
+//! in `signed.jsonl`; a re-run that finds either without a journal line asks the ledger, and
+//! submits that same credential again only if it is proven absent. A batch that stops
+//! half-way still writes its report.
 
 mod out_folder;
 
@@ -25,7 +26,7 @@ use serde_json::{Value, json};
 
 use crate::ledger::{Issuer, Ledger};
 use crate::publish::claims_for;
-pub(crate) use out_folder::sync_filesystem_of;
+pub(crate) use out_folder::sync_dir;
 use out_folder::{OutFolder, RowResult};
 
 /// Credentials per transaction: one publish transaction is all or nothing on the ledger.
@@ -119,6 +120,7 @@ pub fn run(
     let folder = OutFolder::open(out)?;
     folder.clear_report()?;
     let (done, submitted) = folder.read_journal()?;
+    let signed = folder.read_signed()?;
     let now = Timestamp(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -179,13 +181,23 @@ pub fn run(
                         outcome: format!("error: same subject as row {first}"),
                     });
                 } else if done.contains(&id.to_string()) {
+                    // Its holder files may have been lost with the page cache; the signed
+                    // record brings them back.
+                    if !folder.has_holder(&id)
+                        && let Some(earlier) = signed.get(&id)
+                    {
+                        folder.write_holder(earlier)?;
+                    }
                     results.push(RowResult {
                         row,
                         id: Some(id),
                         outcome: "skipped: already committed".into(),
                     });
-                } else if let Some(earlier) = folder.read_holder(&id)? {
-                    // Written by an earlier run just before it submitted this row.
+                } else if let Some(earlier) = folder
+                    .read_holder(&id)?
+                    .or_else(|| signed.get(&id).cloned())
+                {
+                    // Signed by an earlier run, which may have sent it.
                     recheck.push(Ready { row, held: earlier });
                 } else {
                     ready.push(Ready { row, held });
@@ -269,6 +281,8 @@ fn publish_rows(
         let id = r.held.body.id;
         match on_ledger(ledger, issuer, &r.held)? {
             OnLedger::This => {
+                // Its holder files again, in case only the signed record survived.
+                folder.write_holder(&r.held)?;
                 folder.committed(r.row, &id, "found on the ledger")?;
                 results.push(RowResult {
                     row: r.row,
@@ -334,10 +348,9 @@ fn publish_rows(
             },
             &issuer.key,
         ));
+        // What the holders need must outlive a power loss before the transaction can commit.
+        folder.record_signed(chunk.iter().map(|r| &r.held))?;
         folder.submitted(&tx.id().to_string())?;
-        // The holder files and the journal line must outlive a power loss before the
-        // transaction can commit.
-        folder.sync()?;
         let answer = ledger.nodes.submit(&encode(&tx), 0)?;
         if answer.status == 200 {
             nonce += 1;

@@ -50,57 +50,148 @@ impl Nodes {
         })
     }
 
-    fn each<F>(&self, what: &str, f: F) -> Result<Answer>
+    /// Asks the nodes in order until one answers with a status `enough` accepts; a node that
+    /// answers otherwise is passed over, but its answer is returned if no later node does
+    /// better. Only when no node answers at all is it [`Unreachable`].
+    fn each<F>(&self, what: &str, enough: impl Fn(u16) -> bool, f: F) -> Result<Answer>
     where
         F: Fn(&str) -> reqwest::Result<reqwest::blocking::Response>,
     {
         let mut errors = Vec::new();
+        let mut fallback = None;
         for url in &self.urls {
-            match f(url) {
-                Ok(r) if r.status().is_server_error() => {
-                    errors.push(format!("{url}: HTTP {}", r.status()));
-                }
-                Ok(r) => {
-                    let status = r.status().as_u16();
-                    let mut bytes = Vec::new();
-                    // A node is not trusted: read at most one byte past the bound.
-                    if let Err(e) = r.take(MAX_ANSWER_BYTES + 1).read_to_end(&mut bytes) {
-                        errors.push(format!("{url}: reading the answer: {e}"));
-                        continue;
-                    }
-                    if bytes.len() as u64 > MAX_ANSWER_BYTES {
-                        errors.push(format!(
-                            "{url}: the answer is larger than {MAX_ANSWER_BYTES} bytes"
-                        ));
-                        continue;
-                    }
-                    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-                    return Ok(Answer { status, body });
-                }
+            match f(url).map_err(|e| e.to_string()).and_then(read_answer) {
+                Ok(a) if enough(a.status) => return Ok(a),
+                Ok(a) => fallback = Some(a),
                 Err(e) => errors.push(format!("{url}: {e}")),
             }
         }
-        Err(Unreachable {
-            what: what.to_string(),
-            errors: errors.join("; "),
-        }
-        .into())
+        fallback.ok_or_else(|| {
+            Unreachable {
+                what: what.to_string(),
+                errors: errors.join("; "),
+            }
+            .into()
+        })
     }
 
-    /// GET `path`.
+    /// GET `path` from the first node that answers.
     pub fn get(&self, path: &str) -> Result<Answer> {
-        self.each(path, |url| self.http.get(format!("{url}{path}")).send())
+        self.each(
+            path,
+            |_| true,
+            |url| self.http.get(format!("{url}{path}")).send(),
+        )
+    }
+
+    /// GET `path` from the first node that has it: a node that answers 404 (one that lags
+    /// behind, say) is passed over for the next.
+    pub fn get_found(&self, path: &str) -> Result<Answer> {
+        self.each(
+            path,
+            |status| status != 404,
+            |url| self.http.get(format!("{url}{path}")).send(),
+        )
+    }
+
+    /// GET `path` from every node; the answers of those that answered.
+    pub fn get_all(&self, path: &str) -> Vec<Answer> {
+        self.urls
+            .iter()
+            .filter_map(|url| {
+                self.http
+                    .get(format!("{url}{path}"))
+                    .send()
+                    .map_err(|e| e.to_string())
+                    .and_then(read_answer)
+                    .ok()
+            })
+            .collect()
     }
 
     /// Submits a transaction and waits up to `wait_ms` for its commit.
     pub fn submit(&self, tx: &[u8], wait_ms: u64) -> Result<Answer> {
         let path = format!("/v1/tx?wait_ms={wait_ms}");
-        self.each("POST /v1/tx", |url| {
-            self.http
-                .post(format!("{url}{path}"))
-                .header("content-type", "application/octet-stream")
-                .body(tx.to_vec())
-                .send()
-        })
+        self.each(
+            "POST /v1/tx",
+            |_| true,
+            |url| {
+                self.http
+                    .post(format!("{url}{path}"))
+                    .header("content-type", "application/octet-stream")
+                    .body(tx.to_vec())
+                    .send()
+            },
+        )
+    }
+}
+
+/// Reads a node's answer, at most [`MAX_ANSWER_BYTES`]; a server error counts as no answer.
+fn read_answer(r: reqwest::blocking::Response) -> Result<Answer, String> {
+    if r.status().is_server_error() {
+        return Err(format!("HTTP {}", r.status()));
+    }
+    let status = r.status().as_u16();
+    let mut bytes = Vec::new();
+    // A node is not trusted: read at most one byte past the bound.
+    r.take(MAX_ANSWER_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("reading the answer: {e}"))?;
+    if bytes.len() as u64 > MAX_ANSWER_BYTES {
+        return Err(format!(
+            "the answer is larger than {MAX_ANSWER_BYTES} bytes"
+        ));
+    }
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Ok(Answer { status, body })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+
+    use super::Nodes;
+
+    /// A node on loopback that answers every request with `status` and `body`, for `n` requests.
+    fn canned(status: u16, body: &'static str, n: usize) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(n) {
+                let mut stream = stream.unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|r| r > 2) {
+                    line.clear();
+                }
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        url
+    }
+
+    #[test]
+    fn a_node_without_the_item_is_passed_over_and_every_node_is_heard() {
+        let lagging = canned(404, r#"{"error":"not_found"}"#, 3);
+        let current = canned(200, r#"{"height":7}"#, 2);
+        let dead = {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            format!("http://{}", l.local_addr().unwrap())
+        };
+        let nodes = Nodes::new(&[dead.clone(), lagging, current]).unwrap();
+        assert_eq!(nodes.get("/v1/headers/7").unwrap().status, 404);
+        let found = nodes.get_found("/v1/headers/7").unwrap();
+        assert_eq!(
+            (found.status, found.body["height"].as_u64()),
+            (200, Some(7))
+        );
+        let all = nodes.get_all("/v1/status");
+        assert_eq!(all.iter().map(|a| a.status).collect::<Vec<_>>(), [404, 200]);
+        assert!(Nodes::new(&[dead]).unwrap().get("/v1/status").is_err());
     }
 }

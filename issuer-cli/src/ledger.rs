@@ -351,7 +351,7 @@ impl Ledger {
     /// The committed header at `h`, checked against genesis (its commit by the validator set
     /// of its height, learning set changes as needed).
     pub fn checked_header(&self, h: u64) -> Result<Header> {
-        let answer = self.nodes.get(&format!("/v1/headers/{h}"))?;
+        let answer = self.nodes.get_found(&format!("/v1/headers/{h}"))?;
         if answer.status != 200 {
             bail!("the node answered {} for header {h}", answer.status);
         }
@@ -371,7 +371,7 @@ impl Ledger {
     /// [`Ledger::checked_header`], and its transactions against the header's root.
     pub fn checked_block(&self, h: u64) -> Result<Block> {
         let header = self.checked_header(h)?;
-        let answer = self.nodes.get(&format!("/v1/blocks/{h}"))?;
+        let answer = self.nodes.get_found(&format!("/v1/blocks/{h}"))?;
         if answer.status != 200 {
             bail!("the node answered {} for block {h}", answer.status);
         }

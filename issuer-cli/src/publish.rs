@@ -316,8 +316,6 @@ pub fn run(a: &PublishArgs) -> Result<()> {
     let text = presentation.to_qr_text();
     let code = qr::code(&text)?;
     let written = write_outputs(&a.out, &held, &text, &code)?;
-    // The holder's files must outlive a power loss before the credential can be published.
-    crate::batch::sync_filesystem_of(&a.out)?;
     let submitted = ledger.submit(
         &issuer,
         IssuerAction::Publish {
@@ -420,10 +418,18 @@ fn write_outputs(
         (base.with_extension("png"), qr::png(code)?),
         (base.with_extension("svg"), qr::svg(code).into_bytes()),
     ];
+    // Flushed to disk, folder entries included, before the credential is sent: the holder's
+    // files must outlive a power loss once it may be published.
     let mut names = Vec::new();
     for (path, bytes) in files {
-        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::File::create(&path)
+            .and_then(|mut f| {
+                std::io::Write::write_all(&mut f, &bytes)?;
+                f.sync_data()
+            })
+            .with_context(|| format!("cannot write {}", path.display()))?;
         names.push(path.display().to_string());
     }
+    crate::batch::sync_dir(dir)?;
     Ok(names)
 }

@@ -1,8 +1,9 @@
-//! The batch's output folder: the holders' files, the journal and the report. What must
-//! survive a crash or a power loss before a transaction is sent is written here, and
-//! [`OutFolder::sync`] makes it durable.
+//! The batch's output folder: the holders' files, the journal, the report, and `signed.jsonl`,
+//! every credential signed for the batch, flushed to disk before its transaction is sent. That
+//! one file is what must survive a power loss (one fsync per transaction, touching nothing
+//! else on the disk); the holder files can be written again from it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -27,6 +28,7 @@ pub struct RowResult {
 pub struct OutFolder {
     dir: PathBuf,
     journal: PathBuf,
+    signed: PathBuf,
 }
 
 impl OutFolder {
@@ -36,6 +38,7 @@ impl OutFolder {
         Ok(OutFolder {
             dir: dir.to_path_buf(),
             journal: dir.join("journal.jsonl"),
+            signed: dir.join("signed.jsonl"),
         })
     }
 
@@ -121,6 +124,14 @@ impl OutFolder {
         Ok(Some(held))
     }
 
+    /// Whether a row's holder file is there.
+    pub fn has_holder(&self, id: &CredentialId) -> bool {
+        self.dir
+            .join(id.to_string())
+            .with_extension("credential.json")
+            .exists()
+    }
+
     /// Removes a row's holder files (its credential can never be published).
     pub fn remove_holder(&self, id: &CredentialId) {
         let base = self.dir.join(id.to_string());
@@ -128,12 +139,38 @@ impl OutFolder {
         let _ = std::fs::remove_file(base.with_extension("qr.txt"));
     }
 
-    /// Makes everything written so far durable. Renamed files and journal lines can otherwise
-    /// sit in the page cache for seconds, and a power loss after a transaction committed would
-    /// take its holders' files with it. One `syncfs` per transaction of 250 rows costs far
-    /// less than an fsync per file.
-    pub fn sync(&self) -> Result<()> {
-        sync_filesystem_of(&self.dir)
+    /// Appends credentials about to be sent to `signed.jsonl` and flushes it (and the folder
+    /// entry) to disk. Holder files can sit in the page cache for seconds, and a power loss
+    /// after their transaction committed would take them with it; this record brings them
+    /// back ([`OutFolder::read_signed`]).
+    pub fn record_signed<'a>(&self, held: impl Iterator<Item = &'a HeldCredential>) -> Result<()> {
+        let err = || format!("cannot write {}", self.signed.display());
+        let mut lines = Vec::new();
+        for h in held {
+            serde_json::to_writer(&mut lines, h)?;
+            lines.push(b'\n');
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.signed)
+            .with_context(err)?;
+        f.write_all(&lines).with_context(err)?;
+        f.sync_data().with_context(err)?;
+        sync_dir(&self.dir)
+    }
+
+    /// Every credential an earlier run recorded as signed, by id; a last line cut short by a
+    /// crash is left out (its transaction was never sent).
+    pub fn read_signed(&self) -> Result<HashMap<CredentialId, HeldCredential>> {
+        let Ok(text) = std::fs::read_to_string(&self.signed) else {
+            return Ok(HashMap::new());
+        };
+        Ok(text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<HeldCredential>(l).ok())
+            .map(|h| (h.body.id, h))
+            .collect())
     }
 
     /// Removes a report an earlier run left, so that no stale one is read as this run's.
@@ -171,10 +208,11 @@ impl OutFolder {
     }
 }
 
-/// Flushes the filesystem that holds `dir` (Linux `syncfs`).
-pub fn sync_filesystem_of(dir: &Path) -> Result<()> {
-    let f = File::open(dir).with_context(|| format!("cannot open {}", dir.display()))?;
-    rustix::fs::syncfs(&f).with_context(|| format!("cannot sync {} to disk", dir.display()))
+/// Flushes a folder's entries to disk, so files created in it survive a power loss.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("cannot flush {} to disk", dir.display()))
 }
 
 fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -203,7 +241,26 @@ mod tests {
         assert_eq!(submitted, vec!["ab12".to_string()]);
         assert!(done.contains(&id.to_string()));
         assert_eq!(done.len(), 1);
-        folder.sync().unwrap();
+    }
+
+    #[test]
+    fn signed_credentials_are_read_back_by_id_and_a_cut_line_is_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = OutFolder::open(dir.path()).unwrap();
+        assert!(folder.read_signed().unwrap().is_empty());
+        let world = credledger_core::testkit::World::new(3, 4);
+        let (a, b) = (world.lawyer_license(1, None), world.lawyer_license(2, None));
+        folder.record_signed([&a].into_iter()).unwrap();
+        folder.record_signed([&b].into_iter()).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.path().join("signed.jsonl"))
+            .unwrap();
+        write!(f, "{{\"body\": {{\"cut").unwrap();
+        let signed = folder.read_signed().unwrap();
+        assert_eq!(signed.len(), 2);
+        assert_eq!(signed[&a.body.id].signature, a.signature);
+        assert_eq!(signed[&b.body.id].body, b.body);
     }
 
     #[test]
