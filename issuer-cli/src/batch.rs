@@ -120,7 +120,7 @@ pub fn run(
     let folder = OutFolder::open(out)?;
     folder.clear_report()?;
     let (done, submitted) = folder.read_journal()?;
-    let signed = folder.read_signed()?;
+    let signed = folder.read_signed_without_files()?;
     let now = Timestamp(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -183,9 +183,7 @@ pub fn run(
                 } else if done.contains(&id.to_string()) {
                     // Its holder files may have been lost with the page cache; the signed
                     // record brings them back.
-                    if !folder.has_holder(&id)
-                        && let Some(earlier) = signed.get(&id)
-                    {
+                    if let Some(earlier) = signed.get(&id) {
                         folder.write_holder(earlier)?;
                     }
                     results.push(RowResult {

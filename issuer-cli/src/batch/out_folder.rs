@@ -160,17 +160,23 @@ impl OutFolder {
         sync_dir(&self.dir)
     }
 
-    /// Every credential an earlier run recorded as signed, by id; a last line cut short by a
-    /// crash is left out (its transaction was never sent).
-    pub fn read_signed(&self) -> Result<HashMap<CredentialId, HeldCredential>> {
-        let Ok(text) = std::fs::read_to_string(&self.signed) else {
+    /// The credentials an earlier run recorded as signed whose holder files are missing, by
+    /// id (usually none: only those are kept, so a batch of a million rows is not held in
+    /// memory). A last line cut short by a crash is left out: its transaction was never sent.
+    pub fn read_signed_without_files(&self) -> Result<HashMap<CredentialId, HeldCredential>> {
+        let Ok(f) = File::open(&self.signed) else {
             return Ok(HashMap::new());
         };
-        Ok(text
-            .lines()
-            .filter_map(|l| serde_json::from_str::<HeldCredential>(l).ok())
-            .map(|h| (h.body.id, h))
-            .collect())
+        let mut lost = HashMap::new();
+        for line in std::io::BufRead::lines(std::io::BufReader::new(f)) {
+            let line = line.with_context(|| format!("cannot read {}", self.signed.display()))?;
+            if let Ok(h) = serde_json::from_str::<HeldCredential>(&line)
+                && !self.has_holder(&h.body.id)
+            {
+                lost.insert(h.body.id, h);
+            }
+        }
+        Ok(lost)
     }
 
     /// Removes a report an earlier run left, so that no stale one is read as this run's.
@@ -247,7 +253,7 @@ mod tests {
     fn signed_credentials_are_read_back_by_id_and_a_cut_line_is_left_out() {
         let dir = tempfile::tempdir().unwrap();
         let folder = OutFolder::open(dir.path()).unwrap();
-        assert!(folder.read_signed().unwrap().is_empty());
+        assert!(folder.read_signed_without_files().unwrap().is_empty());
         let world = credledger_core::testkit::World::new(3, 4);
         let (a, b) = (world.lawyer_license(1, None), world.lawyer_license(2, None));
         folder.record_signed([&a].into_iter()).unwrap();
@@ -257,10 +263,14 @@ mod tests {
             .open(dir.path().join("signed.jsonl"))
             .unwrap();
         write!(f, "{{\"body\": {{\"cut").unwrap();
-        let signed = folder.read_signed().unwrap();
+        let signed = folder.read_signed_without_files().unwrap();
         assert_eq!(signed.len(), 2);
         assert_eq!(signed[&a.body.id].signature, a.signature);
         assert_eq!(signed[&b.body.id].body, b.body);
+        // Once a credential's holder files are there, it is not kept.
+        folder.write_holder(&a).unwrap();
+        let signed = folder.read_signed_without_files().unwrap();
+        assert_eq!(signed.keys().collect::<Vec<_>>(), [&b.body.id]);
     }
 
     #[test]
