@@ -3,6 +3,7 @@
 
 mod browser;
 mod genesis_cli;
+mod issuer_batch;
 mod issuer_governance;
 mod issuer_keys;
 mod issuer_publish;
