@@ -269,9 +269,10 @@ fn publish_rows(
     progress: bool,
     results: &mut Vec<RowResult>,
 ) -> Result<()> {
-    // A row an earlier run submitted (its holder file is there) but did not journal may have
-    // been committed: the ledger decides, with a proof checked against genesis. If it was not,
-    // the very credential of that file is submitted again, so the holder's copy stays right.
+    // A row an earlier run signed (its holder file or its line in `signed.jsonl` is there) but
+    // did not journal may have been committed: the ledger decides, with a proof checked
+    // against genesis. If it was not, that very credential is submitted again, so the holder's
+    // copy stays right.
     if !recheck.is_empty() {
         settle(ledger, submitted)?;
     }
