@@ -1,7 +1,6 @@
 //! The batch's output folder: the holders' files, the journal, the report, and `signed.jsonl`,
 //! every credential signed for the batch, flushed to disk before its transaction is sent. That
-//! one file is what must survive a power loss (one fsync per transaction, touching nothing
-//! else on the disk); the holder files can be written again from it.
+//! one file is what must survive a power loss; the holder files can be written again from it.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
