@@ -8,6 +8,23 @@ use credledger_tests::net::Net;
 use credledger_tests::{import_key, run};
 use serde_json::Value;
 
+/// Starts a batch in the background (to be killed, or to see its node go away).
+fn spawn_batch(args: &[String]) -> std::process::Child {
+    std::process::Command::new(credledger_tests::bin_dir().join("credledger-issuer"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Transactions a batch in `out` has journalled as sent.
+fn submissions(out: &std::path::Path) -> usize {
+    std::fs::read_to_string(out.join("journal.jsonl"))
+        .map(|j| j.matches("\"submitted\"").count())
+        .unwrap_or(0)
+}
+
 #[test]
 fn a_batch_of_1000_rows_reports_its_3_bad_rows_and_reruns_idempotently() {
     let mut net = Net::start(4, 0);
@@ -158,19 +175,10 @@ fn a_batch_of_1000_rows_reports_its_3_bad_rows_and_reruns_idempotently() {
     let csv2 = d.join("more.csv");
     std::fs::write(&csv2, csv).unwrap();
     let batch2 = d.join("batch2");
-    let mut child =
-        std::process::Command::new(credledger_tests::bin_dir().join("credledger-issuer"))
-            .args(args(&csv2, &batch2))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-    let submissions = || {
-        std::fs::read_to_string(batch2.join("journal.jsonl"))
-            .map(|j| j.matches("\"submitted\"").count())
-            .unwrap_or(0)
-    };
-    assert!(net.wait(std::time::Duration::from_secs(60), || submissions() >= 2));
+    let mut child = spawn_batch(&args(&csv2, &batch2));
+    assert!(net.wait(std::time::Duration::from_secs(60), || {
+        submissions(&batch2) >= 2
+    }));
     child.kill().unwrap();
     child.wait().unwrap();
     let out = publish_to(&csv2, &batch2);
@@ -217,18 +225,10 @@ fn a_batch_of_1000_rows_reports_its_3_bad_rows_and_reruns_idempotently() {
     let batch3 = d.join("batch3");
     std::fs::create_dir_all(&batch3).unwrap();
     std::fs::write(batch3.join("report.csv"), "an old report\n").unwrap();
-    let child = std::process::Command::new(credledger_tests::bin_dir().join("credledger-issuer"))
-        .args(args(&csv3, &batch3))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let submitted3 = || {
-        std::fs::read_to_string(batch3.join("journal.jsonl"))
-            .map(|j| j.contains("\"submitted\""))
-            .unwrap_or(false)
-    };
-    assert!(net.wait(std::time::Duration::from_secs(60), submitted3));
+    let child = spawn_batch(&args(&csv3, &batch3));
+    assert!(net.wait(std::time::Duration::from_secs(60), || {
+        submissions(&batch3) >= 1
+    }));
     net.kill(0);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
