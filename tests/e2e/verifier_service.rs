@@ -48,6 +48,31 @@ fn a_scan_is_valid_then_revoked_within_the_freshness_bound_then_cannot_check() {
     assert_eq!(r["outcome"], "NOT_GENUINE", "{r}");
     assert_eq!(r["rejection"]["rejection"], "not_on_ledger", "{r}");
 
+    // A desk checking a list sends it in one batch: one report per presentation, in order,
+    // each the same as a single scan's.
+    let never_text = World::compact(&never, None).to_qr_text();
+    let (code, b) = v.verify_batch(&serde_json::json!({
+        "presentations": [&never_text, &link, "CL1:NOT-A-PRESENTATION", &link]
+    }));
+    assert_eq!(code, 200, "{b}");
+    let outcomes: Vec<&str> = b["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["NOT_GENUINE", "VALID", "NOT_GENUINE", "VALID"],
+        "{b}"
+    );
+    assert_eq!(b["results"][0]["rejection"]["rejection"], "not_on_ledger");
+    assert_eq!(b["results"][2]["failed_check"], "decoding");
+    assert_eq!(
+        b["results"][1]["credential"]["claims"][1]["value"],
+        "(113)台檢證字第00007號"
+    );
+
     moj.suspend(&s);
     let (_, st) = qr_png(&s, None, net.dir.path());
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -154,4 +179,24 @@ fn a_flood_from_one_address_gets_429_and_bad_input_is_named() {
             .unwrap()
             .contains("credledger_verifier_rate_limited_total")
     );
+
+    // A batch costs as many checks as it holds (burst 5 here). The allowance refills first.
+    std::thread::sleep(Duration::from_millis(1200));
+    let texts =
+        |n: usize| serde_json::json!({ "presentations": vec!["CL1:NOT-A-PRESENTATION"; n] });
+    let (code, e) = v.verify_batch(&serde_json::json!({ "presentation": "CL1:X" }));
+    assert_eq!(code, 400, "{e}");
+    assert!(
+        e["error"].as_str().unwrap().contains("presentations"),
+        "{e}"
+    );
+    let (code, e) = v.verify_batch(&texts(6));
+    assert_eq!(code, 413, "more than the burst is never allowed: {e}");
+    assert!(e.as_str().unwrap().contains("batch of 6"), "{e}");
+    let (code, b) = v.verify_batch(&texts(3));
+    assert_eq!(code, 200, "{b}");
+    assert_eq!(b["results"].as_array().unwrap().len(), 3);
+    // Two requests and three checks have used the burst of 5.
+    let (code, e) = v.verify_batch(&texts(2));
+    assert_eq!(code, 429, "{e}");
 }

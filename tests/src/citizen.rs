@@ -190,6 +190,22 @@ impl Verifier {
         let status = r.status().as_u16();
         (status, r.json().unwrap_or(Value::Null))
     }
+
+    /// `POST /api/v1/verify-batch` of `body` (JSON); returns the status and the JSON answer,
+    /// or the text of a refusal that is not JSON.
+    pub fn verify_batch(&self, body: &Value) -> (u16, Value) {
+        let r = reqwest::blocking::Client::new()
+            .post(format!("{}/api/v1/verify-batch", self.url))
+            .json(body)
+            .send()
+            .unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
 }
 
 impl Drop for Verifier {

@@ -229,6 +229,30 @@ fn main() {
         used.other,
         per_core / raw_rate
     );
+    // The same checks sent in batches (`POST /api/v1/verify-batch`): the HTTP round trip, the
+    // kernel's loopback work and the request parsing are shared by a batch's presentations.
+    let batch: usize = std::env::var("BENCH_BATCH")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(50);
+    let before = cpu_seconds();
+    let (batched, batch_lat) =
+        side.block_on(closed_loop_batches(&client, &url, &texts, batch, 4, d));
+    let used = cpu_seconds().since(&before);
+    let per_core = batched * d.as_secs_f64() / used.server.max(1e-9);
+    println!(
+        "HTTP verify-batch of {batch}, closed loop (4 in flight): {batched:>8.0} presentations/s  ({:.2}x raw)  \
+         batch p50 {:.2} ms  p99 {:.2} ms\n  \
+         CPU: server thread {:.2} s ({:.0} % busy), load generator {:.2} s\n  \
+         per server core-second: {per_core:>8.0} /s  ({:.2}x raw)",
+        batched / raw_rate,
+        pct(&batch_lat, 0.5),
+        pct(&batch_lat, 0.99),
+        used.server,
+        100.0 * used.server / d.as_secs_f64(),
+        used.loadgen,
+        per_core / raw_rate
+    );
     let target = sustained * 0.8;
     let (r, seen_revoked) = side.block_on(async {
         let watch = tokio::spawn(watch_revocation(
@@ -479,6 +503,62 @@ async fn closed_loop(
         all.extend(t.await.unwrap());
     }
     let rate = all.len() as f64 / start.elapsed().as_secs_f64();
+    all.sort();
+    (rate, all)
+}
+
+/// Like [`closed_loop`], with `size` presentations in each request; returns presentations
+/// answered VALID per second and each batch's latency.
+async fn closed_loop_batches(
+    client: &reqwest::Client,
+    url: &str,
+    texts: &[String],
+    size: usize,
+    workers: usize,
+    d: Duration,
+) -> (f64, Vec<Duration>) {
+    let valid = serde_json::to_value(State::Valid).unwrap();
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..workers {
+        let (client, url, texts, valid) = (
+            client.clone(),
+            url.to_string(),
+            texts.to_vec(),
+            valid.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let (mut lat, mut checked) = (Vec::new(), 0usize);
+            let mut i = w * size;
+            while start.elapsed() < d {
+                let body = serde_json::json!({
+                    "presentations": (i..i + size).map(|k| &texts[k % texts.len()]).collect::<Vec<_>>()
+                });
+                let t = Instant::now();
+                let answer = client
+                    .post(format!("{url}/api/v1/verify-batch"))
+                    .json(&body)
+                    .send()
+                    .await;
+                if let Ok(r) = answer
+                    && let Ok(v) = r.json::<serde_json::Value>().await
+                {
+                    let results = v["results"].as_array().cloned().unwrap_or_default();
+                    checked += results.iter().filter(|r| r["outcome"] == valid).count();
+                    lat.push(t.elapsed());
+                }
+                i += workers * size;
+            }
+            (lat, checked)
+        }));
+    }
+    let (mut all, mut checked) = (Vec::new(), 0);
+    for t in tasks {
+        let (lat, n) = t.await.unwrap();
+        all.extend(lat);
+        checked += n;
+    }
+    let rate = checked as f64 / start.elapsed().as_secs_f64();
     all.sort();
     (rate, all)
 }

@@ -47,6 +47,8 @@ pub struct Guard {
     clock: DefaultClock,
     in_flight: Arc<Semaphore>,
     metrics: Arc<Metrics>,
+    /// The most checks one address may ask for at once.
+    burst: u32,
 }
 
 impl Guard {
@@ -58,7 +60,46 @@ impl Guard {
             clock: DefaultClock::default(),
             in_flight: Arc::new(Semaphore::new(limits.max_in_flight)),
             metrics,
+            burst: limits.per_ip_burst.get(),
         }
+    }
+
+    /// Charges `ip` for a batch of `total` checks, of which the guard already charged one for
+    /// the request itself: a batch costs what as many single requests cost (spec/verifier.md
+    /// §4.1). The answer when the address's allowance does not hold them: 413 when no wait ever
+    /// would (more than the burst), else 429.
+    #[allow(clippy::result_large_err)]
+    pub fn charge_batch(&self, ip: IpAddr, total: u32) -> Result<(), Response> {
+        if total > self.burst {
+            return Err((
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "a batch of {total} presentations is more than the {} one address may send \
+                     at once; send smaller batches\n",
+                    self.burst
+                ),
+            )
+                .into_response());
+        }
+        let Some(more) = NonZeroU32::new(total.saturating_sub(1)) else {
+            return Ok(());
+        };
+        match self.limiter.check_key_n(&ip, more) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => Err(self.too_many(not_until.wait_time_from(self.clock.now()))),
+            // Cannot happen below the burst, checked above; refused all the same.
+            Err(_) => Err(self.too_many(std::time::Duration::from_secs(1))),
+        }
+    }
+
+    fn too_many(&self, wait: std::time::Duration) -> Response {
+        self.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, wait.as_secs().max(1).to_string())],
+            "too many requests from your address; wait a moment and try again\n",
+        )
+            .into_response()
     }
 
     /// Forgets addresses whose allowance is full again, bounding the limiter's memory; run
@@ -77,14 +118,7 @@ pub async fn guard(
     next: Next,
 ) -> Response {
     let mut resp = if let Err(not_until) = g.limiter.check_key(&peer.ip()) {
-        g.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
-        let wait = not_until.wait_time_from(g.clock.now()).as_secs().max(1);
-        (
-            StatusCode::TOO_MANY_REQUESTS,
-            [(header::RETRY_AFTER, wait.to_string())],
-            "too many requests from your address; wait a moment and try again\n",
-        )
-            .into_response()
+        g.too_many(not_until.wait_time_from(g.clock.now()))
     } else {
         match g.in_flight.clone().try_acquire_owned() {
             Ok(permit) => {
@@ -129,3 +163,32 @@ const SECURITY_HEADERS: [(&str, &str); 6] = [
     ),
     ("cache-control", "no-store"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_costs_as_many_checks_as_it_holds() {
+        let limits = Limits {
+            per_ip_per_second: NonZeroU32::MIN,
+            per_ip_burst: NonZeroU32::new(5).unwrap(),
+            max_in_flight: 8,
+        };
+        let g = Guard::new(limits, Arc::default());
+        let ip: IpAddr = [127, 0, 0, 9].into();
+        // Larger than the burst: never allowed, whatever the allowance left.
+        let r = g.charge_batch(ip, 6).unwrap_err();
+        assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        // A batch of 4 draws 3 on top of the request's own 1 (not drawn in this test): 2 remain.
+        assert!(g.charge_batch(ip, 4).is_ok());
+        assert!(g.charge_batch(ip, 3).is_ok());
+        let r = g.charge_batch(ip, 2).unwrap_err();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(r.headers().contains_key(header::RETRY_AFTER));
+        // A batch of one was charged by the guard alone.
+        assert!(g.charge_batch(ip, 1).is_ok());
+        // Another address has its own allowance.
+        assert!(g.charge_batch([127, 0, 0, 10].into(), 5).is_ok());
+    }
+}

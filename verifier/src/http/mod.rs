@@ -2,11 +2,13 @@
 //! citizens' pages, `/health` and `/metrics`, all behind one guard.
 
 mod audit;
+mod batch;
 mod guard;
 mod i18n;
 mod metrics;
 pub mod page;
 
+pub use batch::{MAX_BATCH, MAX_BATCH_BODY};
 pub use guard::{Guard, Limits};
 pub use metrics::Metrics;
 pub use page::taiwan_time;
@@ -21,7 +23,7 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router, middleware};
+use axum::{Extension, Json, Router, middleware};
 use credledger_core::presentation::MAX_PRESENTATION_TEXT;
 use serde_json::json;
 use tower_http::timeout::TimeoutLayer;
@@ -56,6 +58,10 @@ pub fn router(app: Shared, guard: Arc<Guard>) -> Router {
             post(verify).layer(DefaultBodyLimit::max(MAX_TEXT_BODY)),
         )
         .route(
+            "/api/v1/verify-batch",
+            post(batch::verify_batch).layer(DefaultBodyLimit::max(MAX_BATCH_BODY)),
+        )
+        .route(
             "/api/v1/verify-image",
             post(verify_image).layer(DefaultBodyLimit::max(MAX_IMAGE_BYTES)),
         )
@@ -77,6 +83,8 @@ pub fn router(app: Shared, guard: Arc<Guard>) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(10),
         ))
+        // The batch handler charges its extra presentations to the guard's limit.
+        .layer(Extension(guard.clone()))
         .layer(middleware::from_fn_with_state(guard, guard::guard))
         .with_state(app)
 }
