@@ -204,7 +204,7 @@ pub fn status(a: &StatusArgs) -> Result<()> {
 }
 
 /// A reason as an operator types it (`issued-in-error`), the spelling `--reason` takes.
-fn reason_name(r: ReasonCode) -> String {
+pub(crate) fn reason_name(r: ReasonCode) -> String {
     match serde_json::to_value(r) {
         Ok(serde_json::Value::String(s)) => s,
         _ => format!("{r:?}"),

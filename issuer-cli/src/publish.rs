@@ -11,9 +11,9 @@ use credledger_core::credential::{
     CREDENTIAL_VERSION, Claim, CredentialBody, HeldCredential, check_claims,
 };
 use credledger_core::hash::Digest;
-use credledger_core::ids::{CredentialId, KindId, Timestamp};
+use credledger_core::ids::{CredentialId, IssuerId, KindId, Timestamp};
 use credledger_core::presentation::{CompactPresentation, Presentation};
-use credledger_core::state::{StateKey, StateValue};
+use credledger_core::state::{CredentialStatus, ReasonCode, StateKey, StateValue};
 use credledger_core::tx::{IssuerAction, SignedBody};
 use serde_json::{Value, json};
 
@@ -148,6 +148,48 @@ fn subject_claims(a: &PublishArgs, schema: &credledger_core::state::KindDef) -> 
     claims_for(schema, &subject)
 }
 
+/// Refuses, before anything is published, a reissue whose superseding revocation the ledger
+/// would refuse: otherwise the new credential would stand while the command failed, and running
+/// it again would publish a second replacement next to the first. Returns whether the old
+/// credential is to be revoked after the new one is published: not when a key compromise
+/// already revoked it, the one revocation a reissue follows (spec/credentials.md §5.1).
+fn check_supersedable(
+    ledger: &crate::ledger::Ledger,
+    old: &HeldCredential,
+    issuer: &IssuerId,
+) -> Result<bool> {
+    let id = old.body.id;
+    if &old.body.issuer != issuer {
+        bail!(
+            "credential {id} was issued by {}, not by {issuer}; only its issuer may reissue it",
+            old.body.issuer
+        );
+    }
+    match ledger.credential_record(issuer, &id)? {
+        None => bail!(
+            "credential {id} is not on the ledger, so there is nothing to supersede; publish \
+             it with --subject instead"
+        ),
+        Some(r) => match r.status {
+            CredentialStatus::Active | CredentialStatus::Suspended { .. } => Ok(true),
+            CredentialStatus::Revoked {
+                reason: ReasonCode::KeyCompromise,
+            } => Ok(false),
+            CredentialStatus::Revoked { reason } => bail!(
+                "credential {id} is already revoked ({}, at {}); {}",
+                crate::lifecycle::reason_name(reason),
+                r.changed_at.taiwan_time(),
+                if reason == ReasonCode::Superseded {
+                    "its replacement was published then"
+                } else {
+                    "a revoked credential is not reissued; publish a new one with --subject if \
+                     the holder is entitled to it"
+                }
+            ),
+        },
+    }
+}
+
 /// Runs `publish`.
 pub fn run(a: &PublishArgs) -> Result<()> {
     let ledger = a.ledger.open()?;
@@ -241,6 +283,10 @@ pub fn run(a: &PublishArgs) -> Result<()> {
             issuer.key_id
         );
     }
+    let revoke_old = match &old {
+        Some(o) => check_supersedable(&ledger, o, &issuer.id)?,
+        None => false,
+    };
 
     if let Some(csv) = &a.csv {
         let show_bar = !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -352,13 +398,14 @@ pub fn run(a: &PublishArgs) -> Result<()> {
 
     let superseded = match &old {
         None => None,
+        Some(o) if !revoke_old => Some(o.body.id.to_string()),
         Some(o) => {
             ledger
                 .submit(
                     &issuer,
                     IssuerAction::Revoke {
                         id: o.body.id,
-                        reason: credledger_core::state::ReasonCode::Superseded,
+                        reason: ReasonCode::Superseded,
                     },
                 )
                 .with_context(|| {

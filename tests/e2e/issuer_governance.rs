@@ -257,25 +257,28 @@ fn a_new_issuer_key_needs_the_council_threshold_then_publishes() {
         "issued/{}.credential.json",
         old_id.as_str().unwrap()
     ));
-    let out = run(
-        "credledger-issuer",
-        &[
-            "publish",
-            "--reissue",
-            old_file.to_str().unwrap(),
-            "--key",
-            new_key.to_str().unwrap(),
-            "--passphrase-file",
-            p,
-            "--genesis",
-            g,
-            "--node",
-            &node,
-            "--out",
-            d.join("reissued").to_str().unwrap(),
-            "--json",
-        ],
-    );
+    let reissue = |out: &std::path::Path| {
+        run(
+            "credledger-issuer",
+            &[
+                "publish",
+                "--reissue",
+                old_file.to_str().unwrap(),
+                "--key",
+                new_key.to_str().unwrap(),
+                "--passphrase-file",
+                p,
+                "--genesis",
+                g,
+                "--node",
+                &node,
+                "--out",
+                out.to_str().unwrap(),
+                "--json",
+            ],
+        )
+    };
+    let out = reissue(&d.join("reissued"));
     assert_eq!(out.code, 0, "{}", out.stderr);
     let v: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["replaces"], old_id);
@@ -300,5 +303,20 @@ fn a_new_issuer_key_needs_the_council_threshold_then_publishes() {
         (st["status"].as_str(), st["reason"].as_str()),
         (Some("revoked"), Some("superseded")),
         "{st}"
+    );
+
+    // Reissuing it again would put a second replacement in force: the CLI stops before
+    // publishing anything (spec/credentials.md §5.1).
+    let again = d.join("reissued-again");
+    let out = reissue(&again);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("is already revoked (superseded"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        std::fs::read_dir(&again).map_or(true, |mut d| d.next().is_none()),
+        "nothing was written"
     );
 }
