@@ -26,8 +26,9 @@ use serde_json::{Value, json};
 
 use crate::ledger::{Issuer, Ledger};
 use crate::publish::claims_for;
+pub(crate) use out_folder::OutFolder;
+use out_folder::RowResult;
 pub(crate) use out_folder::sync_dir;
-use out_folder::{OutFolder, RowResult};
 
 /// Credentials per transaction: one publish transaction is all or nothing on the ledger.
 const PER_TX: usize = 250;
@@ -105,7 +106,7 @@ fn settle(ledger: &Ledger, submitted: &[String]) -> Result<()> {
 }
 
 /// Publishes every good row of `csv_path`; writes the holders' files, `journal.jsonl` and
-/// `report.csv` under `out`. Returns the summary.
+/// `report.csv` in `folder`. Returns the summary.
 #[allow(clippy::too_many_arguments)]
 pub fn run(
     ledger: &Ledger,
@@ -113,13 +114,12 @@ pub fn run(
     kind: &KindId,
     schema: &KindDef,
     csv_path: &Path,
-    out: &Path,
+    folder: OutFolder,
     valid_until: Option<Timestamp>,
     progress: bool,
 ) -> Result<Value> {
     // End to end: from reading the CSV to the last commit.
     let start = Instant::now();
-    let folder = OutFolder::open(out)?;
     folder.clear_report()?;
     let (done, submitted) = folder.read_journal()?;
     let signed = folder.read_signed_without_files()?;
@@ -337,9 +337,7 @@ fn publish_rows(
                     .flatten()
                     .map(|r| &r.held)
             };
-            for held in group() {
-                folder.write_holder(held)?;
-            }
+            folder.write_holders(group())?;
             folder.record_signed(group())?;
         }
         let chunk = std::mem::take(&mut chunks[i]);

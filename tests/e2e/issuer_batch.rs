@@ -163,6 +163,38 @@ fn a_batch_of_1000_rows_reports_its_3_bad_rows_and_reruns_idempotently() {
     std::fs::remove_dir_all(&batch).unwrap();
     std::fs::rename(&kept, &batch).unwrap();
 
+    // Asked for images, each row also gets its QR code as a PNG and an SVG, as a single
+    // publication does; each PNG reads back as its row's QR text.
+    let mut csv = String::from("name,license_no,bar,admitted\n");
+    for i in 0..20 {
+        csv.push_str(&format!(
+            "李文雄,(112)台檢證字第{i:05}號,新竹律師公會,2023-05-01\n"
+        ));
+    }
+    let csv_images = d.join("images.csv");
+    std::fs::write(&csv_images, csv).unwrap();
+    let with_images = d.join("batch-images");
+    let mut a = args(&csv_images, &with_images);
+    a.push("--images".into());
+    let out = run(
+        "credledger-issuer",
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report = std::fs::read_to_string(with_images.join("report.csv")).unwrap();
+    let ids: Vec<&str> = report
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
+    assert_eq!(ids.len(), 20, "{report}");
+    for id in ids {
+        let text = std::fs::read_to_string(with_images.join(format!("{id}.qr.txt"))).unwrap();
+        let png = with_images.join(format!("{id}.png"));
+        assert_eq!(crate::issuer_publish::decode_png(&png), text.trim_end());
+        assert!(with_images.join(format!("{id}.svg")).exists());
+    }
+
     // A batch killed mid-way (kill -9 once its journal shows a second submission, so the
     // first chunk of 250 reached the ledger unjournaled) and run again: every row ends on the
     // ledger exactly once, and every holder file is the credential the ledger holds.

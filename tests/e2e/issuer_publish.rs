@@ -9,7 +9,8 @@ use credledger_tests::net::Net;
 use credledger_tests::{import_key, run};
 use serde_json::{Value, json};
 
-fn decode_png(path: &std::path::Path) -> String {
+/// The text of the one QR code in a PNG file.
+pub(crate) fn decode_png(path: &std::path::Path) -> String {
     let img = image::open(path).unwrap().to_luma8();
     let (w, h) = img.dimensions();
     let mut prepared =

@@ -28,6 +28,8 @@ pub struct OutFolder {
     dir: PathBuf,
     journal: PathBuf,
     signed: PathBuf,
+    /// Whether each row also gets its QR code as `<id>.png` and `<id>.svg`.
+    images: bool,
 }
 
 impl OutFolder {
@@ -38,7 +40,14 @@ impl OutFolder {
             dir: dir.to_path_buf(),
             journal: dir.join("journal.jsonl"),
             signed: dir.join("signed.jsonl"),
+            images: false,
         })
+    }
+
+    /// The folder, writing each row's QR code as a PNG and an SVG too when `images`, as a
+    /// single `publish` does.
+    pub fn with_images(self, images: bool) -> OutFolder {
+        OutFolder { images, ..self }
     }
 
     /// The folder's path.
@@ -87,8 +96,10 @@ impl OutFolder {
         writeln!(f, "{line}").with_context(|| format!("cannot write {}", self.journal.display()))
     }
 
-    /// Writes a row's holder files, `<id>.credential.json` and `<id>.qr.txt`, each to a
-    /// temporary name then renamed, so a crash leaves either a whole file or none.
+    /// Writes a row's holder files, `<id>.credential.json` and `<id>.qr.txt` (with images,
+    /// `<id>.png` and `<id>.svg` first), each to a temporary name then renamed, so a crash
+    /// leaves either a whole file or none. The credential file comes last: where it is, the
+    /// others were written before it.
     pub fn write_holder(&self, held: &HeldCredential) -> Result<()> {
         let base = self.dir.join(held.body.id.to_string());
         let p = Presentation::Compact(CompactPresentation {
@@ -96,14 +107,47 @@ impl OutFolder {
             signature: held.signature,
             disclosure: held.disclose(None),
         });
+        let text = p.to_qr_text();
+        if self.images {
+            let code = crate::qr::code(&text)?;
+            write_whole(&base.with_extension("png"), &crate::qr::png(&code)?)?;
+            write_whole(
+                &base.with_extension("svg"),
+                crate::qr::svg(&code).as_bytes(),
+            )?;
+        }
         write_whole(
             &base.with_extension("qr.txt"),
-            format!("{}\n", p.to_qr_text()).as_bytes(),
+            format!("{text}\n").as_bytes(),
         )?;
         write_whole(
             &base.with_extension("credential.json"),
             &serde_json::to_vec_pretty(held)?,
         )
+    }
+
+    /// Writes the holder files of many rows ([`OutFolder::write_holder`]); with images on
+    /// every core, as drawing the QR codes (the encoder's mask choice above all) is then most
+    /// of a batch's work.
+    pub fn write_holders<'a>(&self, held: impl Iterator<Item = &'a HeldCredential>) -> Result<()> {
+        let held: Vec<&HeldCredential> = held.collect();
+        let threads = match self.images {
+            true => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            false => 1,
+        };
+        if threads <= 1 || held.len() < 2 {
+            return held.iter().try_for_each(|h| self.write_holder(h));
+        }
+        std::thread::scope(|s| {
+            let parts: Vec<_> = held
+                .chunks(held.len().div_ceil(threads))
+                .map(|part| s.spawn(move || part.iter().try_for_each(|h| self.write_holder(h))))
+                .collect();
+            parts.into_iter().try_for_each(|p| {
+                p.join()
+                    .map_err(|_| anyhow::anyhow!("writing holder files failed unexpectedly"))?
+            })
+        })
     }
 
     /// The credential file an earlier run wrote for `id`, if any.
@@ -135,7 +179,9 @@ impl OutFolder {
     pub fn remove_holder(&self, id: &CredentialId) {
         let base = self.dir.join(id.to_string());
         let _ = std::fs::remove_file(base.with_extension("credential.json"));
-        let _ = std::fs::remove_file(base.with_extension("qr.txt"));
+        for ext in ["qr.txt", "png", "svg"] {
+            let _ = std::fs::remove_file(base.with_extension(ext));
+        }
     }
 
     /// Appends credentials about to be sent to `signed.jsonl` and flushes it (and the folder
@@ -229,6 +275,54 @@ fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn with_images_a_row_gets_a_png_and_svg_of_its_qr_text_and_loses_them_all_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let world = credledger_core::testkit::World::new(3, 4);
+        let held = world.lawyer_license(1, None);
+        let base = dir.path().join(held.body.id.to_string());
+        let plain = OutFolder::open(dir.path()).unwrap();
+        plain.write_holder(&held).unwrap();
+        assert!(
+            !base.with_extension("png").exists(),
+            "no images unless asked"
+        );
+
+        let folder = OutFolder::open(dir.path()).unwrap().with_images(true);
+        folder.write_holder(&held).unwrap();
+        let text = std::fs::read_to_string(base.with_extension("qr.txt")).unwrap();
+        let png = image::load_from_memory(&std::fs::read(base.with_extension("png")).unwrap())
+            .unwrap()
+            .to_luma8();
+        let (w, h) = png.dimensions();
+        let mut img =
+            rqrr::PreparedImage::prepare_from_greyscale(w as usize, h as usize, |x, y| {
+                png.get_pixel(x as u32, y as u32).0[0]
+            });
+        let grids = img.detect_grids();
+        assert_eq!(grids.len(), 1);
+        assert_eq!(format!("{}\n", grids[0].decode().unwrap().1), text);
+        let svg = std::fs::read_to_string(base.with_extension("svg")).unwrap();
+        assert!(
+            svg.starts_with("<?xml") && svg.contains("<svg"),
+            "{svg:.60}"
+        );
+
+        folder.remove_holder(&held.body.id);
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+        assert!(left.is_empty(), "{left:?}");
+
+        // Many rows at once (on every core): each gets all four files.
+        let many: Vec<_> = (2..9).map(|n| world.lawyer_license(n, None)).collect();
+        folder.write_holders(many.iter()).unwrap();
+        for h in &many {
+            let base = dir.path().join(h.body.id.to_string());
+            for ext in ["credential.json", "qr.txt", "png", "svg"] {
+                assert!(base.with_extension(ext).exists(), "{ext} of {}", h.body.id);
+            }
+        }
+    }
 
     #[test]
     fn a_journal_line_cut_short_is_ignored_and_the_others_read() {
