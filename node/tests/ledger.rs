@@ -55,13 +55,10 @@ fn committed_blocks_survive_restart_and_serve_verifiable_proofs() {
         ));
         let commit = sign_commit(&d, &set, &block.header, 3);
         ledger.commit(&block, &commit, &()).unwrap();
-        // The replayed copy is recorded as refused, with the reason.
+        // The replayed copy fails (its nonce is spent) and does not overwrite the record of
+        // the first, which took effect: asked about this id, the node says so.
         let loc = ledger.store().tx(&replay.id()).unwrap().unwrap();
-        assert_eq!(loc.index, 1);
-        assert_eq!(
-            loc.error.as_deref(),
-            Some("nonce 0 is not the next nonce 1")
-        );
+        assert_eq!((loc.height.0, loc.index, loc.error), (1, 0, None));
         // The same block again does not follow the tip.
         assert!(matches!(
             ledger.commit(&block, &commit, &()),
@@ -88,6 +85,25 @@ fn committed_blocks_survive_restart_and_serve_verifiable_proofs() {
     assert_eq!(block.header.previous, header_1.hash());
     let commit = sign_commit(&d, &set, &block.header, 3);
     ledger.commit(&block, &commit, &()).unwrap();
+    // A faulty proposer's later block carrying the committed transaction again: it fails
+    // there, and the record still says where it took effect.
+    let again = ledger
+        .propose(
+            vec![publish_tx(&d, 0, &[&good])],
+            Timestamp(T0 + 2_500),
+            2,
+            &(),
+        )
+        .unwrap();
+    ledger
+        .commit(&again, &sign_commit(&d, &set, &again.header, 3), &())
+        .unwrap();
+    let loc = ledger
+        .store()
+        .tx(&publish_tx(&d, 0, &[&good]).id())
+        .unwrap()
+        .unwrap();
+    assert_eq!((loc.height.0, loc.index, loc.error), (1, 0, None));
 
     // A full presentation built from what the node stored verifies against genesis alone.
     let key = StateKey::Credential(good.body.issuer.clone(), good.body.id);

@@ -177,7 +177,7 @@ async fn header_stream(
                 tip + 1
             )));
         }
-        Some(f) if tip - f >= MAX_BACKFILL => {
+        Some(f) if tip.saturating_sub(f) >= MAX_BACKFILL => {
             return Err(ApiError::BadRequest(format!(
                 "from may be at most {MAX_BACKFILL} heights behind the tip {tip}"
             )));

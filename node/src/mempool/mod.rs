@@ -58,6 +58,9 @@ struct Entry {
     arrival: u64,
     /// Keys whose signatures admission checked (passed to execution).
     checked: Vec<PublicKey>,
+    /// Its signer and nonce, to find its place in [`Mempool::by_signer`].
+    signer: Signer,
+    nonce: u64,
 }
 
 /// The pool.
@@ -133,6 +136,8 @@ impl Mempool {
             size,
             arrival: self.arrivals,
             checked: admission.checked,
+            signer: admission.signer,
+            nonce: admission.nonce,
         };
         self.entries.insert(id, entry);
         Ok(id)
@@ -206,6 +211,24 @@ impl Mempool {
                 self.entries.get(&id).map(|e| (id, e.checked.clone()))
             })
             .collect()
+    }
+
+    /// Drops the transactions a committed block carried, whatever their outcome. One that
+    /// failed without spending its nonce (its issuer's key revoked meanwhile, say) would
+    /// otherwise stay first in its signer's queue and be proposed in every block after.
+    pub fn remove_committed(&mut self, txs: &[Transaction]) {
+        for t in txs {
+            let Some(e) = self.entries.remove(&t.id()) else {
+                continue;
+            };
+            self.bytes -= e.size;
+            if let Some(queue) = self.by_signer.get_mut(&e.signer) {
+                queue.remove(&e.nonce);
+                if queue.is_empty() {
+                    self.by_signer.remove(&e.signer);
+                }
+            }
+        }
     }
 
     /// Drops every transaction whose nonce the committed state has passed (committed, or

@@ -105,3 +105,24 @@ fn only_a_transaction_with_the_expected_nonce_makes_the_pool_ready() {
     pool.insert(tx("a", 0), 10, adm("a", 0)).unwrap();
     assert!(pool.has_ready(|_| 0));
 }
+
+#[test]
+fn a_committed_transaction_leaves_the_pool_even_when_it_failed_without_spending_its_nonce() {
+    let mut pool = Mempool::new(MempoolLimits::default());
+    pool.insert(tx("a", 0), 10, adm("a", 0)).unwrap();
+    pool.insert(tx("a", 1), 10, adm("a", 1)).unwrap();
+    pool.insert(tx("b", 0), 10, adm("b", 0)).unwrap();
+    // The block carried a's 0, which failed: the state still expects nonce 0 from a.
+    pool.remove_committed(&[tx("a", 0)]);
+    pool.prune(|_| 0);
+    assert_eq!((pool.len(), pool.bytes()), (2, 20));
+    assert_eq!(
+        pool.select(|_| 0, 10, 1_000),
+        vec![tx("b", 0)],
+        "a's 1 waits for a new 0"
+    );
+    // A new transaction may take the nonce the failed one held.
+    pool.insert(tx("a2", 0), 10, adm("a", 0)).unwrap();
+    pool.remove_committed(&[tx("b", 0), tx("zz", 9)]);
+    assert_eq!(pool.len(), 2);
+}

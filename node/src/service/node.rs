@@ -229,6 +229,7 @@ impl Node {
         let ledger = self.ledger.write().map_err(|_| CommitError::NoValidators)?;
         ledger.commit(block, commit, &checked)?;
         if let Ok(mut pool) = self.mempool.lock() {
+            pool.remove_committed(&block.transactions);
             pool.prune(|s| Self::next_nonce(ledger.store(), s));
         }
         self.committed_txs

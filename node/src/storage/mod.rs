@@ -305,7 +305,14 @@ impl Store {
         batch.put_cf(self.cf(Column::Headers)?, key, encode(&w.block.header));
         batch.put_cf(self.cf(Column::Blocks)?, key, encode(&w.block));
         batch.put_cf(self.cf(Column::Commits)?, key, encode(&w.commit));
+        let mut indexed = std::collections::HashSet::new();
         for (id, loc) in &w.receipts {
+            // A transaction's first commit is its record. A repeat of it, in this block or a
+            // later one (only a faulty proposer makes one, and it fails there), must not
+            // overwrite where and how it took effect.
+            if !indexed.insert(id) || self.tx(id)?.is_some() {
+                continue;
+            }
             batch.put_cf(self.cf(Column::TxIndex)?, id.0, encode(loc));
         }
         for (hash, node) in &w.nodes {
