@@ -7,11 +7,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use credledger_core::ids::Timestamp;
 use credledger_core::presentation::{CompactPresentation, Presentation};
 use credledger_core::verify::{
-    Check, Outcome, Policy, Rejection, describe, describe_claims, verify, verify_absence,
+    Check, Outcome, Policy, Rejection, Verdict, describe, describe_claims, verify, verify_absence,
     verify_parts,
 };
 
-use crate::ledger::{Fetched, LedgerClient};
+use crate::ledger::{Fetched, Fresh, LedgerClient};
 use crate::registry::RegistryLearner;
 use crate::report::{CheckResult, LedgerView, Report, State};
 use crate::trust::Trust;
@@ -102,44 +102,38 @@ impl Checker {
         }
         // A credential whose status is not cached is first checked for genuineness, so a forged
         // presentation costs the nodes nothing (spec/verifier.md §3.2).
-        if !self.ledger.is_cached(&c.body.issuer, c.body.id)
-            && let Some(refused) = self.refuse_early(c, now.unwrap_or_else(now_ms)).await
-        {
+        let cached = self.ledger.is_cached(&c.body.issuer, c.body.id);
+        if !cached && let Some(refused) = self.refuse_early(c, now.unwrap_or_else(now_ms)).await {
             return refused;
         }
+        let now = now.unwrap_or_else(now_ms);
+        let fresh = Fresh {
+            now,
+            max_age_ms: self.freshness_ms,
+        };
         let fetched = self
             .ledger
-            .evidence(&self.trust, &c.body.issuer, c.body.id)
+            .evidence(&self.trust, &c.body.issuer, c.body.id, fresh)
             .await;
-        let now = now.unwrap_or_else(now_ms);
-        let live_policy = Policy {
-            require_status: true,
-            max_status_age_ms: Some(self.freshness_ms),
-        };
-        let (result, problem) = match &fetched {
-            Fetched::Evidence(ev) => {
-                let r = self
-                    .trust
-                    .read(|s| verify_parts(c, Some(ev.as_ref()), &s.anchor, now, &live_policy));
-                (r, None)
-            }
-            Fetched::Absent(a) => {
-                let r = self
-                    .trust
-                    .read(|s| verify_absence(c, a, &s.anchor, now, &live_policy));
-                (Err(r), None)
-            }
-            Fetched::Unavailable(problem) => {
-                let r = self
-                    .trust
-                    .read(|s| verify_parts(c, None, &s.anchor, now, &live_policy));
-                (r, Some(problem.clone()))
-            }
-        };
-        let unusable = matches!(&result, Err(r) if r.outcome() == Outcome::CannotCheck);
+        let (mut result, mut problem) = self.judge(c, &fetched, now);
+        let mut unusable = matches!(&result, Err(r) if r.outcome() == Outcome::CannotCheck);
         if unusable && matches!(fetched, Fetched::Evidence(_)) {
-            // Evidence that does not verify is not kept: the next scan asks again.
             self.ledger.forget(&c.body.issuer, c.body.id);
+        }
+        if unusable && cached {
+            // Cached evidence that no longer verifies (grown stale, say) was dropped above;
+            // the nodes are asked again at once, so one unusable copy never stands for the
+            // ledger's answer, nor lets a full presentation fall back on its own evidence
+            // while a node can give a fresh one.
+            let again = self
+                .ledger
+                .fetch(&self.trust, &c.body.issuer, c.body.id, fresh)
+                .await;
+            (result, problem) = self.judge(c, &again, now);
+            unusable = matches!(&result, Err(r) if r.outcome() == Outcome::CannotCheck);
+            if unusable && matches!(again, Fetched::Evidence(_)) {
+                self.ledger.forget(&c.body.issuer, c.body.id);
+            }
         }
         // spec/verifier.md §3.3: a full presentation carries status as of its own header;
         // when the live ledger cannot answer, that is reported, marked as not live.
@@ -185,6 +179,39 @@ impl Checker {
         }
     }
 
+    /// Core's verdict on what the ledger gave, with the problem that left it without any.
+    fn judge(
+        &self,
+        c: &CompactPresentation,
+        fetched: &Fetched,
+        now: Timestamp,
+    ) -> (Result<Verdict, Rejection>, Option<String>) {
+        let live_policy = Policy {
+            require_status: true,
+            max_status_age_ms: Some(self.freshness_ms),
+        };
+        match fetched {
+            Fetched::Evidence(ev) => {
+                let r = self
+                    .trust
+                    .read(|s| verify_parts(c, Some(ev.as_ref()), &s.anchor, now, &live_policy));
+                (r, None)
+            }
+            Fetched::Absent(a) => {
+                let r = self
+                    .trust
+                    .read(|s| verify_absence(c, a, &s.anchor, now, &live_policy));
+                (Err(r), None)
+            }
+            Fetched::Unavailable(problem) => {
+                let r = self
+                    .trust
+                    .read(|s| verify_parts(c, None, &s.anchor, now, &live_policy));
+                (r, Some(problem.clone()))
+            }
+        }
+    }
+
     /// The checks that need no ledger (issuer, kind, signature, claims); a registry gap is
     /// first filled from the ledger (spec/verifier.md §3.4). `Some` if the presentation fails
     /// one of them.
@@ -204,7 +231,14 @@ impl Checker {
             let b = &c.body;
             let learned = self
                 .learner
-                .learn(&self.ledger, &self.trust, &b.issuer, &b.key_id, &b.kind)
+                .learn(
+                    &self.ledger,
+                    &self.trust,
+                    &b.issuer,
+                    &b.key_id,
+                    &b.kind,
+                    self.freshness_ms,
+                )
                 .await;
             if learned {
                 result = self.trust.read(genuine);

@@ -140,7 +140,8 @@ pub async fn read_limited(mut resp: reqwest::Response, max: usize) -> Result<Vec
         return Err(FollowError::Status(resp.status()));
     }
     let mut out = Vec::new();
-    while let Some(chunk) = resp.chunk().await? {
+    // Errors lose their URL, which can name a credential: logs hold no credential ids.
+    while let Some(chunk) = resp.chunk().await.map_err(reqwest::Error::without_url)? {
         if out.len() + chunk.len() > max {
             return Err(FollowError::BadEvent(format!(
                 "answer larger than {max} bytes"
@@ -155,7 +156,11 @@ pub async fn read_limited(mut resp: reqwest::Response, max: usize) -> Result<Vec
 /// `max` bytes, read chunk by chunk so a lying node cannot make it hold more.
 pub async fn read_any(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| e.to_string())? {
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| e.without_url().to_string())?
+    {
         if out.len() + chunk.len() > max {
             return Err(format!("answer larger than {max} bytes"));
         }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use credledger_core::ids::{CredentialId, IssuerId};
+use credledger_core::ids::{CredentialId, IssuerId, Timestamp};
 use credledger_core::presentation::StatusEvidence;
 use credledger_core::verify::AbsenceEvidence;
 
@@ -29,6 +29,28 @@ pub enum Fetched {
     Absent(Box<AbsenceEvidence>),
     /// Every node was asked; none gave usable evidence. Names the last problem.
     Unavailable(String),
+}
+
+/// How recent a node's answer must be: its header at most `max_age_ms` older than `now`.
+#[derive(Clone, Copy, Debug)]
+pub struct Fresh {
+    /// The time of the check.
+    pub now: Timestamp,
+    /// The freshness bound (spec/verifier.md §2).
+    pub max_age_ms: u64,
+}
+
+impl Fresh {
+    /// Why an answer under a header of `time` is too old, if it is.
+    fn stale(&self, time: Timestamp) -> Option<String> {
+        let age = self.now.since(time);
+        (age > self.max_age_ms).then(|| {
+            format!(
+                "its answer is {age} ms old, beyond the {} ms freshness bound",
+                self.max_age_ms
+            )
+        })
+    }
 }
 
 /// Evidence by credential, with when it was fetched.
@@ -85,6 +107,7 @@ impl LedgerClient {
         trust: &Arc<Trust>,
         issuer: &IssuerId,
         id: CredentialId,
+        fresh: Fresh,
     ) -> Fetched {
         match self.cached(issuer, id) {
             Some((age, ev)) if age < self.refresh => return Fetched::Evidence(ev),
@@ -93,7 +116,7 @@ impl LedgerClient {
                 if first {
                     let (me, trust, issuer) = (self.clone(), trust.clone(), issuer.clone());
                     tokio::spawn(async move {
-                        me.fetch(&trust, &issuer, id).await;
+                        me.fetch(&trust, &issuer, id, fresh).await;
                         me.refreshing().remove(&id);
                     });
                 }
@@ -101,7 +124,7 @@ impl LedgerClient {
             }
             _ => {}
         }
-        self.fetch(trust, issuer, id).await
+        self.fetch(trust, issuer, id, fresh).await
     }
 
     fn refreshing(&self) -> std::sync::MutexGuard<'_, HashSet<CredentialId>> {
@@ -109,16 +132,29 @@ impl LedgerClient {
     }
 
     /// Asks the nodes in turn, starting with a different one each time so load spreads and a
-    /// dead node is passed over; keeps the first usable evidence.
-    async fn fetch(&self, trust: &Trust, issuer: &IssuerId, id: CredentialId) -> Fetched {
+    /// dead node is passed over; keeps the first usable evidence. An answer older than the
+    /// freshness bound is passed over: a lagging or lying node must not stand for the ledger
+    /// while another can answer now. When none is fresh, the most recent evidence is returned
+    /// (not cached), for `verify` to name what is stale.
+    pub async fn fetch(
+        &self,
+        trust: &Trust,
+        issuer: &IssuerId,
+        id: CredentialId,
+        fresh: Fresh,
+    ) -> Fetched {
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let mut problem = String::from("no node is configured");
+        let mut newest_stale: Option<Box<StatusEvidence>> = None;
         for i in 0..self.nodes.len() {
             let node = &self.nodes[(start + i) % self.nodes.len()];
             match self.ask(node, issuer, id).await {
                 Ok(Answer::Absent(a)) => {
                     match trust.check_evidence_header(node, &a.header, &a.commit) {
-                        Ok(()) => return Fetched::Absent(a),
+                        Ok(()) => match fresh.stale(a.header.time) {
+                            None => return Fetched::Absent(a),
+                            Some(old) => problem = format!("{node}: {old}"),
+                        },
                         Err(e) => problem = format!("{node}: {e}"),
                     }
                 }
@@ -126,6 +162,15 @@ impl LedgerClient {
                     match trust.check_evidence_header(node, &ev.header, &ev.commit) {
                         Ok(()) if !trust.prove(issuer, id, &ev) => {
                             problem = format!("{node}: the status proof does not match its header");
+                        }
+                        Ok(()) if let Some(old) = fresh.stale(ev.header.time) => {
+                            problem = format!("{node}: {old}");
+                            if newest_stale
+                                .as_ref()
+                                .is_none_or(|n| n.header.time < ev.header.time)
+                            {
+                                newest_stale = Some(ev);
+                            }
                         }
                         Ok(()) => {
                             let ev: Arc<StatusEvidence> = Arc::from(ev);
@@ -139,7 +184,10 @@ impl LedgerClient {
             }
             tracing::warn!(node = %node, problem = %problem, "status not available from node");
         }
-        Fetched::Unavailable(problem)
+        match newest_stale {
+            Some(ev) => Fetched::Evidence(Arc::from(ev)),
+            None => Fetched::Unavailable(problem),
+        }
     }
 
     /// Drops cached evidence of one credential (after it failed verification).
@@ -179,7 +227,8 @@ impl LedgerClient {
             .get(&url)
             .send()
             .await
-            .map_err(|e| e.to_string())?;
+            // Without the URL, which names the credential: logs hold no credential ids.
+            .map_err(|e| e.without_url().to_string())?;
         if resp.status() == reqwest::StatusCode::NOT_FOUND {
             // The node's 404 carries the proof of absence (spec/http-api.md §3).
             #[derive(serde::Deserialize)]

@@ -43,15 +43,18 @@ impl RegistryLearner {
         issuer: &IssuerId,
         key: &KeyId,
         kind: &KindId,
+        max_age_ms: u64,
     ) -> bool {
         let name = format!("{issuer}/{key}/{kind}");
         if self.busy.swap(true, Ordering::AcqRel) {
             return false;
         }
+        // Cleared however this ends, a request dropped half-way (timed out) included: a flag
+        // left set would stop every later look.
+        let _busy = Busy(&self.busy);
         {
             let mut tried = self.tried.lock().unwrap_or_else(|e| e.into_inner());
             if tried.get(&name).is_some_and(|t| t.elapsed() < RETRY_AFTER) {
-                self.busy.store(false, Ordering::Release);
                 return false;
             }
             if tried.len() >= MAX_TRIED {
@@ -64,15 +67,23 @@ impl RegistryLearner {
             StateKey::IssuerKey(issuer.clone(), key.clone()),
             StateKey::Kind(kind.clone()),
         ];
-        let changed = refresh(ledger, trust, &keys).await;
-        self.busy.store(false, Ordering::Release);
-        changed
+        refresh(ledger, trust, &keys, max_age_ms).await
+    }
+}
+
+/// Clears the learner's busy flag when dropped.
+struct Busy<'a>(&'a AtomicBool);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 
 /// Re-reads every issuer, key and kind the registry holds, so that removals, revocations and
-/// new kinds reach it (run periodically by the service).
-pub async fn refresh_known(ledger: &LedgerClient, trust: &Trust) -> bool {
+/// new kinds reach it (run periodically by the service). Answers under a header older than
+/// `max_age_ms` are passed over.
+pub async fn refresh_known(ledger: &LedgerClient, trust: &Trust, max_age_ms: u64) -> bool {
     let keys: Vec<StateKey> = trust.read(|s| {
         let r = s.anchor.registry();
         let mut keys: Vec<StateKey> = r
@@ -91,14 +102,14 @@ pub async fn refresh_known(ledger: &LedgerClient, trust: &Trust) -> bool {
         keys.dedup();
         keys
     });
-    refresh(ledger, trust, &keys).await
+    refresh(ledger, trust, &keys, max_age_ms).await
 }
 
 /// Fetches each key's entry and puts the proven ones into the registry.
-async fn refresh(ledger: &LedgerClient, trust: &Trust, keys: &[StateKey]) -> bool {
+async fn refresh(ledger: &LedgerClient, trust: &Trust, keys: &[StateKey], max_age_ms: u64) -> bool {
     let mut changed = false;
     for key in keys {
-        let Some(value) = fetch(ledger, trust, key).await else {
+        let Some(value) = fetch(ledger, trust, key, max_age_ms).await else {
             continue;
         };
         changed |= trust.update_registry(|r| match value {
@@ -141,8 +152,15 @@ fn path(key: &StateKey) -> Option<String> {
     }
 }
 
-/// A present entry, proven under a header of the verified chain; nodes are asked in turn.
-async fn fetch(ledger: &LedgerClient, trust: &Trust, key: &StateKey) -> Option<StateValue> {
+/// A present entry, proven under a recent header of the verified chain; nodes are asked in
+/// turn. An old answer is passed over: a lagging or lying node could otherwise put back an
+/// entry from before a key's revocation or an issuer's removal.
+async fn fetch(
+    ledger: &LedgerClient,
+    trust: &Trust,
+    key: &StateKey,
+    max_age_ms: u64,
+) -> Option<StateValue> {
     let path = path(key)?;
     for node in ledger.nodes() {
         let Ok(resp) = ledger.http().get(format!("{node}{path}")).send().await else {
@@ -160,6 +178,7 @@ async fn fetch(ledger: &LedgerClient, trust: &Trust, key: &StateKey) -> Option<S
             .check_evidence_header(node, &a.header, &a.commit)
             .is_err()
             || trust.read(|s| a.check(key, &s.anchor)).is_err()
+            || crate::checker::now_ms().since(a.header.time) > max_age_ms
         {
             continue;
         }

@@ -144,12 +144,13 @@ pub async fn serve(a: ServeArgs) -> Result<()> {
     // Issuers, keys and kinds change by governance; what the registry holds is re-read
     // periodically so removals and revocations reach it (spec/verifier.md §3.4).
     let (trust, ledger) = (app.checker.trust().clone(), app.checker.ledger().clone());
+    let max_age_ms = a.freshness_ms;
     let every = Duration::from_millis(a.registry_refresh_ms.max(100));
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            if crate::registry::refresh_known(&ledger, &trust).await {
+            if crate::registry::refresh_known(&ledger, &trust, max_age_ms).await {
                 tracing::info!("issuer registry updated from the ledger");
             }
         }

@@ -309,3 +309,46 @@ async fn conflicting_commits_raise_the_fork_alarm() {
     assert_eq!(r.outcome, Verdict::CannotCheck);
     assert!(r.ledger.fork_alarm);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_node_cannot_stand_for_the_ledger_while_another_answers_fresh() {
+    // A second node stuck 30 s in the past: its evidence is genuine, from before the
+    // revocation, and older than the freshness bound.
+    let lagging = Shared::default();
+    let lagging_url = serve(lagging.clone()).await;
+    let mut rig = Rig::new(6, vec![lagging_url]).await;
+    let c = rig.world.lawyer_license(1, None);
+    rig.world.publish(&c);
+    rig.commit_at(now_ms().0 - 30_000, &[&c]);
+    let before = rig.world.full(&c, None).to_qr_text();
+    {
+        let s = rig.script.lock().unwrap();
+        let mut l = lagging.lock().unwrap();
+        l.headers = s.headers.clone();
+        l.evidence = s.evidence.clone();
+    }
+    rig.world.set_status(
+        &c,
+        CredentialStatus::Revoked {
+            reason: ReasonCode::Disciplinary,
+        },
+    );
+    rig.commit(&[&c]);
+    rig.synced().await;
+    // Nodes are asked starting with a different one each time: whichever comes first, the
+    // stale answer is passed over, and the holder's own pre-revocation evidence is not used
+    // while a node answers fresh.
+    for _ in 0..6 {
+        let r = rig.checker.check_text(&before).await;
+        assert_eq!(r.outcome, Verdict::Revoked, "{r:?}");
+        assert!(r.live);
+    }
+    // With only stale answers left, the full presentation is judged on its own evidence and
+    // says so (not live); a compact one cannot be checked.
+    *rig.script.lock().unwrap() = std::mem::take(&mut *lagging.lock().unwrap());
+    let r = rig.checker.check_text(&before).await;
+    assert_eq!((r.outcome, r.live), (Verdict::Valid, false), "{r:?}");
+    let r = rig.check(&c).await;
+    assert_eq!(r.outcome, Verdict::CannotCheck, "{r:?}");
+    assert_eq!(format!("{:?}", r.failed_check), "Some(Freshness)");
+}

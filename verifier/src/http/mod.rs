@@ -138,8 +138,26 @@ async fn verify(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> R
     Json(check(&app, &text).await).into_response()
 }
 
+/// Images decoded at once, one per core. Decoding one may take hundreds of megabytes
+/// (`qrimage.rs` limits), so a burst of uploads waits here rather than exhausting memory; the
+/// permit moves into the decoding thread, so a request that times out frees it only when its
+/// decoding is done.
+static DECODING: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> =
+    std::sync::LazyLock::new(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Arc::new(tokio::sync::Semaphore::new(cores))
+    });
+
 async fn verify_image(State(app): State<Shared>, body: Bytes) -> Response {
-    let decoded = tokio::task::spawn_blocking(move || decode_qr(&body)).await;
+    let Ok(permit) = DECODING.clone().acquire_owned().await else {
+        return bad_request("image decoding is shut down".into());
+    };
+    let decoded = tokio::task::spawn_blocking(move || {
+        let text = decode_qr(&body);
+        drop(permit);
+        text
+    })
+    .await;
     match decoded {
         Ok(Ok(text)) => Json(check(&app, &text).await).into_response(),
         Ok(Err(e)) => {
