@@ -43,7 +43,7 @@ struct Ready {
     held: HeldCredential,
 }
 
-fn derive(tag: u8, parts: &[&[u8]]) -> [u8; 16] {
+pub(crate) fn derive(tag: u8, parts: &[&[u8]]) -> [u8; 16] {
     let mut m = vec![tag];
     for p in parts {
         m.extend_from_slice(p);

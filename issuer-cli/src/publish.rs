@@ -8,16 +8,17 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use credledger_core::bounded::{BoundedVec, ShortVec, Text};
 use credledger_core::credential::{
-    CREDENTIAL_VERSION, Claim, CredentialBody, HeldCredential, check_claims,
+    CREDENTIAL_VERSION, Claim, CredentialBody, HeldCredential, check_claims, claim_digests,
+    claims_root,
 };
 use credledger_core::hash::Digest;
 use credledger_core::ids::{CredentialId, IssuerId, KindId, Timestamp};
 use credledger_core::presentation::{CompactPresentation, Presentation};
-use credledger_core::state::{CredentialStatus, ReasonCode, StateKey, StateValue};
+use credledger_core::state::{CredentialStatus, KindDef, ReasonCode, StateKey, StateValue};
 use credledger_core::tx::{IssuerAction, SignedBody};
 use serde_json::{Value, json};
 
-use crate::ledger::{KeyArgs, LedgerArgs};
+use crate::ledger::{Issuer, KeyArgs, LedgerArgs};
 use crate::qr;
 
 /// Arguments of `publish`.
@@ -152,15 +153,17 @@ fn subject_claims(a: &PublishArgs, schema: &credledger_core::state::KindDef) -> 
     claims_for(schema, &subject)
 }
 
-/// Refuses, before anything is published, a reissue whose superseding revocation the ledger
-/// would refuse: otherwise the new credential would stand while the command failed, and running
-/// it again would publish a second replacement next to the first. Returns whether the old
-/// credential is to be revoked after the new one is published: not when a key compromise
-/// already revoked it, the one revocation a reissue follows (spec/credentials.md §5.1).
+/// Refuses, before anything is published, a reissue that must not go ahead
+/// (spec/credentials.md §5.1): a credential file that is not the one the ledger holds, or
+/// whose claims its body does not commit to (the ministry would sign whatever the file says);
+/// one another issuer's, absent, suspended, or revoked for any reason but a key compromise.
+/// Returns whether the old credential is to be revoked once its replacement is published: not
+/// when a key compromise already revoked it.
 fn check_supersedable(
     ledger: &crate::ledger::Ledger,
     old: &HeldCredential,
     issuer: &IssuerId,
+    schema: &KindDef,
 ) -> Result<bool> {
     let id = old.body.id;
     if &old.body.issuer != issuer {
@@ -169,29 +172,76 @@ fn check_supersedable(
             old.body.issuer
         );
     }
-    match ledger.credential_record(issuer, &id)? {
-        None => bail!(
+    let Some(r) = ledger.credential_record(issuer, &id)? else {
+        bail!(
             "credential {id} is not on the ledger, so there is nothing to supersede; publish \
              it with --subject instead"
-        ),
-        Some(r) => match r.status {
-            CredentialStatus::Active | CredentialStatus::Suspended { .. } => Ok(true),
-            CredentialStatus::Revoked {
-                reason: ReasonCode::KeyCompromise,
-            } => Ok(false),
-            CredentialStatus::Revoked { reason } => bail!(
-                "credential {id} is already revoked ({}, at {}); {}",
-                crate::lifecycle::reason_name(reason),
-                r.changed_at.taiwan_time(),
-                if reason == ReasonCode::Superseded {
-                    "its replacement was published then"
-                } else {
-                    "a revoked credential is not reissued; publish a new one with --subject if \
-                     the holder is entitled to it"
-                }
-            ),
-        },
+        )
+    };
+    if r.digest != old.body.digest(&ledger.genesis.chain_id)
+        || claims_root(&claim_digests(&old.seed, &old.claims)) != old.body.claims_root
+    {
+        bail!(
+            "the file's credential {id} is not the one the ledger holds, or its claims were \
+             altered; reissue from the ministry's own copy"
+        );
     }
+    check_claims(schema, &old.claims).map_err(|e| anyhow!("credential {id}: {e}"))?;
+    match r.status {
+        CredentialStatus::Active => Ok(true),
+        CredentialStatus::Revoked {
+            reason: ReasonCode::KeyCompromise,
+        } => Ok(false),
+        CredentialStatus::Suspended { reason } => bail!(
+            "credential {id} is suspended ({}); a reissue would be in force at once: reinstate \
+             it first, or revoke it",
+            crate::lifecycle::reason_name(reason)
+        ),
+        CredentialStatus::Revoked { reason } => bail!(
+            "credential {id} is already revoked ({}, at {}); {}",
+            crate::lifecycle::reason_name(reason),
+            r.changed_at.taiwan_time(),
+            if reason == ReasonCode::Superseded {
+                "its replacement was published then"
+            } else {
+                "a revoked credential is not reissued; publish a new one with --subject if the \
+                 holder is entitled to it"
+            }
+        ),
+    }
+}
+
+/// The id and salt seed of the replacement of `old` under this issuer key: derived, not drawn,
+/// so running a reissue again (after a crash between its two steps, say) finds the replacement
+/// already published instead of publishing a second one (spec/hashing.md, `BatchCredential`).
+fn replacement_id(issuer: &Issuer, old: &CredentialId) -> ([u8; 16], [u8; 16]) {
+    let seed = issuer.key.seed();
+    let id = crate::batch::derive(3, &[&seed, &old.0]);
+    (id, crate::batch::derive(2, &[&seed, &id]))
+}
+
+/// Revokes `old` as superseded, naming what to do if that fails.
+fn revoke_superseded(
+    ledger: &crate::ledger::Ledger,
+    issuer: &Issuer,
+    old: &CredentialId,
+    new: &CredentialId,
+) -> Result<()> {
+    ledger
+        .submit(
+            issuer,
+            IssuerAction::Revoke {
+                id: *old,
+                reason: ReasonCode::Superseded,
+            },
+        )
+        .with_context(|| {
+            format!(
+                "published {new} but could not revoke the old credential {old}; run the same \
+                 reissue again, or revoke it with `revoke`"
+            )
+        })?;
+    Ok(())
 }
 
 /// Runs `publish`.
@@ -288,7 +338,7 @@ pub fn run(a: &PublishArgs) -> Result<()> {
         );
     }
     let revoke_old = match &old {
-        Some(o) => check_supersedable(&ledger, o, &issuer.id)?,
+        Some(o) => check_supersedable(&ledger, o, &issuer.id, &schema)?,
         None => false,
     };
 
@@ -334,10 +384,47 @@ pub fn run(a: &PublishArgs) -> Result<()> {
         None => subject_claims(a, &schema)?,
     };
 
-    let mut id = [0u8; 16];
-    let mut seed = [0u8; 16];
-    rand::fill(&mut id[..]);
-    rand::fill(&mut seed[..]);
+    let (id, seed) = match &old {
+        Some(o) => replacement_id(&issuer, &o.body.id),
+        None => {
+            let (mut id, mut seed) = ([0u8; 16], [0u8; 16]);
+            rand::fill(&mut id[..]);
+            rand::fill(&mut seed[..]);
+            (id, seed)
+        }
+    };
+    if let Some(o) = &old
+        && let Some(r) = ledger.credential_record(&issuer.id, &CredentialId(id))?
+    {
+        // An earlier run published the replacement and stopped before revoking the old one
+        // (or it was revoked for a key compromise): only what is left is done.
+        if revoke_old {
+            revoke_superseded(&ledger, &issuer, &o.body.id, &CredentialId(id))?;
+        }
+        let out = json!({
+            "credential": CredentialId(id).to_string(),
+            "issuer": issuer.id.to_string(),
+            "height": r.published_height,
+            "already_published": true,
+            "replaces": o.body.id.to_string(),
+        });
+        if a.json {
+            println!("{out}");
+        } else {
+            println!(
+                "the replacement {} of {} was already published in block {}; {}",
+                CredentialId(id),
+                o.body.id,
+                r.published_height,
+                if revoke_old {
+                    "the old one is now revoked as superseded"
+                } else {
+                    "nothing left to do"
+                }
+            );
+        }
+        return Ok(());
+    }
     let body = CredentialBody {
         version: CREDENTIAL_VERSION,
         issuer: issuer.id.clone(),
@@ -345,7 +432,11 @@ pub fn run(a: &PublishArgs) -> Result<()> {
         kind,
         id: CredentialId(id),
         valid_from: now(),
-        valid_until: a.valid_until_ms.map(Timestamp),
+        // A reissue keeps the old end of validity unless told otherwise.
+        valid_until: a
+            .valid_until_ms
+            .map(Timestamp)
+            .or(old.as_ref().and_then(|o| o.body.valid_until)),
         claims_root: Digest::ZERO,
     };
     let held = HeldCredential::issue(
@@ -404,20 +495,7 @@ pub fn run(a: &PublishArgs) -> Result<()> {
         None => None,
         Some(o) if !revoke_old => Some(o.body.id.to_string()),
         Some(o) => {
-            ledger
-                .submit(
-                    &issuer,
-                    IssuerAction::Revoke {
-                        id: o.body.id,
-                        reason: ReasonCode::Superseded,
-                    },
-                )
-                .with_context(|| {
-                    format!(
-                        "published {} but could not revoke the old credential {}; revoke it with `revoke`",
-                        held.body.id, o.body.id
-                    )
-                })?;
+            revoke_superseded(&ledger, &issuer, &o.body.id, &held.body.id)?;
             Some(o.body.id.to_string())
         }
     };

@@ -257,13 +257,13 @@ fn a_new_issuer_key_needs_the_council_threshold_then_publishes() {
         "issued/{}.credential.json",
         old_id.as_str().unwrap()
     ));
-    let reissue = |out: &std::path::Path| {
+    let reissue_file = |file: &std::path::Path, out: &std::path::Path| {
         run(
             "credledger-issuer",
             &[
                 "publish",
                 "--reissue",
-                old_file.to_str().unwrap(),
+                file.to_str().unwrap(),
                 "--key",
                 new_key.to_str().unwrap(),
                 "--passphrase-file",
@@ -278,6 +278,16 @@ fn a_new_issuer_key_needs_the_council_threshold_then_publishes() {
             ],
         )
     };
+    let reissue = |out: &std::path::Path| reissue_file(&old_file, out);
+    // A holder's copy with an altered claim is not reissued: the ministry would sign it.
+    let mut altered: Value = serde_json::from_slice(&std::fs::read(&old_file).unwrap()).unwrap();
+    altered["claims"][3]["value"] = json!("2020-01-01");
+    let altered_file = d.join("altered.credential.json");
+    std::fs::write(&altered_file, altered.to_string()).unwrap();
+    let out = reissue_file(&altered_file, &d.join("reissued-altered"));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("claims were altered"), "{}", out.stderr);
+
     let out = reissue(&d.join("reissued"));
     assert_eq!(out.code, 0, "{}", out.stderr);
     let v: Value = serde_json::from_str(&out.stdout).unwrap();
