@@ -150,7 +150,10 @@ impl OutFolder {
         })
     }
 
-    /// The credential file an earlier run wrote for `id`, if any.
+    /// The credential file an earlier run wrote for `id`, if one is there whole. A file that
+    /// does not read back as that credential counts as missing: a power loss can leave a file
+    /// whose name reached the disk but whose bytes did not, and the signed record then
+    /// rewrites it.
     pub fn read_holder(&self, id: &CredentialId) -> Result<Option<HeldCredential>> {
         let path = self
             .dir
@@ -159,20 +162,25 @@ impl OutFolder {
         let Ok(bytes) = std::fs::read(&path) else {
             return Ok(None);
         };
-        let held: HeldCredential = serde_json::from_slice(&bytes)
-            .with_context(|| format!("{} is not a credential file", path.display()))?;
-        if held.body.id != *id {
-            bail!("{} holds credential {}", path.display(), held.body.id);
+        match serde_json::from_slice::<HeldCredential>(&bytes) {
+            Ok(held) if held.body.id == *id => Ok(Some(held)),
+            Ok(held) => bail!("{} holds credential {}", path.display(), held.body.id),
+            Err(_) => Ok(None),
         }
-        Ok(Some(held))
     }
 
-    /// Whether a row's holder file is there.
+    /// Whether a row's holder files are all there, whole: its credential file reads back, and
+    /// the others are not empty.
     pub fn has_holder(&self, id: &CredentialId) -> bool {
-        self.dir
-            .join(id.to_string())
-            .with_extension("credential.json")
-            .exists()
+        let base = self.dir.join(id.to_string());
+        let mut others = vec!["qr.txt"];
+        if self.images {
+            others.extend(["png", "svg"]);
+        }
+        matches!(self.read_holder(id), Ok(Some(_)))
+            && others
+                .iter()
+                .all(|ext| std::fs::metadata(base.with_extension(ext)).is_ok_and(|m| m.len() > 0))
     }
 
     /// Removes a row's holder files (its credential can never be published).
@@ -322,6 +330,35 @@ mod tests {
                 assert!(base.with_extension(ext).exists(), "{ext} of {}", h.body.id);
             }
         }
+    }
+
+    #[test]
+    fn holder_files_emptied_by_a_power_loss_count_as_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let world = credledger_core::testkit::World::new(3, 4);
+        let held = world.lawyer_license(1, None);
+        let id = held.body.id;
+        let base = dir.path().join(id.to_string());
+        let folder = OutFolder::open(dir.path()).unwrap();
+        folder.write_holder(&held).unwrap();
+        assert!(folder.has_holder(&id));
+        assert_eq!(folder.read_holder(&id).unwrap(), Some(held.clone()));
+        // The name reached the disk, the bytes did not.
+        std::fs::write(base.with_extension("credential.json"), b"").unwrap();
+        assert!(!folder.has_holder(&id));
+        assert_eq!(folder.read_holder(&id).unwrap(), None);
+        folder.write_holder(&held).unwrap();
+        std::fs::write(base.with_extension("qr.txt"), b"").unwrap();
+        assert!(!folder.has_holder(&id));
+        // With images, an empty picture counts too.
+        let folder = folder.with_images(true);
+        folder.write_holder(&held).unwrap();
+        assert!(folder.has_holder(&id));
+        std::fs::write(base.with_extension("png"), b"").unwrap();
+        assert!(!folder.has_holder(&id));
+        // The signed record brings back what is missing.
+        folder.record_signed([&held].into_iter()).unwrap();
+        assert_eq!(folder.read_signed_without_files().unwrap().len(), 1);
     }
 
     #[test]
