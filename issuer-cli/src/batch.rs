@@ -246,15 +246,35 @@ pub fn run(
     let report = folder.write_report(&mut results)?;
     let count = |p: &str| results.iter().filter(|r| r.outcome.starts_with(p)).count();
     let committed = count("committed");
+    let unsettled = results
+        .iter()
+        .filter(|r| {
+            r.outcome.contains("run the batch again") || r.outcome.contains("files are kept")
+        })
+        .count();
     Ok(json!({
         "rows": results.len(),
         "committed": committed,
         "skipped": count("skipped"),
         "errors": count("error"),
+        "unsettled": unsettled,
         "seconds": (elapsed.as_secs_f64() * 100.0).round() / 100.0,
         "credentials_per_s": if elapsed.as_secs_f64() > 0.0 { (committed as f64 / elapsed.as_secs_f64()).round() } else { 0.0 },
         "report": report.display().to_string(),
     }))
+}
+
+/// Rows of a finished batch whose transactions were sent but whose fate the ledger did not
+/// settle: they may still commit (exit code 6, spec/issuer-keys.md §4).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{rows} rows were sent but are not settled; they may still commit: run the same batch again (it publishes none twice), {report} lists them"
+)]
+pub struct BatchUnsettled {
+    /// How many.
+    pub rows: u64,
+    /// The report's path.
+    pub report: String,
 }
 
 /// Settles the rows over the network: re-checks rows an earlier run may have sent, then

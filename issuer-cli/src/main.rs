@@ -157,10 +157,10 @@ pub(crate) fn classify(r: anyhow::Result<()>) -> Result<(), (u8, anyhow::Error)>
             .any(|c| c.downcast_ref::<client::Unreachable>().is_some())
         {
             exit::UNREACHABLE
-        } else if e
-            .chain()
-            .any(|c| c.downcast_ref::<ledger::Unsettled>().is_some())
-        {
+        } else if e.chain().any(|c| {
+            c.downcast_ref::<ledger::Unsettled>().is_some()
+                || c.downcast_ref::<batch::BatchUnsettled>().is_some()
+        }) {
             exit::UNSETTLED
         } else {
             exit::INPUT
@@ -215,6 +215,11 @@ mod tests {
             why: "the node answered 409: transaction ab is already pending".into(),
         });
         assert_eq!(code(unsettled.context("publishing")), exit::UNSETTLED);
+        let batch = anyhow::Error::new(super::batch::BatchUnsettled {
+            rows: 250,
+            report: "batch/report.csv".into(),
+        });
+        assert_eq!(code(batch), exit::UNSETTLED);
         assert_eq!(code(anyhow::anyhow!("no such file")), exit::INPUT);
     }
 }

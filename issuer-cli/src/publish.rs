@@ -367,6 +367,13 @@ pub fn run(a: &PublishArgs) -> Result<()> {
                 summary["report"].as_str().unwrap_or_default()
             );
         }
+        if let Some(rows) = summary["unsettled"].as_u64().filter(|n| *n > 0) {
+            return Err(crate::batch::BatchUnsettled {
+                rows,
+                report: summary["report"].as_str().unwrap_or_default().to_string(),
+            }
+            .into());
+        }
         return Ok(());
     }
     let claims = match &old {
