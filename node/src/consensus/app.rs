@@ -12,7 +12,7 @@ use std::time::Duration;
 use arc_malachitebft_app_channel::app::engine::host::{HeightParams, Next, SyncedValueOutcome};
 use arc_malachitebft_app_channel::app::streaming::{StreamContent, StreamId, StreamMessage};
 use arc_malachitebft_app_channel::app::types::core::{
-    CommitCertificate as MCommit, LinearTimeouts, Round, ValidatorSet as _, Validity,
+    CommitCertificate as MCommit, LinearTimeouts, Round, Validator as _, Validity,
 };
 use arc_malachitebft_app_channel::app::types::sync::RawDecidedValue;
 use arc_malachitebft_app_channel::app::types::{LocallyProposedValue, ProposedValue};
@@ -24,7 +24,7 @@ use credledger_core::ids::Height as CoreHeight;
 
 use super::chain::{Chain, ChainError, Pending};
 use super::codec::{PART_BYTES, engine_commit};
-use super::context::{Address, BlockId, Ctx, Height, ProposalPart, ValidatorSet};
+use super::context::{Address, BlockId, Ctx, Height, ProposalPart, ValidatorSet, proposer_of};
 use super::peers::{PeerGate, request};
 use super::signing::to_core_commit;
 use super::streams::{Completed, Streams};
@@ -373,7 +373,9 @@ impl<C: Chain> App<C> {
     /// future one, dropped if for a past one.
     fn completed(&mut self, done: Completed) -> Result<Option<ProposedValue<Ctx>>, ChainError> {
         if done.height > self.height {
-            if self.future.len() < MAX_FUTURE {
+            // Only the next height's: a proposal further ahead is of no use before sync
+            // brings this node there, and would take a place an early proposal needs.
+            if done.height.0 == self.height.0 + 1 && self.future.len() < MAX_FUTURE {
                 self.future.push(done);
             }
             return Ok(None);
@@ -396,10 +398,14 @@ impl<C: Chain> App<C> {
             );
             return Ok(None);
         }
-        if self.set(c.height)?.get_by_address(&c.proposer).is_none() {
+        // Only the round's proposer may propose in it: anyone else's stream is dropped before
+        // its block is executed or stored, so a faulty peer cannot make this node do either.
+        let set = self.set(c.height)?;
+        if proposer_of(&set, c.height, c.round).address() != &c.proposer {
             tracing::warn!(
                 height = c.height.0,
-                "proposal from outside the validator set"
+                round = c.round.as_u32(),
+                "proposal from a validator that is not the round's proposer"
             );
             return Ok(None);
         }

@@ -297,6 +297,17 @@ impl mc::Vote<Ctx> for Vote {
     }
 }
 
+/// The proposer of `round` at `height`: round-robin over the set, shifted by height, so each
+/// validator proposes in turn. The one rule, for the engine and for checking who may stream a
+/// proposal.
+pub fn proposer_of(set: &ValidatorSet, height: Height, round: Round) -> &Validator {
+    let n = set.validators.len().max(1) as u64;
+    let r = u64::from(round.as_u32().unwrap_or(0));
+    let i = (height.0.wrapping_add(r) % n) as usize;
+    // An empty set never reaches consensus: sets are checked non-empty when built.
+    &set.validators[i.min(set.validators.len().saturating_sub(1))]
+}
+
 /// The context: the chain whose votes it builds.
 #[derive(Clone, Debug)]
 pub struct Ctx {
@@ -324,11 +335,7 @@ impl mc::Context for Ctx {
         height: Height,
         round: Round,
     ) -> &'a Validator {
-        let n = set.validators.len().max(1) as u64;
-        let r = u64::from(round.as_u32().unwrap_or(0));
-        let i = (height.0.wrapping_add(r) % n) as usize;
-        // An empty set never reaches consensus: sets are checked non-empty when built.
-        &set.validators[i.min(set.validators.len().saturating_sub(1))]
+        proposer_of(set, height, round)
     }
 
     fn new_proposal(

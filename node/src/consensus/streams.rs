@@ -9,10 +9,16 @@ use arc_malachitebft_app_channel::app::types::core::Round;
 use bytes::Bytes;
 use credledger_core::block::MAX_BLOCK_BYTES;
 
+use super::codec::PART_BYTES;
 use super::context::{Address, BlockId, Height, ProposalPart};
 
 /// Streams being reassembled at once; the oldest is dropped beyond this.
 pub const MAX_STREAMS: usize = 64;
+
+/// Most parts a stream may have: the init, the largest block in parts of [`PART_BYTES`], the
+/// fin part and the end marker. A peer sending many tiny or empty parts instead would make a
+/// stream's memory grow with their count, not their bytes.
+pub const MAX_PARTS: u64 = MAX_BLOCK_BYTES.div_ceil(PART_BYTES) as u64 + 3;
 
 /// A whole proposal: who sent it for which height and round, and the block's bytes.
 #[derive(Clone, Debug)]
@@ -65,6 +71,10 @@ impl Streams {
             }
             self.order.push_back(key.clone());
         }
+        if msg.sequence >= MAX_PARTS {
+            self.remove(&key);
+            return None;
+        }
         let s = self.partial.entry(key.clone()).or_default();
         match msg.content {
             StreamContent::Fin => s.end = Some(msg.sequence),
@@ -75,7 +85,7 @@ impl Streams {
                 if let ProposalPart::Data(d) = &part {
                     s.bytes = s.bytes.saturating_add(d.len());
                 }
-                if msg.sequence > (MAX_BLOCK_BYTES as u64) || s.bytes > MAX_BLOCK_BYTES {
+                if s.bytes > MAX_BLOCK_BYTES {
                     self.remove(&key);
                     return None;
                 }
@@ -234,5 +244,33 @@ mod tests {
             assert!(s.insert(peer(i as u8), msg, Height(1)).is_none());
         }
         assert_eq!(s.len(), MAX_STREAMS);
+    }
+
+    #[test]
+    fn a_stream_of_more_parts_than_any_block_needs_is_dropped() {
+        let mut s = Streams::default();
+        let sid = StreamId::new(Bytes::from(vec![1]));
+        for seq in 0..MAX_PARTS {
+            let empty = StreamContent::Data(ProposalPart::Data(Vec::new()));
+            assert!(
+                s.insert(
+                    peer(3),
+                    StreamMessage::new(sid.clone(), seq, empty),
+                    Height(1)
+                )
+                .is_none()
+            );
+        }
+        assert_eq!(s.len(), 1, "within the bound, kept");
+        let beyond = StreamContent::Data(ProposalPart::Data(Vec::new()));
+        assert!(
+            s.insert(
+                peer(3),
+                StreamMessage::new(sid, MAX_PARTS, beyond),
+                Height(1)
+            )
+            .is_none()
+        );
+        assert!(s.is_empty(), "beyond it, the whole stream is dropped");
     }
 }
