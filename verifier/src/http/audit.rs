@@ -31,24 +31,45 @@ struct Submission {
     record: Option<String>,
 }
 
-/// Decodes and checks a submission; the outer error is a bad request (names the field).
-fn check(app: &super::App, s: &Submission) -> Result<Result<LogVerdict, Rejection>, String> {
+/// Why a submission was not judged.
+enum Problem {
+    /// A bad request: names the field.
+    Input(String),
+    /// The verifier does not trust the ledger now (a fork): nothing is proven against it.
+    Untrusted(String),
+}
+
+/// Decodes and checks a submission.
+fn check(app: &super::App, s: &Submission) -> Result<Result<LogVerdict, Rejection>, Problem> {
     let cleaned: String = s.bundle.split_whitespace().collect();
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(cleaned.as_bytes())
-        .map_err(|e| format!("bundle is not base64: {e}"))?;
+        .map_err(|e| Problem::Input(format!("bundle is not base64: {e}")))?;
     let record = match s.record.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
         Some(line) => Some(
             LogRecord::from_line(line.as_bytes())
-                .map_err(|e| format!("record is not a T-Road record line: {e}"))?,
+                .map_err(|e| Problem::Input(format!("record is not a T-Road record line: {e}")))?,
         ),
         None => None,
     };
-    Ok(LogEvidence::from_bytes(&bytes).and_then(|ev| {
-        app.checker
-            .trust()
-            .read(|t| verify_log_evidence(&ev, &t.anchor, record.as_ref()))
-    }))
+    let ev = match LogEvidence::from_bytes(&bytes) {
+        Ok(ev) => ev,
+        Err(r) => return Ok(Err(r)),
+    };
+    let trust = app.checker.trust();
+    // The bundle's header meets the light client's fork check like any node's answer: one
+    // with a valid commit that conflicts with a verified header raises the alarm
+    // (spec/verifier.md §2). While it is raised, nothing is proven against this ledger.
+    let _ =
+        trust.check_evidence_header("an auditor's bundle", &ev.anchor.header, &ev.anchor.commit);
+    if let Some(h) = trust.read(|t| t.alarm.as_ref().map(|a| a.height)) {
+        return Err(Problem::Untrusted(format!(
+            "the ledger's validators signed two different blocks at height {h}; this verifier \
+             stopped trusting the ledger until its operators act (the bundle can still be \
+             checked offline with `credledger-verifier audit verify`)"
+        )));
+    }
+    Ok(trust.read(|t| verify_log_evidence(&ev, &t.anchor, record.as_ref())))
 }
 
 fn outcome_json(r: &Result<LogVerdict, Rejection>) -> serde_json::Value {
@@ -71,7 +92,12 @@ pub async fn verify_api(State(app): State<Shared>, body: Bytes) -> Response {
     };
     match check(&app, &s) {
         Ok(r) => Json(outcome_json(&r)).into_response(),
-        Err(e) => bad_request(e),
+        Err(Problem::Input(e)) => bad_request(e),
+        Err(Problem::Untrusted(e)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "outcome": "NOT_PROVEN", "failed_check": "anchoring", "message": e })),
+        )
+            .into_response(),
     }
 }
 
@@ -198,9 +224,20 @@ pub async fn submit(
         bundle: fields.get("bundle").cloned().unwrap_or_default(),
         record: fields.get("record").cloned(),
     };
-    let result = match check(&app, &s) {
-        Ok(r) => r,
-        Err(e) => Err(Rejection::MalformedEvidence { reason: e }),
+    let result: Result<LogVerdict, (String, String)> = match check(&app, &s) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err((
+            json!(e.check()).as_str().unwrap_or_default().to_string(),
+            e.to_string(),
+        )),
+        Err(Problem::Input(reason)) => {
+            let e = Rejection::MalformedEvidence { reason };
+            Err((
+                json!(e.check()).as_str().unwrap_or_default().to_string(),
+                e.to_string(),
+            ))
+        }
+        Err(Problem::Untrusted(m)) => Err(("anchoring".to_string(), m)),
     };
     let status = match &result {
         Ok(v) => format!(
@@ -231,7 +268,7 @@ pub async fn submit(
                 w.record_unchecked
             }),
         ),
-        Err(e) => format!(
+        Err((check, msg)) => format!(
             "<section class=\"result not-genuine\" role=\"status\" aria-live=\"polite\">\
              <p class=\"state\"><span aria-hidden=\"true\">✕</span> <strong id=\"outcome\" \
              data-outcome=\"NOT_PROVEN\">{np}</strong></p><p>{means}</p></section>\
@@ -240,8 +277,8 @@ pub async fn submit(
             np = text(w.not_proven),
             means = text(w.not_proven_means),
             failed = text(w.failed),
-            check = text(json!(e.check()).as_str().unwrap_or_default()),
-            msg = text(&e.to_string()),
+            check = text(check),
+            msg = text(msg),
         ),
     };
     let body = format!(
