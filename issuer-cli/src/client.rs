@@ -19,6 +19,15 @@ pub struct Unreachable {
     errors: String,
 }
 
+/// No node answered a submission, but one may have received it before failing (a timeout or
+/// a broken connection after sending, a server error): the transaction may still commit.
+#[derive(Debug, thiserror::Error)]
+#[error("no node answered {what}, but it may have reached one and may still commit: {errors}")]
+pub struct MaybeSent {
+    what: String,
+    errors: String,
+}
+
 /// Nodes to ask, in order of preference.
 pub struct Nodes {
     urls: Vec<String>,
@@ -26,6 +35,7 @@ pub struct Nodes {
 }
 
 /// A node's answer: status and JSON body.
+#[derive(Debug)]
 pub struct Answer {
     /// HTTP status.
     pub status: u16,
@@ -109,20 +119,47 @@ impl Nodes {
             .collect()
     }
 
-    /// Submits a transaction and waits up to `wait_ms` for its commit.
+    /// Submits a transaction and waits up to `wait_ms` for its commit. When no node answers,
+    /// the error tells whether the transaction surely reached none ([`Unreachable`]: every
+    /// connection was refused, or a node said it was full) or may have reached one
+    /// ([`MaybeSent`]), so the caller never takes a transaction that may commit for one that
+    /// cannot.
     pub fn submit(&self, tx: &[u8], wait_ms: u64) -> Result<Answer> {
         let path = format!("/v1/tx?wait_ms={wait_ms}");
-        self.each(
-            "POST /v1/tx",
-            |_| true,
-            |url| {
-                self.http
-                    .post(format!("{url}{path}"))
-                    .header("content-type", "application/octet-stream")
-                    .body(tx.to_vec())
-                    .send()
-            },
-        )
+        let mut errors = Vec::new();
+        let mut maybe_sent = false;
+        for url in &self.urls {
+            let sent = self
+                .http
+                .post(format!("{url}{path}"))
+                .header("content-type", "application/octet-stream")
+                .body(tx.to_vec())
+                .send();
+            match sent {
+                Err(e) => {
+                    maybe_sent |= !e.is_connect();
+                    errors.push(format!("{url}: {e}"));
+                }
+                // A full mempool (503) pooled nothing; any other server error may have come
+                // after the node pooled it.
+                Ok(r) if r.status().is_server_error() => {
+                    maybe_sent |= r.status() != reqwest::StatusCode::SERVICE_UNAVAILABLE;
+                    errors.push(format!("{url}: HTTP {}", r.status()));
+                }
+                Ok(r) => match read_answer(r) {
+                    Ok(a) => return Ok(a),
+                    Err(e) => {
+                        maybe_sent = true;
+                        errors.push(format!("{url}: {e}"));
+                    }
+                },
+            }
+        }
+        let (what, errors) = ("POST /v1/tx".to_string(), errors.join("; "));
+        if maybe_sent {
+            bail!(MaybeSent { what, errors })
+        }
+        bail!(Unreachable { what, errors })
     }
 }
 
@@ -173,6 +210,34 @@ mod tests {
             }
         });
         url
+    }
+
+    #[test]
+    fn a_submission_a_node_may_have_received_is_not_called_unreachable() {
+        let dead = {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            format!("http://{}", l.local_addr().unwrap())
+        };
+        // Nothing listens: surely not sent.
+        let e = Nodes::new(std::slice::from_ref(&dead))
+            .unwrap()
+            .submit(b"tx", 0)
+            .unwrap_err();
+        assert!(e.downcast_ref::<super::Unreachable>().is_some(), "{e:#}");
+        // A node that fails after reading it (500): it may have pooled it.
+        let failing = canned(500, r#"{"error":"internal"}"#, 1);
+        let e = Nodes::new(&[failing, dead.clone()])
+            .unwrap()
+            .submit(b"tx", 0)
+            .unwrap_err();
+        assert!(e.downcast_ref::<super::MaybeSent>().is_some(), "{e:#}");
+        // A full node (503) pooled nothing.
+        let full = canned(503, r#"{"error":"full"}"#, 1);
+        let e = Nodes::new(&[full, dead])
+            .unwrap()
+            .submit(b"tx", 0)
+            .unwrap_err();
+        assert!(e.downcast_ref::<super::Unreachable>().is_some(), "{e:#}");
     }
 
     #[test]

@@ -160,6 +160,7 @@ pub(crate) fn classify(r: anyhow::Result<()>) -> Result<(), (u8, anyhow::Error)>
         } else if e.chain().any(|c| {
             c.downcast_ref::<ledger::Unsettled>().is_some()
                 || c.downcast_ref::<batch::BatchUnsettled>().is_some()
+                || c.downcast_ref::<client::MaybeSent>().is_some()
         }) {
             exit::UNSETTLED
         } else {

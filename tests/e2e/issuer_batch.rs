@@ -264,7 +264,13 @@ fn a_batch_of_1000_rows_reports_its_3_bad_rows_and_reruns_idempotently() {
     net.kill(0);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    // 5 if the node was gone when asked next; 6 if it died while reading a submission, which
+    // it may have pooled first (spec/issuer-keys.md §4).
+    assert!(
+        matches!(out.status.code(), Some(5 | 6)),
+        "{:?}: {stderr}",
+        out.status.code()
+    );
     assert!(stderr.contains("report.csv lists every row"), "{stderr}");
     let report = std::fs::read_to_string(batch3.join("report.csv")).unwrap();
     assert!(!report.contains("an old report"), "{report}");
