@@ -89,20 +89,25 @@ fn credential_for(
 }
 
 /// Waits (at most a minute) until no transaction an earlier run submitted is still pending,
-/// so that the ledger's answer for its rows is final before they are checked.
-fn settle(ledger: &Ledger, submitted: &[String]) -> Result<()> {
+/// so that the ledger's answer for its rows is final before they are checked. Returns whether
+/// one still is: one can wait for ever behind a nonce gap (its predecessor went to a node that
+/// died before passing it on), and only sending the rows again fills the gap, so the batch
+/// goes on, keeping every holder file while such a transaction may still commit.
+fn settle(ledger: &Ledger, submitted: &[String]) -> Result<bool> {
     let deadline = Instant::now() + Duration::from_secs(60);
     for tx in submitted {
         while ledger.nodes.get(&format!("/v1/tx/{tx}"))?.body["state"] == "pending" {
             if Instant::now() > deadline {
-                bail!(
-                    "transaction {tx} of an earlier run is still pending after a minute; try again later"
+                eprintln!(
+                    "transaction {tx} of an earlier run is still pending after a minute; its \
+                     rows are sent again, and no holder file is removed in this run"
                 );
+                return Ok(true);
             }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
-    Ok(())
+    Ok(false)
 }
 
 /// Publishes every good row of `csv_path`; writes the holders' files, `journal.jsonl` and
@@ -295,9 +300,7 @@ fn publish_rows(
     // did not journal may have been committed: the ledger decides, with a proof checked
     // against genesis. If it was not, that very credential is submitted again, so the holder's
     // copy stays right.
-    if !recheck.is_empty() {
-        settle(ledger, submitted)?;
-    }
+    let earlier_pending = !recheck.is_empty() && settle(ledger, submitted)?;
     for r in recheck {
         let id = r.held.body.id;
         match on_ledger(ledger, issuer, &r.held)? {
@@ -393,7 +396,7 @@ fn publish_rows(
             // Only a 422 says the transaction is in no mempool and never will commit; a 409
             // (already pending, or its nonce behind or taken) may be about this very
             // transaction (spec/http-api.md §1).
-            let definitive = answer.status == 422;
+            let definitive = answer.status == 422 && !earlier_pending;
             results.extend(after_refusal(
                 ledger, issuer, folder, chunk, &reason, definitive,
             )?);
@@ -424,9 +427,17 @@ fn publish_rows(
                     bar.inc(chunk.len() as u64);
                 }
                 Some(e) => {
-                    // Committed with an error: this transaction changed nothing, for good.
+                    // Committed with an error: this transaction changed nothing, for good (but
+                    // an earlier run's pending one may still carry these rows).
                     let e = e.to_string();
-                    results.extend(after_refusal(ledger, issuer, folder, chunk, &e, true)?);
+                    results.extend(after_refusal(
+                        ledger,
+                        issuer,
+                        folder,
+                        chunk,
+                        &e,
+                        !earlier_pending,
+                    )?);
                 }
             }
         }
