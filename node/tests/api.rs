@@ -340,3 +340,22 @@ async fn concurrent_submissions_each_get_their_own_answer() {
     let (_, status) = call(&app, get("/v1/status")).await;
     assert_eq!(status["mempool_txs"], 200, "{status}");
 }
+
+#[tokio::test]
+async fn a_relayed_batch_of_more_than_1000_transactions_is_refused_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let Served { app, .. } = serve(dir.path());
+    let batch = |n: usize| credledger_core::encoding::encode(&vec![vec![0u8; 3]; n]);
+    let (code, body) = call(&app, post("/v1/relay", batch(1_001))).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("at most 1000"), "{body}");
+    // Within the bound, each transaction is judged (these do not decode: none admitted).
+    let (code, body) = call(&app, post("/v1/relay", batch(1_000))).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    assert_eq!(
+        (body["received"].as_u64(), body["admitted"].as_u64()),
+        (Some(1000), Some(0))
+    );
+    let (_, status) = call(&app, get("/v1/status")).await;
+    assert_eq!(status["mempool_txs"].as_u64(), Some(0), "{status}");
+}

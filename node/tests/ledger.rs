@@ -232,4 +232,24 @@ fn a_commit_clears_the_undecided_blocks_of_its_height_and_none_are_kept_below_it
     let late = last.unwrap();
     store.put_pending(&pending(&late, 2)).unwrap();
     assert!(store.pending_at(late.header.height).unwrap().is_empty());
+
+    // This node's own proposal is not overwritten by a peer's restream of it; a peer's copy
+    // is replaced by a later one, judged again.
+    let next = ledger
+        .propose(Vec::new(), Timestamp(T0 + 60_000), 0, &())
+        .unwrap();
+    let own = PendingBlock {
+        own: true,
+        ..pending(&next, 0)
+    };
+    store.put_pending(&own).unwrap();
+    store.put_pending(&pending(&next, 0)).unwrap();
+    assert!(store.pending_at(next.header.height).unwrap()[0].own);
+    let invalid = PendingBlock {
+        valid: false,
+        ..pending(&next, 1)
+    };
+    store.put_pending(&invalid).unwrap();
+    store.put_pending(&pending(&next, 1)).unwrap();
+    assert!(store.pending_at(next.header.height).unwrap()[1].valid);
 }

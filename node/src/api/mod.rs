@@ -262,9 +262,19 @@ const fn crate_relay_limit() -> usize {
     4 << 20
 }
 
+/// Transactions in a relayed batch at most (spec/adr/002-transaction-relay.md; the relay
+/// sends no more in one batch).
+const MAX_RELAYED: usize = 1_000;
+
 async fn relay(State(b): State<Shared>, body: Bytes) -> Result<Json<Value>, ApiError> {
     let batch: Vec<Vec<u8>> = credledger_core::encoding::decode(&body, crate_relay_limit())
         .map_err(|e| ApiError::BadRequest(format!("relayed batch: {e}")))?;
+    if batch.len() > MAX_RELAYED {
+        return Err(ApiError::BadRequest(format!(
+            "relayed batch of {} transactions; at most {MAX_RELAYED}",
+            batch.len()
+        )));
+    }
     let admitted = b.relayed(&batch)?;
     Ok(Json(
         json!({ "received": batch.len(), "admitted": admitted }),

@@ -458,12 +458,17 @@ impl Store {
         if h.height <= self.last_height()? {
             return Ok(());
         }
-        self.db.put_cf_opt(
-            self.cf(Column::Pending)?,
-            pending_key(h.height, p.round, &h.hash()),
-            encode(p),
-            &Self::synced(),
-        )?;
+        // A peer's restream of this node's own proposal must not overwrite the record that
+        // this node proposed it (ADR 001); another copy replaces a peer's (its validity is
+        // judged again, at a later clock).
+        let key = pending_key(h.height, p.round, &h.hash());
+        if !p.own
+            && matches!(self.get::<PendingBlock>(Column::Pending, &key), Ok(Some(old)) if old.own)
+        {
+            return Ok(());
+        }
+        self.db
+            .put_cf_opt(self.cf(Column::Pending)?, key, encode(p), &Self::synced())?;
         Ok(())
     }
 
