@@ -84,7 +84,7 @@ impl Guard {
         let Some(more) = NonZeroU32::new(total.saturating_sub(1)) else {
             return Ok(());
         };
-        match self.limiter.check_key_n(&ip, more) {
+        match self.limiter.check_key_n(&client_key(ip), more) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(not_until)) => Err(self.too_many(not_until.wait_time_from(self.clock.now()))),
             // Cannot happen below the burst, checked above; refused all the same.
@@ -110,6 +110,18 @@ impl Guard {
     }
 }
 
+/// What the rate limit counts by: an IPv4 address, or an IPv6 address's /64 prefix (one
+/// subscriber's network, whose host half a client can change at will).
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        },
+    }
+}
+
 /// The middleware.
 pub async fn guard(
     State(g): State<Arc<Guard>>,
@@ -117,7 +129,7 @@ pub async fn guard(
     req: Request,
     next: Next,
 ) -> Response {
-    let mut resp = if let Err(not_until) = g.limiter.check_key(&peer.ip()) {
+    let mut resp = if let Err(not_until) = g.limiter.check_key(&client_key(peer.ip())) {
         g.too_many(not_until.wait_time_from(g.clock.now()))
     } else {
         match g.in_flight.clone().try_acquire_owned() {
@@ -190,5 +202,21 @@ mod tests {
         assert!(g.charge_batch(ip, 1).is_ok());
         // Another address has its own allowance.
         assert!(g.charge_batch([127, 0, 0, 10].into(), 5).is_ok());
+        // IPv6 addresses of one /64 share one.
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        assert!(g.charge_batch(a, 5).is_ok(), "draws 4 of 5");
+        assert_eq!(
+            g.charge_batch(b, 3).unwrap_err().status(),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        assert!(
+            g.charge_batch("2001:db8:1:3::1".parse().unwrap(), 5)
+                .is_ok()
+        );
+        assert_eq!(
+            client_key("::ffff:10.0.0.1".parse().unwrap()),
+            IpAddr::from([10, 0, 0, 1])
+        );
     }
 }
