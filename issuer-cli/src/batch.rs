@@ -171,8 +171,14 @@ pub fn run(
             .zip(record.iter())
             .map(|(h, v)| (h.to_string(), Value::String(v.to_string())))
             .collect();
+        // A row whose presentation would not fit in a QR code is refused, as a single
+        // publication is: its holder could never show it.
         let held = claims_for(schema, &Value::Object(subject))
-            .and_then(|claims| credential_for(ledger, issuer, kind, claims, now, valid_until));
+            .and_then(|claims| credential_for(ledger, issuer, kind, claims, now, valid_until))
+            .and_then(|held| {
+                crate::qr::fits(&out_folder::qr_text(&held))?;
+                Ok(held)
+            });
         match held {
             Err(e) => results.push(RowResult {
                 row,

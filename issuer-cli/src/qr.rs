@@ -11,6 +11,14 @@ pub fn code(text: &str) -> Result<QrCode> {
         .context("the presentation does not fit in a QR code")
 }
 
+/// Whether `text` fits in a QR code at ECC M, without drawing one (drawing chooses among
+/// eight masks, a thousand times the work).
+pub fn fits(text: &str) -> Result<()> {
+    qrcode::bits::encode_auto(text.as_bytes(), EcLevel::M)
+        .map(|_| ())
+        .map_err(|e| anyhow::anyhow!("the presentation does not fit in a QR code: {e}"))
+}
+
 /// The QR version (1–40) `text` needs.
 pub fn version(c: &QrCode) -> i16 {
     match c.version() {
@@ -46,4 +54,20 @@ pub fn terminal(c: &QrCode) -> String {
         .light_color(unicode::Dense1x2::Dark)
         .quiet_zone(true)
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_text_fits_exactly_when_a_code_can_be_drawn() {
+        for len in [10, 3_000, 3_391, 3_392, 5_000] {
+            let text = "A".repeat(len);
+            assert_eq!(
+                super::fits(&text).is_ok(),
+                super::code(&text).is_ok(),
+                "{len} characters"
+            );
+        }
+        assert!(super::fits(&"A".repeat(5_000)).is_err());
+    }
 }

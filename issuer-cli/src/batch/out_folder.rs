@@ -102,12 +102,7 @@ impl OutFolder {
     /// others were written before it.
     pub fn write_holder(&self, held: &HeldCredential) -> Result<()> {
         let base = self.dir.join(held.body.id.to_string());
-        let p = Presentation::Compact(CompactPresentation {
-            body: held.body.clone(),
-            signature: held.signature,
-            disclosure: held.disclose(None),
-        });
-        let text = p.to_qr_text();
+        let text = qr_text(held);
         if self.images {
             let code = crate::qr::code(&text)?;
             write_whole(&base.with_extension("png"), &crate::qr::png(&code)?)?;
@@ -272,6 +267,16 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .with_context(|| format!("cannot flush {} to disk", dir.display()))
+}
+
+/// A row's QR text: its compact presentation, every claim disclosed.
+pub fn qr_text(held: &HeldCredential) -> String {
+    Presentation::Compact(CompactPresentation {
+        body: held.body.clone(),
+        signature: held.signature,
+        disclosure: held.disclose(None),
+    })
+    .to_qr_text()
 }
 
 fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
