@@ -125,6 +125,7 @@ pub fn run(
 ) -> Result<Value> {
     // End to end: from reading the CSV to the last commit.
     let start = Instant::now();
+    folder.bind_key(&format!("{}/{}", issuer.id, issuer.key_id))?;
     folder.clear_report()?;
     let (done, submitted) = folder.read_journal()?;
     let signed = folder.read_signed_without_files()?;

@@ -55,6 +55,25 @@ impl OutFolder {
         &self.dir
     }
 
+    /// Binds the folder to the issuer key that signs its batch (`issuer/key-id`, in
+    /// `signing-key.txt`), or refuses another: row ids derive from the key, so a re-run with
+    /// another key would publish every row again under new ids.
+    pub fn bind_key(&self, key: &str) -> Result<()> {
+        let path = self.dir.join("signing-key.txt");
+        match std::fs::read_to_string(&path) {
+            Ok(bound) if !bound.trim().is_empty() && bound.trim() != key => bail!(
+                "{} holds a batch signed with {}; this run signs with {key}, which would give \
+                 every row a new id and publish it again. Run it with {}, or give another \
+                 --out for a new batch",
+                self.dir.display(),
+                bound.trim(),
+                bound.trim()
+            ),
+            Ok(bound) if !bound.trim().is_empty() => Ok(()),
+            _ => write_whole(&path, format!("{key}\n").as_bytes()),
+        }
+    }
+
     /// The journal: the credential ids known committed, and the transactions submitted.
     pub fn read_journal(&self) -> Result<(HashSet<String>, Vec<String>)> {
         let Ok(text) = std::fs::read_to_string(&self.journal) else {
@@ -364,6 +383,16 @@ mod tests {
         // The signed record brings back what is missing.
         folder.record_signed([&held].into_iter()).unwrap();
         assert_eq!(folder.read_signed_without_files().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_folder_stays_bound_to_the_key_that_signed_its_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = OutFolder::open(dir.path()).unwrap();
+        folder.bind_key("moj/moj-2026-01").unwrap();
+        folder.bind_key("moj/moj-2026-01").unwrap();
+        let e = folder.bind_key("moj/moj-2027-01").unwrap_err().to_string();
+        assert!(e.contains("signed with moj/moj-2026-01"), "{e}");
     }
 
     #[test]
