@@ -147,6 +147,14 @@ impl Nodes {
                     errors.push(format!("{url}: HTTP {}", r.status()));
                 }
                 Ok(r) => match read_answer(r) {
+                    // A refusal speaks for this node's view only: an earlier node that may
+                    // have received the transaction may still hold it and commit it.
+                    Ok(a) if a.status == 422 && maybe_sent => {
+                        errors.push(format!(
+                            "{url}: refused it ({}), but an earlier node may hold it",
+                            a.body
+                        ));
+                    }
                     Ok(a) => return Ok(a),
                     Err(e) => {
                         maybe_sent = true;
@@ -227,6 +235,14 @@ mod tests {
         // A node that fails after reading it (500): it may have pooled it.
         let failing = canned(500, r#"{"error":"internal"}"#, 1);
         let e = Nodes::new(&[failing, dead.clone()])
+            .unwrap()
+            .submit(b"tx", 0)
+            .unwrap_err();
+        assert!(e.downcast_ref::<super::MaybeSent>().is_some(), "{e:#}");
+        // A refusal after a node that may have it is no proof the transaction is nowhere.
+        let refusing = canned(422, r#"{"error":"refused","message":"nonce"}"#, 1);
+        let failing = canned(500, r#"{"error":"internal"}"#, 1);
+        let e = Nodes::new(&[failing, refusing])
             .unwrap()
             .submit(b"tx", 0)
             .unwrap_err();
