@@ -384,20 +384,34 @@ impl Ledger {
     }
 
     /// A credential's record, or its proven absence, checked against genesis as by
-    /// [`Ledger::evidence`]; `None` only when a node proves that no such credential exists.
+    /// [`Ledger::evidence`]; `None` only when no node has it and one proves, under a recent
+    /// header, that no such credential exists. A node that lags behind is passed over for one
+    /// that has it, and an old proof of absence is not believed: callers delete a holder's
+    /// files on `None`.
     pub fn credential_record(
         &self,
         issuer: &IssuerId,
         id: &CredentialId,
     ) -> Result<Option<CredentialRecord>> {
+        /// Oldest proof of absence believed, by its header's time.
+        const MAX_ABSENCE_AGE_MS: u64 = 60_000;
         let path = format!("/v1/credentials/{issuer}/{id}");
-        let answer = self.nodes.get(&path)?;
+        let answer = self.nodes.get_found(&path)?;
         if answer.status == 404 {
             // spec/http-api.md: a 404 for a credential carries the proof as `absence`.
             let a: StateAnswer = serde_json::from_value(answer.body["absence"].clone())
                 .context("the node's proof of absence is not understood")?;
             let key = StateKey::Credential(issuer.clone(), *id);
             self.check(|anchor| a.check(&key, anchor))?;
+            let age = now_ms().saturating_sub(a.header.time.0);
+            if age > MAX_ABSENCE_AGE_MS {
+                bail!(
+                    "the node proves credential {id} absent only as of block {} ({} s ago); \
+                     ask a node that is up to date",
+                    a.header.height,
+                    age / 1_000
+                );
+            }
             return match a.value {
                 None => Ok(None),
                 Some(_) => bail!("the node answered 404 with a value for credential {id}"),
@@ -439,4 +453,11 @@ impl Ledger {
 #[derive(serde::Deserialize)]
 struct SetStart {
     from: Height,
+}
+
+/// The clock, in ms since 1970.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
