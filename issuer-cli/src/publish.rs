@@ -220,6 +220,15 @@ fn replacement_id(issuer: &Issuer, old: &CredentialId) -> ([u8; 16], [u8; 16]) {
     (id, crate::batch::derive(2, &[&seed, &id]))
 }
 
+/// The replacement an earlier run of the same reissue wrote to `out`, if it is there whole
+/// and signed by this issuer key.
+fn earlier_replacement(out: &Path, id: &CredentialId, issuer: &Issuer) -> Option<HeldCredential> {
+    let bytes = std::fs::read(out.join(id.to_string()).with_extension("credential.json")).ok()?;
+    let held: HeldCredential = serde_json::from_slice(&bytes).ok()?;
+    (held.body.id == *id && held.body.issuer == issuer.id && held.body.key_id == issuer.key_id)
+        .then_some(held)
+}
+
 /// Revokes `old` as superseded, naming what to do if that fails.
 fn revoke_superseded(
     ledger: &crate::ledger::Ledger,
@@ -446,13 +455,22 @@ pub fn run(a: &PublishArgs) -> Result<()> {
             .or(old.as_ref().and_then(|o| o.body.valid_until)),
         claims_root: Digest::ZERO,
     };
-    let held = HeldCredential::issue(
-        &ledger.genesis.chain_id,
-        body,
-        seed,
-        ShortVec::new(claims).map_err(|e| anyhow!("claims: {e}"))?,
-        &issuer.key,
-    );
+    // A reissue run again while its first publication may still be pending sends that very
+    // credential again, from the files the first run wrote, rather than signing another under
+    // the same id (its start of validity would differ, and the holder's files with it).
+    let earlier = old
+        .as_ref()
+        .and_then(|_| earlier_replacement(&a.out, &CredentialId(id), &issuer));
+    let held = match earlier {
+        Some(held) => held,
+        None => HeldCredential::issue(
+            &ledger.genesis.chain_id,
+            body,
+            seed,
+            ShortVec::new(claims).map_err(|e| anyhow!("claims: {e}"))?,
+            &issuer.key,
+        ),
+    };
     // The holder's files are written before the credential is submitted, so a publication
     // that commits while this process dies or stops waiting still leaves them behind; they
     // are removed only when the ledger refuses the credential.

@@ -375,7 +375,9 @@ impl<C: Chain> App<C> {
         if done.height > self.height {
             // Only the next height's: a proposal further ahead is of no use before sync
             // brings this node there, and would take a place an early proposal needs.
-            if done.height.0 == self.height.0 + 1 && self.future.len() < MAX_FUTURE {
+            // (Before the first height starts, this node's height is not known yet: any is kept.)
+            let next = self.height.0 == 0 || done.height.0 == self.height.0 + 1;
+            if next && self.future.len() < MAX_FUTURE {
                 self.future.push(done);
             }
             return Ok(None);
@@ -398,14 +400,29 @@ impl<C: Chain> App<C> {
             );
             return Ok(None);
         }
-        // Only the round's proposer may propose in it: anyone else's stream is dropped before
-        // its block is executed or stored, so a faulty peer cannot make this node do either.
+        // A stream must name the round's proposer and come from a validator of the set;
+        // anything else is dropped before its block is executed or stored. Parts are not
+        // signed (ADR 001), so a validator could still stream a block naming another as
+        // proposer (Malachite's lock restreams do, honestly); an observer or any other peer
+        // cannot make this node execute or store anything.
         let set = self.set(c.height)?;
         if proposer_of(&set, c.height, c.round).address() != &c.proposer {
             tracing::warn!(
                 height = c.height.0,
                 round = c.round.as_u32(),
-                "proposal from a validator that is not the round's proposer"
+                "proposal naming a validator that is not the round's proposer"
+            );
+            return Ok(None);
+        }
+        let from = c.from.to_bytes();
+        let by_validator = set
+            .members()
+            .iter()
+            .any(|v| super::engine::peer_id(&v.address().0).to_bytes() == from);
+        if !by_validator {
+            tracing::warn!(
+                height = c.height.0,
+                "proposal streamed by a peer outside the validator set"
             );
             return Ok(None);
         }

@@ -102,6 +102,13 @@ pub struct ValidatorSet {
     total: u64,
 }
 
+impl ValidatorSet {
+    /// The validators, in order.
+    pub fn members(&self) -> &[Validator] {
+        &self.validators
+    }
+}
+
 /// A validator key the engine cannot use.
 #[derive(Debug, thiserror::Error)]
 #[error("validator key {0} is not a valid Ed25519 point")]

@@ -35,6 +35,8 @@ pub struct Completed {
     pub id: BlockId,
     /// The encoded block.
     pub bytes: Vec<u8>,
+    /// The peer that published the stream.
+    pub from: PeerId,
 }
 
 #[derive(Default)]
@@ -102,7 +104,7 @@ impl Streams {
             return None;
         }
         let s = self.remove(&key)?;
-        assemble(s)
+        assemble(s, key.0)
     }
 
     /// Drops every stream for a height below `h`.
@@ -135,7 +137,7 @@ impl Streams {
 }
 
 /// Init first, data in order, Fin last: anything else is not a proposal.
-fn assemble(s: Partial) -> Option<Completed> {
+fn assemble(s: Partial, from: PeerId) -> Option<Completed> {
     let mut parts = s.parts.into_values();
     let Some(ProposalPart::Init {
         height,
@@ -162,6 +164,7 @@ fn assemble(s: Partial) -> Option<Completed> {
         proposer,
         id: id?,
         bytes,
+        from,
     })
 }
 
