@@ -109,11 +109,7 @@ async fn votes_bind_chain_kind_and_block_and_not_the_voter_field() {
     };
     let block = BlockId(header.hash());
     let s = &signers[1];
-    let key = set
-        .get_by_address(&s.address())
-        .unwrap()
-        .public_key()
-        .clone();
+    let key = *set.get_by_address(&s.address()).unwrap().public_key();
     let vote = ctx.new_prevote(Height(1), Round::new(0), NilOrVal::Val(block), s.address());
     let signed = s.sign_vote(vote.clone()).await.unwrap();
     assert!(
@@ -146,18 +142,15 @@ async fn votes_bind_chain_kind_and_block_and_not_the_voter_field() {
             .is_invalid()
     );
     // The proposer rotates with height and round over the whole set.
-    let p1 = ctx
+    let p1 = *ctx
         .select_proposer(&set, Height(1), Round::new(0))
-        .address()
-        .clone();
-    let p2 = ctx
+        .address();
+    let p2 = *ctx
         .select_proposer(&set, Height(2), Round::new(0))
-        .address()
-        .clone();
-    let p3 = ctx
+        .address();
+    let p3 = *ctx
         .select_proposer(&set, Height(1), Round::new(1))
-        .address()
-        .clone();
+        .address();
     assert_ne!(p1, p2);
     assert_eq!(p2, p3);
 }
