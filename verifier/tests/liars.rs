@@ -308,6 +308,76 @@ async fn conflicting_commits_raise_the_fork_alarm() {
     let r = rig.check(&c).await;
     assert_eq!(r.outcome, Verdict::CannotCheck);
     assert!(r.ledger.fork_alarm);
+
+    // The auditor's API proves nothing against a forked ledger either (spec/verifier.md
+    // §5.1): a bundle that decodes, under the honest header, is answered 503 NOT PROVEN.
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use base64::Engine;
+    use credledger_core::bounded::BoundedVec;
+    use credledger_core::hash::Digest;
+    use credledger_core::state::AnchorRecord;
+    use credledger_core::verify::{AnchorEvidence, EVIDENCE_VERSION, LogEvidence};
+    use credledger_verifier::http::{App, Guard, Limits, Metrics, router};
+    use tower::ServiceExt;
+    let (header, commit) = rig.script.lock().unwrap().headers[0].clone();
+    let bundle = LogEvidence {
+        version: EVIDENCE_VERSION,
+        index: 0,
+        record_digest: Digest([1; 32]),
+        inclusion: BoundedVec::new(Vec::new()).unwrap(),
+        anchor: AnchorEvidence {
+            source: "troad-demo-ss1".parse().unwrap(),
+            sequence: 0,
+            record: AnchorRecord {
+                tree_size: 1,
+                root: Digest([1; 32]),
+                anchored_at: header.time,
+                height: header.height,
+            },
+            position: 0,
+            anchors: 1,
+            path: BoundedVec::new(Vec::new()).unwrap(),
+            header,
+            commit,
+        },
+        set_changes: BoundedVec::new(Vec::new()).unwrap(),
+    };
+    let body = serde_json::json!({
+        "bundle": base64::engine::general_purpose::STANDARD.encode(bundle.to_bytes())
+    });
+    let metrics = Arc::new(Metrics::default());
+    let guard = Arc::new(Guard::new(Limits::default(), metrics.clone()));
+    let app = router(
+        Arc::new(App {
+            checker: rig.checker,
+            metrics,
+        }),
+        guard,
+    );
+    let mut req = Request::post("/api/v1/audit/verify")
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            [127, 0, 0, 1],
+            9,
+        ))));
+    let resp = app.oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 16)
+        .await
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(v["outcome"], "NOT_PROVEN", "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("two different blocks"),
+        "{v}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
