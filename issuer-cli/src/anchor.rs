@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use credledger_core::bounded::BoundedVec;
-use credledger_core::ids::{LogSourceId, Timestamp};
+use credledger_core::ids::LogSourceId;
 use credledger_core::merkle::empty_root;
 use credledger_core::sig::Keypair;
 use credledger_core::state::{LogSourceRecord, StateKey, StateValue};
@@ -430,11 +430,7 @@ impl Agent {
             previous_root: last.map_or_else(empty_root, |h| h.root),
             consistency: BoundedVec::new(self.log.consistency_since_anchor()?)
                 .map_err(|e| anyhow!("consistency proof: {e}"))?,
-            log_time: Timestamp(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as u64),
-            ),
+            log_time: crate::ledger::now(),
         };
         let head = AnchoredHead {
             sequence: tx.sequence,

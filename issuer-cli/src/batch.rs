@@ -129,12 +129,7 @@ pub fn run(
     folder.clear_report()?;
     let (done, submitted) = folder.read_journal()?;
     let signed = folder.read_signed_without_files()?;
-    let now = Timestamp(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0),
-    );
+    let now = crate::ledger::now();
 
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)

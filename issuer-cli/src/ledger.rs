@@ -12,7 +12,7 @@ use credledger_core::block::{Block, CommitError, Header};
 use credledger_core::encoding::encode;
 use credledger_core::genesis::Genesis;
 use credledger_core::history::{CredentialEvent, CredentialHistory};
-use credledger_core::ids::{CredentialId, Height, IssuerId, KeyId, Nonce};
+use credledger_core::ids::{CredentialId, Height, IssuerId, KeyId, Nonce, Timestamp};
 use credledger_core::presentation::StatusEvidence;
 use credledger_core::sig::Keypair;
 use credledger_core::state::{CredentialRecord, StateKey, StateValue};
@@ -405,7 +405,7 @@ impl Ledger {
                 .context("the node's proof of absence is not understood")?;
             let key = StateKey::Credential(issuer.clone(), *id);
             self.check(|anchor| a.check(&key, anchor))?;
-            let age = now_ms().saturating_sub(a.header.time.0);
+            let age = now().since(a.header.time);
             if age > MAX_ABSENCE_AGE_MS {
                 bail!(
                     "the node proves credential {id} absent only as of block {} ({} s ago); \
@@ -457,9 +457,11 @@ struct SetStart {
     from: Height,
 }
 
-/// The clock, in ms since 1970.
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+/// The clock, in ms since 1970: the one place the CLI reads it.
+pub(crate) fn now() -> Timestamp {
+    Timestamp(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+    )
 }

@@ -18,7 +18,7 @@ use credledger_core::state::{CredentialStatus, KindDef, ReasonCode, StateKey, St
 use credledger_core::tx::{IssuerAction, SignedBody};
 use serde_json::{Value, json};
 
-use crate::ledger::{Issuer, KeyArgs, LedgerArgs};
+use crate::ledger::{Issuer, KeyArgs, LedgerArgs, now};
 use crate::qr;
 
 /// Arguments of `publish`.
@@ -65,15 +65,6 @@ pub struct PublishArgs {
 
 /// Largest subject file read.
 const MAX_SUBJECT_BYTES: u64 = 64 * 1024;
-
-fn now() -> Timestamp {
-    Timestamp(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0),
-    )
-}
 
 /// The claims of `subject` in the kind's schema order; every missing or unknown claim named.
 pub fn claims_for(schema: &credledger_core::state::KindDef, subject: &Value) -> Result<Vec<Claim>> {
