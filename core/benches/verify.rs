@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use credledger_core::hash::Domain;
 use credledger_core::ids::Timestamp;
 use credledger_core::presentation::Presentation;
-use credledger_core::sig::Keypair;
+use credledger_core::sig::{BatchVerifier, Keypair, PublicKey, Signature};
 use credledger_core::testkit::World;
 use credledger_core::{Policy, verify};
 use qrcode::{EcLevel, QrCode};
@@ -124,6 +124,41 @@ fn main() {
     let raw = rate(secs, || {
         black_box(prepared.verify_strict(Domain::SignCredential, black_box(&msg), &sig)).ok();
     });
+    // The same check under the ZIP-215 rules, one at a time and in batches of 50: by one key
+    // (a ministry's credentials) and by 50 different keys.
+    let zip215 = rate(secs, || {
+        black_box(
+            key.public()
+                .verify_zip215(Domain::SignCredential, black_box(&msg), &sig),
+        )
+        .ok();
+    });
+    let many: Vec<(PublicKey, Vec<u8>, Signature)> = (0..50u8)
+        .map(|i| {
+            let k = Keypair::from_seed(&[i; 32]);
+            let m = [msg.as_slice(), &[i]].concat();
+            let s = k.sign(Domain::SignCredential, &m);
+            (k.public(), m, s)
+        })
+        .collect();
+    let same: Vec<(PublicKey, Vec<u8>, Signature)> = (0..50u8)
+        .map(|i| {
+            let m = [msg.as_slice(), &[i]].concat();
+            let s = key.sign(Domain::SignCredential, &m);
+            (key.public(), m, s)
+        })
+        .collect();
+    let batch_rate = |items: &[(PublicKey, Vec<u8>, Signature)]| {
+        50.0 * rate(secs, || {
+            let mut b = BatchVerifier::new();
+            for (k, m, s) in items {
+                b.queue(k, Domain::SignCredential, m, s);
+            }
+            black_box(b.verify()).ok();
+        })
+    };
+    let batch_same = batch_rate(&same);
+    let batch_many = batch_rate(&many);
     let compact_rate = rate(secs, || {
         // What the verifier does per scan: decode the QR text, attach the status proof it
         // fetched for a header its light client already verified, and verify.
@@ -163,6 +198,18 @@ fn main() {
     println!("| operation | per second | ratio to raw verify_strict |");
     println!("|---|---|---|");
     println!("| raw `verify_strict` (prepared key, same message) | {raw:.0} | 1.00 |");
+    println!(
+        "| raw ZIP-215, one at a time | {zip215:.0} | {:.2} |",
+        zip215 / raw
+    );
+    println!(
+        "| raw ZIP-215, batches of 50 by one key | {batch_same:.0} | {:.2} |",
+        batch_same / raw
+    );
+    println!(
+        "| raw ZIP-215, batches of 50 by 50 keys | {batch_many:.0} | {:.2} |",
+        batch_many / raw
+    );
     println!(
         "| `verify` compact QR text + proof under a cached header | {compact_rate:.0} | {:.2} |",
         compact_rate / raw

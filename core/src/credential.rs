@@ -66,14 +66,14 @@ impl CredentialBody {
         key.sign(Domain::SignCredential, &self.signing_message(chain))
     }
 
-    /// `verify_strict` of the issuer's signature.
+    /// The ZIP-215 check of the issuer's signature (spec/credentials.md §3).
     pub fn verify_signature(
         &self,
         chain: &ChainId,
         key: &PreparedKey,
         sig: &Signature,
     ) -> Result<(), SignatureError> {
-        key.verify_strict(Domain::SignCredential, &self.signing_message(chain), sig)
+        key.verify(Domain::SignCredential, &self.signing_message(chain), sig)
     }
 }
 

@@ -1,10 +1,11 @@
-//! Ed25519 keys and signatures under domain tags, with two fixed validity rules (spec/signatures.md).
+//! Ed25519 keys and signatures under domain tags, with one validity rule (spec/signatures.md).
 //!
-//! * Credentials and presentations are checked with ed25519-dalek's `verify_strict`, which refuses
-//!   malleable `S`, non-canonical points and small-order keys (the Wycheproof "invalid" cases).
-//! * Consensus votes and ledger transactions, where many signatures are checked at once, use the
-//!   ZIP-215 rules of `ed25519-consensus`, whose single and batch checks accept exactly the same
-//!   signatures, so every validator reaches the same answer however it groups its checks.
+//! Every signature is checked under the ZIP-215 rules of `ed25519-consensus`, whose single and
+//! batch checks accept exactly the same signatures, so every validator and every verifier
+//! reaches the same answer however it groups its checks. Keys are registered only if they are
+//! points of large order ([`PublicKey::prepare`]). ed25519-dalek's `verify_strict` is kept as
+//! the benchmarks' baseline and to compare with the Wycheproof vectors; no message is judged by
+//! it.
 
 use std::fmt;
 use std::str::FromStr;
@@ -75,20 +76,29 @@ impl fmt::Debug for Keypair {
 
 /// A public key decompressed once, for keys checked many times (issuer keys in a registry).
 #[derive(Clone, Debug)]
-pub struct PreparedKey(VerifyingKey);
+pub struct PreparedKey {
+    /// The key as ZIP-215 checks it: the rule of every message (spec/signatures.md §2).
+    zip215: ed25519_consensus::VerificationKey,
+    /// The same key for ed25519-dalek's `verify_strict`, the benchmarks' baseline.
+    strict: VerifyingKey,
+}
 
 impl PublicKey {
-    /// Decompresses and checks the key once; points of small order are refused, as
-    /// `verify_strict` would refuse every signature under them anyway.
+    /// Decompresses and checks the key once. A key that is not a point, or is a point of small
+    /// order, is refused (spec/signatures.md §1): such a key signs nothing that binds its
+    /// holder, so no registry, genesis or validator set may hold one.
     pub fn prepare(&self) -> Result<PreparedKey, SignatureError> {
-        let vk = VerifyingKey::from_bytes(&self.0).map_err(|_| SignatureError::BadKey)?;
-        if vk.is_weak() {
+        let strict = VerifyingKey::from_bytes(&self.0).map_err(|_| SignatureError::BadKey)?;
+        if strict.is_weak() {
             return Err(SignatureError::BadKey);
         }
-        Ok(PreparedKey(vk))
+        let zip215 = ed25519_consensus::VerificationKey::try_from(self.0)
+            .map_err(|_| SignatureError::BadKey)?;
+        Ok(PreparedKey { zip215, strict })
     }
 
-    /// `verify_strict` of `sig` over `message` framed under `domain`.
+    /// ed25519-dalek's `verify_strict` of `sig` over `message` framed under `domain`: the
+    /// benchmarks' baseline, not a protocol rule.
     pub fn verify_strict(
         &self,
         domain: Domain,
@@ -98,7 +108,8 @@ impl PublicKey {
         self.prepare()?.verify_strict(domain, message, sig)
     }
 
-    /// `verify_strict` over raw bytes with no domain framing; for published test vectors only.
+    /// `verify_strict` over raw bytes with no domain framing; to compare with published test
+    /// vectors only.
     pub fn verify_strict_raw(&self, message: &[u8], sig: &Signature) -> Result<(), SignatureError> {
         self.prepare()?.verify_strict_raw(message, sig)
     }
@@ -116,10 +127,39 @@ impl PublicKey {
         vk.verify(&s, &domain.signing_bytes(message))
             .map_err(|_| SignatureError::Invalid)
     }
+
+    /// ZIP-215 over raw bytes with no domain framing; to compare with published test vectors
+    /// only.
+    pub fn verify_zip215_raw(&self, message: &[u8], sig: &Signature) -> Result<(), SignatureError> {
+        let vk = ed25519_consensus::VerificationKey::try_from(self.0)
+            .map_err(|_| SignatureError::BadKey)?;
+        vk.verify(&ed25519_consensus::Signature::from(sig.0), message)
+            .map_err(|_| SignatureError::Invalid)
+    }
 }
 
 impl PreparedKey {
-    /// `verify_strict` of `sig` over `message` framed under `domain`.
+    /// The ZIP-215 check of `sig` over `message` framed under `domain`, as every message is
+    /// judged (spec/signatures.md §2); agrees with [`BatchVerifier`].
+    pub fn verify(
+        &self,
+        domain: Domain,
+        message: &[u8],
+        sig: &Signature,
+    ) -> Result<(), SignatureError> {
+        let s = ed25519_consensus::Signature::from(sig.0);
+        self.zip215
+            .verify(&s, &domain.signing_bytes(message))
+            .map_err(|_| SignatureError::Invalid)
+    }
+
+    /// The key's bytes.
+    pub fn public(&self) -> PublicKey {
+        PublicKey(self.zip215.to_bytes())
+    }
+
+    /// ed25519-dalek's `verify_strict` of `sig` over `message` framed under `domain`: the
+    /// benchmarks' baseline, not a protocol rule.
     pub fn verify_strict(
         &self,
         domain: Domain,
@@ -132,7 +172,7 @@ impl PreparedKey {
     /// `verify_strict` over raw bytes.
     pub fn verify_strict_raw(&self, message: &[u8], sig: &Signature) -> Result<(), SignatureError> {
         let s = ed25519_dalek::Signature::from_bytes(&sig.0);
-        self.0
+        self.strict
             .verify_strict(message, &s)
             .map_err(|_| SignatureError::Invalid)
     }

@@ -8,8 +8,9 @@ mod describe;
 mod log_evidence;
 mod rejection;
 mod set_change;
+mod signatures;
 
-pub use absence::{AbsenceEvidence, PUBLICATION_GRACE_MS, verify_absence};
+pub use absence::{AbsenceEvidence, PUBLICATION_GRACE_MS, verify_absence, verify_absence_with};
 pub use anchor::TrustAnchor;
 pub use answer::{HeaderAnswer, StateAnswer};
 pub use describe::{Description, ShownClaim, describe, describe_claims};
@@ -19,6 +20,7 @@ pub use log_evidence::{
 };
 pub use rejection::{Check, Outcome, Rejection};
 pub use set_change::{SetChange, learn_from_answer, learn_set_changes};
+pub use signatures::SignatureBatch;
 
 use serde::Serialize;
 
@@ -147,6 +149,19 @@ pub fn verify_parts(
     now: Timestamp,
     policy: &Policy,
 ) -> Result<Verdict, Rejection> {
+    verify_parts_with(c, evidence, anchor, now, policy, &SignatureBatch::none())
+}
+
+/// [`verify_parts`] where the issuer signature may already have been checked in a batch
+/// (`signatures`); the verdict is the same as without it.
+pub fn verify_parts_with(
+    c: &CompactPresentation,
+    evidence: Option<&StatusEvidence>,
+    anchor: &TrustAnchor,
+    now: Timestamp,
+    policy: &Policy,
+    signatures: &SignatureBatch,
+) -> Result<Verdict, Rejection> {
     let body = &c.body;
     let mut checks = vec![Check::Decoding];
 
@@ -187,7 +202,7 @@ pub fn verify_parts(
             kind: body.kind.clone(),
         })?;
 
-    // §2.4 Signature by a registered key of the issuer, verify_strict.
+    // §2.4 Signature by a registered key of the issuer, ZIP-215 (spec/signatures.md §2).
     let key = registry
         .key(&body.issuer, &body.key_id)
         .ok_or_else(|| Rejection::UnknownKey {
@@ -195,8 +210,10 @@ pub fn verify_parts(
             key_id: body.key_id.clone(),
         })?;
     let message = body.signing_message(anchor.chain_id());
-    key.prepared
-        .verify_strict(Domain::SignCredential, &message, &c.signature)
+    // The body's digest names the signed message; the ledger's record holds it too (§2.6).
+    let presented = Domain::Credential.hash(&[&message]);
+    signatures
+        .holds(&key.prepared, &presented, &message, &c.signature)
         .map_err(|_| Rejection::BadSignature {
             issuer: body.issuer.clone(),
             key_id: body.key_id.clone(),
@@ -277,7 +294,6 @@ pub fn verify_parts(
                         reason,
                     })?;
             }
-            let presented = Domain::Credential.hash(&[&message]);
             if ev.record.digest != presented {
                 return Err(Rejection::DigestMismatch {
                     ledger: ev.record.digest,

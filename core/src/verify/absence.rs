@@ -4,7 +4,7 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use serde::{Deserialize, Serialize};
 
-use super::{Policy, Rejection, TrustAnchor, check_header, verify_parts};
+use super::{Policy, Rejection, SignatureBatch, TrustAnchor, check_header, verify_parts_with};
 use crate::block::{CommitCertificate, Header};
 use crate::ids::Timestamp;
 use crate::presentation::CompactPresentation;
@@ -38,8 +38,20 @@ pub fn verify_absence(
     now: Timestamp,
     policy: &Policy,
 ) -> Rejection {
+    verify_absence_with(c, absence, anchor, now, policy, &SignatureBatch::none())
+}
+
+/// [`verify_absence`] where the issuer signature may already have been checked in a batch.
+pub fn verify_absence_with(
+    c: &CompactPresentation,
+    absence: &AbsenceEvidence,
+    anchor: &TrustAnchor,
+    now: Timestamp,
+    policy: &Policy,
+    signatures: &SignatureBatch,
+) -> Rejection {
     // A forgery is reported as such whatever the ledger holds.
-    if let Err(r) = verify_parts(c, None, anchor, now, &Policy::GENUINENESS) {
+    if let Err(r) = verify_parts_with(c, None, anchor, now, &Policy::GENUINENESS, signatures) {
         return r;
     }
     let unavailable = Rejection::StatusUnavailable {

@@ -520,3 +520,57 @@ fn a_set_change_is_learned_from_its_one_header_and_the_retired_set_is_refused_af
         Err(Rejection::BadCommit { .. })
     ));
 }
+
+#[test]
+fn signatures_checked_in_a_batch_give_the_verdicts_of_single_checks() {
+    let mut w = World::new(1, 4);
+    let creds: Vec<_> = (0..23)
+        .map(|n| w.lawyer_license(n, Some(t(1_000_000))))
+        .collect();
+    for c in &creds {
+        w.publish(c);
+    }
+    w.commit(t(10));
+    let anchor = w.anchor();
+    let mut presentations: Vec<Presentation> = creds.iter().map(|c| w.full(c, None)).collect();
+    // Two forgeries in different halves, so the failed batch is split more than once, and one
+    // credential the registry does not know, which never joins a batch.
+    for i in [3, 17] {
+        if let Presentation::Full { compact, .. } = &mut presentations[i] {
+            compact.signature.0[9] ^= 1;
+        }
+    }
+    if let Presentation::Full { compact, .. } = &mut presentations[20] {
+        compact.body.key_id = crate::ids::KeyId::new("nope").unwrap();
+    }
+    let checked = SignatureBatch::check(presentations.iter().map(|p| p.compact()), &anchor);
+    assert_eq!(
+        checked.len(),
+        20,
+        "the 20 genuine signatures, not the forgeries"
+    );
+    for (i, p) in presentations.iter().enumerate() {
+        let single = verify_parts(p.compact(), p.evidence(), &anchor, t(12), &Policy::LIVE);
+        let batched = verify_parts_with(
+            p.compact(),
+            p.evidence(),
+            &anchor,
+            t(12),
+            &Policy::LIVE,
+            &checked,
+        );
+        assert_eq!(batched, single, "presentation {i}");
+        match i {
+            3 | 17 => assert!(matches!(single, Err(Rejection::BadSignature { .. }))),
+            20 => assert!(matches!(single, Err(Rejection::UnknownKey { .. }))),
+            _ => assert!(single.is_ok(), "presentation {i}: {single:?}"),
+        }
+    }
+    // A signature recorded as valid vouches only for the body it signed.
+    let mut other = presentations[0].compact().clone();
+    other.body.valid_from = Timestamp(other.body.valid_from.0 + 1);
+    assert!(matches!(
+        verify_parts_with(&other, None, &anchor, t(12), &Policy::GENUINENESS, &checked),
+        Err(Rejection::BadSignature { .. })
+    ));
+}
