@@ -49,10 +49,15 @@ fn a_scan_is_valid_then_revoked_within_the_freshness_bound_then_cannot_check() {
     assert_eq!(r["rejection"]["rejection"], "not_on_ledger", "{r}");
 
     // A desk checking a list sends it in one batch: one report per presentation, in order,
-    // each the same as a single scan's.
+    // each the same as a single scan's. The forged signature fails the batch's shared check;
+    // the batch is halved until the forgery alone is refused.
     let never_text = World::compact(&never, None).to_qr_text();
+    let mut forged = World::compact(&never, None);
+    if let credledger_core::presentation::Presentation::Compact(c) = &mut forged {
+        c.signature.0[9] ^= 1;
+    }
     let (code, b) = v.verify_batch(&serde_json::json!({
-        "presentations": [&never_text, &link, "CL1:NOT-A-PRESENTATION", &link]
+        "presentations": [&never_text, &link, "CL1:NOT-A-PRESENTATION", &link, forged.to_qr_text(), &link]
     }));
     assert_eq!(code, 200, "{b}");
     let outcomes: Vec<&str> = b["results"]
@@ -63,10 +68,18 @@ fn a_scan_is_valid_then_revoked_within_the_freshness_bound_then_cannot_check() {
         .collect();
     assert_eq!(
         outcomes,
-        ["NOT_GENUINE", "VALID", "NOT_GENUINE", "VALID"],
+        [
+            "NOT_GENUINE",
+            "VALID",
+            "NOT_GENUINE",
+            "VALID",
+            "NOT_GENUINE",
+            "VALID"
+        ],
         "{b}"
     );
     assert_eq!(b["results"][0]["rejection"]["rejection"], "not_on_ledger");
+    assert_eq!(b["results"][4]["rejection"]["rejection"], "bad_signature");
     assert_eq!(b["results"][2]["failed_check"], "decoding");
     assert_eq!(
         b["results"][1]["credential"]["claims"][1]["value"],
