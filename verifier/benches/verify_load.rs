@@ -273,6 +273,7 @@ fn main() {
         per_core / raw_rate
     );
     let target = sustained * 0.8;
+    let before = cpu_seconds();
     let (r, seen_revoked) = side.block_on(async {
         let watch = tokio::spawn(watch_revocation(
             client.clone(),
@@ -287,12 +288,25 @@ fn main() {
             watch.await.unwrap().map(|seen| (seen, seen <= load_ended)),
         )
     });
+    let used = cpu_seconds().since(&before);
     println!(
         "HTTP verify, open loop at 80 % ({:>6.0}/s):    {:>8.0} /s answered 200  p50 {:.2} ms  p99 {:.2} ms",
         target,
         r.ok as f64 / d.as_secs_f64(),
         pct(&r.ok_lat, 0.5),
         pct(&r.ok_lat, 0.99)
+    );
+    // Whether a long tail is the server's: its latency from sending (not from when due) and the
+    // CPU its thread and the load generator used in the phase.
+    println!(
+        "  from sending p50 {:.2} ms  p99 {:.2} ms  max {:.1} ms; CPU: server thread {:.2} s ({:.0} % busy), load generator {:.2} s, rest {:.2} s",
+        pct(&r.ok_server_lat, 0.5),
+        pct(&r.ok_server_lat, 0.99),
+        r.ok_server_lat.last().map_or(0.0, |m| m.as_secs_f64() * 1e3),
+        used.server,
+        100.0 * used.server / d.as_secs_f64(),
+        used.loadgen,
+        used.other,
     );
     let committed = *revoked_at.lock().unwrap();
     match (committed, seen_revoked) {
