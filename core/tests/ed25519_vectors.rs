@@ -1,10 +1,13 @@
 //! Ed25519 known answers: RFC 8032 §7.1 test vectors and all Wycheproof cases, checked with the
-//! protocol's rule (a registered key, ZIP-215) and with `verify_strict`, the benchmarks' baseline.
+//! protocol's rule (a registered key, ZIP-215) and with `verify_strict`, the benchmarks' baseline;
+//! ZIP-215's answers on small-order points; and batch checks agreeing with single ones.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
-use credledger_core::sig::{Keypair, PublicKey, Signature};
+use credledger_core::hash::Domain;
+use credledger_core::sig::{BatchVerifier, Keypair, PublicKey, Signature};
+use proptest::prelude::*;
 use serde_json::Value;
 
 fn arr<const N: usize>(h: &str) -> [u8; N] {
@@ -116,4 +119,94 @@ fn wycheproof_all_cases() {
         ZIP215_ACCEPTS.map(|(id, _)| id),
         "the only cases ZIP-215 accepts beyond Wycheproof's valid ones"
     );
+}
+
+/// The eight points of small order (their canonical encodings), then four non-canonical
+/// encodings of them (y ≥ p, or x's sign set on x = 0): the inputs on which Ed25519 libraries
+/// disagree, and on which ZIP-215 fixes the answer.
+const SMALL_ORDER: [&str; 12] = [
+    "0100000000000000000000000000000000000000000000000000000000000000",
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "0000000000000000000000000000000000000000000000000000000000000080",
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+    "0100000000000000000000000000000000000000000000000000000000000080",
+    "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+];
+
+#[test]
+fn zip215_accepts_every_small_order_pair_alone_and_in_a_batch_and_no_such_key_registers() {
+    // With S = 0 the cofactored equation [8]([S]B - R - [k]A) = 0 holds for any small-order A
+    // and R, so ZIP-215 accepts every pair of the list, non-canonical encodings included
+    // (spec/signatures.md §2); `verify_strict` accepts none. Batch and single checks agree on
+    // each, and none of these keys may be registered (§1).
+    let mut accepted = 0;
+    let mut batch = BatchVerifier::new();
+    for a in SMALL_ORDER {
+        for r in SMALL_ORDER {
+            let mut sig = [0u8; 64];
+            sig[..32].copy_from_slice(&arr::<32>(r));
+            let (key, sig) = (PublicKey(arr::<32>(a)), Signature(sig));
+            let single = key.verify_zip215(Domain::SignVote, b"m", &sig).is_ok();
+            let mut one = BatchVerifier::new();
+            one.queue(&key, Domain::SignVote, b"m", &sig);
+            assert_eq!(one.verify().is_ok(), single, "A {a}, R {r}");
+            assert!(key.verify_strict_raw(b"m", &sig).is_err(), "A {a}, R {r}");
+            accepted += usize::from(single);
+            batch.queue(&key, Domain::SignVote, b"m", &sig);
+        }
+        assert!(PublicKey(arr::<32>(a)).prepare().is_err(), "key {a}");
+    }
+    assert_eq!(accepted, SMALL_ORDER.len() * SMALL_ORDER.len());
+    assert!(batch.verify().is_ok(), "all 144 in one batch");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// A batch accepts exactly when every one of its signatures passes alone, whatever bytes of
+    /// keys and signatures are changed, so no signature splits validators that group their
+    /// checks differently (spec/signatures.md §2–§3).
+    #[test]
+    fn a_batch_agrees_with_single_checks(
+        items in proptest::collection::vec(
+            (
+                any::<[u8; 32]>(),
+                proptest::collection::vec(any::<u8>(), 0..48),
+                proptest::option::of((0usize..96, 0u8..8)),
+                proptest::option::of(0usize..12),
+            ),
+            1..6,
+        ),
+    ) {
+        let mut batch = BatchVerifier::new();
+        let mut all = true;
+        for (seed, msg, flip, small_r) in &items {
+            let k = Keypair::from_seed(seed);
+            let mut pk = k.public().0;
+            let mut sig = k.sign(Domain::SignTransaction, msg).0;
+            if let Some(i) = small_r {
+                sig[..32].copy_from_slice(&arr::<32>(SMALL_ORDER[*i]));
+            }
+            if let Some((byte, bit)) = flip {
+                if *byte < 32 {
+                    pk[*byte] ^= 1 << bit;
+                } else {
+                    sig[byte - 32] ^= 1 << bit;
+                }
+            }
+            let (key, sig) = (PublicKey(pk), Signature(sig));
+            all &= key.verify_zip215(Domain::SignTransaction, msg, &sig).is_ok();
+            batch.queue(&key, Domain::SignTransaction, msg, &sig);
+        }
+        prop_assert_eq!(batch.verify().is_ok(), all);
+        if items.iter().all(|(_, _, f, r)| f.is_none() && r.is_none()) {
+            prop_assert!(all, "untouched signatures hold");
+        }
+    }
 }

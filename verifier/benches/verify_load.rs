@@ -302,7 +302,9 @@ fn main() {
         "  from sending p50 {:.2} ms  p99 {:.2} ms  max {:.1} ms; CPU: server thread {:.2} s ({:.0} % busy), load generator {:.2} s, rest {:.2} s",
         pct(&r.ok_server_lat, 0.5),
         pct(&r.ok_server_lat, 0.99),
-        r.ok_server_lat.last().map_or(0.0, |m| m.as_secs_f64() * 1e3),
+        r.ok_server_lat
+            .last()
+            .map_or(0.0, |m| m.as_secs_f64() * 1e3),
         used.server,
         100.0 * used.server / d.as_secs_f64(),
         used.loadgen,
