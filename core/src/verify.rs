@@ -20,7 +20,7 @@ pub use log_evidence::{
 };
 pub use rejection::{Check, Outcome, Rejection};
 pub use set_change::{SetChange, learn_from_answer, learn_set_changes};
-pub use signatures::SignatureBatch;
+pub use signatures::{SignatureBatch, SignatureItems};
 
 use serde::Serialize;
 

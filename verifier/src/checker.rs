@@ -91,12 +91,15 @@ impl Checker {
                 (t.to_string(), Presentation::from_text(t))
             })
             .collect();
-        let checked = self.trust.read(|s| {
+        // The keys and messages are gathered under the trust lock; the curve arithmetic runs
+        // after it is released, so a batch never holds back the light client's updates.
+        let items = self.trust.read(|s| {
             let compacts = decoded
                 .iter()
                 .filter_map(|(_, p)| p.as_ref().ok().map(Presentation::compact));
-            SignatureBatch::check(compacts, &s.anchor)
+            SignatureBatch::items(compacts, &s.anchor)
         });
+        let checked = SignatureBatch::check_items(items);
         let checked = &checked;
         futures_util::stream::iter(decoded)
             .map(|(text, p)| async move { self.check_decoded(&text, p, None, checked).await })

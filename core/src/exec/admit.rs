@@ -43,7 +43,7 @@ pub struct Admission {
 /// or an approval), which names the refusal if it does not hold.
 type Sig = (PublicKey, Domain, Vec<u8>, Signature, Option<CredentialId>);
 
-/// Signatures to check for one transaction, credentials' first, as execution checks them.
+/// Signatures to check for one transaction, in the order execution checks them.
 type Sigs = Vec<Sig>;
 
 /// Admission checks for a batch of incoming transactions at time `now`; one result per
@@ -82,14 +82,8 @@ pub fn admit(
             if r.is_err() {
                 continue;
             }
-            let bad = s
-                .iter()
-                .find(|(k, d, m, sig, _)| k.verify_zip215(*d, m, sig).is_err());
-            if let Some((.., credential)) = bad {
-                *r = Err(match credential {
-                    Some(id) => TxError::BadCredentialSignature(*id),
-                    None => TxError::BadSignature,
-                });
+            if let Some(e) = first_bad(s) {
+                *r = Err(e);
             }
         }
     }
@@ -130,64 +124,32 @@ fn precheck(
                     got: t.nonce,
                 });
             }
-            let mut checked = Vec::new();
-            let mut sigs: Sigs = Vec::new();
+            // The transaction's own signature first, then its credentials', in the order
+            // execution checks them (spec/transactions.md §2.3).
+            let message = Signed::signing_message(chain, t);
+            let mut sigs: Sigs = vec![(key, Domain::SignTransaction, message, s.signature, None)];
+            let mut checked = vec![key];
             if let IssuerAction::Publish { credentials } = &t.action {
                 if credentials.is_empty() {
                     return Err(TxError::EmptyBatch);
                 }
-                for sb in credentials.iter() {
-                    let b = &sb.body;
-                    if b.version != CREDENTIAL_VERSION {
-                        return Err(TxError::CredentialVersion {
-                            id: b.id,
-                            version: b.version,
-                        });
-                    }
-                    if b.issuer != t.issuer {
-                        return Err(TxError::ForeignBody {
-                            id: b.id,
-                            body_issuer: b.issuer.clone(),
-                            issuer: t.issuer.clone(),
-                        });
-                    }
-                    if !issuer.kinds.contains(&b.kind) {
-                        return Err(TxError::KindNotAuthorized {
-                            issuer: t.issuer.clone(),
-                            kind: b.kind.clone(),
-                        });
-                    }
-                    let body_key = if b.key_id == t.key_id {
-                        key
-                    } else {
-                        issuer_key(state, &t.issuer, &b.key_id, now)?
-                    };
-                    // Registered keys passed `prepare` when they were registered; checking
-                    // again keeps a corrupt state from reaching the batch as a bad signature.
-                    if !keys.contains(&body_key) {
-                        body_key
-                            .prepare()
-                            .map_err(|_| TxError::BadPublicKey(body_key))?;
-                        keys.insert(body_key);
-                    }
-                    // The signature joins the shared batch (spec/signatures.md §3): one
-                    // issuer's credentials share its key, and a batch by one key costs about a
-                    // quarter of single checks.
-                    sigs.push((
-                        body_key,
-                        Domain::SignCredential,
-                        b.signing_message(chain),
-                        sb.signature,
-                        Some(b.id),
-                    ));
-                    if !checked.contains(&body_key) {
-                        checked.push(body_key);
-                    }
+                let found = publish_sigs(
+                    state,
+                    chain,
+                    now,
+                    t,
+                    key,
+                    &issuer,
+                    credentials,
+                    keys,
+                    &mut sigs,
+                    &mut checked,
+                );
+                if let Err(e) = found {
+                    // Execution stops at the first signature that fails, so a bad one before
+                    // the refused credential is what it would name.
+                    return Err(first_bad(&sigs).unwrap_or(e));
                 }
-            }
-            let message = Signed::signing_message(chain, t);
-            if !checked.contains(&key) {
-                checked.push(key);
             }
             let admission = Admission {
                 signer: Signer::Issuer(t.issuer.clone()),
@@ -195,7 +157,6 @@ fn precheck(
                 next,
                 checked,
             };
-            sigs.push((key, Domain::SignTransaction, message, s.signature, None));
             Ok((admission, sigs))
         }
         Transaction::Governance {
@@ -289,6 +250,83 @@ fn precheck(
             ))
         }
     }
+}
+
+/// The signatures of a publish transaction's credentials, queued after the transaction's in
+/// `sigs`, with the checks of each body that need no signature (spec/transactions.md §2.3).
+#[allow(clippy::too_many_arguments)]
+fn publish_sigs(
+    state: &impl StateReader,
+    chain: &ChainId,
+    now: Timestamp,
+    t: &crate::tx::IssuerTx,
+    key: PublicKey,
+    issuer: &crate::state::IssuerRecord,
+    credentials: &[crate::tx::SignedBody],
+    keys: &mut HashSet<PublicKey>,
+    sigs: &mut Sigs,
+    checked: &mut Vec<PublicKey>,
+) -> Result<(), TxError> {
+    for sb in credentials.iter() {
+        let b = &sb.body;
+        if b.version != CREDENTIAL_VERSION {
+            return Err(TxError::CredentialVersion {
+                id: b.id,
+                version: b.version,
+            });
+        }
+        if b.issuer != t.issuer {
+            return Err(TxError::ForeignBody {
+                id: b.id,
+                body_issuer: b.issuer.clone(),
+                issuer: t.issuer.clone(),
+            });
+        }
+        if !issuer.kinds.contains(&b.kind) {
+            return Err(TxError::KindNotAuthorized {
+                issuer: t.issuer.clone(),
+                kind: b.kind.clone(),
+            });
+        }
+        let body_key = if b.key_id == t.key_id {
+            key
+        } else {
+            issuer_key(state, &t.issuer, &b.key_id, now)?
+        };
+        // Registered keys passed `prepare` when they were registered; checking
+        // again keeps a corrupt state from reaching the batch as a bad signature.
+        if !keys.contains(&body_key) {
+            body_key
+                .prepare()
+                .map_err(|_| TxError::BadPublicKey(body_key))?;
+            keys.insert(body_key);
+        }
+        // The signature joins the shared batch (spec/signatures.md §3): one
+        // issuer's credentials share its key, and a batch by one key costs about a
+        // quarter of single checks.
+        sigs.push((
+            body_key,
+            Domain::SignCredential,
+            b.signing_message(chain),
+            sb.signature,
+            Some(b.id),
+        ));
+        if !checked.contains(&body_key) {
+            checked.push(body_key);
+        }
+    }
+    Ok(())
+}
+
+/// The refusal of the first signature in `sigs` that does not hold, checked one at a time.
+fn first_bad(sigs: &[Sig]) -> Option<TxError> {
+    let (.., credential) = sigs
+        .iter()
+        .find(|(k, d, m, sig, _)| k.verify_zip215(*d, m, sig).is_err())?;
+    Some(match credential {
+        Some(id) => TxError::BadCredentialSignature(*id),
+        None => TxError::BadSignature,
+    })
 }
 
 fn issuer_key(

@@ -544,11 +544,8 @@ fn signatures_checked_in_a_batch_give_the_verdicts_of_single_checks() {
         compact.body.key_id = crate::ids::KeyId::new("nope").unwrap();
     }
     let checked = SignatureBatch::check(presentations.iter().map(|p| p.compact()), &anchor);
-    assert_eq!(
-        checked.len(),
-        20,
-        "the 20 genuine signatures, not the forgeries"
-    );
+    assert_eq!(checked.valid_count(), 20, "the 20 genuine signatures");
+    assert_eq!(checked.invalid_count(), 2, "the two forgeries, each found");
     for (i, p) in presentations.iter().enumerate() {
         let single = verify_parts(p.compact(), p.evidence(), &anchor, t(12), &Policy::LIVE);
         let batched = verify_parts_with(
@@ -573,4 +570,36 @@ fn signatures_checked_in_a_batch_give_the_verdicts_of_single_checks() {
         verify_parts_with(&other, None, &anchor, t(12), &Policy::GENUINENESS, &checked),
         Err(Rejection::BadSignature { .. })
     ));
+}
+
+#[test]
+fn a_batch_of_forgeries_is_refused_one_by_one() {
+    let w = World::new(1, 4);
+    let creds: Vec<_> = (0..9).map(|n| w.lawyer_license(n, None)).collect();
+    let anchor = w.anchor();
+    let forged: Vec<_> = creds
+        .iter()
+        .map(|c| {
+            let mut p = World::compact(c, None);
+            if let Presentation::Compact(compact) = &mut p {
+                compact.signature.0[40] ^= 4;
+            }
+            p
+        })
+        .collect();
+    let checked = SignatureBatch::check(forged.iter().map(|p| p.compact()), &anchor);
+    assert_eq!((checked.valid_count(), checked.invalid_count()), (0, 9));
+    for p in &forged {
+        assert!(matches!(
+            verify_parts_with(
+                p.compact(),
+                None,
+                &anchor,
+                t(12),
+                &Policy::GENUINENESS,
+                &checked
+            ),
+            Err(Rejection::BadSignature { .. })
+        ));
+    }
 }

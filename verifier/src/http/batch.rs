@@ -73,6 +73,7 @@ pub async fn verify_batch(
     let texts: Vec<String> = presentations.iter().map(|t| presentation_of(t)).collect();
     let results: Vec<Report> = app.checker.check_texts(&texts, FETCHES_AT_ONCE).await;
     for r in &results {
+        tracing::debug!(outcome = r.outcome.as_str(), failed_check = ?r.failed_check, live = r.live, "checked in a batch");
         app.metrics.count(r.outcome);
     }
     Json(Answer { results }).into_response()
