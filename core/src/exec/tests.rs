@@ -619,3 +619,30 @@ fn signatures_checked_at_admission_are_not_checked_again_and_nothing_else_change
     let out = execute_block_checked(&ch.state, &env, &[forged], &checked).unwrap();
     assert_eq!(out.receipts[0].result, Err(TxError::BadSignature));
 }
+
+#[test]
+fn admission_names_the_refusal_execution_names() {
+    let mut ch = Chain::new();
+    let w = ch.world();
+    // The first credential's signature is broken, the second is of an unknown version: checked
+    // in order, the broken signature comes first.
+    let mut broken = w.lawyer_license(401, None);
+    broken.signature.0[5] ^= 1;
+    let mut later = w.lawyer_license(402, None);
+    later.body.version = 99;
+    let tx = ch.publish(0, &[&broken, &later]);
+    let now = Timestamp(T0 + 2_000);
+    let admitted = admit(&ch.state, &ch.devnet.genesis.chain_id, now, &[tx.clone()]);
+    let expected = TxError::BadCredentialSignature(broken.body.id);
+    assert_eq!(admitted, vec![Err(expected.clone())]);
+    assert_eq!(ch.block(2, &[tx]), vec![Err(expected)]);
+
+    // A broken transaction signature is named before any credential's, as execution does.
+    let mut tx = ch.publish(1, &[&broken]);
+    if let Transaction::Issuer(s) = &mut tx {
+        s.signature.0[7] ^= 1;
+    }
+    let admitted = admit(&ch.state, &ch.devnet.genesis.chain_id, now, &[tx.clone()]);
+    assert_eq!(admitted, vec![Err(TxError::BadSignature)]);
+    assert_eq!(ch.block(3, &[tx]), vec![Err(TxError::BadSignature)]);
+}
