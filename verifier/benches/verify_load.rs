@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::serve::ListenerExt;
 use credledger_core::hash::Domain;
 use credledger_core::ids::Timestamp;
 use credledger_core::state::{CredentialStatus, ReasonCode};
@@ -453,7 +454,11 @@ fn start_server(
     std_listener.set_nonblocking(true).unwrap();
     let url = format!("http://{}", std_listener.local_addr().unwrap());
     rt.spawn(async move {
-        let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
+        let listener = tokio::net::TcpListener::from_std(std_listener)
+            .unwrap()
+            .tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
         axum::serve(
             listener,
             router(app, guard).into_make_service_with_connect_info::<SocketAddr>(),

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use axum::serve::ListenerExt;
 use clap::Args;
 use credledger_core::genesis::Genesis;
 
@@ -174,6 +175,13 @@ pub async fn serve(a: ServeArgs) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", a.listen))?;
     let addr = listener.local_addr()?;
+    // Answers go out as soon as they are written: with Nagle's algorithm a small answer can
+    // wait for the client's delayed acknowledgement of the one before it.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+    });
     tracing::info!(%addr, nodes = nodes.len(), chain = %genesis.chain_id, "verifier listening");
     println!("verifier listening on http://{addr}");
     axum::serve(
