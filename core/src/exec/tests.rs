@@ -632,7 +632,12 @@ fn admission_names_the_refusal_execution_names() {
     later.body.version = 99;
     let tx = ch.publish(0, &[&broken, &later]);
     let now = Timestamp(T0 + 2_000);
-    let admitted = admit(&ch.state, &ch.devnet.genesis.chain_id, now, &[tx.clone()]);
+    let admitted = admit(
+        &ch.state,
+        &ch.devnet.genesis.chain_id,
+        now,
+        std::slice::from_ref(&tx),
+    );
     let expected = TxError::BadCredentialSignature(broken.body.id);
     assert_eq!(admitted, vec![Err(expected.clone())]);
     assert_eq!(ch.block(2, &[tx]), vec![Err(expected)]);
@@ -642,7 +647,12 @@ fn admission_names_the_refusal_execution_names() {
     if let Transaction::Issuer(s) = &mut tx {
         s.signature.0[7] ^= 1;
     }
-    let admitted = admit(&ch.state, &ch.devnet.genesis.chain_id, now, &[tx.clone()]);
+    let admitted = admit(
+        &ch.state,
+        &ch.devnet.genesis.chain_id,
+        now,
+        std::slice::from_ref(&tx),
+    );
     assert_eq!(admitted, vec![Err(TxError::BadSignature)]);
     assert_eq!(ch.block(3, &[tx]), vec![Err(TxError::BadSignature)]);
 }
