@@ -6,7 +6,6 @@
 use std::collections::HashSet;
 
 use super::{StateReader, TxError};
-use crate::credential::CREDENTIAL_VERSION;
 use crate::hash::Domain;
 use crate::ids::{ChainId, CredentialId, IssuerId, LogSourceId, Nonce, Timestamp};
 use crate::sig::{BatchVerifier, PublicKey, Signature};
@@ -269,25 +268,7 @@ fn publish_sigs(
 ) -> Result<(), TxError> {
     for sb in credentials.iter() {
         let b = &sb.body;
-        if b.version != CREDENTIAL_VERSION {
-            return Err(TxError::CredentialVersion {
-                id: b.id,
-                version: b.version,
-            });
-        }
-        if b.issuer != t.issuer {
-            return Err(TxError::ForeignBody {
-                id: b.id,
-                body_issuer: b.issuer.clone(),
-                issuer: t.issuer.clone(),
-            });
-        }
-        if !issuer.kinds.contains(&b.kind) {
-            return Err(TxError::KindNotAuthorized {
-                issuer: t.issuer.clone(),
-                kind: b.kind.clone(),
-            });
-        }
+        super::issuer::body_form(b, t, issuer)?;
         let body_key = if b.key_id == t.key_id {
             key
         } else {

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::{Ctx, Outcome, StateReader, TxError};
-use crate::credential::CREDENTIAL_VERSION;
+use crate::credential::{CREDENTIAL_VERSION, CredentialBody};
 use crate::hash::Domain;
 use crate::history::CredentialEvent;
 use crate::ids::{CredentialId, KeyId, Nonce};
@@ -133,6 +133,36 @@ fn batch_holds<R: StateReader>(
     !batch.is_empty() && batch.verify().is_ok()
 }
 
+/// §2.3 rule 3, the checks of a body that read nothing but the transaction and its issuer's
+/// record: a known version, this issuer's body, a kind the issuer may issue. Admission makes
+/// the same checks with this function.
+pub(super) fn body_form(
+    b: &CredentialBody,
+    tx: &IssuerTx,
+    issuer: &IssuerRecord,
+) -> Result<(), TxError> {
+    if b.version != CREDENTIAL_VERSION {
+        return Err(TxError::CredentialVersion {
+            id: b.id,
+            version: b.version,
+        });
+    }
+    if b.issuer != tx.issuer {
+        return Err(TxError::ForeignBody {
+            id: b.id,
+            body_issuer: b.issuer.clone(),
+            issuer: tx.issuer.clone(),
+        });
+    }
+    if !issuer.kinds.contains(&b.kind) {
+        return Err(TxError::KindNotAuthorized {
+            issuer: tx.issuer.clone(),
+            kind: b.kind.clone(),
+        });
+    }
+    Ok(())
+}
+
 /// §2.3 rule 3: all credentials of the batch are anchored, or none.
 fn publish<R: StateReader>(
     ctx: &mut Ctx<'_, '_, R>,
@@ -152,25 +182,7 @@ fn publish<R: StateReader>(
     let mut keys: HashMap<KeyId, (PublicKey, Option<PreparedKey>)> = HashMap::new();
     for sb in credentials {
         let b = &sb.body;
-        if b.version != CREDENTIAL_VERSION {
-            return Err(TxError::CredentialVersion {
-                id: b.id,
-                version: b.version,
-            });
-        }
-        if b.issuer != tx.issuer {
-            return Err(TxError::ForeignBody {
-                id: b.id,
-                body_issuer: b.issuer.clone(),
-                issuer: tx.issuer.clone(),
-            });
-        }
-        if !issuer.kinds.contains(&b.kind) {
-            return Err(TxError::KindNotAuthorized {
-                issuer: tx.issuer.clone(),
-                kind: b.kind.clone(),
-            });
-        }
+        body_form(b, tx, issuer)?;
         if !matches!(
             ctx.get(&StateKey::Kind(b.kind.clone())),
             Some(StateValue::Kind(_))

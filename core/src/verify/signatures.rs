@@ -1,6 +1,6 @@
 //! Issuer signatures of many presentations checked together (spec/signatures.md §3): a verifier
 //! that holds a batch of presentations checks their signatures in ZIP-215 batches, and `verify`
-//! then finds each valid one here instead of checking it alone. ZIP-215 batch and single checks
+//! then finds each one's verdict here instead of checking it alone. ZIP-215 batch and single checks
 //! accept exactly the same signatures, so a presentation's verdict never depends on the
 //! company it arrives in.
 
