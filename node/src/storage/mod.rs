@@ -3,6 +3,7 @@
 //! so a crash at any moment leaves either the whole block or none of it.
 
 mod columns;
+mod node_cache;
 
 pub use columns::{Column, MetaKey};
 
@@ -22,6 +23,7 @@ use credledger_core::state::{StateKey, StateValue};
 use rocksdb::{ColumnFamilyDescriptor, DB, Options, WriteBatch, WriteOptions};
 
 use columns::{event_key, height_key, pending_key};
+use node_cache::NodeCache;
 
 /// Where a committed transaction is and what became of it.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -134,7 +136,15 @@ pub enum StoreError {
 /// The node's database.
 pub struct Store {
     db: DB,
+    /// State-map nodes recently written or read: every block's update reads the paths the
+    /// blocks before it wrote.
+    nodes: std::sync::Mutex<NodeCache>,
 }
+
+/// Nodes per generation of the node cache. At most twice this many are kept, about 100 bytes
+/// each (some 60 MiB): the whole tree of about a quarter of a million state entries, whose
+/// upper levels every block's update walks.
+const CACHED_NODES: usize = 1 << 18;
 
 impl Store {
     /// Opens (or creates) the database at `path` with every column family.
@@ -151,6 +161,7 @@ impl Store {
             .map(|c| ColumnFamilyDescriptor::new(c.name(), c.options()));
         Ok(Store {
             db: DB::open_cf_descriptors(&opts, path, cfs)?,
+            nodes: std::sync::Mutex::new(NodeCache::new(CACHED_NODES)),
         })
     }
 
@@ -369,6 +380,12 @@ impl Store {
         }
         it.status()?;
         self.db.write_opt(batch, &Self::synced())?;
+        // Only now are the nodes in the store, so only now may the cache hold them.
+        if let Ok(mut cache) = self.nodes.lock() {
+            for (hash, node) in &w.nodes {
+                cache.insert(*hash, node.clone());
+            }
+        }
         Ok(())
     }
 }
@@ -493,8 +510,16 @@ impl Store {
 
 impl NodeStore for Store {
     fn get_node(&self, hash: &Digest) -> Result<Option<Node>, SmtError> {
-        self.get(Column::StateNodes, &hash.0)
-            .map_err(|e| SmtError::Store(e.to_string()))
+        if let Some(n) = self.nodes.lock().ok().and_then(|mut c| c.get(hash)) {
+            return Ok(Some(n));
+        }
+        let node: Option<Node> = self
+            .get(Column::StateNodes, &hash.0)
+            .map_err(|e| SmtError::Store(e.to_string()))?;
+        if let (Some(n), Ok(mut cache)) = (&node, self.nodes.lock()) {
+            cache.insert(*hash, n.clone());
+        }
+        Ok(node)
     }
 }
 
