@@ -216,6 +216,9 @@ fn main() {
         max_in_flight: 4096,
     };
     let url = start_server(&serve_rt, &node, &genesis, open);
+    if std::env::var("BENCH_PIN").is_ok_and(|v| v == "1") {
+        pin_threads();
+    }
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()
@@ -414,6 +417,36 @@ fn cpu_seconds() -> Cpu {
         }
     }
     cpu
+}
+
+/// Gives the server's thread a core of its own (CPU 1) and puts every other thread of this
+/// process (load generator, scripted node, ticker) on CPU 0, so the server's tail latency is
+/// told apart from its sharing a core with its own load. Threads started later inherit the
+/// affinity of the thread that starts them. Uses `taskset` (util-linux): no unsafe code.
+fn pin_threads() {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return;
+    };
+    let mut pinned = (0, 0);
+    for t in tasks.flatten() {
+        let tid = t.file_name().to_string_lossy().to_string();
+        let name = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        let cpu = if name.trim() == "server" { "1" } else { "0" };
+        let ok = std::process::Command::new("taskset")
+            .args(["-p", "-c", cpu, &tid])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        match (ok, cpu) {
+            (true, "1") => pinned.0 += 1,
+            (true, _) => pinned.1 += 1,
+            _ => {}
+        }
+    }
+    println!(
+        "pinned (BENCH_PIN=1): {} server thread(s) on CPU 1, {} other thread(s) on CPU 0",
+        pinned.0, pinned.1
+    );
 }
 
 fn make_checker(
