@@ -1,8 +1,9 @@
 //! Ed25519 keys and signatures under domain tags, with one validity rule (spec/signatures.md).
 //!
-//! Every signature is checked under the ZIP-215 rules of `ed25519-consensus`, whose single and
-//! batch checks accept exactly the same signatures, so every validator and every verifier
-//! reaches the same answer however it groups its checks. Keys are registered only if they are
+//! Every signature is checked under the ZIP-215 rules, as `ed25519-zebra` (their reference
+//! implementation) applies them: its single and batch checks accept exactly the same
+//! signatures, so every validator and every verifier reaches the same answer however it groups
+//! its checks. Keys are registered only if they are
 //! points of large order ([`PublicKey::prepare`]). ed25519-dalek's `verify_strict` is kept as
 //! the benchmarks' baseline and to compare with the Wycheproof vectors; no message is judged by
 //! it.
@@ -11,9 +12,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use borsh::{BorshDeserialize, BorshSerialize};
+use chacha20::ChaCha20Rng;
+use chacha20::rand_core::SeedableRng;
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
-use rand_chacha::ChaCha20Rng;
-use rand_chacha::rand_core::SeedableRng;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::hash::Domain;
@@ -78,7 +79,7 @@ impl fmt::Debug for Keypair {
 #[derive(Clone, Debug)]
 pub struct PreparedKey {
     /// The key as ZIP-215 checks it: the rule of every message (spec/signatures.md §2).
-    zip215: ed25519_consensus::VerificationKey,
+    zip215: ed25519_zebra::VerificationKey,
     /// The same key for ed25519-dalek's `verify_strict`, the benchmarks' baseline.
     strict: VerifyingKey,
 }
@@ -92,8 +93,8 @@ impl PublicKey {
         if strict.is_weak() {
             return Err(SignatureError::BadKey);
         }
-        let zip215 = ed25519_consensus::VerificationKey::try_from(self.0)
-            .map_err(|_| SignatureError::BadKey)?;
+        let zip215 =
+            ed25519_zebra::VerificationKey::try_from(self.0).map_err(|_| SignatureError::BadKey)?;
         Ok(PreparedKey { zip215, strict })
     }
 
@@ -121,19 +122,20 @@ impl PublicKey {
         message: &[u8],
         sig: &Signature,
     ) -> Result<(), SignatureError> {
-        let vk = ed25519_consensus::VerificationKey::try_from(self.0)
-            .map_err(|_| SignatureError::BadKey)?;
-        let s = ed25519_consensus::Signature::from(sig.0);
+        let vk =
+            ed25519_zebra::VerificationKey::try_from(self.0).map_err(|_| SignatureError::BadKey)?;
+        let s = ed25519_zebra::Signature::from_bytes(&sig.0);
         vk.verify(&s, &domain.signing_bytes(message))
             .map_err(|_| SignatureError::Invalid)
     }
 
-    /// ZIP-215 over raw bytes with no domain framing; to compare with published test vectors
-    /// only.
+    /// ZIP-215 over bytes taken as they are: published test vectors, and the consensus
+    /// engine's messages, which the node frames itself (votes and proposals under their
+    /// domains, validator proofs under Malachite's own prefix).
     pub fn verify_zip215_raw(&self, message: &[u8], sig: &Signature) -> Result<(), SignatureError> {
-        let vk = ed25519_consensus::VerificationKey::try_from(self.0)
-            .map_err(|_| SignatureError::BadKey)?;
-        vk.verify(&ed25519_consensus::Signature::from(sig.0), message)
+        let vk =
+            ed25519_zebra::VerificationKey::try_from(self.0).map_err(|_| SignatureError::BadKey)?;
+        vk.verify(&ed25519_zebra::Signature::from_bytes(&sig.0), message)
             .map_err(|_| SignatureError::Invalid)
     }
 }
@@ -147,7 +149,7 @@ impl PreparedKey {
         message: &[u8],
         sig: &Signature,
     ) -> Result<(), SignatureError> {
-        let s = ed25519_consensus::Signature::from(sig.0);
+        let s = ed25519_zebra::Signature::from_bytes(&sig.0);
         self.zip215
             .verify(&s, &domain.signing_bytes(message))
             .map_err(|_| SignatureError::Invalid)
@@ -155,7 +157,7 @@ impl PreparedKey {
 
     /// The key's bytes.
     pub fn public(&self) -> PublicKey {
-        PublicKey(self.zip215.to_bytes())
+        PublicKey(self.zip215.into())
     }
 
     /// ed25519-dalek's `verify_strict` of `sig` over `message` framed under `domain`: the
@@ -185,7 +187,7 @@ impl PreparedKey {
 /// chosen by whoever made the signatures, as in Fiat–Shamir (spec/signatures.md §3).
 #[derive(Default)]
 pub struct BatchVerifier {
-    inner: ed25519_consensus::batch::Verifier,
+    inner: ed25519_zebra::batch::Verifier,
     seed: Option<crate::hash::Hasher>,
     count: usize,
 }
@@ -204,9 +206,9 @@ impl BatchVerifier {
         seed.update(&sig.0);
         seed.update(&(framed.len() as u64).to_le_bytes());
         seed.update(&framed);
-        let vkb = ed25519_consensus::VerificationKeyBytes::from(key.0);
+        let vkb = ed25519_zebra::VerificationKeyBytes::from(key.0);
         self.inner
-            .queue((vkb, ed25519_consensus::Signature::from(sig.0), &framed));
+            .queue((vkb, ed25519_zebra::Signature::from_bytes(&sig.0), &framed));
         self.count += 1;
     }
 
