@@ -1,6 +1,7 @@
 //! Signing and checking of votes, proposals and validator proofs for the engine, over the
 //! sign-bytes core defines, so a vote signed here verifies in a commit certificate checked by
-//! `core` (ZIP-215 on both sides: Malachite's Ed25519 crate wraps ed25519-consensus).
+//! `core`. Malachite's Ed25519 crate signs; every check goes through `core::sig`, so votes,
+//! proposals and commit certificates are judged by one implementation of ZIP-215.
 
 use arc_malachitebft_app_channel::app::types::core::{
     CommitCertificate as MCommit, SignedMessage, ValidatorProof, VoteExtensionScope,
@@ -14,7 +15,7 @@ use async_trait::async_trait;
 use credledger_core::block::{CommitCertificate, ProposalSignBytes};
 use credledger_core::hash::Domain;
 use credledger_core::ids::{ChainId, Height as CoreHeight, Round as CoreRound};
-use credledger_core::sig::Signature;
+use credledger_core::sig::{PublicKey, Signature};
 
 use super::context::{Address, Ctx, Proposal, ValidatorSet, Vote};
 
@@ -104,9 +105,11 @@ impl Verifier<Ctx> for ConsensusSigner {
         sig: &EdSignature,
         key: &EdPublicKey,
     ) -> Result<VerificationResult, Error> {
-        Ok(VerificationResult::from_bool(
-            key.verify(&self.vote_bytes(vote), sig).is_ok(),
-        ))
+        Ok(VerificationResult::from_bool(zip215(
+            key.as_bytes(),
+            &self.vote_bytes(vote),
+            sig,
+        )))
     }
 
     async fn verify_signed_proposal(
@@ -115,9 +118,11 @@ impl Verifier<Ctx> for ConsensusSigner {
         sig: &EdSignature,
         key: &EdPublicKey,
     ) -> Result<VerificationResult, Error> {
-        Ok(VerificationResult::from_bool(
-            key.verify(&self.proposal_bytes(proposal), sig).is_ok(),
-        ))
+        Ok(VerificationResult::from_bool(zip215(
+            key.as_bytes(),
+            &self.proposal_bytes(proposal),
+            sig,
+        )))
     }
 
     async fn verify_signed_vote_extension(
@@ -137,13 +142,21 @@ impl Verifier<Ctx> for ConsensusSigner {
         let Ok(bytes) = <[u8; 32]>::try_from(proof.public_key.as_slice()) else {
             return Ok(VerificationResult::Invalid);
         };
-        let Ok(key) = EdPublicKey::from_bytes(bytes) else {
-            return Ok(VerificationResult::Invalid);
-        };
-        Ok(VerificationResult::from_bool(
-            key.verify(&proof.preimage(), &proof.signature).is_ok(),
-        ))
+        Ok(VerificationResult::from_bool(zip215(
+            &bytes,
+            &proof.preimage(),
+            &proof.signature,
+        )))
     }
+}
+
+/// `core`'s ZIP-215 check of `sig` over `framed`, bytes already framed under their domain
+/// (spec/signatures.md §2): the rule commit certificates are checked by, from the same code, so
+/// the engine never counts a vote that a certificate made of it would fail, nor the reverse.
+fn zip215(key: &[u8; 32], framed: &[u8], sig: &EdSignature) -> bool {
+    PublicKey(*key)
+        .verify_zip215_raw(framed, &Signature(sig.to_bytes()))
+        .is_ok()
 }
 
 /// An engine certificate refers to a validator outside the set.
