@@ -93,15 +93,25 @@ impl LedgerClient {
         &self.client
     }
 
+    /// This credential's refresh time: between ½ and 1½ times the setting, fixed per credential
+    /// by its id (spec/verifier.md §3, step 3). Evidence for many credentials is often fetched
+    /// at one moment (a verifier's start, a crowd at one event); with one refresh time for all
+    /// it would come due at one moment again, every period, and its refreshes would stall the
+    /// answers queued behind them.
+    fn refresh_of(&self, id: CredentialId) -> Duration {
+        self.refresh.mul_f64(0.5 + spread(id))
+    }
+
     /// Whether evidence of this credential is cached (fresh or being refreshed).
     pub fn is_cached(&self, issuer: &IssuerId, id: CredentialId) -> bool {
         self.cached(issuer, id)
             .is_some_and(|(age, _)| age < self.refresh * 3)
     }
 
-    /// Status evidence for a credential (spec/verifier.md §3.3): cached if younger than the
-    /// refresh time; cached but refreshed in the background if younger than three times it, so
-    /// a scan does not wait for the ledger; otherwise asked of the nodes now.
+    /// Status evidence for a credential (spec/verifier.md §3.3): cached if younger than its
+    /// refresh time ([`Self::refresh_of`]); cached but refreshed in the background if younger
+    /// than three times the setting, so a scan does not wait for the ledger; otherwise asked of
+    /// the nodes now.
     pub async fn evidence(
         self: &Arc<Self>,
         trust: &Arc<Trust>,
@@ -110,7 +120,7 @@ impl LedgerClient {
         fresh: Fresh,
     ) -> Fetched {
         match self.cached(issuer, id) {
-            Some((age, ev)) if age < self.refresh => return Fetched::Evidence(ev),
+            Some((age, ev)) if age < self.refresh_of(id) => return Fetched::Evidence(ev),
             Some((age, ev)) if age < self.refresh * 3 => {
                 let first = self.refreshing().insert(id);
                 if first {
@@ -251,8 +261,54 @@ impl LedgerClient {
     }
 }
 
+/// A fraction in [0, 1) drawn from every byte of the id (Fibonacci hashing of its two halves),
+/// so ids that differ in any byte, sequential ones included, spread over the whole range
+/// (spec/verifier.md §3, step 3). Issuers choose ids; whatever they choose, a refresh time stays
+/// within its bounds.
+fn spread(id: CredentialId) -> f64 {
+    let (lo, hi) = id.0.split_at(8);
+    let mut half = [0u8; 8];
+    half.copy_from_slice(lo);
+    let mut x = u64::from_le_bytes(half);
+    half.copy_from_slice(hi);
+    x ^= u64::from_le_bytes(half).rotate_left(32);
+    let top = x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48;
+    top as f64 / 65_536.0
+}
+
 /// What one node answered.
 enum Answer {
     Present(Box<StatusEvidence>),
     Absent(Box<AbsenceEvidence>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sequential ids, counting in the low bytes or in the high bytes as an issuer might
+    /// number them, fall due spread over the whole period: no tenth of it gets more than twice
+    /// its share, and every refresh time is within ½ and 1½ times the setting.
+    #[test]
+    fn refresh_times_of_sequential_ids_spread_over_the_period() {
+        let client = LedgerClient::new(reqwest::Client::new(), vec![], Duration::from_secs(2));
+        for shift in [0usize, 14] {
+            let mut tenths = [0u32; 10];
+            for n in 0u16..1000 {
+                let mut id = [0u8; 16];
+                id[shift..shift + 2].copy_from_slice(&n.to_be_bytes());
+                let r = client.refresh_of(CredentialId(id));
+                assert!(
+                    r >= Duration::from_secs(1) && r < Duration::from_secs(3),
+                    "{r:?}"
+                );
+                let u = spread(CredentialId(id));
+                tenths[(u * 10.0) as usize] += 1;
+            }
+            assert!(
+                tenths.iter().all(|&t| t <= 200),
+                "shift {shift}: {tenths:?}"
+            );
+        }
+    }
 }
