@@ -3,10 +3,9 @@
 //! Every signature is checked under the ZIP-215 rules, as `ed25519-zebra` (their reference
 //! implementation) applies them: its single and batch checks accept exactly the same
 //! signatures, so every validator and every verifier reaches the same answer however it groups
-//! its checks. Keys are registered only if they are
-//! points of large order ([`PublicKey::prepare`]). ed25519-dalek's `verify_strict` is kept as
-//! the benchmarks' baseline and to compare with the Wycheproof vectors; no message is judged by
-//! it.
+//! its checks. Keys are registered only if they are points of large order
+//! ([`PublicKey::prepare`]). ed25519-dalek's `verify_strict` is kept as the benchmarks'
+//! baseline and to compare with the Wycheproof vectors; no message is judged by it.
 
 use std::fmt;
 use std::str::FromStr;

@@ -267,12 +267,31 @@ fn an_agent_killed_mid_stream_resumes_without_losing_or_repeating_a_record() {
     );
     let node_at = args.iter().position(|a| a == "--node").unwrap() + 1;
     args[node_at] = format!("http://{},{}", hole.local_addr().unwrap(), args[node_at]);
-    let mut child = silent_agent(&args);
+    let errors = agency.dir.join("agent-stderr.txt");
+    let mut child = Command::new(bin_dir().join("credledger-issuer"))
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&errors).unwrap())
+        .spawn()
+        .unwrap();
     let leaves = store.join("leaves");
-    let full = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.len() == 60_000 * 32);
+    let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    // The read takes the 15 s timeout plus the file. In one CI run, a debug build on a machine
+    // busy with the other multi-node tests had not read it all after 60 s, so the bound is
+    // generous; an agent that stops early fails at once with what it said.
+    let began = Instant::now();
+    let mut exited = None;
+    net.wait(Duration::from_secs(240), || {
+        exited = child.try_wait().unwrap();
+        exited.is_some() || size(&leaves) == 60_000 * 32
+    });
     assert!(
-        net.wait(Duration::from_secs(60), || full(&leaves)),
-        "the agent read the whole file"
+        exited.is_none() && size(&leaves) == 60_000 * 32,
+        "the agent read the whole file: after {:?} its local log holds {} of 60000 records; \
+         exit {exited:?}; it said: {}",
+        began.elapsed(),
+        size(&leaves) / 32,
+        std::fs::read_to_string(&errors).unwrap_or_default()
     );
     std::thread::sleep(Duration::from_secs(2));
     assert!(
