@@ -310,8 +310,9 @@ impl Agent {
     }
 
     /// Brings the local record of the last anchor in line with the ledger's. A crash between
-    /// the ledger's commit and the local record leaves the ledger one anchor ahead, of exactly
-    /// the checkpointed tree. A local log that is behind the ledger (lost, or rebuilt from
+    /// the ledger's commit and the local record leaves the ledger one anchor ahead, of the
+    /// checkpointed tree or, if the anchor committed only after the restart, of an earlier
+    /// size of the log. A local log that is behind the ledger (lost, or rebuilt from
     /// the log file) is returned to be caught up from the input; anything else means the two
     /// logs differ, and the agent stops.
     fn reconcile(&mut self) -> Result<Option<LogSourceRecord>> {
@@ -323,15 +324,15 @@ impl Agent {
         if on_ledger.last_sequence > local && on_ledger.last_size > self.log.size() {
             return Ok(Some(on_ledger));
         }
+        // The ledger's head may also be of fewer records than the log holds: an anchor sent
+        // just before a crash can commit after the restart, once this agent has read on.
         if on_ledger.last_sequence == local + 1
-            && on_ledger.last_size == self.log.size()
-            && on_ledger.last_root == self.log.root()
-        {
-            self.log.mark_anchored(AnchoredHead {
+            && self.log.mark_anchored_earlier(AnchoredHead {
                 sequence: on_ledger.last_sequence,
                 size: on_ledger.last_size,
                 root: on_ledger.last_root,
-            })?;
+            })?
+        {
             return Ok(None);
         }
         bail!(
@@ -400,17 +401,27 @@ impl Agent {
                     );
                     return Ok(());
                 }
-                Err(e) if e.downcast_ref::<Refused>().is_some() => return Err(e),
+                Err(e) if e.downcast_ref::<Refused>().is_some() => {
+                    // The sequence number may have been taken by an anchor sent before a crash
+                    // and committed since: take that head, then anchor the rest after it.
+                    let before = self.log.anchored();
+                    if attempt < 10
+                        && matches!(self.reconcile(), Ok(None))
+                        && self.log.anchored() != before
+                    {
+                        if self.fully_anchored() {
+                            self.waiting.clear();
+                            return Ok(());
+                        }
+                        continue;
+                    }
+                    return Err(e);
+                }
                 Err(e) if patient || attempt < 10 => {
                     eprintln!("anchor: attempt {attempt} failed ({e:#}); retrying");
                     std::thread::sleep(Duration::from_millis(500));
                     // The anchor may have committed although its answer was lost.
-                    if matches!(self.reconcile(), Ok(None))
-                        && self
-                            .log
-                            .anchored()
-                            .is_some_and(|h| h.size == self.log.size())
-                    {
+                    if matches!(self.reconcile(), Ok(None)) && self.fully_anchored() {
                         self.waiting.clear();
                         return Ok(());
                     }
@@ -418,6 +429,13 @@ impl Agent {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Whether the last anchored head covers every record in the log.
+    fn fully_anchored(&self) -> bool {
+        self.log
+            .anchored()
+            .is_some_and(|h| h.size == self.log.size())
     }
 
     fn try_anchor(&mut self) -> Result<u64> {

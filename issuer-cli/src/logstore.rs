@@ -218,6 +218,38 @@ impl LogStore {
         self.checkpoint()
     }
 
+    /// The root of the log's first `size` leaves, for a size between the last anchored head's
+    /// and the current one; `None` outside that range. Reads only the leaves since the anchor.
+    pub fn root_at(&mut self, size: u64) -> Result<Option<Digest>, StoreError> {
+        Ok(self.tree_at(size)?.map(|t| t.root()))
+    }
+
+    fn tree_at(&mut self, size: u64) -> Result<Option<CompactTree>, StoreError> {
+        let mut tree = self.state.anchored_tree.clone();
+        if size < tree.size() || size > self.size() {
+            return Ok(None);
+        }
+        for leaf in self.leaves(tree.size(), size)? {
+            tree.push(leaf);
+        }
+        Ok(Some(tree))
+    }
+
+    /// Records a head the ledger accepted for an earlier size of this log than the current one
+    /// (an anchor sent before a crash and committed after it, while the restarted agent read
+    /// on), durably, if it is this log's tree at that size. Returns whether it was.
+    pub fn mark_anchored_earlier(&mut self, head: AnchoredHead) -> Result<bool, StoreError> {
+        match self.tree_at(head.size)? {
+            Some(tree) if tree.root() == head.root => {
+                self.state.anchored = Some(head);
+                self.state.anchored_tree = tree;
+                self.checkpoint()?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// Leaves `from..to`, read back from the leaves file. Buffered leaves are written first;
     /// reading needs no sync, so this costs no checkpoint (the agent makes one per anchor).
     pub fn leaves(&mut self, from: u64, to: u64) -> Result<Vec<Digest>, StoreError> {

@@ -70,10 +70,11 @@ fn publish_a_lawyer_license_and_read_back_its_qr_code() {
     let id = v["credential"].as_str().unwrap().to_string();
     assert!(v["qr_version"].as_i64().unwrap() <= 12, "{v}");
 
-    // Committed on another node than the one it was sent to (which may be a block behind).
+    // Committed on other nodes than the one it was sent to (which may be a block behind):
+    // node 3 here, node 2 for the `status` read through a config file below.
     let path = format!("/v1/credentials/moj/{id}");
     assert!(net.wait(std::time::Duration::from_secs(10), || {
-        net.get(3, &path).is_some()
+        net.get(3, &path).is_some() && net.get(2, &path).is_some()
     }));
     let ev = net.get(3, &path).expect("committed");
     assert_eq!(ev["record"]["status"]["state"], "active", "{ev}");

@@ -13,6 +13,8 @@ use credledger_core::bounded::BoundedVec;
 use credledger_core::encoding::encode;
 use credledger_core::hash::Digest;
 use credledger_core::ids::Timestamp;
+use credledger_core::merkle;
+use credledger_core::troad::LogRecord;
 use credledger_core::tx::{AnchorTx, Signed, Transaction};
 use credledger_tests::agency::{Agency, SOURCE, now_ms, write_records};
 use credledger_tests::bin_dir;
@@ -375,4 +377,93 @@ fn silent_agent(args: &[String]) -> std::process::Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
+}
+
+#[test]
+fn an_anchor_that_commits_after_the_agent_read_on_is_taken_up_not_refused() {
+    let (net, agency, log, store) = agency_with_log(3_000);
+    let summary = agency.anchor(&log, &store, &["--every", "3000", "--json"]);
+    assert_eq!(summary["anchors"], 1, "{summary}");
+
+    // The file grows to 6,001 records. The agent reads them all, but its anchor never leaves:
+    // the first node it asks accepts connections and never answers, and the agent is killed
+    // while it waits, with the 6,001 records checkpointed and anchor #1 its last.
+    write_records(&log, 3_000, 6_001, now_ms());
+    let hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut args = agency.agent_args(
+        &log,
+        &store,
+        &["--every", "1000000", "--interval-ms", "600000"],
+    );
+    let node_at = args.iter().position(|a| a == "--node").unwrap() + 1;
+    args[node_at] = format!("http://{},{}", hole.local_addr().unwrap(), args[node_at]);
+    let errors = agency.dir.join("agent-stderr.txt");
+    let mut child = Command::new(bin_dir().join("credledger-issuer"))
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&errors).unwrap())
+        .spawn()
+        .unwrap();
+    let leaves = store.join("leaves");
+    let mut exited = None;
+    net.wait(Duration::from_secs(120), || {
+        exited = child.try_wait().unwrap();
+        exited.is_some() || std::fs::metadata(&leaves).is_ok_and(|m| m.len() == 6_001 * 32)
+    });
+    assert!(
+        exited.is_none(),
+        "the agent stopped ({exited:?}): {}",
+        std::fs::read_to_string(&errors).unwrap_or_default()
+    );
+    assert!(
+        std::fs::metadata(&leaves).is_ok_and(|m| m.len() == 6_001 * 32),
+        "the agent read the whole file; it said: {}",
+        std::fs::read_to_string(&errors).unwrap_or_default()
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(hole);
+
+    // Meanwhile an anchor of the first 6,000 records, sent before a crash, commits.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let leaf_hashes: Vec<Digest> = text
+        .lines()
+        .map(|l| LogRecord::from_line(l.as_bytes()).unwrap().leaf())
+        .collect();
+    let key = &net
+        .devnet
+        .log_source_keys
+        .iter()
+        .find(|(s, _)| s == SOURCE)
+        .unwrap()
+        .1;
+    let tx = Transaction::Anchor(Signed::sign(
+        &net.devnet.genesis.chain_id,
+        AnchorTx {
+            source: SOURCE.parse().unwrap(),
+            sequence: 2,
+            tree_size: 6_000,
+            root: merkle::root(&leaf_hashes[..6_000]),
+            previous_root: merkle::root(&leaf_hashes[..3_000]),
+            consistency: BoundedVec::new(
+                merkle::consistency_proof(&leaf_hashes[..6_000], 3_000).unwrap(),
+            )
+            .unwrap(),
+            log_time: Timestamp(now_ms()),
+        },
+        key,
+    ));
+    let (code, body) = net.submit_and_wait(0, &encode(&tx), 8_000);
+    assert!(code == 200 && body["error"].is_null(), "{code} {body}");
+
+    // The restarted agent takes anchor #2 as its own and anchors the one record after it.
+    let summary = agency.anchor(&log, &store, &["--every", "3000", "--json"]);
+    assert_eq!(summary["anchors"], 1, "{summary}");
+    assert_eq!(summary["anchored"]["sequence"], 3, "{summary}");
+    assert_eq!(summary["anchored"]["size"], 6_001, "{summary}");
+    let source = net
+        .get(0, &format!("/v1/state/log-source/{SOURCE}"))
+        .unwrap();
+    assert_eq!(source["value"]["last_sequence"], 3, "{source}");
+    assert_eq!(source["value"]["last_size"], 6_001, "{source}");
 }

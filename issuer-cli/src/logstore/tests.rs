@@ -114,3 +114,60 @@ fn a_damaged_state_or_lost_leaves_are_named() {
         Err(StoreError::Damaged { .. })
     ));
 }
+
+#[test]
+fn a_head_of_an_earlier_size_is_recorded_only_if_it_is_this_log_at_that_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = LogStore::open(dir.path()).unwrap();
+    for i in 0..3000 {
+        log.append(leaf(i)).unwrap();
+    }
+    let first = log.root();
+    log.mark_anchored(AnchoredHead {
+        sequence: 1,
+        size: 3000,
+        root: first,
+    })
+    .unwrap();
+    // An anchor of 6,000 records was sent, then the agent crashed and, restarted, read on.
+    for i in 3000..6001 {
+        log.append(leaf(i)).unwrap();
+    }
+    log.checkpoint().unwrap();
+    let at_6000 = root(&(0..6000).map(leaf).collect::<Vec<_>>());
+    assert_eq!(log.root_at(6000).unwrap(), Some(at_6000));
+    assert_eq!(log.root_at(2999).unwrap(), None, "before the anchored head");
+    assert_eq!(log.root_at(6002).unwrap(), None, "beyond the log");
+
+    let head = |size, root| AnchoredHead {
+        sequence: 2,
+        size,
+        root,
+    };
+    assert!(
+        !log.mark_anchored_earlier(head(6000, first)).unwrap(),
+        "wrong root"
+    );
+    assert!(
+        !log.mark_anchored_earlier(head(2000, first)).unwrap(),
+        "before the anchor"
+    );
+    assert!(
+        !log.mark_anchored_earlier(head(7000, at_6000)).unwrap(),
+        "beyond the log"
+    );
+    assert_eq!(log.anchored().unwrap().sequence, 1, "nothing was recorded");
+
+    assert!(log.mark_anchored_earlier(head(6000, at_6000)).unwrap());
+    drop(log);
+    let mut log = LogStore::open(dir.path()).unwrap();
+    assert_eq!(
+        log.anchored(),
+        Some(head(6000, at_6000)),
+        "recorded durably"
+    );
+    assert_eq!(log.size(), 6001, "the record read since is kept");
+    // The next anchor proves its growth from the adopted head.
+    let proof = log.consistency_since_anchor().unwrap();
+    verify_consistency(6000, 6001, &at_6000, &log.root(), &proof).unwrap();
+}
