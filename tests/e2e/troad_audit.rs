@@ -261,48 +261,17 @@ fn an_agent_killed_mid_stream_resumes_without_losing_or_repeating_a_record() {
     // Then killed for certain between its checkpoint and the anchor's commit: the first node it
     // asks never answers (a listener that accepts nothing), so its anchor waits 15 s for a
     // timeout after the whole file is read and checkpointed.
-    let hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut args = agency.agent_args(
-        &log,
-        &store,
-        &["--every", "1000000", "--interval-ms", "600000"],
-    );
-    let node_at = args.iter().position(|a| a == "--node").unwrap() + 1;
-    args[node_at] = format!("http://{},{}", hole.local_addr().unwrap(), args[node_at]);
-    let errors = agency.dir.join("agent-stderr.txt");
-    let mut child = Command::new(bin_dir().join("credledger-issuer"))
-        .args(&args)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&errors).unwrap())
-        .spawn()
-        .unwrap();
-    let leaves = store.join("leaves");
-    let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
-    // The read takes the 15 s timeout plus the file. In one CI run, a debug build on a machine
-    // busy with the other multi-node tests had not read it all after 60 s, so the bound is
-    // generous; an agent that stops early fails at once with what it said.
-    let began = Instant::now();
-    let mut exited = None;
-    net.wait(Duration::from_secs(240), || {
-        exited = child.try_wait().unwrap();
-        exited.is_some() || size(&leaves) == 60_000 * 32
-    });
-    assert!(
-        exited.is_none() && size(&leaves) == 60_000 * 32,
-        "the agent read the whole file: after {:?} its local log holds {} of 60000 records; \
-         exit {exited:?}; it said: {}",
-        began.elapsed(),
-        size(&leaves) / 32,
-        std::fs::read_to_string(&errors).unwrap_or_default()
-    );
+    let mut agent = StuckAgent::start(&agency, &log, &store);
+    // The read takes the 15 s timeout plus the file. In CI this agent once stopped early
+    // instead, refusing a ledger head an earlier agent's anchor had left (the case of
+    // `an_anchor_that_commits_after_the_agent_read_on_is_taken_up_not_refused`).
+    agent.wait_read(&net, &store, 60_000, Duration::from_secs(120));
     std::thread::sleep(Duration::from_secs(2));
     assert!(
-        child.try_wait().unwrap().is_none(),
+        agent.child.try_wait().unwrap().is_none(),
         "still waiting for its anchor"
     );
-    child.kill().unwrap();
-    child.wait().unwrap();
-    drop(hole);
+    agent.kill();
     // Nothing new to read; the records checkpointed but not anchored are anchored now.
     let summary = agency.anchor(&log, &store, &["--every", "3000", "--json"]);
     assert_eq!(summary["log_size"], 60_000, "{summary}");
@@ -369,6 +338,67 @@ fn an_agent_killed_mid_stream_resumes_without_losing_or_repeating_a_record() {
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
 }
 
+/// An agent that reads its whole input before anchoring, and whose first node accepts
+/// connections but never answers: once the input is read and checkpointed, its anchor waits
+/// 15 s for a timeout, long enough to be killed there. What it says is kept for failures.
+struct StuckAgent {
+    child: std::process::Child,
+    said: PathBuf,
+    _hole: std::net::TcpListener,
+}
+
+impl StuckAgent {
+    fn start(agency: &Agency, log: &Path, store: &Path) -> StuckAgent {
+        let hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut args = agency.agent_args(
+            log,
+            store,
+            &["--every", "1000000", "--interval-ms", "600000"],
+        );
+        let node_at = args.iter().position(|a| a == "--node").unwrap() + 1;
+        args[node_at] = format!("http://{},{}", hole.local_addr().unwrap(), args[node_at]);
+        let said = agency.dir.join("stuck-agent-stderr.txt");
+        let child = Command::new(bin_dir().join("credledger-issuer"))
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&said).unwrap())
+            .spawn()
+            .unwrap();
+        StuckAgent {
+            child,
+            said,
+            _hole: hole,
+        }
+    }
+
+    /// Waits until the local log in `store` holds `records` leaves; fails at once, with what
+    /// the agent said, if it stops.
+    fn wait_read(&mut self, net: &Net, store: &Path, records: u64, limit: Duration) {
+        let leaves = store.join("leaves");
+        let held = || std::fs::metadata(&leaves).map_or(0, |m| m.len() / 32);
+        let began = Instant::now();
+        let mut exited = None;
+        net.wait(limit, || {
+            exited = self.child.try_wait().unwrap();
+            exited.is_some() || held() == records
+        });
+        assert!(
+            exited.is_none() && held() == records,
+            "the agent read the whole file: after {:?} its local log holds {} of {records} \
+             records; exit {exited:?}; it said: {}",
+            began.elapsed(),
+            held(),
+            std::fs::read_to_string(&self.said).unwrap_or_default()
+        );
+    }
+
+    /// SIGKILL: no chance to tidy up.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
 /// The anchoring agent with `args`, its output discarded, to be killed by the test.
 fn silent_agent(args: &[String]) -> std::process::Child {
     Command::new(bin_dir().join("credledger-issuer"))
@@ -389,40 +419,9 @@ fn an_anchor_that_commits_after_the_agent_read_on_is_taken_up_not_refused() {
     // the first node it asks accepts connections and never answers, and the agent is killed
     // while it waits, with the 6,001 records checkpointed and anchor #1 its last.
     write_records(&log, 3_000, 6_001, now_ms());
-    let hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut args = agency.agent_args(
-        &log,
-        &store,
-        &["--every", "1000000", "--interval-ms", "600000"],
-    );
-    let node_at = args.iter().position(|a| a == "--node").unwrap() + 1;
-    args[node_at] = format!("http://{},{}", hole.local_addr().unwrap(), args[node_at]);
-    let errors = agency.dir.join("agent-stderr.txt");
-    let mut child = Command::new(bin_dir().join("credledger-issuer"))
-        .args(&args)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&errors).unwrap())
-        .spawn()
-        .unwrap();
-    let leaves = store.join("leaves");
-    let mut exited = None;
-    net.wait(Duration::from_secs(120), || {
-        exited = child.try_wait().unwrap();
-        exited.is_some() || std::fs::metadata(&leaves).is_ok_and(|m| m.len() == 6_001 * 32)
-    });
-    assert!(
-        exited.is_none(),
-        "the agent stopped ({exited:?}): {}",
-        std::fs::read_to_string(&errors).unwrap_or_default()
-    );
-    assert!(
-        std::fs::metadata(&leaves).is_ok_and(|m| m.len() == 6_001 * 32),
-        "the agent read the whole file; it said: {}",
-        std::fs::read_to_string(&errors).unwrap_or_default()
-    );
-    child.kill().unwrap();
-    child.wait().unwrap();
-    drop(hole);
+    let mut agent = StuckAgent::start(&agency, &log, &store);
+    agent.wait_read(&net, &store, 6_001, Duration::from_secs(120));
+    agent.kill();
 
     // Meanwhile an anchor of the first 6,000 records, sent before a crash, commits.
     let text = std::fs::read_to_string(&log).unwrap();
