@@ -14,6 +14,7 @@ use credledger_core::encoding::encode;
 use credledger_core::hash::Digest;
 use credledger_core::ids::Timestamp;
 use credledger_core::merkle;
+use credledger_core::sig::Keypair;
 use credledger_core::troad::LogRecord;
 use credledger_core::tx::{AnchorTx, Signed, Transaction};
 use credledger_tests::agency::{Agency, SOURCE, now_ms, write_records};
@@ -205,13 +206,7 @@ fn a_hundred_thousand_records_are_anchored_proven_offline_and_every_tampering_fo
         .get(0, &format!("/v1/state/log-source/{SOURCE}"))
         .unwrap();
     let last_root: Digest = serde_json::from_value(last["value"]["last_root"].clone()).unwrap();
-    let key = &net
-        .devnet
-        .log_source_keys
-        .iter()
-        .find(|(s, _)| s == SOURCE)
-        .unwrap()
-        .1;
+    let key = source_key(&net);
     for (size, consistency) in [(100_001, vec![Digest([7; 32])]), (99_999, vec![])] {
         let tx = Transaction::Anchor(Signed::sign(
             &net.devnet.genesis.chain_id,
@@ -338,6 +333,16 @@ fn an_agent_killed_mid_stream_resumes_without_losing_or_repeating_a_record() {
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
 }
 
+/// The log source's signing key, from the devnet the nodes run.
+fn source_key(net: &Net) -> &Keypair {
+    &net.devnet
+        .log_source_keys
+        .iter()
+        .find(|(s, _)| s == SOURCE)
+        .unwrap()
+        .1
+}
+
 /// An agent that reads its whole input before anchoring, and whose first node accepts
 /// connections but never answers: once the input is read and checkpointed, its anchor waits
 /// 15 s for a timeout, long enough to be killed there. What it says is kept for failures.
@@ -429,13 +434,7 @@ fn an_anchor_that_commits_after_the_agent_read_on_is_taken_up_not_refused() {
         .lines()
         .map(|l| LogRecord::from_line(l.as_bytes()).unwrap().leaf())
         .collect();
-    let key = &net
-        .devnet
-        .log_source_keys
-        .iter()
-        .find(|(s, _)| s == SOURCE)
-        .unwrap()
-        .1;
+    let key = source_key(&net);
     let tx = Transaction::Anchor(Signed::sign(
         &net.devnet.genesis.chain_id,
         AnchorTx {
