@@ -156,15 +156,9 @@ impl Store {
         // The hashed memtables of the hash-keyed columns take one writer at a time, which is
         // what the node does anyway: blocks are written by one task.
         opts.set_allow_concurrent_memtable_write(false);
-        // Flushes and compactions run at a lower CPU priority (nice 19) than consensus and the
-        // API: a validator shares its cores with them, and a block's latency should not wait
-        // on a flush that can as well run in idle time. At saturation they then run only when
-        // writes stall on them, which costs latency there but not throughput (BENCHMARKS.md,
-        // session 13).
-        let mut env = rocksdb::Env::new()?;
-        env.lower_thread_pool_cpu_priority();
-        env.lower_high_priority_thread_pool_cpu_priority();
-        opts.set_env(&env);
+        // Flushes and compactions keep the default CPU priority. At nice 19 they can starve
+        // while other processes keep the cores busy, and the node's writes then stall behind
+        // them (tried in session 13: BENCHMARKS.md).
         let cfs = Column::ALL
             .iter()
             .map(|c| ColumnFamilyDescriptor::new(c.name(), c.options()));
