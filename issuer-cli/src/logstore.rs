@@ -220,7 +220,8 @@ impl LogStore {
 
     /// The root of the log's first `size` leaves, for a size between the last anchored head's
     /// and the current one; `None` outside that range. Reads only the leaves since the anchor.
-    pub fn root_at(&mut self, size: u64) -> Result<Option<Digest>, StoreError> {
+    #[cfg(test)]
+    pub(crate) fn root_at(&mut self, size: u64) -> Result<Option<Digest>, StoreError> {
         Ok(self.tree_at(size)?.map(|t| t.root()))
     }
 
@@ -235,9 +236,10 @@ impl LogStore {
         Ok(Some(tree))
     }
 
-    /// Records a head the ledger accepted for an earlier size of this log than the current one
-    /// (an anchor sent before a crash and committed after it, while the restarted agent read
-    /// on), durably, if it is this log's tree at that size. Returns whether it was.
+    /// Records a head the ledger accepted, durably, if it is this log's tree at its size: the
+    /// current size (a crash between the commit and the local record) or an earlier one down
+    /// to the last anchored head's (an anchor sent before a crash and committed only after the
+    /// restarted agent read on). Returns whether it was.
     pub fn mark_anchored_earlier(&mut self, head: AnchoredHead) -> Result<bool, StoreError> {
         match self.tree_at(head.size)? {
             Some(tree) if tree.root() == head.root => {
