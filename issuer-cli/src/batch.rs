@@ -96,7 +96,7 @@ fn credential_for(
 fn settle(ledger: &Ledger, submitted: &[String]) -> Result<bool> {
     let deadline = Instant::now() + Duration::from_secs(60);
     for tx in submitted {
-        while ledger.nodes.get(&format!("/v1/tx/{tx}"))?.body["state"] == "pending" {
+        while ledger.nodes.tx_status(tx)?.body["state"] == "pending" {
             if Instant::now() > deadline {
                 eprintln!(
                     "transaction {tx} of an earlier run is still pending after a minute; its \
@@ -408,7 +408,7 @@ fn publish_rows(
     while !pending.is_empty() && Instant::now() < deadline {
         let ids: Vec<String> = pending.keys().cloned().collect();
         for txid in ids {
-            let a = ledger.nodes.get(&format!("/v1/tx/{txid}"))?;
+            let a = ledger.nodes.tx_status(&txid)?;
             if a.body["state"] != "committed" {
                 continue;
             }

@@ -1,5 +1,6 @@
 //! A client of the ledger nodes' API with fail-over: each request goes to the first node that
-//! answers; a node that cannot be reached, times out or fails (5xx) is skipped.
+//! answers; a node that cannot be reached, times out or fails (5xx) is skipped, and one that
+//! lags behind (404, a transaction still pending) is passed over where asked.
 
 use std::io::Read;
 use std::time::Duration;
@@ -27,6 +28,9 @@ pub struct MaybeSent {
     what: String,
     errors: String,
 }
+
+/// The rank of an answer that ends a search of the nodes ([`Nodes::each`]).
+const FINAL: u8 = u8::MAX;
 
 /// Nodes to ask, in order of preference.
 pub struct Nodes {
@@ -60,23 +64,30 @@ impl Nodes {
         })
     }
 
-    /// Asks the nodes in order until one answers with a status `enough` accepts; a node that
-    /// answers otherwise is passed over, but its answer is returned if no later node does
-    /// better. Only when no node answers at all is it [`Unreachable`].
-    fn each<F>(&self, what: &str, enough: impl Fn(u16) -> bool, f: F) -> Result<Answer>
+    /// Asks the nodes in order until one gives an answer `rank` calls [`FINAL`]; otherwise
+    /// returns the best-ranked answer (the earliest node's among equals). Only when no node
+    /// answers at all is it [`Unreachable`].
+    fn each<F>(&self, what: &str, rank: impl Fn(&Answer) -> u8, f: F) -> Result<Answer>
     where
         F: Fn(&str) -> reqwest::Result<reqwest::blocking::Response>,
     {
         let mut errors = Vec::new();
-        let mut fallback = None;
+        let mut best: Option<(u8, Answer)> = None;
         for url in &self.urls {
             match f(url).map_err(|e| e.to_string()).and_then(read_answer) {
-                Ok(a) if enough(a.status) => return Ok(a),
-                Ok(a) => fallback = Some(a),
+                Ok(a) => {
+                    let r = rank(&a);
+                    if r == FINAL {
+                        return Ok(a);
+                    }
+                    if best.as_ref().is_none_or(|(b, _)| r > *b) {
+                        best = Some((r, a));
+                    }
+                }
                 Err(e) => errors.push(format!("{url}: {e}")),
             }
         }
-        fallback.ok_or_else(|| {
+        best.map(|(_, a)| a).ok_or_else(|| {
             Unreachable {
                 what: what.to_string(),
                 errors: errors.join("; "),
@@ -89,7 +100,7 @@ impl Nodes {
     pub fn get(&self, path: &str) -> Result<Answer> {
         self.each(
             path,
-            |_| true,
+            |_| FINAL,
             |url| self.http.get(format!("{url}{path}")).send(),
         )
     }
@@ -99,7 +110,24 @@ impl Nodes {
     pub fn get_found(&self, path: &str) -> Result<Answer> {
         self.each(
             path,
-            |status| status != 404,
+            |a| if a.status == 404 { 0 } else { FINAL },
+            |url| self.http.get(format!("{url}{path}")).send(),
+        )
+    }
+
+    /// A transaction's status (`GET /v1/tx/{id}`) as the most advanced node sees it: the
+    /// first node's that says committed, else the first's that says pending, else the first
+    /// answer. A node that lags (just restarted, catching up) says pending or unknown for a
+    /// transaction the others have committed, and must not hold its caller back.
+    pub fn tx_status(&self, id: &str) -> Result<Answer> {
+        let path = format!("/v1/tx/{id}");
+        self.each(
+            &path,
+            |a| match a.body["state"].as_str() {
+                Some("committed") => FINAL,
+                Some("pending") => 1,
+                _ => 0,
+            },
             |url| self.http.get(format!("{url}{path}")).send(),
         )
     }
@@ -274,5 +302,19 @@ mod tests {
         let all = nodes.get_all("/v1/status");
         assert_eq!(all.iter().map(|a| a.status).collect::<Vec<_>>(), [404, 200]);
         assert!(Nodes::new(&[dead]).unwrap().get("/v1/status").is_err());
+    }
+
+    #[test]
+    fn a_transaction_is_as_far_as_the_most_advanced_node_has_it() {
+        let unknown = || canned(200, r#"{"state":"unknown"}"#, 1);
+        let pending = || canned(200, r#"{"state":"pending"}"#, 1);
+        let committed = || canned(200, r#"{"state":"committed","height":9}"#, 1);
+        let state = |urls: &[String]| {
+            let a = Nodes::new(urls).unwrap().tx_status("ab").unwrap();
+            a.body["state"].as_str().unwrap_or_default().to_string()
+        };
+        assert_eq!(state(&[unknown(), pending(), committed()]), "committed");
+        assert_eq!(state(&[unknown(), pending(), unknown()]), "pending");
+        assert_eq!(state(&[unknown(), unknown()]), "unknown");
     }
 }
