@@ -22,11 +22,18 @@ pub struct NodeCache {
 
 impl NodeCache {
     /// A cache holding at most `2 * per_generation` nodes.
+    ///
+    /// Both generations are allocated at their full size once, and a full young generation
+    /// takes the old one's place by a swap and a clear of the other: the cache never grows a
+    /// table or rehashes. Growing and dropping them as it filled cost a block's commit up to
+    /// 230 ms in the dev build, on every validator at once, since all write the same nodes
+    /// (BENCHMARKS.md, session 14).
     pub fn new(per_generation: usize) -> NodeCache {
+        let per_generation = per_generation.max(1);
         NodeCache {
-            young: HashMap::new(),
-            old: HashMap::new(),
-            per_generation: per_generation.max(1),
+            young: HashMap::with_capacity(per_generation),
+            old: HashMap::with_capacity(per_generation),
+            per_generation,
         }
     }
 
@@ -43,7 +50,8 @@ impl NodeCache {
     /// Keeps a node that is in the store (written durably, or read from it).
     pub fn insert(&mut self, hash: Digest, node: Node) {
         if self.young.len() >= self.per_generation {
-            self.old = std::mem::take(&mut self.young);
+            std::mem::swap(&mut self.old, &mut self.young);
+            self.young.clear();
         }
         self.young.insert(hash, node);
     }
