@@ -92,22 +92,25 @@ impl Column {
         )
     }
 
-    /// The column family's RocksDB options. Hash-keyed columns get a hashed memtable (each
-    /// insert walks a short per-bucket list instead of one skip list over the whole memtable,
-    /// which was 13 % of a validator's time at saturation) and a Bloom filter per table file,
-    /// so a lookup of a key that is not there reads no data block.
-    pub fn options(self) -> rocksdb::Options {
+    /// The column family's RocksDB options. Hash-keyed columns get a Bloom filter in the
+    /// memtable and one per table file, so a lookup of a key that is not there (a new
+    /// transaction's id, say) reads neither the memtable's skip list nor a data block.
+    ///
+    /// Their memtable is RocksDB's default skip list. A hashed memtable inserts faster, but
+    /// to flush it RocksDB first sorts all of it into a skip list: with ~500,000 state nodes,
+    /// seconds of CPU on every validator at the same block, which stalled the chain
+    /// (BENCHMARKS.md, session 14).
+    ///
+    /// `write_buffer` is the memtable size in bytes (see [`super::memtable_bytes`]).
+    pub fn options(self, write_buffer: usize) -> rocksdb::Options {
         let mut o = rocksdb::Options::default();
+        o.set_write_buffer_size(write_buffer);
         o.set_compression_type(rocksdb::DBCompressionType::Lz4);
         if self.hash_keyed() {
             // Hashes do not compress.
             o.set_compression_type(rocksdb::DBCompressionType::None);
-            o.set_prefix_extractor(rocksdb::SliceTransform::create_fixed_prefix(4));
-            o.set_memtable_factory(rocksdb::MemtableFactory::HashSkipList {
-                bucket_count: 1 << 20,
-                height: 4,
-                branching_factor: 4,
-            });
+            o.set_memtable_whole_key_filtering(true);
+            o.set_memtable_prefix_bloom_ratio(0.05);
             let mut t = rocksdb::BlockBasedOptions::default();
             t.set_bloom_filter(10.0, false);
             o.set_block_based_table_factory(&t);

@@ -146,6 +146,20 @@ pub struct Store {
 /// upper levels every block's update walks.
 const CACHED_NODES: usize = 1 << 18;
 
+/// The memtable size of each column of the database at `path`: between 32 and 64 MiB
+/// (RocksDB's default), fixed by the path.
+///
+/// Every validator writes the same data, so with equal memtables all of them flush, and then
+/// compact, at the same block. Where they share the cores (the devnet, the benchmarks), those
+/// bursts came together and stalled the chain for seconds (BENCHMARKS.md, session 14); with
+/// sizes that differ, they come apart.
+fn memtable_bytes(path: &Path) -> usize {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut h = DefaultHasher::new();
+    path.hash(&mut h);
+    (32 << 20) + (h.finish() % (32 << 20)) as usize
+}
+
 impl Store {
     /// Opens (or creates) the database at `path` with every column family.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
@@ -153,15 +167,13 @@ impl Store {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
-        // The hashed memtables of the hash-keyed columns take one writer at a time, which is
-        // what the node does anyway: blocks are written by one task.
-        opts.set_allow_concurrent_memtable_write(false);
         // Flushes and compactions keep the default CPU priority. At nice 19 they can starve
         // while other processes keep the cores busy, and the node's writes then stall behind
         // them (tried in session 13: BENCHMARKS.md).
+        let write_buffer = memtable_bytes(path);
         let cfs = Column::ALL
             .iter()
-            .map(|c| ColumnFamilyDescriptor::new(c.name(), c.options()));
+            .map(|c| ColumnFamilyDescriptor::new(c.name(), c.options(write_buffer)));
         Ok(Store {
             db: DB::open_cf_descriptors(&opts, path, cfs)?,
             nodes: std::sync::Mutex::new(NodeCache::new(CACHED_NODES)),

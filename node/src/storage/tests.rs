@@ -84,3 +84,22 @@ fn a_damaged_entry_is_reported_not_panicked() {
         Err(StoreError::Corrupt { column: "meta", .. })
     ));
 }
+
+#[test]
+fn each_data_folder_takes_its_own_memtable_size_within_bounds() {
+    let sizes: Vec<usize> = (0..4)
+        .map(|i| memtable_bytes(Path::new(&format!("/var/lib/credledger/v{i}/data/db"))))
+        .collect();
+    for s in &sizes {
+        assert!((32 << 20..64 << 20).contains(s), "{s}");
+    }
+    let mut distinct = sizes.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 4, "{sizes:?}");
+    // Fixed by the path: a restarted node keeps its size.
+    assert_eq!(
+        memtable_bytes(Path::new("/var/lib/credledger/v0/data/db")),
+        sizes[0]
+    );
+}
