@@ -88,6 +88,10 @@ fn credential_for(
     ))
 }
 
+/// How long a batch waits for its transactions' commits asking only the first node that
+/// answers; after that it asks every node (see [`crate::client::Nodes::tx_status`]).
+const LAGGING_AFTER: Duration = Duration::from_secs(3);
+
 /// Waits (at most a minute) until no transaction an earlier run submitted is still pending,
 /// so that the ledger's answer for its rows is final before they are checked. Returns whether
 /// one still is: one can wait for ever behind a nonce gap (its predecessor went to a node that
@@ -96,7 +100,7 @@ fn credential_for(
 fn settle(ledger: &Ledger, submitted: &[String]) -> Result<bool> {
     let deadline = Instant::now() + Duration::from_secs(60);
     for tx in submitted {
-        while ledger.nodes.tx_status(tx)?.body["state"] == "pending" {
+        while ledger.nodes.tx_status(tx, true)?.body["state"] == "pending" {
             if Instant::now() > deadline {
                 eprintln!(
                     "transaction {tx} of an earlier run is still pending after a minute; its \
@@ -404,11 +408,15 @@ fn publish_rows(
             )?);
         }
     }
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(120);
     while !pending.is_empty() && Instant::now() < deadline {
+        // A transaction still pending after a few seconds may be committed on a node other
+        // than the first, which lags (just restarted, say): from then on, every node is asked.
+        let every_node = started.elapsed() > LAGGING_AFTER;
         let ids: Vec<String> = pending.keys().cloned().collect();
         for txid in ids {
-            let a = ledger.nodes.tx_status(&txid)?;
+            let a = ledger.nodes.tx_status(&txid, every_node)?;
             if a.body["state"] != "committed" {
                 continue;
             }

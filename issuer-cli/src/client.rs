@@ -119,12 +119,17 @@ impl Nodes {
     /// first node's that says committed, else the first's that says pending, else the first
     /// answer. A node that lags (just restarted, catching up) says pending or unknown for a
     /// transaction the others have committed, and must not hold its caller back.
-    pub fn tx_status(&self, id: &str) -> Result<Answer> {
+    ///
+    /// Unless `every_node`, a node that says pending ends the search: that is the usual
+    /// answer while a transaction waits for its block, and asking every node each time would
+    /// multiply a waiting caller's requests by the number of nodes.
+    pub fn tx_status(&self, id: &str, every_node: bool) -> Result<Answer> {
         let path = format!("/v1/tx/{id}");
         self.each(
             &path,
             |a| match a.body["state"].as_str() {
                 Some("committed") => FINAL,
+                Some("pending") if !every_node => FINAL,
                 Some("pending") => 1,
                 _ => 0,
             },
@@ -309,12 +314,24 @@ mod tests {
         let unknown = || canned(200, r#"{"state":"unknown"}"#, 1);
         let pending = || canned(200, r#"{"state":"pending"}"#, 1);
         let committed = || canned(200, r#"{"state":"committed","height":9}"#, 1);
-        let state = |urls: &[String]| {
-            let a = Nodes::new(urls).unwrap().tx_status("ab").unwrap();
+        let state = |urls: &[String], every_node| {
+            let a = Nodes::new(urls)
+                .unwrap()
+                .tx_status("ab", every_node)
+                .unwrap();
             a.body["state"].as_str().unwrap_or_default().to_string()
         };
-        assert_eq!(state(&[unknown(), pending(), committed()]), "committed");
-        assert_eq!(state(&[unknown(), pending(), unknown()]), "pending");
-        assert_eq!(state(&[unknown(), unknown()]), "unknown");
+        assert_eq!(
+            state(&[unknown(), pending(), committed()], true),
+            "committed"
+        );
+        assert_eq!(state(&[unknown(), pending(), unknown()], true), "pending");
+        assert_eq!(state(&[unknown(), unknown()], true), "unknown");
+        // Unless every node is asked, the first that says pending is believed.
+        assert_eq!(
+            state(&[unknown(), pending(), committed()], false),
+            "pending"
+        );
+        assert_eq!(state(&[unknown(), committed()], false), "committed");
     }
 }
