@@ -97,7 +97,7 @@ impl Column {
     /// transaction's id, say) reads neither the memtable's skip list nor a data block.
     ///
     /// Their memtable is RocksDB's default skip list. A hashed memtable inserts faster, but
-    /// to flush it RocksDB first sorts all of it into a skip list: with ~500,000 state nodes,
+    /// to flush it RocksDB first sorts all of it into a skip list: with ~250,000 state nodes,
     /// seconds of CPU on every validator at the same block, which stalled the chain
     /// (BENCHMARKS.md, session 14).
     ///
