@@ -5,9 +5,12 @@
 //! re-running the same batch skips what is done and can never issue a row twice. A row's
 //! holder files are written before it is submitted, and its signed credential flushed to disk
 //! in `signed.jsonl`; a re-run that finds either without a journal line asks the ledger, and
-//! submits that same credential again only if it is proven absent. A batch that stops
-//! half-way still writes its report.
+//! submits that same credential again only if it is proven absent. Before that, it sends
+//! again, byte for byte, the transactions the earlier run journaled and the ledger has not
+//! committed (`earlier`), so none of them can take the nonces of its new ones unseen. A batch
+//! that stops half-way still writes its report.
 
+mod earlier;
 mod out_folder;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -19,7 +22,7 @@ use credledger_core::bounded::{BoundedVec, ShortVec};
 use credledger_core::credential::{CREDENTIAL_VERSION, Claim, CredentialBody, HeldCredential};
 use credledger_core::encoding::encode;
 use credledger_core::hash::{Digest, Domain};
-use credledger_core::ids::{CredentialId, KindId, Nonce, Timestamp};
+use credledger_core::ids::{ChainId, CredentialId, KindId, Nonce, Timestamp};
 use credledger_core::state::KindDef;
 use credledger_core::tx::{IssuerAction, IssuerTx, Signed, SignedBody, Transaction};
 use serde_json::{Value, json};
@@ -27,8 +30,8 @@ use serde_json::{Value, json};
 use crate::ledger::{Issuer, Ledger};
 use crate::publish::claims_for;
 pub(crate) use out_folder::OutFolder;
-use out_folder::RowResult;
 pub(crate) use out_folder::sync_dir;
+use out_folder::{RowResult, Submitted};
 
 /// Credentials per transaction: one publish transaction is all or nothing on the ledger.
 const PER_TX: usize = 250;
@@ -92,26 +95,32 @@ fn credential_for(
 /// answers; after that it asks every node (see [`crate::client::Nodes::tx_status`]).
 const LAGGING_AFTER: Duration = Duration::from_secs(3);
 
-/// Waits (at most a minute) until no transaction an earlier run submitted is still pending,
-/// so that the ledger's answer for its rows is final before they are checked. Returns whether
-/// one still is: one can wait for ever behind a nonce gap (its predecessor went to a node that
-/// died before passing it on), and only sending the rows again fills the gap, so the batch
-/// goes on, keeping every holder file while such a transaction may still commit.
-fn settle(ledger: &Ledger, submitted: &[String]) -> Result<bool> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    for tx in submitted {
-        while ledger.nodes.tx_status(tx, true)?.body["state"] == "pending" {
-            if Instant::now() > deadline {
-                eprintln!(
-                    "transaction {tx} of an earlier run is still pending after a minute; its \
-                     rows are sent again, and no holder file is removed in this run"
-                );
-                return Ok(true);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-    Ok(false)
+/// The transaction publishing `credentials` with `nonce`. Signing is deterministic, so the
+/// same arguments give the same transaction, byte for byte ([`earlier::rebuild`]).
+fn publish_tx<'a>(
+    chain: &ChainId,
+    issuer: &Issuer,
+    nonce: u64,
+    credentials: impl Iterator<Item = &'a HeldCredential>,
+) -> Result<Transaction> {
+    let credentials = credentials
+        .map(|h| SignedBody {
+            body: h.body.clone(),
+            signature: h.signature,
+        })
+        .collect();
+    Ok(Transaction::Issuer(Signed::sign(
+        chain,
+        IssuerTx {
+            issuer: issuer.id.clone(),
+            key_id: issuer.key_id.clone(),
+            nonce: Nonce(nonce),
+            action: IssuerAction::Publish {
+                credentials: BoundedVec::new(credentials).map_err(|e| anyhow!("{e}"))?,
+            },
+        },
+        &issuer.key,
+    )))
 }
 
 /// Publishes every good row of `csv_path`; writes the holders' files, `journal.jsonl` and
@@ -296,7 +305,7 @@ fn publish_rows(
     ledger: &Ledger,
     issuer: &Issuer,
     folder: &OutFolder,
-    submitted: &[String],
+    submitted: &[Submitted],
     mut ready: Vec<Ready>,
     recheck: Vec<Ready>,
     progress: bool,
@@ -306,7 +315,26 @@ fn publish_rows(
     // did not journal may have been committed: the ledger decides, with a proof checked
     // against genesis. If it was not, that very credential is submitted again, so the holder's
     // copy stays right.
-    let earlier_pending = !recheck.is_empty() && settle(ledger, submitted)?;
+    //
+    // The earlier run's transactions are sent again first, byte for byte: the node that took
+    // them may have died and forgotten them after passing some on, and the others would
+    // commit those after this run had signed their rows again with the same nonces.
+    let earlier_pending = if recheck.is_empty() {
+        false
+    } else {
+        let next_nonce = ledger.next_nonce(&issuer.id)?.0;
+        earlier::resend(
+            ledger,
+            &earlier::rebuild(
+                &ledger.genesis.chain_id,
+                issuer,
+                submitted,
+                &recheck,
+                next_nonce,
+            )?,
+        )?;
+        earlier::settle(ledger, submitted)?
+    };
     for r in recheck {
         let id = r.held.body.id;
         match on_ledger(ledger, issuer, &r.held)? {
@@ -370,26 +398,14 @@ fn publish_rows(
             folder.record_signed(group())?;
         }
         let chunk = std::mem::take(&mut chunks[i]);
-        let credentials = chunk
-            .iter()
-            .map(|r| SignedBody {
-                body: r.held.body.clone(),
-                signature: r.held.signature,
-            })
-            .collect();
-        let tx = Transaction::Issuer(Signed::sign(
+        let tx = publish_tx(
             &ledger.genesis.chain_id,
-            IssuerTx {
-                issuer: issuer.id.clone(),
-                key_id: issuer.key_id.clone(),
-                nonce: Nonce(nonce),
-                action: IssuerAction::Publish {
-                    credentials: BoundedVec::new(credentials).map_err(|e| anyhow!("{e}"))?,
-                },
-            },
-            &issuer.key,
-        ));
-        folder.submitted(&tx.id().to_string())?;
+            issuer,
+            nonce,
+            chunk.iter().map(|r| &r.held),
+        )?;
+        let ids: Vec<CredentialId> = chunk.iter().map(|r| r.held.body.id).collect();
+        folder.submitted(&tx.id().to_string(), nonce, &ids)?;
         let answer = ledger.nodes.submit(&encode(&tx), 0)?;
         if answer.status == 200 {
             nonce += 1;

@@ -23,6 +23,16 @@ pub struct RowResult {
     pub outcome: String,
 }
 
+/// A transaction an earlier run journaled as about to be sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Submitted {
+    /// Its id.
+    pub tx: String,
+    /// Its nonce and its credentials' ids in order (Ed25519 signing is deterministic, so these
+    /// and the credentials give the same transaction again); `None` from an older journal.
+    pub rebuild: Option<(u64, Vec<CredentialId>)>,
+}
+
 /// The output folder of one batch.
 pub struct OutFolder {
     dir: PathBuf,
@@ -75,7 +85,7 @@ impl OutFolder {
     }
 
     /// The journal: the credential ids known committed, and the transactions submitted.
-    pub fn read_journal(&self) -> Result<(HashSet<String>, Vec<String>)> {
+    pub fn read_journal(&self) -> Result<(HashSet<String>, Vec<Submitted>)> {
         let Ok(text) = std::fs::read_to_string(&self.journal) else {
             return Ok((HashSet::new(), Vec::new()));
         };
@@ -90,7 +100,15 @@ impl OutFolder {
             if let Some(id) = v["id"].as_str() {
                 done.insert(id.to_string());
             } else if let Some(tx) = v["submitted"].as_str() {
-                submitted.push(tx.to_string());
+                // Journals written before the nonce and ids were kept give no way to sign the
+                // transaction again; it is still waited for.
+                let ids: Option<Vec<CredentialId>> = v["credentials"]
+                    .as_array()
+                    .and_then(|ids| ids.iter().map(|i| i.as_str()?.parse().ok()).collect());
+                submitted.push(Submitted {
+                    tx: tx.to_string(),
+                    rebuild: v["nonce"].as_u64().zip(ids),
+                });
             }
         }
         Ok((done, submitted))
@@ -101,9 +119,10 @@ impl OutFolder {
         self.journal_line(json!({ "row": row, "id": id.to_string(), "note": note }))
     }
 
-    /// Journals a transaction about to be sent.
-    pub fn submitted(&self, tx: &str) -> Result<()> {
-        self.journal_line(json!({ "submitted": tx }))
+    /// Journals a transaction about to be sent, with what a re-run needs to sign it again byte
+    /// for byte: its nonce and its credentials' ids in order.
+    pub fn submitted(&self, tx: &str, nonce: u64, ids: &[CredentialId]) -> Result<()> {
+        self.journal_line(json!({ "submitted": tx, "nonce": nonce, "credentials": ids }))
     }
 
     fn journal_line(&self, line: Value) -> Result<()> {
@@ -400,15 +419,31 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let folder = OutFolder::open(dir.path()).unwrap();
         let id = CredentialId([7; 16]);
-        folder.submitted("ab12").unwrap();
+        folder
+            .submitted("ab12", 7, &[id, CredentialId([8; 16])])
+            .unwrap();
         folder.committed(2, &id, "block 5").unwrap();
         let mut f = std::fs::OpenOptions::new()
             .append(true)
             .open(dir.path().join("journal.jsonl"))
             .unwrap();
+        // A line of an older journal, without nonce and ids, then one cut short.
+        writeln!(f, "{{\"submitted\": \"cd34\"}}").unwrap();
         write!(f, "{{\"row\": 3, \"id\": \"cut").unwrap();
         let (done, submitted) = folder.read_journal().unwrap();
-        assert_eq!(submitted, vec!["ab12".to_string()]);
+        assert_eq!(
+            submitted,
+            vec![
+                Submitted {
+                    tx: "ab12".into(),
+                    rebuild: Some((7, vec![id, CredentialId([8; 16])])),
+                },
+                Submitted {
+                    tx: "cd34".into(),
+                    rebuild: None,
+                },
+            ]
+        );
         assert!(done.contains(&id.to_string()));
         assert_eq!(done.len(), 1);
     }
