@@ -95,6 +95,10 @@ fn credential_for(
 /// answers; after that it asks every node (see [`crate::client::Nodes::tx_status`]).
 const LAGGING_AFTER: Duration = Duration::from_secs(3);
 
+/// How long a batch's transaction may be unknown to every node before its rows are settled
+/// on the ledger instead of waited for.
+const DROPPED_AFTER: Duration = Duration::from_secs(10);
+
 /// The transaction publishing `credentials` with `nonce`. Signing is deterministic, so the
 /// same arguments give the same transaction, byte for byte ([`earlier::rebuild`]).
 fn publish_tx<'a>(
@@ -426,6 +430,7 @@ fn publish_rows(
     }
     let started = Instant::now();
     let deadline = started + Duration::from_secs(120);
+    let mut unknown_since: HashMap<String, Instant> = HashMap::new();
     while !pending.is_empty() && Instant::now() < deadline {
         // A transaction still pending after a few seconds may be committed on a node other
         // than the first, which lags (just restarted, say): from then on, every node is asked.
@@ -433,6 +438,26 @@ fn publish_rows(
         let ids: Vec<String> = pending.keys().cloned().collect();
         for txid in ids {
             let a = ledger.nodes.tx_status(&txid, every_node)?;
+            // Unknown to every node that answers (a node writes a block before it drops the
+            // block's transactions from its mempool, so a commit is never missed in between):
+            // its nonce was taken by another transaction, an earlier run's one perhaps, or
+            // its only holder restarted. Its rows are settled on the ledger then, not waited
+            // for; files are kept, as it may yet commit from a node not asked.
+            if a.status == 404 {
+                let since = *unknown_since
+                    .entry(txid.clone())
+                    .or_insert_with(Instant::now);
+                if since.elapsed() >= DROPPED_AFTER
+                    && let Some(chunk) = pending.remove(&txid)
+                {
+                    let reason = format!("no node holds transaction {txid} any more");
+                    results.extend(after_refusal(
+                        ledger, issuer, folder, chunk, &reason, false,
+                    )?);
+                }
+                continue;
+            }
+            unknown_since.remove(&txid);
             if a.body["state"] != "committed" {
                 continue;
             }
