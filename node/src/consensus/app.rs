@@ -25,14 +25,13 @@ use credledger_core::ids::Height as CoreHeight;
 use super::chain::{Chain, ChainError, Pending};
 use super::codec::{PART_BYTES, engine_commit};
 use super::context::{Address, BlockId, Ctx, Height, ProposalPart, ValidatorSet, proposer_of};
+use super::early::EarlyProposals;
 use super::peers::{PeerGate, request};
 use super::signing::to_core_commit;
 use super::streams::{Completed, Streams};
 
 /// Blocks served to a syncing peer per request.
 const SYNC_BATCH: u64 = 16;
-/// Completed proposals for future heights kept until their height starts.
-const MAX_FUTURE: usize = 16;
 
 /// Consensus progress, shared with the metrics endpoint.
 #[derive(Debug, Default)]
@@ -66,7 +65,7 @@ pub struct App<C: Chain> {
     height: Height,
     round: Round,
     streams: Streams,
-    future: Vec<Completed>,
+    early: EarlyProposals,
     stream_nonce: u64,
     peers: PeerGate,
 }
@@ -92,7 +91,7 @@ impl<C: Chain> App<C> {
             height: Height(0),
             round: Round::Nil,
             streams: Streams::default(),
-            future: Vec::new(),
+            early: EarlyProposals::default(),
             stream_nonce: 0,
             peers,
         }
@@ -264,10 +263,7 @@ impl<C: Chain> App<C> {
             self.height = height;
             self.streams.drop_below(height);
             // Proposals that arrived before their height started are checked now.
-            let (now, later): (Vec<_>, Vec<_>) =
-                self.future.drain(..).partition(|c| c.height == height);
-            self.future = later.into_iter().filter(|c| c.height > height).collect();
-            for c in now {
+            for c in self.early.take(height) {
                 self.check_and_keep(c)?;
             }
         }
@@ -373,13 +369,7 @@ impl<C: Chain> App<C> {
     /// future one, dropped if for a past one.
     fn completed(&mut self, done: Completed) -> Result<Option<ProposedValue<Ctx>>, ChainError> {
         if done.height > self.height {
-            // Only the next height's: a proposal further ahead is of no use before sync
-            // brings this node there, and would take a place an early proposal needs.
-            // (Before the first height starts, this node's height is not known yet: any is kept.)
-            let next = self.height.0 == 0 || done.height.0 == self.height.0 + 1;
-            if next && self.future.len() < MAX_FUTURE {
-                self.future.push(done);
-            }
+            self.early.offer(self.height, done);
             return Ok(None);
         }
         if done.height < self.height {

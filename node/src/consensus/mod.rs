@@ -5,6 +5,7 @@ pub mod app;
 pub mod chain;
 pub mod codec;
 pub mod context;
+pub mod early;
 pub mod engine;
 pub mod peers;
 pub mod signing;
