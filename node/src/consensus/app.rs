@@ -365,8 +365,8 @@ impl<C: Chain> App<C> {
             .await;
     }
 
-    /// A whole proposal arrived: checked now if it is for this height, kept for later if for a
-    /// future one, dropped if for a past one.
+    /// A whole proposal arrived: checked now if it is for this height, kept for later if for
+    /// one of the next few ([`EarlyProposals`]), dropped otherwise.
     fn completed(&mut self, done: Completed) -> Result<Option<ProposedValue<Ctx>>, ChainError> {
         if done.height > self.height {
             self.early.offer(self.height, done);
