@@ -125,39 +125,45 @@ fn main() {
     let refused = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
 
-    // Watch node 0's blocks: each transaction's commit time is when its block appears there.
+    // Follow node 0's header stream: each transaction's commit time is when node 0 announces
+    // its block (then fetched for its transactions), with no polling delay in between.
     let watcher = {
-        let (client, api, committed, stop) = (
-            client.clone(),
-            a.apis[0].clone(),
-            committed.clone(),
-            stop.clone(),
-        );
+        let (api, committed, stop) = (a.apis[0].clone(), committed.clone(), stop.clone());
+        // The stream lives as long as the run: no overall timeout on its client.
+        let streaming = reqwest::blocking::Client::builder()
+            .timeout(None)
+            .build()
+            .unwrap();
+        let client = client.clone();
         std::thread::spawn(move || {
-            let status = |c: &reqwest::blocking::Client| -> Option<u64> {
-                let v: Value = c.get(format!("{api}/v1/status")).send().ok()?.json().ok()?;
-                v["height"].as_u64()
-            };
-            let mut next = status(&client).unwrap_or(0) + 1;
             let mut blocks = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let tip = status(&client).unwrap_or(0);
-                while next <= tip {
-                    let v: Value = match client.get(format!("{api}/v1/blocks/{next}")).send() {
-                        Ok(r) => r.json().unwrap_or(Value::Null),
-                        Err(_) => break,
-                    };
-                    let now = Instant::now();
-                    if let Ok(b) = serde_json::from_value::<Block>(v["block"].clone()) {
-                        let mut c = committed.lock().unwrap();
-                        for tx in b.transactions.iter() {
-                            c.insert(tx.id(), now);
-                        }
-                        blocks += 1;
-                    }
-                    next += 1;
+            let Ok(resp) = streaming.get(format!("{api}/v1/headers/stream")).send() else {
+                return blocks;
+            };
+            for line in std::io::BufRead::lines(std::io::BufReader::new(resp)) {
+                if stop.load(Ordering::Relaxed) {
+                    break;
                 }
-                std::thread::sleep(Duration::from_millis(10));
+                let Ok(line) = line else { break };
+                let Some(data) = line.strip_prefix("data:") else {
+                    continue;
+                };
+                let now = Instant::now();
+                let v: Value = serde_json::from_str(data.trim()).unwrap_or(Value::Null);
+                let Some(h) = v["header"]["height"].as_u64() else {
+                    continue;
+                };
+                let v: Value = match client.get(format!("{api}/v1/blocks/{h}")).send() {
+                    Ok(r) => r.json().unwrap_or(Value::Null),
+                    Err(_) => continue,
+                };
+                if let Ok(b) = serde_json::from_value::<Block>(v["block"].clone()) {
+                    let mut c = committed.lock().unwrap();
+                    for tx in b.transactions.iter() {
+                        c.insert(tx.id(), now);
+                    }
+                    blocks += 1;
+                }
             }
             blocks
         })
