@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use credledger_core::credential::HeldCredential;
 use credledger_core::encoding::encode;
 use credledger_core::ids::{ChainId, CredentialId};
 use credledger_core::tx::Transaction;
@@ -32,7 +33,8 @@ pub(super) fn rebuild(
     rows: &[Ready],
     next_nonce: u64,
 ) -> Result<Vec<Transaction>> {
-    let held: HashMap<CredentialId, &Ready> = rows.iter().map(|r| (r.held.body.id, r)).collect();
+    let held: HashMap<CredentialId, &HeldCredential> =
+        rows.iter().map(|r| (r.held.body.id, &r.held)).collect();
     let mut txs = Vec::new();
     for s in submitted {
         let Some((nonce, ids)) = &s.rebuild else {
@@ -43,7 +45,7 @@ pub(super) fn rebuild(
         }
         let Some(creds) = ids
             .iter()
-            .map(|id| held.get(id).map(|r| &r.held))
+            .map(|id| held.get(id).copied())
             .collect::<Option<Vec<_>>>()
         else {
             continue;
