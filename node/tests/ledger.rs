@@ -219,8 +219,8 @@ fn a_commit_clears_the_undecided_blocks_of_its_height_and_none_are_kept_below_it
             .propose(Vec::new(), Timestamp(T0 + h * 1_000), 0, &())
             .unwrap();
         // Two rounds' proposals are held for the height; the commit clears both.
-        store.put_pending(&pending(&block, 0)).unwrap();
-        store.put_pending(&pending(&block, 1)).unwrap();
+        store.put_pending(&pending(&block, 0), true).unwrap();
+        store.put_pending(&pending(&block, 1), true).unwrap();
         assert_eq!(store.pending_at(block.header.height).unwrap().len(), 2);
         ledger
             .commit(&block, &sign_commit(&d, &set, &block.header, 3), &())
@@ -230,7 +230,7 @@ fn a_commit_clears_the_undecided_blocks_of_its_height_and_none_are_kept_below_it
     }
     // A late copy of a committed height is not kept: no commit would ever clear it.
     let late = last.unwrap();
-    store.put_pending(&pending(&late, 2)).unwrap();
+    store.put_pending(&pending(&late, 2), true).unwrap();
     assert!(store.pending_at(late.header.height).unwrap().is_empty());
 
     // This node's own proposal is not overwritten by a peer's restream of it; a peer's copy
@@ -242,14 +242,14 @@ fn a_commit_clears_the_undecided_blocks_of_its_height_and_none_are_kept_below_it
         own: true,
         ..pending(&next, 0)
     };
-    store.put_pending(&own).unwrap();
-    store.put_pending(&pending(&next, 0)).unwrap();
+    store.put_pending(&own, true).unwrap();
+    store.put_pending(&pending(&next, 0), true).unwrap();
     assert!(store.pending_at(next.header.height).unwrap()[0].own);
     let invalid = PendingBlock {
         valid: false,
         ..pending(&next, 1)
     };
-    store.put_pending(&invalid).unwrap();
-    store.put_pending(&pending(&next, 1)).unwrap();
+    store.put_pending(&invalid, true).unwrap();
+    store.put_pending(&pending(&next, 1), true).unwrap();
     assert!(store.pending_at(next.header.height).unwrap()[1].valid);
 }

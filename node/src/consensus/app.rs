@@ -18,7 +18,7 @@ use arc_malachitebft_app_channel::app::types::sync::RawDecidedValue;
 use arc_malachitebft_app_channel::app::types::{LocallyProposedValue, ProposedValue};
 use arc_malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
 use bytes::Bytes;
-use credledger_core::block::{Block, MAX_BLOCK_BYTES};
+use credledger_core::block::{Block, MAX_BLOCK_BYTES, ValidatorSet as CoreSet};
 use credledger_core::encoding::{decode, encode};
 use credledger_core::ids::Height as CoreHeight;
 
@@ -68,6 +68,7 @@ pub struct App<C: Chain> {
     early: EarlyProposals,
     stream_nonce: u64,
     peers: PeerGate,
+    last_set: Option<(CoreSet, ValidatorSet)>,
 }
 
 fn fatal(what: &str, e: impl std::fmt::Display) -> ChainError {
@@ -94,12 +95,26 @@ impl<C: Chain> App<C> {
             early: EarlyProposals::default(),
             stream_nonce: 0,
             peers,
+            last_set: None,
         }
     }
 
-    fn set(&self, h: Height) -> Result<ValidatorSet, ChainError> {
+    fn set(&mut self, h: Height) -> Result<ValidatorSet, ChainError> {
         let core = self.chain.validator_set(CoreHeight(h.0))?;
-        ValidatorSet::from_core(&core).map_err(|e| fatal("validator set", e))
+        self.engine_set(&core)
+    }
+
+    /// The engine's form of a set. The last one is kept: sets rarely change, and converting
+    /// one decompresses every key, which shows in a catch-up's profile.
+    fn engine_set(&mut self, core: &CoreSet) -> Result<ValidatorSet, ChainError> {
+        if let Some((known, set)) = &self.last_set
+            && known == core
+        {
+            return Ok(set.clone());
+        }
+        let set = ValidatorSet::from_core(core).map_err(|e| fatal("validator set", e))?;
+        self.last_set = Some((core.clone(), set.clone()));
+        Ok(set)
     }
 
     /// What height `h` starts with: the set that signs it, whose peers are admitted and
@@ -115,7 +130,7 @@ impl<C: Chain> App<C> {
             let unsent = request(changes, CoreHeight(h.0), &channels.net_requests);
             self.peers.retry(&unsent);
         }
-        let set = ValidatorSet::from_core(&core).map_err(|e| fatal("validator set", e))?;
+        let set = self.engine_set(&core)?;
         let interval = if self.chain.has_waiting_transactions() {
             None
         } else {
@@ -305,7 +320,7 @@ impl<C: Chain> App<C> {
             valid: true,
             block,
         };
-        self.chain.put_pending(&p)?;
+        self.chain.put_pending(&p, true)?;
         tracing::debug!(
             height = height.0,
             round = r,
@@ -431,7 +446,7 @@ impl<C: Chain> App<C> {
             valid,
             block,
         };
-        self.chain.put_pending(&p)?;
+        self.chain.put_pending(&p, true)?;
         Ok(Some(proposed(c.height, &p)))
     }
 
@@ -513,7 +528,10 @@ impl<C: Chain> App<C> {
             valid,
             block,
         };
-        self.chain.put_pending(&p)?;
+        // A synced block arrives with its certificate and this node never votes on it: if the
+        // node dies before committing it, it is synced again. So it is not fsynced here (one
+        // fsync less per block while catching up); its commit is.
+        self.chain.put_pending(&p, false)?;
         Ok(SyncedValueOutcome::Verdict(proposed(height, &p)))
     }
 }

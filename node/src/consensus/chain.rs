@@ -45,8 +45,9 @@ pub trait Chain: Send + Sync + 'static {
     fn build(&self, proposer: u16) -> Result<Block, ChainError>;
     /// Checks a proposed next block without committing it: `Ok(Err(reason))` if it is invalid.
     fn check(&self, block: &Block, now: Timestamp) -> Result<Result<(), String>, ChainError>;
-    /// Keeps an undecided block durably.
-    fn put_pending(&self, p: &Pending) -> Result<(), ChainError>;
+    /// Keeps an undecided block; `durable` fsyncs it before returning. A block this node may
+    /// vote for must be durable; a synced block, which arrives decided, need not be.
+    fn put_pending(&self, p: &Pending, durable: bool) -> Result<(), ChainError>;
     /// The undecided blocks kept for height `h`.
     fn pending_at(&self, h: Height) -> Result<Vec<Pending>, ChainError>;
     /// Commits a decided block with its certificate (durably, before returning).

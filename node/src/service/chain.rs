@@ -51,7 +51,7 @@ impl Chain for Node {
         }
     }
 
-    fn put_pending(&self, p: &Pending) -> Result<(), ChainError> {
+    fn put_pending(&self, p: &Pending, durable: bool) -> Result<(), ChainError> {
         let stored = PendingBlock {
             round: p.round,
             valid_round: p.valid_round,
@@ -60,7 +60,7 @@ impl Chain for Node {
             valid: p.valid,
             block: p.block.clone(),
         };
-        self.with_ledger(|l| Ok(l.store().put_pending(&stored)?))
+        self.with_ledger(|l| Ok(l.store().put_pending(&stored, durable)?))
             .map_err(err)
     }
 

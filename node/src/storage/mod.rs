@@ -482,8 +482,8 @@ impl Store {
         }
     }
 
-    /// Keeps an undecided block, synced, before consensus is told about it.
-    pub fn put_pending(&self, p: &PendingBlock) -> Result<(), StoreError> {
+    /// Keeps an undecided block before consensus is told about it; fsynced if `durable`.
+    pub fn put_pending(&self, p: &PendingBlock, durable: bool) -> Result<(), StoreError> {
         let h = &p.block.header;
         // A committed height is never decided again (a late synced copy of it, say): keeping
         // its body would only leave an entry no commit clears.
@@ -499,8 +499,13 @@ impl Store {
         {
             return Ok(());
         }
+        let options = if durable {
+            Self::synced()
+        } else {
+            WriteOptions::default()
+        };
         self.db
-            .put_cf_opt(self.cf(Column::Pending)?, key, encode(p), &Self::synced())?;
+            .put_cf_opt(self.cf(Column::Pending)?, key, encode(p), &options)?;
         Ok(())
     }
 
