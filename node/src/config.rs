@@ -11,8 +11,8 @@ use credledger_core::genesis::Genesis;
 use credledger_core::sig::{Keypair, PublicKey};
 use serde::{Deserialize, Serialize};
 
-use crate::consensus::app::Pacing;
 use crate::consensus::engine::peer_id;
+use crate::consensus::pacing::Pacing;
 use crate::mempool::MempoolLimits;
 
 /// Largest configuration file read.
@@ -77,9 +77,9 @@ pub struct Relay {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Consensus {
-    /// Least time between blocks while no transaction is ready in the mempool, in ms (0: as
-    /// fast as consensus goes, always). A height that starts with a ready transaction is not
-    /// held back.
+    /// Least time between blocks while no transaction is ready in the proposer's mempool, in
+    /// ms (0: as fast as consensus goes, always). The proposer proposes as soon as a
+    /// transaction becomes ready.
     pub block_interval_ms: u64,
     /// Propose timeout of round 0, in ms.
     pub timeout_propose_ms: u64,

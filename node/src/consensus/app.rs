@@ -7,12 +7,11 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use arc_malachitebft_app_channel::app::engine::host::{HeightParams, Next, SyncedValueOutcome};
 use arc_malachitebft_app_channel::app::streaming::{StreamContent, StreamId, StreamMessage};
 use arc_malachitebft_app_channel::app::types::core::{
-    CommitCertificate as MCommit, LinearTimeouts, Round, Validator as _, Validity,
+    CommitCertificate as MCommit, Round, Validator as _, Validity,
 };
 use arc_malachitebft_app_channel::app::types::sync::RawDecidedValue;
 use arc_malachitebft_app_channel::app::types::{LocallyProposedValue, ProposedValue};
@@ -21,11 +20,14 @@ use bytes::Bytes;
 use credledger_core::block::{Block, MAX_BLOCK_BYTES, ValidatorSet as CoreSet};
 use credledger_core::encoding::{decode, encode};
 use credledger_core::ids::Height as CoreHeight;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use super::chain::{Chain, ChainError, Pending};
 use super::codec::{PART_BYTES, engine_commit};
 use super::context::{Address, BlockId, Ctx, Height, ProposalPart, ValidatorSet, proposer_of};
 use super::early::EarlyProposals;
+use super::pacing::{HeldProposal, Pacing};
 use super::peers::{PeerGate, request};
 use super::signing::to_core_commit;
 use super::streams::{Completed, Streams};
@@ -44,18 +46,6 @@ pub struct Progress {
     pub peers: AtomicU64,
 }
 
-/// Timing of heights: the engine's timeouts and the least time between blocks.
-#[derive(Clone, Copy, Debug)]
-pub struct Pacing {
-    /// Propose, prevote and precommit timeouts.
-    pub timeouts: LinearTimeouts,
-    /// An idle height is not finished before this much time since it started (none: at
-    /// once). A height that starts with transactions waiting finishes as soon as it is
-    /// decided: under load blocks follow as fast as consensus goes, and an idle chain makes
-    /// one block per interval rather than as many as it can.
-    pub block_interval: Option<Duration>,
-}
-
 /// The application state of one node's consensus.
 pub struct App<C: Chain> {
     chain: Arc<C>,
@@ -69,6 +59,10 @@ pub struct App<C: Chain> {
     stream_nonce: u64,
     peers: PeerGate,
     last_set: Option<(CoreSet, ValidatorSet)>,
+    /// When the current height's first round started here.
+    height_started: Instant,
+    /// The engine's request for this node's proposal, while it waits for a transaction.
+    held: Option<HeldProposal>,
 }
 
 fn fatal(what: &str, e: impl std::fmt::Display) -> ChainError {
@@ -96,6 +90,8 @@ impl<C: Chain> App<C> {
             stream_nonce: 0,
             peers,
             last_set: None,
+            height_started: Instant::now(),
+            held: None,
         }
     }
 
@@ -131,12 +127,9 @@ impl<C: Chain> App<C> {
             self.peers.retry(&unsent);
         }
         let set = self.engine_set(&core)?;
-        let interval = if self.chain.has_waiting_transactions() {
-            None
-        } else {
-            self.pacing.block_interval
-        };
-        Ok(HeightParams::new(set, self.pacing.timeouts, interval))
+        // No target time: the engine finalizes each height as soon as it is decided; only the
+        // proposer paces (pacing.rs).
+        Ok(HeightParams::new(set, self.pacing.timeouts, None))
     }
 
     fn next_height(&self) -> Result<Height, ChainError> {
@@ -145,10 +138,59 @@ impl<C: Chain> App<C> {
 
     /// Serves the engine until it stops; returns only on a failure the node cannot go on from.
     pub async fn run(mut self, channels: &mut Channels<Ctx>) -> Result<(), ChainError> {
-        while let Some(msg) = channels.consensus.recv().await {
+        let arrivals = self.chain.arrivals();
+        loop {
+            let msg = match self.held.as_ref().map(|h| h.until) {
+                None => channels.consensus.recv().await,
+                Some(until) => tokio::select! {
+                    msg = channels.consensus.recv() => msg,
+                    () = tokio::time::sleep_until(until) => {
+                        self.propose_held(channels).await?;
+                        continue;
+                    }
+                    () = arrivals.notified() => {
+                        if self.chain.has_waiting_transactions() {
+                            self.propose_held(channels).await?;
+                        }
+                        continue;
+                    }
+                },
+            };
+            let Some(msg) = msg else {
+                return Ok(());
+            };
             self.handle(msg, channels).await?;
         }
+    }
+
+    /// Builds and sends the proposal the engine asked for, at once or when it was held.
+    async fn propose(
+        &mut self,
+        channels: &mut Channels<Ctx>,
+        height: Height,
+        round: Round,
+        reply: oneshot::Sender<LocallyProposedValue<Ctx>>,
+    ) -> Result<(), ChainError> {
+        let pending = self.own_value(height, round)?;
+        let id = BlockId(pending.block.header.hash());
+        let _ = reply.send(LocallyProposedValue::new(height, round, id));
+        self.stream(
+            channels,
+            &pending.block,
+            height,
+            round,
+            Round::Nil,
+            pending.proposer,
+        )
+        .await;
         Ok(())
+    }
+
+    async fn propose_held(&mut self, channels: &mut Channels<Ctx>) -> Result<(), ChainError> {
+        match self.held.take() {
+            Some(h) => self.propose(channels, h.height, h.round, h.reply).await,
+            None => Ok(()),
+        }
     }
 
     async fn handle(
@@ -182,21 +224,25 @@ impl<C: Chain> App<C> {
             AppMsg::GetValue {
                 height,
                 round,
+                timeout,
                 reply,
-                ..
             } => {
-                let pending = self.own_value(height, round)?;
-                let id = BlockId(pending.block.header.hash());
-                let _ = reply.send(LocallyProposedValue::new(height, round, id));
-                self.stream(
-                    channels,
-                    &pending.block,
-                    height,
-                    round,
-                    Round::Nil,
-                    pending.proposer,
-                )
-                .await;
+                let ready = self.chain.has_waiting_transactions();
+                let now = Instant::now();
+                match self
+                    .pacing
+                    .hold_until(round, ready, self.height_started, now, timeout)
+                {
+                    Some(until) => {
+                        self.held = Some(HeldProposal {
+                            height,
+                            round,
+                            until,
+                            reply,
+                        });
+                    }
+                    None => self.propose(channels, height, round, reply).await?,
+                }
             }
             AppMsg::RestreamProposal {
                 height,
@@ -274,8 +320,17 @@ impl<C: Chain> App<C> {
         self.progress
             .round
             .store(u64::from(round.as_u32().unwrap_or(0)), Ordering::Relaxed);
+        // A held request for another height or round is stale: the engine has moved on.
+        if self
+            .held
+            .as_ref()
+            .is_some_and(|h| h.height != height || h.round != round)
+        {
+            self.held = None;
+        }
         if height != self.height {
             self.height = height;
+            self.height_started = Instant::now();
             self.streams.drop_below(height);
             // Proposals that arrived before their height started are checked now.
             for c in self.early.take(height) {

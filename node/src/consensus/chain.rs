@@ -1,9 +1,12 @@
 //! What consensus needs from the rest of the node, as a trait the service implements, so this
 //! module imports neither storage nor execution.
 
+use std::sync::Arc;
+
 use credledger_core::block::{Block, CommitCertificate, ValidatorSet};
 use credledger_core::ids::{Height, Timestamp};
 use credledger_core::sig::PublicKey;
+use tokio::sync::Notify;
 
 /// A failure of the node behind consensus (storage, execution), as text for the log: consensus
 /// can only stop on it.
@@ -56,7 +59,9 @@ pub trait Chain: Send + Sync + 'static {
     fn decided(&self, h: Height) -> Result<Option<(Block, CommitCertificate)>, ChainError>;
     /// The node's clock.
     fn now(&self) -> Timestamp;
-    /// Whether transactions are waiting for a block: then the next height is not held back to
-    /// the block interval.
+    /// Whether transactions are waiting for a block: then the proposer does not hold back its
+    /// block to the block interval.
     fn has_waiting_transactions(&self) -> bool;
+    /// Notified when transactions arrive (it may also wake when none is ready).
+    fn arrivals(&self) -> Arc<Notify>;
 }

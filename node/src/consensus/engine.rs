@@ -16,10 +16,11 @@ use arc_malachitebft_app_channel::{
 use credledger_core::ids::ChainId;
 use credledger_core::sig::PublicKey;
 
-use super::app::{App, Pacing, Progress};
+use super::app::{App, Progress};
 use super::chain::{Chain, ChainError};
 use super::codec::{MAX_RESPONSE, WireCodec};
 use super::context::Ctx;
+use super::pacing::Pacing;
 use super::peers::PeerGate;
 use super::signing::ConsensusSigner;
 

@@ -7,6 +7,7 @@ pub mod codec;
 pub mod context;
 pub mod early;
 pub mod engine;
+pub mod pacing;
 pub mod peers;
 pub mod signing;
 pub mod streams;

@@ -1,8 +1,11 @@
 //! The node as consensus drives it: consensus sees blocks, sets and certificates, never the
 //! storage or the mempool behind them.
 
+use std::sync::Arc;
+
 use credledger_core::block::{Block, CommitCertificate, ValidatorSet};
 use credledger_core::ids::{Height, Timestamp};
+use tokio::sync::Notify;
 
 use super::{CommitError, Node};
 use crate::consensus::chain::{Chain, ChainError, Pending};
@@ -39,6 +42,10 @@ impl Chain for Node {
 
     fn has_waiting_transactions(&self) -> bool {
         self.has_ready_transactions()
+    }
+
+    fn arrivals(&self) -> Arc<Notify> {
+        Node::arrivals(self)
     }
 
     fn check(&self, block: &Block, now: Timestamp) -> Result<Result<(), String>, ChainError> {

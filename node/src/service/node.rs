@@ -17,7 +17,7 @@ use credledger_core::sig::PublicKey;
 use credledger_core::state::{StateKey, StateValue};
 use credledger_core::tx::{MAX_TX_BYTES, Transaction};
 use credledger_core::verify::AnchorEvidence;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{Notify, broadcast, mpsc};
 
 use super::{CommitError, Ledger};
 use crate::api::{ApiError, Backend, NodeStatus, StateAnswer, TxStatus};
@@ -42,6 +42,9 @@ pub struct Node {
     committed_txs: AtomicU64,
     /// How long building a proposal may take.
     build_budget: OnceLock<std::time::Duration>,
+    /// Notified when the mempool takes a transaction: a proposer holding back an empty block
+    /// proposes at once.
+    arrivals: Arc<Notify>,
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
@@ -64,6 +67,7 @@ impl Node {
             commits: broadcast::channel(64).0,
             committed_txs: AtomicU64::new(0),
             build_budget: OnceLock::new(),
+            arrivals: Arc::new(Notify::new()),
         }
     }
 
@@ -145,7 +149,17 @@ impl Node {
                 }),
             };
         }
+        drop(pool);
+        if out.iter().any(Result::is_ok) {
+            // One stored permit covers any number of arrivals until the proposer looks.
+            self.arrivals.notify_one();
+        }
         out
+    }
+
+    /// Notified when the mempool takes a transaction.
+    pub(crate) fn arrivals(&self) -> Arc<Notify> {
+        self.arrivals.clone()
     }
 
     fn ledger(&self) -> Result<std::sync::RwLockReadGuard<'_, Ledger>, ApiError> {
