@@ -97,7 +97,8 @@ pub struct InitArgs {
     #[arg(long, value_name = "URL")]
     pub relay: Vec<String>,
     /// Least time between blocks while no transaction waits, in ms (with transactions
-    /// waiting, blocks follow as fast as consensus goes).
+    /// waiting, blocks follow as fast as consensus goes). The propose timeout written is at
+    /// least twice this.
     #[arg(long, default_value_t = 250)]
     pub block_interval_ms: u64,
     /// Replace an existing node.toml.

@@ -337,6 +337,16 @@ impl NodeConfig {
             60_000,
             &mut problems,
         );
+        // pacing.rs: an idle proposer holds back its block for up to the interval, and the
+        // other validators wait for it only until their propose timeout.
+        if c.block_interval_ms.saturating_mul(2) > c.timeout_propose_ms {
+            problems.push(format!(
+                "consensus.block_interval_ms ({}) must be at most half of \
+                 consensus.timeout_propose_ms ({}): an idle proposer holds back its block that \
+                 long, and the other validators wait for it only until the propose timeout",
+                c.block_interval_ms, c.timeout_propose_ms
+            ));
+        }
         if self.mempool.max_txs == 0 || self.mempool.max_bytes < 64 * 1024 {
             problems.push(
                 "mempool.max_txs must be at least 1 and mempool.max_bytes at least 65536".into(),

@@ -116,9 +116,16 @@ fn init(a: &InitArgs) -> Result<()> {
         relay: credledger_node::config::Relay {
             peers: a.relay.clone(),
         },
-        consensus: credledger_node::config::Consensus {
-            block_interval_ms: a.block_interval_ms,
-            ..Default::default()
+        consensus: {
+            let d = credledger_node::config::Consensus::default();
+            credledger_node::config::Consensus {
+                block_interval_ms: a.block_interval_ms,
+                // The propose timeout must cover an idle proposer's wait (config.rs).
+                timeout_propose_ms: d
+                    .timeout_propose_ms
+                    .max(a.block_interval_ms.saturating_mul(2)),
+                ..d
+            }
         },
         mempool: Default::default(),
     };

@@ -207,6 +207,63 @@ fn crashes_and_lost_quorum_stall_but_never_fork() {
     assert_eq!(net.header_hash(2, h0 + 3), net.header_hash(0, h0 + 3));
 }
 
+/// An idle chain makes one block per interval, but the proposer proposes a transaction as soon
+/// as it has one (node/src/consensus/pacing.rs): it does not wait for the interval to end.
+#[test]
+fn an_idle_chain_makes_a_block_per_interval_but_a_transaction_is_proposed_at_once() {
+    let mut net = Net::start(4, 0);
+    assert!(net.wait_height(0, 1, LONG), "{}", net.log(0));
+    // A 4 s interval, with the propose timeout the rule requires (at least twice it).
+    for i in 0..4 {
+        net.stop(i);
+        let path = net.nodes[i].home.join("node.toml");
+        let toml = std::fs::read_to_string(&path).unwrap();
+        let paced = toml
+            .lines()
+            .map(|l| match l.split(" = ").next() {
+                Some("block_interval_ms") => "block_interval_ms = 4000".to_string(),
+                Some("timeout_propose_ms") => "timeout_propose_ms = 10000".to_string(),
+                _ => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(&path, paced).unwrap();
+    }
+    for i in 0..4 {
+        net.start_node(i);
+    }
+    let next_height = |net: &Net, after: u64| {
+        net.wait(LONG, || net.height(1).is_some_and(|h| h > after));
+        net.height(1).unwrap()
+    };
+    let h = next_height(&net, net.height(1).unwrap_or(0));
+
+    // Idle: about one block per 4 s.
+    std::thread::sleep(Duration::from_secs(6));
+    let idle = net.height(1).unwrap() - h;
+    assert!(idle <= 2, "{idle} blocks in 6 s at a 4 s interval");
+
+    // Just after a height starts, a transaction: committed long before the interval ends.
+    let start = next_height(&net, net.height(1).unwrap());
+    let world = World::with_devnet(net.devnet_copy());
+    let c = world.lawyer_license(3, None);
+    let tx = publish_tx(&net.devnet, "moj", "moj-2026-01", 0, &[&c]);
+    let sent = std::time::Instant::now();
+    let (code, body) = net.submit_and_wait(1, &encode(&tx), 2_000);
+    assert_eq!(code, 200, "{body}");
+    let status = committed_on(&net, 1, &tx);
+    assert!(
+        status.is_some(),
+        "not committed 2 s after height {start} started, at a 4 s interval: {body}\n{}",
+        net.log(1)
+    );
+    assert!(
+        sent.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        sent.elapsed()
+    );
+}
+
 #[test]
 fn an_observer_follows_and_serves_proofs_that_verify_against_genesis() {
     let net = Net::start(4, 1);

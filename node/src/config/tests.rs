@@ -66,7 +66,8 @@ fn every_broken_rule_is_named_at_once() {
         .replace("127.0.0.1:8100", "localhost")
         .replace("http://127.0.0.1:8101", "ftp://x")
         .replace("@/ip4/127.0.0.1/tcp/27001", "@nowhere");
-    std::fs::write(&path, bad + "[consensus]\ntimeout_vote_ms = 1\n").unwrap();
+    let consensus = "[consensus]\ntimeout_vote_ms = 1\nblock_interval_ms = 1500\n";
+    std::fs::write(&path, bad + consensus).unwrap();
     let e = NodeConfig::load(&path).unwrap_err();
     let text = e.to_string();
     for expected in [
@@ -75,13 +76,14 @@ fn every_broken_rule_is_named_at_once() {
         "api.listen",
         "relay.peers",
         "consensus.timeout_vote_ms is 1",
+        "consensus.block_interval_ms (1500) must be at most half of consensus.timeout_propose_ms (2000)",
     ] {
         assert!(
             text.contains(expected),
             "{expected:?} missing from:\n{text}"
         );
     }
-    assert_eq!(e.problems.len(), 5, "{text}");
+    assert_eq!(e.problems.len(), 6, "{text}");
 }
 
 #[test]
