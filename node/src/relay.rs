@@ -15,8 +15,6 @@ pub const QUEUE: usize = 20_000;
 pub const MAX_BATCH: usize = 1_000;
 /// Encoded bytes of a batch body at most, which the receiving API also enforces.
 pub const MAX_BATCH_BYTES: usize = 4 << 20;
-/// How long a transaction may wait for more to batch with.
-const LINGER: Duration = Duration::from_millis(10);
 
 /// Starts the relay to `peers` (API base URLs); returns the channel to feed it.
 pub fn start(peers: Vec<String>) -> mpsc::Sender<Vec<u8>> {
@@ -26,17 +24,19 @@ pub fn start(peers: Vec<String>) -> mpsc::Sender<Vec<u8>> {
         .build()
         .unwrap_or_default();
     tokio::spawn(async move {
+        // No timer: a batch is whatever queued while the previous one was being sent. An idle
+        // relay sends a lone transaction at once; a busy one sends bigger batches, one round
+        // trip apart, which the receivers check in one signature batch each.
         while let Some(first) = rx.recv().await {
             let mut batch = vec![first];
             let mut bytes = batch[0].len();
-            let deadline = tokio::time::Instant::now() + LINGER;
             while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES / 2 {
-                match tokio::time::timeout_at(deadline, rx.recv()).await {
-                    Ok(Some(t)) => {
+                match rx.try_recv() {
+                    Ok(t) => {
                         bytes += t.len();
                         batch.push(t);
                     }
-                    Ok(None) | Err(_) => break,
+                    Err(_) => break,
                 }
             }
             let body = encode(&batch);
