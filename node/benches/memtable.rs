@@ -1,0 +1,84 @@
+//! `cargo bench -p credledger-node --bench memtable`: what one block's state-map nodes cost
+//! RocksDB's skip-list memtable at several memtable sizes. A block of ~35 transactions writes
+//! ~390 nodes under random (hash) keys; each insert descends the skip list, about a cache miss
+//! per level, so the memtable's size sets the price. Sequential keys are shown for scale: they
+//! reuse the previous insert's position. This is why `state_nodes` has smaller memtables than
+//! the other columns (`node/src/storage/columns.rs`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Instant;
+
+/// A well-spread 32-byte key (SplitMix64 steps), standing in for a node hash.
+fn spread(n: u64) -> [u8; 32] {
+    let mut k = [0u8; 32];
+    let mut x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    for c in k.chunks_mut(8) {
+        x ^= x >> 31;
+        x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        x ^= x >> 29;
+        c.copy_from_slice(&x.to_le_bytes());
+    }
+    k
+}
+
+/// Milliseconds per batch of `per_batch` 80-byte values, after `warm` batches have filled the
+/// memtable, and the microseconds of one point read of a recent key.
+fn run(mib: usize, sequential: bool, warm: u64, timed: u64, per_batch: u64) -> (f64, f64) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = rocksdb::Options::default();
+    o.create_if_missing(true);
+    o.set_write_buffer_size(mib << 20);
+    o.set_max_write_buffer_number(4);
+    o.set_compression_type(rocksdb::DBCompressionType::None);
+    o.set_memtable_whole_key_filtering(true);
+    o.set_memtable_prefix_bloom_ratio(0.05);
+    let db = rocksdb::DB::open(&o, dir.path()).unwrap();
+    let key = |n: u64| {
+        if sequential {
+            let mut k = [0u8; 32];
+            k[..8].copy_from_slice(&n.to_be_bytes());
+            k
+        } else {
+            spread(n)
+        }
+    };
+    let mut n = 0u64;
+    let mut spent = 0.0;
+    for b in 0..warm + timed {
+        let mut batch = rocksdb::WriteBatch::default();
+        for _ in 0..per_batch {
+            n += 1;
+            batch.put(key(n), [7u8; 80]);
+        }
+        let t = Instant::now();
+        db.write(batch).unwrap();
+        if b >= warm {
+            spent += t.elapsed().as_secs_f64();
+        }
+    }
+    let t = Instant::now();
+    assert!(db.get(key(n - 100)).unwrap().is_some());
+    let read = t.elapsed().as_secs_f64();
+    (spent * 1e3 / timed as f64, read * 1e6)
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (warm, timed) = if quick { (50, 50) } else { (500, 1_000) };
+    let per_batch = 390;
+    println!("# credledger-node memtable benchmark: batches of {per_batch} random 32-byte keys");
+    for (mib, sequential) in [
+        (48, false),
+        (16, false),
+        (12, false),
+        (8, false),
+        (48, true),
+    ] {
+        let (ms, read_us) = run(mib, sequential, warm, timed, per_batch);
+        println!(
+            "memtable {mib:>2} MiB, {} keys: {ms:.3} ms per batch ({:.2} µs per key); a read {read_us:.1} µs",
+            if sequential { "sequential" } else { "random" },
+            ms * 1e3 / per_batch as f64
+        );
+    }
+}
