@@ -3,12 +3,10 @@
 //! transactions), and which nonce slot it takes. Execution checks everything again at commit; admission only keeps junk out and lets
 //! the mempool order each signer's transactions by nonce.
 
-use std::collections::HashSet;
-
 use super::{StateReader, TxError};
 use crate::hash::Domain;
 use crate::ids::{ChainId, CredentialId, IssuerId, LogSourceId, Nonce, Timestamp};
-use crate::sig::{BatchVerifier, PublicKey, Signature};
+use crate::sig::{BatchVerifier, PublicKey, Signature, SignatureError};
 use crate::state::{StateKey, StateValue};
 use crate::tx::{IssuerAction, Signed, Transaction};
 
@@ -57,10 +55,8 @@ pub fn admit(
     let mut results = Vec::with_capacity(txs.len());
     let mut sigs: Vec<Sigs> = Vec::with_capacity(txs.len());
     let mut batch = BatchVerifier::new();
-    // Issuer keys checked once per batch: a relayed batch is mostly one issuer's.
-    let mut keys: HashSet<PublicKey> = HashSet::new();
     for tx in txs {
-        match precheck(state, chain, now, tx, &mut keys) {
+        match precheck(state, chain, now, tx) {
             Ok((admission, s)) => {
                 for (key, domain, message, sig, _) in &s {
                     batch.queue(key, *domain, message, sig);
@@ -100,7 +96,6 @@ fn precheck(
     chain: &ChainId,
     now: Timestamp,
     tx: &Transaction,
-    keys: &mut HashSet<PublicKey>,
 ) -> Result<(Admission, Sigs), TxError> {
     match tx {
         Transaction::Issuer(s) => {
@@ -140,7 +135,6 @@ fn precheck(
                     key,
                     &issuer,
                     credentials,
-                    keys,
                     &mut sigs,
                     &mut checked,
                 );
@@ -262,7 +256,6 @@ fn publish_sigs(
     key: PublicKey,
     issuer: &crate::state::IssuerRecord,
     credentials: &[crate::tx::SignedBody],
-    keys: &mut HashSet<PublicKey>,
     sigs: &mut Sigs,
     checked: &mut Vec<PublicKey>,
 ) -> Result<(), TxError> {
@@ -274,14 +267,8 @@ fn publish_sigs(
         } else {
             issuer_key(state, &t.issuer, &b.key_id, now)?
         };
-        // Registered keys passed `prepare` when they were registered; checking
-        // again keeps a corrupt state from reaching the batch as a bad signature.
-        if !keys.contains(&body_key) {
-            body_key
-                .prepare()
-                .map_err(|_| TxError::BadPublicKey(body_key))?;
-            keys.insert(body_key);
-        }
+        // Registered keys passed `prepare` when they were registered. A key that no longer
+        // decompresses (a corrupt state) fails the batch, and `first_bad` then names it.
         // The signature joins the shared batch (spec/signatures.md §3): one
         // issuer's credentials share its key, and a batch by one key costs about a
         // quarter of single checks.
@@ -299,14 +286,16 @@ fn publish_sigs(
     Ok(())
 }
 
-/// The refusal of the first signature in `sigs` that does not hold, checked one at a time.
+/// The refusal of the first signature in `sigs` that does not hold, checked one at a time:
+/// for a credential, a key that is not a valid point is named as such, as execution names it.
 fn first_bad(sigs: &[Sig]) -> Option<TxError> {
-    let (.., credential) = sigs
-        .iter()
-        .find(|(k, d, m, sig, _)| k.verify_zip215(*d, m, sig).is_err())?;
-    Some(match credential {
-        Some(id) => TxError::BadCredentialSignature(*id),
-        None => TxError::BadSignature,
+    sigs.iter().find_map(|(k, d, m, sig, credential)| {
+        match (k.verify_zip215(*d, m, sig), credential) {
+            (Ok(()), _) => None,
+            (Err(_), None) => Some(TxError::BadSignature),
+            (Err(SignatureError::BadKey), Some(_)) => Some(TxError::BadPublicKey(*k)),
+            (Err(SignatureError::Invalid), Some(id)) => Some(TxError::BadCredentialSignature(*id)),
+        }
     })
 }
 

@@ -5,7 +5,7 @@ use crate::devnet::{Devnet, DevnetParams};
 use crate::ids::{CredentialId, Nonce};
 use crate::merkle::{CompactTree, consistency_proof, empty_root, leaf_hash};
 use crate::sig::Keypair;
-use crate::state::{CredentialStatus, ReasonCode};
+use crate::state::{CredentialStatus, IssuerKeyRecord, ReasonCode};
 use crate::testkit::World;
 use crate::tx::{
     AnchorTx, GovernanceAction, GovernanceProposal, IssuerAction, IssuerTx, Signed, SignedBody,
@@ -655,4 +655,42 @@ fn admission_names_the_refusal_execution_names() {
     );
     assert_eq!(admitted, vec![Err(TxError::BadSignature)]);
     assert_eq!(ch.block(3, &[tx]), vec![Err(TxError::BadSignature)]);
+}
+
+#[test]
+fn admission_names_a_key_that_is_not_a_point_as_execution_does() {
+    let mut ch = Chain::new();
+    let w = ch.world();
+    // A corrupt state: the issuer's second key is stored as bytes that decompress to no
+    // point (y = 2 has no x on the curve). Registration refuses such keys, so only a
+    // corrupted store holds one; admission must still refuse it by name, not as a bad
+    // signature.
+    let (issuer, key_id) = ("moj".parse().unwrap(), "moj-2026-02".parse().unwrap());
+    let mut bad = [0u8; 32];
+    bad[0] = 2;
+    assert!(PublicKey(bad).prepare().is_err());
+    ch.state
+        .write(&[(
+            StateKey::IssuerKey(issuer, key_id),
+            StateValue::IssuerKey(IssuerKeyRecord {
+                issuer: "moj".parse().unwrap(),
+                key_id: "moj-2026-02".parse().unwrap(),
+                public_key: PublicKey(bad),
+                valid_from: Timestamp(0),
+                revoked_from: None,
+            }),
+        )])
+        .unwrap();
+    let mut c = w.lawyer_license(501, None);
+    c.body.key_id = "moj-2026-02".parse().unwrap();
+    let tx = ch.publish(0, &[&c]);
+    let admitted = admit(
+        &ch.state,
+        &ch.devnet.genesis.chain_id,
+        Timestamp(T0 + 2_000),
+        std::slice::from_ref(&tx),
+    );
+    let expected = TxError::BadPublicKey(PublicKey(bad));
+    assert_eq!(admitted, vec![Err(expected.clone())]);
+    assert_eq!(ch.block(2, &[tx]), vec![Err(expected)]);
 }
