@@ -7,7 +7,7 @@ use credledger_core::block::{CommitCertificate, Header};
 use credledger_core::encoding::{DecodeError, decode, encode};
 use credledger_core::genesis::Genesis;
 use credledger_core::ids::Timestamp;
-use credledger_core::presentation::{MAX_PRESENTATION_BYTES, Presentation};
+use credledger_core::presentation::{MAX_PRESENTATION_BYTES, Presentation, PresentationError};
 use credledger_core::smt::StateProof;
 use credledger_core::testkit::World;
 use credledger_core::tx::{MAX_TX_BYTES, Transaction};
@@ -97,6 +97,18 @@ fn non_canonical_text_is_refused() {
     let text = p.to_qr_text();
     // Lower-case Base45 is not Base45.
     assert!(Presentation::from_text(&text.to_lowercase().replacen("cl1:", "CL1:", 1)).is_err());
+    // A final pair over 255 decodes, in the Base45 crate, to its low byte: "00" and "V5" (the
+    // pair for 256: 31 + 45 × 5) both give [0]. Only "00" is Base45 for [0]: it passes the text
+    // check and fails later as bytes, where "V5" fails as text.
+    assert_eq!(base45::decode("V5").unwrap(), base45::decode("00").unwrap());
+    assert!(matches!(
+        Presentation::from_text("CL1:00"),
+        Err(PresentationError::Decode(_))
+    ));
+    assert_eq!(
+        Presentation::from_text("CL1:V5"),
+        Err(PresentationError::BadText("Base45"))
+    );
     // base64url with non-zero trailing bits decodes to the same bytes in lax decoders; refuse it.
     let url = p.to_url_text();
     let last = url.chars().last().unwrap();
