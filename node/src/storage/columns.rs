@@ -104,8 +104,9 @@ impl Column {
     /// `write_buffer` is the memtable size in bytes (see [`super::memtable_bytes`]).
     /// `state_nodes` gets a quarter of it, in up to four memtables: it takes about a dozen
     /// random keys per transaction, and an insert into a skip list costs about a cache miss per
-    /// level it descends, so a smaller list inserts faster (8 MiB about half the time of 48 MiB
-    /// per key here), while reads of recent nodes come from the node cache.
+    /// level it descends, so a smaller list inserts faster (at 8 MiB, 0.5–0.65 of the time per
+    /// key at 48 MiB: `node/benches/memtable.rs`), while reads of recent nodes come from the
+    /// node cache.
     pub fn options(self, write_buffer: usize) -> rocksdb::Options {
         let mut o = rocksdb::Options::default();
         if self == Column::StateNodes {
