@@ -154,3 +154,50 @@ async fn votes_bind_chain_kind_and_block_and_not_the_voter_field() {
     assert_ne!(p1, p2);
     assert_eq!(p2, p3);
 }
+
+/// Validators' keys are decompressed once and kept; a key `core` will not prepare (here the
+/// identity, of small order, which no validator set may hold) is judged by the same raw ZIP-215
+/// check as before, under which the identity with R = identity and s = 0 "signs" anything.
+#[tokio::test]
+async fn a_key_core_does_not_prepare_is_judged_by_cores_raw_check() {
+    use arc_malachitebft_signing_ed25519::{PublicKey as EdPublicKey, Signature as EdSignature};
+    use credledger_core::hash::Domain;
+    use credledger_core::sig::{PublicKey, Signature};
+
+    let (d, _, _, signers, header) = setup();
+    let ctx = Ctx {
+        chain_id: d.genesis.chain_id.clone(),
+    };
+    let s = &signers[2];
+    let vote = ctx.new_prevote(
+        Height(1),
+        Round::new(0),
+        NilOrVal::Val(BlockId(header.hash())),
+        s.address(),
+    );
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    assert!(PublicKey(identity).prepare().is_err());
+    let key = EdPublicKey::from_bytes(identity).unwrap();
+    for (s_scalar, expect_valid) in [(0u8, true), (1u8, false)] {
+        let mut sig = [0u8; 64];
+        sig[..32].copy_from_slice(&identity);
+        sig[32] = s_scalar;
+        // Twice: the second check must not find a kept key that the first one left behind.
+        for _ in 0..2 {
+            let verdict = s
+                .verify_signed_vote(&vote, &EdSignature::from_bytes(sig), &key)
+                .await
+                .unwrap();
+            assert_eq!(verdict.is_valid(), expect_valid, "s = {s_scalar}");
+        }
+        let message = vote.sign_bytes(&d.genesis.chain_id).message();
+        assert_eq!(
+            PublicKey(identity)
+                .verify_zip215(Domain::SignVote, &message, &Signature(sig))
+                .is_ok(),
+            expect_valid,
+            "core's raw check agrees"
+        );
+    }
+}
