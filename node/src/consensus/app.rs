@@ -403,6 +403,25 @@ impl<C: Chain> App<C> {
         id.extend_from_slice(&self.stream_nonce.to_be_bytes());
         let stream_id = StreamId::new(Bytes::from(id));
         let bytes = encode(block);
+        let block_id = BlockId(block.header.hash());
+        if bytes.len() <= PART_BYTES {
+            // One message, and no end marker: a whole part completes its stream by itself
+            // (spec/blocks.md §7).
+            let whole = ProposalPart::Whole {
+                height,
+                round,
+                pol_round,
+                proposer: Address(proposer),
+                block: bytes,
+                id: block_id,
+            };
+            let msg = StreamMessage::new(stream_id, 0, StreamContent::Data(whole));
+            let _ = channels
+                .network
+                .send(NetworkMsg::PublishProposalPart(msg))
+                .await;
+            return;
+        }
         let mut parts = vec![ProposalPart::Init {
             height,
             round,
@@ -414,7 +433,7 @@ impl<C: Chain> App<C> {
                 .chunks(PART_BYTES)
                 .map(|c| ProposalPart::Data(c.to_vec())),
         );
-        parts.push(ProposalPart::Fin(BlockId(block.header.hash())));
+        parts.push(ProposalPart::Fin(block_id));
         let mut seq = 0u64;
         for part in parts {
             let msg = StreamMessage::new(stream_id.clone(), seq, StreamContent::Data(part));

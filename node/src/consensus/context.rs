@@ -218,15 +218,32 @@ pub enum ProposalPart {
     Data(Vec<u8>),
     /// The block's hash, which the receiver checks against the reassembled block.
     Fin(BlockId),
+    /// A block that fits one part, in one message: what `Init`, `Data` and `Fin` say in a
+    /// stream of several (spec/blocks.md §7). Most blocks are this small, and every message
+    /// costs each validator its relaying and signature checks.
+    Whole {
+        /// Height.
+        height: Height,
+        /// Round the block is proposed in.
+        round: Round,
+        /// The round of the polka a re-proposal rests on, or nil.
+        pol_round: Round,
+        /// The validator proposing it in `round`.
+        proposer: Address,
+        /// The encoded block, at most one part's bytes.
+        block: Vec<u8>,
+        /// The block's hash, which the receiver checks against the block.
+        id: BlockId,
+    },
 }
 
 impl mc::ProposalPart<Ctx> for ProposalPart {
     fn is_first(&self) -> bool {
-        matches!(self, ProposalPart::Init { .. })
+        matches!(self, ProposalPart::Init { .. } | ProposalPart::Whole { .. })
     }
 
     fn is_last(&self) -> bool {
-        matches!(self, ProposalPart::Fin(_))
+        matches!(self, ProposalPart::Fin(_) | ProposalPart::Whole { .. })
     }
 }
 

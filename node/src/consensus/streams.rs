@@ -64,6 +64,29 @@ impl Streams {
         msg: StreamMessage<ProposalPart>,
         current: Height,
     ) -> Option<Completed> {
+        let content = match msg.content {
+            // A whole proposal in one message completes at once and is never kept as a
+            // partial stream; the decoder bounds its size as it bounds any part's.
+            StreamContent::Data(ProposalPart::Whole {
+                height,
+                round,
+                pol_round,
+                proposer,
+                block,
+                id,
+            }) => {
+                return (msg.sequence == 0 && height >= current).then_some(Completed {
+                    height,
+                    round,
+                    pol_round,
+                    proposer,
+                    id,
+                    bytes: block,
+                    from,
+                });
+            }
+            other => other,
+        };
         let key = (from, msg.stream_id.to_bytes());
         if !self.partial.contains_key(&key) {
             if self.partial.len() >= MAX_STREAMS
@@ -78,7 +101,7 @@ impl Streams {
             return None;
         }
         let s = self.partial.entry(key.clone()).or_default();
-        match msg.content {
+        match content {
             StreamContent::Fin => s.end = Some(msg.sequence),
             StreamContent::Data(part) => {
                 if let ProposalPart::Init { height, .. } = &part {
@@ -234,6 +257,44 @@ mod tests {
         assert!(s.is_empty());
         for x in msgs(2, 4, &[b"x"]) {
             assert!(s.insert(peer, x, Height(5)).is_none());
+        }
+    }
+
+    fn whole(height: u64, seq: u64) -> StreamMessage<ProposalPart> {
+        let part = ProposalPart::Whole {
+            height: Height(height),
+            round: Round::new(1),
+            pol_round: Round::Nil,
+            proposer: Address(PublicKey([1; 32])),
+            block: b"block".to_vec(),
+            id: BlockId(Digest([9; 32])),
+        };
+        StreamMessage::new(
+            StreamId::new(Bytes::from(vec![4])),
+            seq,
+            StreamContent::Data(part),
+        )
+    }
+
+    #[test]
+    fn a_whole_block_in_one_message_completes_at_once_and_leaves_nothing_behind() {
+        let mut s = Streams::default();
+        let done = s.insert(peer(7), whole(5, 0), Height(5)).expect("complete");
+        assert_eq!(done.bytes, b"block");
+        assert_eq!((done.height, done.round), (Height(5), Round::new(1)));
+        assert_eq!(done.id, BlockId(Digest([9; 32])));
+        assert_eq!(done.from, peer(7));
+        // For an old height, or anywhere but first in its stream, it is no proposal.
+        assert!(s.insert(peer(7), whole(4, 0), Height(5)).is_none());
+        assert!(s.insert(peer(7), whole(5, 1), Height(5)).is_none());
+        assert!(s.is_empty(), "no partial stream is kept for any of them");
+        // Nor does it complete a stream of several parts that it lands in.
+        let mut m = msgs(1, 5, &[b"ab"]);
+        let end = m.pop().expect("end marker");
+        let mut w = whole(5, 2);
+        w.stream_id = m[0].stream_id.clone();
+        for x in m.into_iter().take(2).chain([w, end]) {
+            assert!(s.insert(peer(7), x, Height(5)).is_none());
         }
     }
 

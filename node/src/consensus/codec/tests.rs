@@ -108,6 +108,14 @@ fn every_message_type_round_trips() {
         },
         ProposalPart::Data(vec![1, 2, 3]),
         ProposalPart::Fin(id),
+        ProposalPart::Whole {
+            height: Height(7),
+            round: Round::new(1),
+            pol_round: Round::Nil,
+            proposer: addr(1),
+            block: vec![4, 5, 6],
+            id,
+        },
     ] {
         roundtrip(&part);
         roundtrip(&StreamMessage::new(
@@ -199,6 +207,30 @@ fn refuses_other_versions_nil_rounds_and_oversized_parts() {
         .unwrap();
     let r: Result<ProposalPart, _> = WireCodec.decode(big);
     assert!(r.is_err());
+
+    // A whole block in one part obeys the part's size and the rule on rounds.
+    let whole = |round: Round, len: usize| ProposalPart::Whole {
+        height: Height(7),
+        round,
+        pol_round: Round::Nil,
+        proposer: addr(1),
+        block: vec![0; len],
+        id: BlockId(credledger_core::hash::Digest([3; 32])),
+    };
+    let fits = WireCodec.encode(&whole(Round::new(0), PART_BYTES)).unwrap();
+    let r: Result<ProposalPart, _> = WireCodec.decode(fits);
+    assert!(r.is_ok(), "{r:?}");
+    let big = WireCodec
+        .encode(&whole(Round::new(0), PART_BYTES + 1))
+        .unwrap();
+    let r: Result<ProposalPart, _> = WireCodec.decode(big);
+    assert!(
+        matches!(&r, Err(CodecError::Invalid { .. })),
+        "a whole block over one part: {r:?}"
+    );
+    let nil = WireCodec.encode(&whole(Round::Nil, 3)).unwrap();
+    let r: Result<ProposalPart, _> = WireCodec.decode(nil);
+    assert!(matches!(&r, Err(CodecError::Invalid { .. })), "{r:?}");
 }
 
 proptest! {

@@ -258,6 +258,14 @@ pub enum WirePart {
     },
     Data(Vec<u8>),
     Fin(Digest),
+    Whole {
+        height: u64,
+        round: Option<u32>,
+        pol_round: Option<u32>,
+        proposer: PublicKey,
+        block: Vec<u8>,
+        id: Digest,
+    },
 }
 
 pub fn part_out(p: &ProposalPart) -> WirePart {
@@ -275,6 +283,21 @@ pub fn part_out(p: &ProposalPart) -> WirePart {
         },
         ProposalPart::Data(d) => WirePart::Data(d.clone()),
         ProposalPart::Fin(id) => WirePart::Fin(id.0),
+        ProposalPart::Whole {
+            height,
+            round,
+            pol_round,
+            proposer,
+            block,
+            id,
+        } => WirePart::Whole {
+            height: height.0,
+            round: round_out(*round),
+            pol_round: round_out(*pol_round),
+            proposer: proposer.0,
+            block: block.clone(),
+            id: id.0,
+        },
     }
 }
 
@@ -296,6 +319,27 @@ pub fn part_in(w: WirePart) -> Result<ProposalPart, CodecError> {
         }
         WirePart::Data(d) => ProposalPart::Data(d),
         WirePart::Fin(id) => ProposalPart::Fin(BlockId(id)),
+        WirePart::Whole { block, .. } if block.len() > PART_BYTES => {
+            return Err(invalid(
+                "proposal part",
+                format!("whole block of {} bytes", block.len()),
+            ));
+        }
+        WirePart::Whole {
+            height,
+            round,
+            pol_round,
+            proposer,
+            block,
+            id,
+        } => ProposalPart::Whole {
+            height: Height(height),
+            round: defined("proposal part", round)?,
+            pol_round: round_in(pol_round),
+            proposer: Address(proposer),
+            block,
+            id: BlockId(id),
+        },
     })
 }
 
