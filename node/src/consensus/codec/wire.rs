@@ -248,24 +248,45 @@ pub fn liveness_in(w: WireLiveness) -> Result<LivenessMsg<Ctx>, CodecError> {
     })
 }
 
+/// Who proposes which height and round: the head of a stream (`Init`) or of a whole block.
+/// Borsh lays its fields out inline, as if they were the variant's own.
+#[derive(BorshSerialize, BorshDeserialize)]
+pub struct WireHead {
+    height: u64,
+    round: Option<u32>,
+    pol_round: Option<u32>,
+    proposer: PublicKey,
+}
+
 #[derive(BorshSerialize, BorshDeserialize)]
 pub enum WirePart {
-    Init {
-        height: u64,
-        round: Option<u32>,
-        pol_round: Option<u32>,
-        proposer: PublicKey,
-    },
+    Init(WireHead),
     Data(Vec<u8>),
     Fin(Digest),
     Whole {
-        height: u64,
-        round: Option<u32>,
-        pol_round: Option<u32>,
-        proposer: PublicKey,
+        head: WireHead,
         block: Vec<u8>,
         id: Digest,
     },
+}
+
+fn head_out(height: Height, round: Round, pol_round: Round, proposer: &Address) -> WireHead {
+    WireHead {
+        height: height.0,
+        round: round_out(round),
+        pol_round: round_out(pol_round),
+        proposer: proposer.0,
+    }
+}
+
+/// Height, round, polka round and proposer; a nil round is refused.
+fn head_in(h: WireHead) -> Result<(Height, Round, Round, Address), CodecError> {
+    Ok((
+        Height(h.height),
+        defined("proposal part", h.round)?,
+        round_in(h.pol_round),
+        Address(h.proposer),
+    ))
 }
 
 pub fn part_out(p: &ProposalPart) -> WirePart {
@@ -275,12 +296,7 @@ pub fn part_out(p: &ProposalPart) -> WirePart {
             round,
             pol_round,
             proposer,
-        } => WirePart::Init {
-            height: height.0,
-            round: round_out(*round),
-            pol_round: round_out(*pol_round),
-            proposer: proposer.0,
-        },
+        } => WirePart::Init(head_out(*height, *round, *pol_round, proposer)),
         ProposalPart::Data(d) => WirePart::Data(d.clone()),
         ProposalPart::Fin(id) => WirePart::Fin(id.0),
         ProposalPart::Whole {
@@ -291,10 +307,7 @@ pub fn part_out(p: &ProposalPart) -> WirePart {
             block,
             id,
         } => WirePart::Whole {
-            height: height.0,
-            round: round_out(*round),
-            pol_round: round_out(*pol_round),
-            proposer: proposer.0,
+            head: head_out(*height, *round, *pol_round, proposer),
             block: block.clone(),
             id: id.0,
         },
@@ -303,17 +316,15 @@ pub fn part_out(p: &ProposalPart) -> WirePart {
 
 pub fn part_in(w: WirePart) -> Result<ProposalPart, CodecError> {
     Ok(match w {
-        WirePart::Init {
-            height,
-            round,
-            pol_round,
-            proposer,
-        } => ProposalPart::Init {
-            height: Height(height),
-            round: defined("proposal part", round)?,
-            pol_round: round_in(pol_round),
-            proposer: Address(proposer),
-        },
+        WirePart::Init(head) => {
+            let (height, round, pol_round, proposer) = head_in(head)?;
+            ProposalPart::Init {
+                height,
+                round,
+                pol_round,
+                proposer,
+            }
+        }
         WirePart::Data(d) if d.len() > PART_BYTES => {
             return Err(invalid("proposal part", format!("{} bytes", d.len())));
         }
@@ -325,21 +336,17 @@ pub fn part_in(w: WirePart) -> Result<ProposalPart, CodecError> {
                 format!("whole block of {} bytes", block.len()),
             ));
         }
-        WirePart::Whole {
-            height,
-            round,
-            pol_round,
-            proposer,
-            block,
-            id,
-        } => ProposalPart::Whole {
-            height: Height(height),
-            round: defined("proposal part", round)?,
-            pol_round: round_in(pol_round),
-            proposer: Address(proposer),
-            block,
-            id: BlockId(id),
-        },
+        WirePart::Whole { head, block, id } => {
+            let (height, round, pol_round, proposer) = head_in(head)?;
+            ProposalPart::Whole {
+                height,
+                round,
+                pol_round,
+                proposer,
+                block,
+                id: BlockId(id),
+            }
+        }
     })
 }
 
