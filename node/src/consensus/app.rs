@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_malachitebft_app_channel::app::engine::host::{HeightParams, Next, SyncedValueOutcome};
-use arc_malachitebft_app_channel::app::streaming::{StreamContent, StreamId, StreamMessage};
+use arc_malachitebft_app_channel::app::streaming::StreamId;
 use arc_malachitebft_app_channel::app::types::core::{
     CommitCertificate as MCommit, Round, Validator as _, Validity,
 };
@@ -24,13 +24,13 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::chain::{Chain, ChainError, Pending};
-use super::codec::{PART_BYTES, engine_commit};
-use super::context::{Address, BlockId, Ctx, Height, ProposalPart, ValidatorSet, proposer_of};
+use super::codec::engine_commit;
+use super::context::{Address, BlockId, Ctx, Height, ValidatorSet, proposer_of};
 use super::early::EarlyProposals;
 use super::pacing::{HeldProposal, Pacing};
 use super::peers::{PeerGate, request};
 use super::signing::to_core_commit;
-use super::streams::{Completed, Streams};
+use super::streams::{Completed, Streams, split};
 
 /// Blocks served to a syncing peer per request.
 const SYNC_BATCH: u64 = 16;
@@ -385,8 +385,7 @@ impl<C: Chain> App<C> {
         Ok(p)
     }
 
-    /// Publishes a block as proposal parts: an Init, the encoded block in chunks, then a Fin
-    /// with its hash.
+    /// Publishes a block as proposal parts ([`split`]: one part if it fits, else a stream).
     async fn stream(
         &mut self,
         channels: &mut Channels<Ctx>,
@@ -401,42 +400,16 @@ impl<C: Chain> App<C> {
         id.extend_from_slice(&height.0.to_be_bytes());
         id.extend_from_slice(&round.as_u32().unwrap_or(0).to_be_bytes());
         id.extend_from_slice(&self.stream_nonce.to_be_bytes());
-        let stream_id = StreamId::new(Bytes::from(id));
-        let bytes = encode(block);
-        let block_id = BlockId(block.header.hash());
-        if bytes.len() <= PART_BYTES {
-            // One message, and no end marker: a whole part completes its stream by itself
-            // (spec/blocks.md §7).
-            let whole = ProposalPart::Whole {
-                height,
-                round,
-                pol_round,
-                proposer: Address(proposer),
-                block: bytes,
-                id: block_id,
-            };
-            let msg = StreamMessage::new(stream_id, 0, StreamContent::Data(whole));
-            let _ = channels
-                .network
-                .send(NetworkMsg::PublishProposalPart(msg))
-                .await;
-            return;
-        }
-        let mut parts = vec![ProposalPart::Init {
+        let messages = split(
+            StreamId::new(Bytes::from(id)),
             height,
             round,
             pol_round,
-            proposer: Address(proposer),
-        }];
-        parts.extend(
-            bytes
-                .chunks(PART_BYTES)
-                .map(|c| ProposalPart::Data(c.to_vec())),
+            Address(proposer),
+            encode(block),
+            BlockId(block.header.hash()),
         );
-        parts.push(ProposalPart::Fin(block_id));
-        let mut seq = 0u64;
-        for part in parts {
-            let msg = StreamMessage::new(stream_id.clone(), seq, StreamContent::Data(part));
+        for msg in messages {
             if channels
                 .network
                 .send(NetworkMsg::PublishProposalPart(msg))
@@ -445,13 +418,7 @@ impl<C: Chain> App<C> {
             {
                 return;
             }
-            seq += 1;
         }
-        let fin = StreamMessage::new(stream_id, seq, StreamContent::Fin);
-        let _ = channels
-            .network
-            .send(NetworkMsg::PublishProposalPart(fin))
-            .await;
     }
 
     /// A whole proposal arrived: checked now if it is for this height, kept for later if for

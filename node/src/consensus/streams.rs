@@ -1,9 +1,10 @@
-//! Reassembly of proposal streams: parts arrive out of order, duplicated, interleaved and
-//! possibly early; memory stays bounded whatever peers send.
+//! Proposal streams: a block split into parts ([`split`]), and their reassembly, where parts
+//! arrive out of order, duplicated, interleaved and possibly early, and memory stays bounded
+//! whatever peers send.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use arc_malachitebft_app_channel::app::streaming::{StreamContent, StreamMessage};
+use arc_malachitebft_app_channel::app::streaming::{StreamContent, StreamId, StreamMessage};
 use arc_malachitebft_app_channel::app::types::PeerId;
 use arc_malachitebft_app_channel::app::types::core::Round;
 use bytes::Bytes;
@@ -159,6 +160,52 @@ impl Streams {
     }
 }
 
+/// The messages that publish an encoded block (spec/blocks.md §7): one `Whole` part if it fits
+/// one part, with no end marker; else `Init`, the block in chunks of [`PART_BYTES`], `Fin` with
+/// its hash, and the end marker.
+pub fn split(
+    stream_id: StreamId,
+    height: Height,
+    round: Round,
+    pol_round: Round,
+    proposer: Address,
+    block: Vec<u8>,
+    id: BlockId,
+) -> Vec<StreamMessage<ProposalPart>> {
+    if block.len() <= PART_BYTES {
+        // Each message costs every validator its relaying and checks; most blocks fit one.
+        let whole = ProposalPart::Whole {
+            height,
+            round,
+            pol_round,
+            proposer,
+            block,
+            id,
+        };
+        return vec![StreamMessage::new(stream_id, 0, StreamContent::Data(whole))];
+    }
+    let mut parts = vec![ProposalPart::Init {
+        height,
+        round,
+        pol_round,
+        proposer,
+    }];
+    parts.extend(
+        block
+            .chunks(PART_BYTES)
+            .map(|c| ProposalPart::Data(c.to_vec())),
+    );
+    parts.push(ProposalPart::Fin(id));
+    let end = parts.len() as u64;
+    let mut out: Vec<_> = parts
+        .into_iter()
+        .zip(0u64..)
+        .map(|(p, seq)| StreamMessage::new(stream_id.clone(), seq, StreamContent::Data(p)))
+        .collect();
+    out.push(StreamMessage::new(stream_id, end, StreamContent::Fin));
+    out
+}
+
 /// Init first, data in order, Fin last: anything else is not a proposal.
 fn assemble(s: Partial, from: PeerId) -> Option<Completed> {
     let mut parts = s.parts.into_values();
@@ -194,7 +241,6 @@ fn assemble(s: Partial, from: PeerId) -> Option<Completed> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arc_malachitebft_app_channel::app::streaming::StreamId;
     use credledger_core::hash::Digest;
     use credledger_core::sig::PublicKey;
 
@@ -295,6 +341,45 @@ mod tests {
         w.stream_id = m[0].stream_id.clone();
         for x in m.into_iter().take(2).chain([w, end]) {
             assert!(s.insert(peer(7), x, Height(5)).is_none());
+        }
+    }
+
+    /// What the proposer sends is what a receiver reassembles, on both sides of the one-part
+    /// boundary: one message up to a part's bytes, a stream beyond, in any order.
+    #[test]
+    fn a_split_block_reassembles_whole_in_any_order() {
+        for (len, messages) in [
+            (10, 1),
+            (PART_BYTES, 1),
+            (PART_BYTES + 1, 5),
+            (2 * PART_BYTES + 7, 6),
+        ] {
+            let block: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let id = BlockId(Digest([len as u8; 32]));
+            let mut m = split(
+                StreamId::new(Bytes::from(vec![1])),
+                Height(3),
+                Round::new(2),
+                Round::new(1),
+                Address(PublicKey([1; 32])),
+                block.clone(),
+                id,
+            );
+            assert_eq!(m.len(), messages, "{len} bytes");
+            m.reverse();
+            let mut s = Streams::default();
+            let done: Vec<_> = m
+                .into_iter()
+                .filter_map(|x| s.insert(peer(5), x, Height(3)))
+                .collect();
+            assert_eq!(done.len(), 1, "{len} bytes complete exactly once");
+            let c = &done[0];
+            assert_eq!((c.bytes == block, c.id), (true, id), "{len} bytes");
+            assert_eq!(
+                (c.height, c.round, c.pol_round),
+                (Height(3), Round::new(2), Round::new(1))
+            );
+            assert!(s.is_empty());
         }
     }
 
