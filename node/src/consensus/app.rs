@@ -25,7 +25,7 @@ use tokio::time::Instant;
 
 use super::chain::{Chain, ChainError, Pending};
 use super::codec::engine_commit;
-use super::context::{Address, BlockId, Ctx, Height, ValidatorSet, proposer_of};
+use super::context::{Address, BlockId, Ctx, Height, ProposalHead, ValidatorSet, proposer_of};
 use super::early::EarlyProposals;
 use super::pacing::{HeldProposal, Pacing};
 use super::peers::{PeerGate, request};
@@ -400,12 +400,15 @@ impl<C: Chain> App<C> {
         id.extend_from_slice(&height.0.to_be_bytes());
         id.extend_from_slice(&round.as_u32().unwrap_or(0).to_be_bytes());
         id.extend_from_slice(&self.stream_nonce.to_be_bytes());
-        let messages = split(
-            StreamId::new(Bytes::from(id)),
+        let head = ProposalHead {
             height,
             round,
             pol_round,
-            Address(proposer),
+            proposer: Address(proposer),
+        };
+        let messages = split(
+            StreamId::new(Bytes::from(id)),
+            head,
             encode(block),
             BlockId(block.header.hash()),
         );

@@ -200,20 +200,24 @@ impl mc::Proposal<Ctx> for Proposal {
     }
 }
 
+/// Who proposes a block, at which height and round: what a proposal's stream opens with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProposalHead {
+    /// Height.
+    pub height: Height,
+    /// Round the block is proposed in.
+    pub round: Round,
+    /// The round of the polka a re-proposal rests on, or nil.
+    pub pol_round: Round,
+    /// The validator proposing it in `round`.
+    pub proposer: Address,
+}
+
 /// A piece of a proposed block as streamed to peers: the encoded block in chunks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProposalPart {
     /// Who built the block, for which height and round.
-    Init {
-        /// Height.
-        height: Height,
-        /// Round the block is proposed in.
-        round: Round,
-        /// The round of the polka a re-proposal rests on, or nil.
-        pol_round: Round,
-        /// The validator proposing it in `round`.
-        proposer: Address,
-    },
+    Init(ProposalHead),
     /// A chunk of the encoded block.
     Data(Vec<u8>),
     /// The block's hash, which the receiver checks against the reassembled block.
@@ -222,14 +226,8 @@ pub enum ProposalPart {
     /// stream of several (spec/blocks.md §7). Most blocks are this small, and every message
     /// costs each validator its relaying and signature checks.
     Whole {
-        /// Height.
-        height: Height,
-        /// Round the block is proposed in.
-        round: Round,
-        /// The round of the polka a re-proposal rests on, or nil.
-        pol_round: Round,
-        /// The validator proposing it in `round`.
-        proposer: Address,
+        /// Who proposes it, at which height and round.
+        head: ProposalHead,
         /// The encoded block, at most one part's bytes.
         block: Vec<u8>,
         /// The block's hash, which the receiver checks against the block.
@@ -239,7 +237,7 @@ pub enum ProposalPart {
 
 impl mc::ProposalPart<Ctx> for ProposalPart {
     fn is_first(&self) -> bool {
-        matches!(self, ProposalPart::Init { .. } | ProposalPart::Whole { .. })
+        matches!(self, ProposalPart::Init(_) | ProposalPart::Whole { .. })
     }
 
     fn is_last(&self) -> bool {

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use credledger_core::block::MAX_BLOCK_BYTES;
 
 use super::codec::PART_BYTES;
-use super::context::{Address, BlockId, Height, ProposalPart};
+use super::context::{Address, BlockId, Height, ProposalHead, ProposalPart};
 
 /// Streams being reassembled at once; the oldest is dropped beyond this.
 pub const MAX_STREAMS: usize = 64;
@@ -38,6 +38,20 @@ pub struct Completed {
     pub bytes: Vec<u8>,
     /// The peer that published the stream.
     pub from: PeerId,
+}
+
+impl Completed {
+    fn new(head: ProposalHead, id: BlockId, bytes: Vec<u8>, from: PeerId) -> Completed {
+        Completed {
+            height: head.height,
+            round: head.round,
+            pol_round: head.pol_round,
+            proposer: head.proposer,
+            id,
+            bytes,
+            from,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -68,23 +82,9 @@ impl Streams {
         let content = match msg.content {
             // A whole proposal in one message completes at once and is never kept as a
             // partial stream; the decoder bounds its size as it bounds any part's.
-            StreamContent::Data(ProposalPart::Whole {
-                height,
-                round,
-                pol_round,
-                proposer,
-                block,
-                id,
-            }) => {
-                return (msg.sequence == 0 && height >= current).then_some(Completed {
-                    height,
-                    round,
-                    pol_round,
-                    proposer,
-                    id,
-                    bytes: block,
-                    from,
-                });
+            StreamContent::Data(ProposalPart::Whole { head, block, id }) => {
+                return (msg.sequence == 0 && head.height >= current)
+                    .then(|| Completed::new(head, id, block, from));
             }
             other => other,
         };
@@ -105,8 +105,8 @@ impl Streams {
         match content {
             StreamContent::Fin => s.end = Some(msg.sequence),
             StreamContent::Data(part) => {
-                if let ProposalPart::Init { height, .. } = &part {
-                    s.height = Some(*height);
+                if let ProposalPart::Init(head) = &part {
+                    s.height = Some(head.height);
                 }
                 if let ProposalPart::Data(d) = &part {
                     s.bytes = s.bytes.saturating_add(d.len());
@@ -165,31 +165,16 @@ impl Streams {
 /// its hash, and the end marker.
 pub fn split(
     stream_id: StreamId,
-    height: Height,
-    round: Round,
-    pol_round: Round,
-    proposer: Address,
+    head: ProposalHead,
     block: Vec<u8>,
     id: BlockId,
 ) -> Vec<StreamMessage<ProposalPart>> {
     if block.len() <= PART_BYTES {
         // Each message costs every validator its relaying and checks; most blocks fit one.
-        let whole = ProposalPart::Whole {
-            height,
-            round,
-            pol_round,
-            proposer,
-            block,
-            id,
-        };
+        let whole = ProposalPart::Whole { head, block, id };
         return vec![StreamMessage::new(stream_id, 0, StreamContent::Data(whole))];
     }
-    let mut parts = vec![ProposalPart::Init {
-        height,
-        round,
-        pol_round,
-        proposer,
-    }];
+    let mut parts = vec![ProposalPart::Init(head)];
     parts.extend(
         block
             .chunks(PART_BYTES)
@@ -209,13 +194,7 @@ pub fn split(
 /// Init first, data in order, Fin last: anything else is not a proposal.
 fn assemble(s: Partial, from: PeerId) -> Option<Completed> {
     let mut parts = s.parts.into_values();
-    let Some(ProposalPart::Init {
-        height,
-        round,
-        pol_round,
-        proposer,
-    }) = parts.next()
-    else {
+    let Some(ProposalPart::Init(head)) = parts.next() else {
         return None;
     };
     let mut bytes = Vec::with_capacity(s.bytes);
@@ -227,15 +206,7 @@ fn assemble(s: Partial, from: PeerId) -> Option<Completed> {
             _ => return None,
         }
     }
-    Some(Completed {
-        height,
-        round,
-        pol_round,
-        proposer,
-        id: id?,
-        bytes,
-        from,
-    })
+    Some(Completed::new(head, id?, bytes, from))
 }
 
 #[cfg(test)]
@@ -249,14 +220,18 @@ mod tests {
         PeerId::from_bytes(&libp2p.to_bytes()).expect("peer id")
     }
 
+    fn head(height: u64, round: u32, pol_round: Round) -> ProposalHead {
+        ProposalHead {
+            height: Height(height),
+            round: Round::new(round),
+            pol_round,
+            proposer: Address(PublicKey([1; 32])),
+        }
+    }
+
     fn msgs(id: u8, height: u64, data: &[&[u8]]) -> Vec<StreamMessage<ProposalPart>> {
         let sid = StreamId::new(Bytes::from(vec![id]));
-        let mut parts = vec![ProposalPart::Init {
-            height: Height(height),
-            round: Round::new(0),
-            pol_round: Round::Nil,
-            proposer: Address(PublicKey([1; 32])),
-        }];
+        let mut parts = vec![ProposalPart::Init(head(height, 0, Round::Nil))];
         parts.extend(data.iter().map(|d| ProposalPart::Data(d.to_vec())));
         parts.push(ProposalPart::Fin(BlockId(Digest([9; 32]))));
         let n = parts.len() as u64;
@@ -308,10 +283,7 @@ mod tests {
 
     fn whole(height: u64, seq: u64) -> StreamMessage<ProposalPart> {
         let part = ProposalPart::Whole {
-            height: Height(height),
-            round: Round::new(1),
-            pol_round: Round::Nil,
-            proposer: Address(PublicKey([1; 32])),
+            head: head(height, 1, Round::Nil),
             block: b"block".to_vec(),
             id: BlockId(Digest([9; 32])),
         };
@@ -358,10 +330,7 @@ mod tests {
             let id = BlockId(Digest([len as u8; 32]));
             let mut m = split(
                 StreamId::new(Bytes::from(vec![1])),
-                Height(3),
-                Round::new(2),
-                Round::new(1),
-                Address(PublicKey([1; 32])),
+                head(3, 2, Round::new(1)),
                 block.clone(),
                 id,
             );

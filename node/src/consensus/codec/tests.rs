@@ -15,7 +15,7 @@ use credledger_core::sig::PublicKey;
 use proptest::prelude::*;
 
 use super::*;
-use crate::consensus::context::{Proposal, Vote};
+use crate::consensus::context::{Proposal, ProposalHead, Vote};
 
 fn peer() -> PeerId {
     let libp2p = crate::consensus::engine::peer_id(&PublicKey([7; 32]));
@@ -100,19 +100,21 @@ fn every_message_type_round_trips() {
         },
     ));
     for part in [
-        ProposalPart::Init {
+        ProposalPart::Init(ProposalHead {
             height: Height(7),
             round: Round::new(1),
             pol_round: Round::new(0),
             proposer: addr(1),
-        },
+        }),
         ProposalPart::Data(vec![1, 2, 3]),
         ProposalPart::Fin(id),
         ProposalPart::Whole {
-            height: Height(7),
-            round: Round::new(1),
-            pol_round: Round::Nil,
-            proposer: addr(1),
+            head: ProposalHead {
+                height: Height(7),
+                round: Round::new(1),
+                pol_round: Round::Nil,
+                proposer: addr(1),
+            },
             block: vec![4, 5, 6],
             id,
         },
@@ -210,10 +212,12 @@ fn refuses_other_versions_nil_rounds_and_oversized_parts() {
 
     // A whole block in one part obeys the part's size and the rule on rounds.
     let whole = |round: Round, len: usize| ProposalPart::Whole {
-        height: Height(7),
-        round,
-        pol_round: Round::Nil,
-        proposer: addr(1),
+        head: ProposalHead {
+            height: Height(7),
+            round,
+            pol_round: Round::Nil,
+            proposer: addr(1),
+        },
         block: vec![0; len],
         id: BlockId(credledger_core::hash::Digest([3; 32])),
     };

@@ -14,7 +14,9 @@ use bytes::Bytes;
 use credledger_core::hash::Digest;
 use credledger_core::sig::PublicKey;
 
-use super::super::context::{Address, BlockId, Ctx, Height, Proposal, ProposalPart, Vote};
+use super::super::context::{
+    Address, BlockId, Ctx, Height, Proposal, ProposalHead, ProposalPart, Vote,
+};
 use super::{CodecError, MAX_ID_BYTES, PART_BYTES, invalid};
 
 pub fn sig_out(s: &EdSignature) -> [u8; 64] {
@@ -270,44 +272,32 @@ pub enum WirePart {
     },
 }
 
-fn head_out(height: Height, round: Round, pol_round: Round, proposer: &Address) -> WireHead {
+fn head_out(h: &ProposalHead) -> WireHead {
     WireHead {
-        height: height.0,
-        round: round_out(round),
-        pol_round: round_out(pol_round),
-        proposer: proposer.0,
+        height: h.height.0,
+        round: round_out(h.round),
+        pol_round: round_out(h.pol_round),
+        proposer: h.proposer.0,
     }
 }
 
-/// Height, round, polka round and proposer; a nil round is refused.
-fn head_in(h: WireHead) -> Result<(Height, Round, Round, Address), CodecError> {
-    Ok((
-        Height(h.height),
-        defined("proposal part", h.round)?,
-        round_in(h.pol_round),
-        Address(h.proposer),
-    ))
+/// A nil round is refused.
+fn head_in(h: WireHead) -> Result<ProposalHead, CodecError> {
+    Ok(ProposalHead {
+        height: Height(h.height),
+        round: defined("proposal part", h.round)?,
+        pol_round: round_in(h.pol_round),
+        proposer: Address(h.proposer),
+    })
 }
 
 pub fn part_out(p: &ProposalPart) -> WirePart {
     match p {
-        ProposalPart::Init {
-            height,
-            round,
-            pol_round,
-            proposer,
-        } => WirePart::Init(head_out(*height, *round, *pol_round, proposer)),
+        ProposalPart::Init(head) => WirePart::Init(head_out(head)),
         ProposalPart::Data(d) => WirePart::Data(d.clone()),
         ProposalPart::Fin(id) => WirePart::Fin(id.0),
-        ProposalPart::Whole {
-            height,
-            round,
-            pol_round,
-            proposer,
-            block,
-            id,
-        } => WirePart::Whole {
-            head: head_out(*height, *round, *pol_round, proposer),
+        ProposalPart::Whole { head, block, id } => WirePart::Whole {
+            head: head_out(head),
             block: block.clone(),
             id: id.0,
         },
@@ -316,15 +306,7 @@ pub fn part_out(p: &ProposalPart) -> WirePart {
 
 pub fn part_in(w: WirePart) -> Result<ProposalPart, CodecError> {
     Ok(match w {
-        WirePart::Init(head) => {
-            let (height, round, pol_round, proposer) = head_in(head)?;
-            ProposalPart::Init {
-                height,
-                round,
-                pol_round,
-                proposer,
-            }
-        }
+        WirePart::Init(head) => ProposalPart::Init(head_in(head)?),
         WirePart::Data(d) if d.len() > PART_BYTES => {
             return Err(invalid("proposal part", format!("{} bytes", d.len())));
         }
@@ -336,17 +318,11 @@ pub fn part_in(w: WirePart) -> Result<ProposalPart, CodecError> {
                 format!("whole block of {} bytes", block.len()),
             ));
         }
-        WirePart::Whole { head, block, id } => {
-            let (height, round, pol_round, proposer) = head_in(head)?;
-            ProposalPart::Whole {
-                height,
-                round,
-                pol_round,
-                proposer,
-                block,
-                id: BlockId(id),
-            }
-        }
+        WirePart::Whole { head, block, id } => ProposalPart::Whole {
+            head: head_in(head)?,
+            block,
+            id: BlockId(id),
+        },
     })
 }
 
