@@ -111,6 +111,7 @@ fn main() {
         (12, Case::Random),
         (8, Case::Random),
         (48, Case::SortedBatches),
+        (16, Case::SortedBatches),
         (48, Case::Sequential),
         (16, Case::Vector),
     ] {

@@ -2,8 +2,8 @@
 //! the authenticated state. A block and everything it changes are written in one synced batch,
 //! so a crash at any moment leaves either the whole block or none of it.
 
+mod cache;
 mod columns;
-mod node_cache;
 
 pub use columns::{Column, MetaKey};
 
@@ -22,8 +22,8 @@ use credledger_core::smt::{Node, NodeStore, SmtError};
 use credledger_core::state::{StateKey, StateValue};
 use rocksdb::{ColumnFamilyDescriptor, DB, Options, WriteBatch, WriteOptions};
 
+use cache::Cache;
 use columns::{event_key, height_key, pending_key};
-use node_cache::NodeCache;
 
 /// Where a committed transaction is and what became of it.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -137,9 +137,30 @@ pub enum StoreError {
 pub struct Store {
     db: DB,
     /// State-map nodes recently written or read: every block's update reads the paths the
-    /// blocks before it wrote.
-    nodes: std::sync::Mutex<NodeCache>,
+    /// blocks before it wrote. Nodes are content-addressed (stored under their own hash and
+    /// never changed), so a cached node can never be stale: this cache needs no invalidation,
+    /// only a bound on its size.
+    nodes: std::sync::Mutex<Cache<Node>>,
+    /// Current state values recently written or read, and absent keys recently asked for.
+    values: std::sync::Mutex<ValueCache>,
 }
+
+/// State values by state key hash, in front of the `state_values` column. Unlike nodes, a
+/// key's value changes, so the cache must never keep one the store has replaced.
+///
+/// Every committed block writes its new values through to the cache and advances the
+/// generation, in one critical section after the batch is durable. A reader that missed
+/// notes the generation before it reads the store and keeps what it read only if no block
+/// committed in between: otherwise it might put back a value that block replaced.
+struct ValueCache {
+    entries: Cache<Option<StateValue>>,
+    generation: u64,
+}
+
+/// State values per generation of the value cache. Admission reads an issuer's record, key
+/// and nonce for every transaction and each new credential's key once, and execution reads
+/// them again a block later: a few thousand keys per block, kept for some ten blocks.
+const CACHED_VALUES: usize = 1 << 15;
 
 /// Nodes per generation of the node cache. At most twice this many are kept, about 100 bytes
 /// each (some 60 MiB): the whole tree of about a quarter of a million state entries, whose
@@ -176,7 +197,11 @@ impl Store {
             .map(|c| ColumnFamilyDescriptor::new(c.name(), c.options(write_buffer)));
         Ok(Store {
             db: DB::open_cf_descriptors(&opts, path, cfs)?,
-            nodes: std::sync::Mutex::new(NodeCache::new(CACHED_NODES)),
+            nodes: std::sync::Mutex::new(Cache::new(CACHED_NODES)),
+            values: std::sync::Mutex::new(ValueCache {
+                entries: Cache::new(CACHED_VALUES),
+                generation: 0,
+            }),
         })
     }
 
@@ -265,6 +290,7 @@ impl Store {
             encode(&set),
         );
         self.db.write_opt(batch, &Self::synced())?;
+        self.wrote_values(entries.into_iter().map(|(k, v)| (k.hash(), v)));
         Ok(root)
     }
 
@@ -316,7 +342,46 @@ impl Store {
 
     /// A current state value.
     pub fn value(&self, key: &StateKey) -> Result<Option<StateValue>, StoreError> {
-        self.get(Column::StateValues, &key.hash().0)
+        let hash = key.hash();
+        let generation = match self.cached_value(&hash) {
+            Ok(value) => return Ok(value),
+            Err(generation) => generation,
+        };
+        let value: Option<StateValue> = self.get(Column::StateValues, &hash.0)?;
+        if let Some(g) = generation {
+            self.keep_value(hash, &value, g);
+        }
+        Ok(value)
+    }
+
+    /// The cached value under `hash`, or on a miss the cache's generation (`None` if its lock
+    /// is poisoned: that only costs the cache, the store still answers).
+    fn cached_value(&self, hash: &Digest) -> Result<Option<StateValue>, Option<u64>> {
+        match self.values.lock() {
+            Ok(mut c) => c.entries.get(hash).ok_or(Some(c.generation)),
+            Err(_) => Err(None),
+        }
+    }
+
+    /// Keeps a value read from the store at cache generation `generation`, unless a block has
+    /// committed since (see [`ValueCache`]).
+    fn keep_value(&self, hash: Digest, value: &Option<StateValue>, generation: u64) {
+        if let Ok(mut c) = self.values.lock()
+            && c.generation == generation
+        {
+            c.entries.insert(hash, value.clone());
+        }
+    }
+
+    /// After `values` are durably written: the cache holds them, and reads that began before
+    /// keep nothing (see [`ValueCache`]).
+    fn wrote_values(&self, values: impl Iterator<Item = (Digest, StateValue)>) {
+        if let Ok(mut c) = self.values.lock() {
+            c.generation += 1;
+            for (hash, v) in values {
+                c.entries.insert(hash, Some(v));
+            }
+        }
     }
 
     /// Writes one committed block and everything it changes, atomically and synced.
@@ -344,8 +409,10 @@ impl Store {
         for (hash, node) in &w.nodes {
             batch.put_cf(self.cf(Column::StateNodes)?, hash.0, encode(node));
         }
-        for (k, v) in &w.values {
-            batch.put_cf(self.cf(Column::StateValues)?, k.hash().0, encode(v));
+        let values: Vec<(Digest, &StateValue)> =
+            w.values.iter().map(|(k, v)| (k.hash(), v)).collect();
+        for (hash, v) in &values {
+            batch.put_cf(self.cf(Column::StateValues)?, hash.0, encode(*v));
         }
         for (i, (credential, event)) in w.events.iter().enumerate() {
             // At most a few thousand transactions per block, each far below 2^32 events.
@@ -395,12 +462,13 @@ impl Store {
         }
         it.status()?;
         self.db.write_opt(batch, &Self::synced())?;
-        // Only now are the nodes in the store, so only now may the cache hold them.
+        // Only now are the nodes and values in the store, so only now may the caches hold them.
         if let Ok(mut cache) = self.nodes.lock() {
             for (hash, node) in &w.nodes {
                 cache.insert(*hash, node.clone());
             }
         }
+        self.wrote_values(values.into_iter().map(|(hash, v)| (hash, v.clone())));
         Ok(())
     }
 }

@@ -103,3 +103,72 @@ fn each_data_folder_takes_its_own_memtable_size_within_bounds() {
         sizes[0]
     );
 }
+
+/// Writes an empty block at the next height that sets `values`.
+fn write_values(
+    store: &Store,
+    world: &mut credledger_core::testkit::World,
+    values: &[(StateKey, StateValue)],
+) {
+    let (header, commit) = world.commit(credledger_core::ids::Timestamp(1_000));
+    store
+        .write_block(&BlockWrite {
+            block: Block {
+                header,
+                transactions: Default::default(),
+            },
+            commit,
+            receipts: Vec::new(),
+            values: values.to_vec(),
+            nodes: Vec::new(),
+            root: Digest::ZERO,
+            next_set: None,
+            events: Vec::new(),
+            anchors: Vec::new(),
+        })
+        .unwrap();
+}
+
+#[test]
+fn cached_state_values_follow_every_committed_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.init(&genesis(1)).unwrap();
+    let mut world = credledger_core::testkit::World::new(1, 4);
+    let nonce = |n| StateValue::Nonce {
+        next: credledger_core::ids::Nonce(n),
+    };
+    let issuer =
+        |name: &str| StateKey::IssuerNonce(credledger_core::ids::IssuerId::new(name).unwrap());
+    let (seen, unseen, raced) = (issuer("seen"), issuer("unseen"), issuer("raced"));
+
+    // Read once, so the cache holds them: one absent, one present after the first block.
+    assert_eq!(store.value(&seen).unwrap(), None);
+    write_values(&store, &mut world, &[(seen.clone(), nonce(1))]);
+    assert_eq!(store.value(&seen).unwrap(), Some(nonce(1)));
+
+    // A reader misses, a block commits a new value, and only then does the reader offer what
+    // it read before the block: the cache must refuse it.
+    let before = store.cached_value(&raced.hash()).unwrap_err().unwrap();
+    write_values(
+        &store,
+        &mut world,
+        &[(raced.clone(), nonce(5)), (seen.clone(), nonce(2))],
+    );
+    store.keep_value(raced.hash(), &None, before);
+    assert_eq!(store.value(&raced).unwrap(), Some(nonce(5)));
+    assert_eq!(store.value(&seen).unwrap(), Some(nonce(2)));
+
+    // Offered at the current generation, a value is kept and answered from memory (the cache
+    // is consulted first: a value the store does not hold shows it).
+    let now = store.cached_value(&unseen.hash()).unwrap_err().unwrap();
+    store.keep_value(unseen.hash(), &Some(nonce(9)), now);
+    assert_eq!(store.value(&unseen).unwrap(), Some(nonce(9)));
+
+    // Every committed value is in the database itself, not only in the cache.
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.value(&seen).unwrap(), Some(nonce(2)));
+    assert_eq!(store.value(&raced).unwrap(), Some(nonce(5)));
+    assert_eq!(store.value(&unseen).unwrap(), None);
+}

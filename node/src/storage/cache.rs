@@ -1,44 +1,39 @@
-//! A bounded in-memory cache of state-map nodes in front of the `state_nodes` column.
-//!
-//! Every block's update walks the paths from the root to the keys it changes, and the upper
-//! part of those paths is what the previous blocks wrote. Nodes are content-addressed (stored
-//! under their own hash and never changed), so a cached node can never be stale: the cache
-//! needs no invalidation, only a bound on its size.
+//! A bounded in-memory cache keyed by digest, in front of a hash-keyed column: the store keeps
+//! one of state-map nodes and one of state values.
 
 use std::collections::HashMap;
 
 use credledger_core::hash::Digest;
-use credledger_core::smt::Node;
 
-/// Two generations of nodes: lookups look in both, new entries go to the young one, and when
-/// the young one is full the old one is dropped and the young one becomes old. A node in use
-/// moves back to the young generation when it is read, so the paths every block walks stay.
+/// Two generations of entries: lookups look in both, new entries go to the young one, and
+/// when the young one is full the old one is dropped and the young one becomes old. An entry
+/// in use moves back to the young generation when it is read, so what every block reads stays.
 #[derive(Debug)]
-pub struct NodeCache {
-    young: HashMap<Digest, Node>,
-    old: HashMap<Digest, Node>,
+pub struct Cache<V> {
+    young: HashMap<Digest, V>,
+    old: HashMap<Digest, V>,
     per_generation: usize,
 }
 
-impl NodeCache {
-    /// A cache holding at most `2 * per_generation` nodes.
+impl<V: Clone> Cache<V> {
+    /// A cache holding at most `2 * per_generation` entries.
     ///
     /// Both generations are allocated at their full size once, and a full young generation
     /// takes the old one's place by a swap and a clear of the other: the cache never grows a
     /// table or rehashes. Growing and dropping them as it filled cost a block's commit up to
     /// 230 ms in the dev build, on every validator at once, since all write the same nodes
     /// (BENCHMARKS.md, session 14).
-    pub fn new(per_generation: usize) -> NodeCache {
+    pub fn new(per_generation: usize) -> Cache<V> {
         let per_generation = per_generation.max(1);
-        NodeCache {
+        Cache {
             young: HashMap::with_capacity(per_generation),
             old: HashMap::with_capacity(per_generation),
             per_generation,
         }
     }
 
-    /// The node stored under `hash`, if cached.
-    pub fn get(&mut self, hash: &Digest) -> Option<Node> {
+    /// The entry under `hash`, if cached.
+    pub fn get(&mut self, hash: &Digest) -> Option<V> {
         if let Some(n) = self.young.get(hash) {
             return Some(n.clone());
         }
@@ -47,16 +42,16 @@ impl NodeCache {
         Some(n)
     }
 
-    /// Keeps a node that is in the store (written durably, or read from it).
-    pub fn insert(&mut self, hash: Digest, node: Node) {
+    /// Keeps an entry (the caller's to say that it matches the store).
+    pub fn insert(&mut self, hash: Digest, value: V) {
         if self.young.len() >= self.per_generation {
             std::mem::swap(&mut self.old, &mut self.young);
             self.young.clear();
         }
-        self.young.insert(hash, node);
+        self.young.insert(hash, value);
     }
 
-    /// Number of cached nodes.
+    /// Number of cached entries.
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.young.len() + self.old.len()
@@ -66,6 +61,7 @@ impl NodeCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use credledger_core::smt::Node;
 
     fn leaf(i: u8) -> (Digest, Node) {
         let node = Node::Leaf {
@@ -77,7 +73,7 @@ mod tests {
 
     #[test]
     fn holds_at_most_two_generations_and_keeps_what_is_read() {
-        let mut c = NodeCache::new(2);
+        let mut c = Cache::new(2);
         let nodes: Vec<_> = (0..5).map(leaf).collect();
         for (h, n) in &nodes[..2] {
             c.insert(*h, n.clone());
