@@ -81,6 +81,14 @@ pub struct Consensus {
     /// ms (0: as fast as consensus goes, always). The proposer proposes as soon as a
     /// transaction becomes ready.
     pub block_interval_ms: u64,
+    /// Least time from the start of a height to its block while the chain is busy (at least
+    /// `busy_txs` transactions in the proposer's mempool), in ms; 0: none, blocks follow as
+    /// fast as consensus goes. Fewer, larger blocks under load spend less of the validators'
+    /// CPU on each block's fixed cost (consensus/pacing.rs).
+    pub busy_interval_ms: u64,
+    /// Transactions in the proposer's mempool from which the chain counts as busy; below
+    /// that, a ready transaction is proposed at once.
+    pub busy_txs: usize,
     /// Propose timeout of round 0, in ms.
     pub timeout_propose_ms: u64,
     /// Prevote and precommit timeouts, in ms.
@@ -91,6 +99,8 @@ impl Default for Consensus {
     fn default() -> Self {
         Consensus {
             block_interval_ms: 250,
+            busy_interval_ms: 50,
+            busy_txs: 100,
             timeout_propose_ms: 2_000,
             timeout_vote_ms: 1_000,
         }
@@ -323,6 +333,16 @@ impl NodeConfig {
             60_000,
             &mut problems,
         );
+        let busy = ms(
+            "consensus.busy_interval_ms",
+            c.busy_interval_ms,
+            0,
+            10_000,
+            &mut problems,
+        );
+        if c.busy_txs == 0 {
+            problems.push("consensus.busy_txs must be at least 1".into());
+        }
         let propose = ms(
             "consensus.timeout_propose_ms",
             c.timeout_propose_ms,
@@ -345,6 +365,14 @@ impl NodeConfig {
                  consensus.timeout_propose_ms ({}): an idle proposer holds back its block that \
                  long, and the other validators wait for it only until the propose timeout",
                 c.block_interval_ms, c.timeout_propose_ms
+            ));
+        }
+        if c.busy_interval_ms.saturating_mul(2) > c.timeout_propose_ms {
+            problems.push(format!(
+                "consensus.busy_interval_ms ({}) must be at most half of \
+                 consensus.timeout_propose_ms ({}): a busy proposer holds back its block that \
+                 long, and the other validators wait for it only until the propose timeout",
+                c.busy_interval_ms, c.timeout_propose_ms
             ));
         }
         if self.mempool.max_txs == 0 || self.mempool.max_bytes < 64 * 1024 {
@@ -382,6 +410,8 @@ impl NodeConfig {
             pacing: Pacing {
                 timeouts,
                 block_interval: (!interval.is_zero()).then_some(interval),
+                busy_interval: (!busy.is_zero()).then_some(busy),
+                busy_txs: c.busy_txs,
             },
             file: self,
         })

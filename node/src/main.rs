@@ -120,10 +120,13 @@ fn init(a: &InitArgs) -> Result<()> {
             let d = credledger_node::config::Consensus::default();
             credledger_node::config::Consensus {
                 block_interval_ms: a.block_interval_ms,
-                // The propose timeout must cover an idle proposer's wait (config.rs).
-                timeout_propose_ms: d
-                    .timeout_propose_ms
-                    .max(a.block_interval_ms.saturating_mul(2)),
+                busy_interval_ms: a.busy_interval_ms,
+                // The propose timeout must cover a held proposer's wait (config.rs).
+                timeout_propose_ms: d.timeout_propose_ms.max(
+                    a.block_interval_ms
+                        .max(a.busy_interval_ms)
+                        .saturating_mul(2),
+                ),
                 ..d
             }
         },

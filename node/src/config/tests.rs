@@ -55,6 +55,8 @@ fn a_good_config_loads_with_peer_ids_from_keys() {
             .ends_with(&format!("/p2p/{}", peer_id(&peer)))
     );
     assert_eq!(c.pacing.block_interval, Some(Duration::from_millis(250)));
+    assert_eq!(c.pacing.busy_interval, Some(Duration::from_millis(50)));
+    assert_eq!(c.pacing.busy_txs, 100);
 }
 
 #[test]
@@ -66,7 +68,8 @@ fn every_broken_rule_is_named_at_once() {
         .replace("127.0.0.1:8100", "localhost")
         .replace("http://127.0.0.1:8101", "ftp://x")
         .replace("@/ip4/127.0.0.1/tcp/27001", "@nowhere");
-    let consensus = "[consensus]\ntimeout_vote_ms = 1\nblock_interval_ms = 1500\n";
+    let consensus = "[consensus]\ntimeout_vote_ms = 1\nblock_interval_ms = 1500\n\
+                     busy_interval_ms = 1200\nbusy_txs = 0\n";
     std::fs::write(&path, bad + consensus).unwrap();
     let e = NodeConfig::load(&path).unwrap_err();
     let text = e.to_string();
@@ -77,13 +80,15 @@ fn every_broken_rule_is_named_at_once() {
         "relay.peers",
         "consensus.timeout_vote_ms is 1",
         "consensus.block_interval_ms (1500) must be at most half of consensus.timeout_propose_ms (2000)",
+        "consensus.busy_interval_ms (1200) must be at most half of consensus.timeout_propose_ms (2000)",
+        "consensus.busy_txs must be at least 1",
     ] {
         assert!(
             text.contains(expected),
             "{expected:?} missing from:\n{text}"
         );
     }
-    assert_eq!(e.problems.len(), 6, "{text}");
+    assert_eq!(e.problems.len(), 8, "{text}");
 }
 
 #[test]

@@ -27,7 +27,7 @@ use super::chain::{Chain, ChainError, Pending};
 use super::codec::engine_commit;
 use super::context::{Address, BlockId, Ctx, Height, ProposalHead, ValidatorSet, proposer_of};
 use super::early::EarlyProposals;
-use super::pacing::{HeldProposal, Pacing};
+use super::pacing::{HeldProposal, Hold, Pacing};
 use super::peers::{PeerGate, request};
 use super::signing::to_core_commit;
 use super::streams::{Completed, Streams, split};
@@ -61,7 +61,8 @@ pub struct App<C: Chain> {
     last_set: Option<(CoreSet, ValidatorSet)>,
     /// When the current height's first round started here.
     height_started: Instant,
-    /// The engine's request for this node's proposal, while it waits for a transaction.
+    /// The engine's request for this node's proposal, while it waits for a transaction or,
+    /// on a busy chain, for its block to grow.
     held: Option<HeldProposal>,
 }
 
@@ -140,15 +141,15 @@ impl<C: Chain> App<C> {
     pub async fn run(mut self, channels: &mut Channels<Ctx>) -> Result<(), ChainError> {
         let arrivals = self.chain.arrivals();
         loop {
-            let msg = match self.held.as_ref().map(|h| h.until) {
+            let msg = match self.held.as_ref().map(|h| (h.until, h.hold)) {
                 None => channels.consensus.recv().await,
-                Some(until) => tokio::select! {
+                Some((until, hold)) => tokio::select! {
                     msg = channels.consensus.recv() => msg,
                     () = tokio::time::sleep_until(until) => {
                         self.propose_held(channels).await?;
                         continue;
                     }
-                    () = arrivals.notified() => {
+                    () = arrivals.notified(), if hold == Hold::Idle => {
                         if self.chain.has_waiting_transactions() {
                             self.propose_held(channels).await?;
                         }
@@ -228,17 +229,23 @@ impl<C: Chain> App<C> {
                 reply,
             } => {
                 let ready = self.chain.has_waiting_transactions();
+                let waiting = self.chain.waiting_transactions();
                 let now = Instant::now();
-                match self
-                    .pacing
-                    .hold_until(round, ready, self.height_started, now, timeout)
-                {
-                    Some(until) => {
+                match self.pacing.hold_until(
+                    round,
+                    ready,
+                    waiting,
+                    self.height_started,
+                    now,
+                    timeout,
+                ) {
+                    Some((until, hold)) => {
                         self.held = Some(HeldProposal {
                             height,
                             round,
                             until,
                             reply,
+                            hold,
                         });
                     }
                     None => self.propose(channels, height, round, reply).await?,

@@ -62,6 +62,8 @@ pub trait Chain: Send + Sync + 'static {
     /// Whether transactions are waiting for a block: then the proposer does not hold back its
     /// block to the block interval.
     fn has_waiting_transactions(&self) -> bool;
+    /// Transactions in the mempool, ready or not: how busy the chain is.
+    fn waiting_transactions(&self) -> usize;
     /// Notified when transactions arrive (it may also wake when none is ready).
     fn arrivals(&self) -> Arc<Notify>;
 }

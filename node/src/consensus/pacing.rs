@@ -1,5 +1,14 @@
 //! When this node, as proposer, builds its block: at once if transactions are ready, else when
-//! one arrives or when the block interval since the height started has passed.
+//! one arrives or when the block interval since the height started has passed; and while the
+//! chain is busy, not before the busy interval since the height started.
+//!
+//! Every block costs the validators a fixed amount of work whatever it holds (proposal and
+//! votes over gossip, their signatures, a synced write): about 25 ms of CPU across four
+//! validators sharing two cores (BENCHMARKS.md, session 18). A chain that proposes the moment
+//! anything is ready makes many small blocks under load and spends that fixed cost instead of
+//! committing transactions; holding a busy proposer's block a little makes fewer, larger ones
+//! (session 19). A lightly loaded chain does not reach the busy threshold and keeps its
+//! latency.
 //!
 //! Only the proposer paces. Every validator moves to the next height as soon as one is
 //! decided, so a validator whose own mempool happens to be empty never holds back the others,
@@ -25,6 +34,21 @@ pub struct Pacing {
     /// one block per interval rather than as many as it can. A transaction that becomes ready
     /// ends the wait.
     pub block_interval: Option<Duration>,
+    /// While at least [`Self::busy_txs`] transactions wait in the proposer's mempool, the
+    /// proposer of round 0 holds back its block until this much time since the height started
+    /// (none: it builds at once). Arrivals do not end this wait.
+    pub busy_interval: Option<Duration>,
+    /// Transactions waiting in the proposer's mempool from which the chain counts as busy.
+    pub busy_txs: usize,
+}
+
+/// Why the proposer holds back its block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hold {
+    /// Nothing is ready: a transaction that becomes ready ends the wait.
+    Idle,
+    /// The chain is busy: the block waits to the end of the busy interval to grow.
+    Busy,
 }
 
 /// The engine's request for this node's proposal, held back while nothing is ready.
@@ -37,28 +61,37 @@ pub struct HeldProposal {
     pub until: Instant,
     /// Where the value goes.
     pub reply: oneshot::Sender<LocallyProposedValue<Ctx>>,
+    /// Why it is held.
+    pub hold: Hold,
 }
 
 impl Pacing {
-    /// Until when the proposer of `round` holds back its block, asked at `now` for a height
-    /// that started at `started`, with `timeout` to answer; `None`: build it now.
+    /// Until when and why the proposer of `round` holds back its block, asked at `now` for a
+    /// height that started at `started`, with `timeout` to answer, while `waiting`
+    /// transactions are in its mempool and some are `ready` for the block; `None`: build it
+    /// now.
     pub fn hold_until(
         &self,
         round: Round,
         ready: bool,
+        waiting: usize,
         started: Instant,
         now: Instant,
         timeout: Duration,
-    ) -> Option<Instant> {
+    ) -> Option<(Instant, Hold)> {
         // A later round means round 0 failed: the chain is not idle, it is late.
-        if ready || round != Round::new(0) {
+        if round != Round::new(0) {
             return None;
         }
-        let end = started + self.block_interval?;
+        let (interval, hold) = match (ready, waiting >= self.busy_txs) {
+            (false, _) => (self.block_interval?, Hold::Idle),
+            (true, true) => (self.busy_interval?, Hold::Busy),
+            (true, false) => return None,
+        };
         // The engine gives up on its request after `timeout`; answer well before that, so a
-        // short propose timeout can never turn an idle height into a failed round.
-        let end = end.min(now + timeout / 2);
-        (end > now).then_some(end)
+        // short propose timeout can never turn a held height into a failed round.
+        let end = (started + interval).min(now + timeout / 2);
+        (end > now).then_some((end, hold))
     }
 }
 
@@ -70,6 +103,8 @@ mod tests {
         Pacing {
             timeouts: LinearTimeouts::default(),
             block_interval: interval_ms.map(Duration::from_millis),
+            busy_interval: Some(Duration::from_millis(50)),
+            busy_txs: 100,
         }
     }
 
@@ -80,8 +115,8 @@ mod tests {
         let started = Instant::now();
         let now = started + Duration::from_millis(30);
         assert_eq!(
-            pacing(Some(100)).hold_until(Round::new(0), false, started, now, TIMEOUT),
-            Some(started + Duration::from_millis(100))
+            pacing(Some(100)).hold_until(Round::new(0), false, 0, started, now, TIMEOUT),
+            Some((started + Duration::from_millis(100), Hold::Idle))
         );
     }
 
@@ -91,15 +126,15 @@ mod tests {
         let now = started + Duration::from_millis(30);
         let p = pacing(Some(100));
         assert_eq!(
-            p.hold_until(Round::new(0), true, started, now, TIMEOUT),
+            p.hold_until(Round::new(0), true, 99, started, now, TIMEOUT),
             None
         );
         assert_eq!(
-            p.hold_until(Round::new(1), false, started, now, TIMEOUT),
+            p.hold_until(Round::new(1), false, 0, started, now, TIMEOUT),
             None
         );
         assert_eq!(
-            pacing(None).hold_until(Round::new(0), false, started, now, TIMEOUT),
+            pacing(None).hold_until(Round::new(0), false, 0, started, now, TIMEOUT),
             None
         );
     }
@@ -110,7 +145,7 @@ mod tests {
         let late = started + Duration::from_millis(150);
         let p = pacing(Some(100));
         assert_eq!(
-            p.hold_until(Round::new(0), false, started, late, TIMEOUT),
+            p.hold_until(Round::new(0), false, 0, started, late, TIMEOUT),
             None
         );
         let now = started + Duration::from_millis(10);
@@ -118,11 +153,63 @@ mod tests {
             p.hold_until(
                 Round::new(0),
                 false,
+                0,
                 started,
                 now,
                 Duration::from_millis(60)
             ),
-            Some(now + Duration::from_millis(30))
+            Some((now + Duration::from_millis(30), Hold::Idle))
+        );
+    }
+
+    #[test]
+    fn a_busy_proposer_holds_its_block_to_the_end_of_the_busy_interval_only_in_round_0() {
+        let started = Instant::now();
+        let now = started + Duration::from_millis(20);
+        let p = pacing(Some(100));
+        let busy = Some((started + Duration::from_millis(50), Hold::Busy));
+        assert_eq!(
+            p.hold_until(Round::new(0), true, 100, started, now, TIMEOUT),
+            busy
+        );
+        assert_eq!(
+            p.hold_until(Round::new(0), true, 5_000, started, now, TIMEOUT),
+            busy
+        );
+        // Below the threshold, in a later round, past the interval or with no busy interval,
+        // it builds at once.
+        assert_eq!(
+            p.hold_until(Round::new(0), true, 99, started, now, TIMEOUT),
+            None
+        );
+        assert_eq!(
+            p.hold_until(Round::new(1), true, 500, started, now, TIMEOUT),
+            None
+        );
+        let late = started + Duration::from_millis(60);
+        assert_eq!(
+            p.hold_until(Round::new(0), true, 500, started, late, TIMEOUT),
+            None
+        );
+        let never = Pacing {
+            busy_interval: None,
+            ..p
+        };
+        assert_eq!(
+            never.hold_until(Round::new(0), true, 500, started, now, TIMEOUT),
+            None
+        );
+        // A short propose timeout bounds this wait too.
+        assert_eq!(
+            p.hold_until(
+                Round::new(0),
+                true,
+                500,
+                started,
+                now,
+                Duration::from_millis(40)
+            ),
+            Some((now + Duration::from_millis(20), Hold::Busy))
         );
     }
 }

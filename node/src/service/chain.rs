@@ -44,6 +44,10 @@ impl Chain for Node {
         self.has_ready_transactions()
     }
 
+    fn waiting_transactions(&self) -> usize {
+        self.mempool_len()
+    }
+
     fn arrivals(&self) -> Arc<Notify> {
         Node::arrivals(self)
     }

@@ -174,6 +174,11 @@ impl Node {
             .map_err(|_| internal("mempool lock poisoned"))
     }
 
+    /// Transactions in the mempool, ready or not.
+    pub(crate) fn mempool_len(&self) -> usize {
+        self.mempool.lock().map(|p| p.len()).unwrap_or(0)
+    }
+
     /// Whether the next proposal would take a transaction from the mempool (no, if a lock is
     /// poisoned: nothing can be taken then either).
     pub(crate) fn has_ready_transactions(&self) -> bool {
