@@ -101,11 +101,13 @@ pub struct InitArgs {
     /// least twice this.
     #[arg(long, default_value_t = 250)]
     pub block_interval_ms: u64,
-    /// Least time from the start of a height to its block while the chain is busy
-    /// (`consensus.busy_txs` transactions waiting in the proposer's mempool, 100 unless
-    /// edited), in ms (0: none): fewer, larger blocks under load.
+    /// Least time from the start of a height to its block while the chain is busy, in ms (0:
+    /// none): fewer, larger blocks under load.
     #[arg(long, default_value_t = 50)]
     pub busy_interval_ms: u64,
+    /// Transactions waiting in the proposer's mempool from which the chain counts as busy.
+    #[arg(long, default_value_t = 150)]
+    pub busy_txs: usize,
     /// Replace an existing node.toml.
     #[arg(long)]
     pub force: bool,

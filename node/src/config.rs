@@ -100,7 +100,7 @@ impl Default for Consensus {
         Consensus {
             block_interval_ms: 250,
             busy_interval_ms: 50,
-            busy_txs: 100,
+            busy_txs: 150,
             timeout_propose_ms: 2_000,
             timeout_vote_ms: 1_000,
         }

@@ -121,6 +121,7 @@ fn init(a: &InitArgs) -> Result<()> {
             credledger_node::config::Consensus {
                 block_interval_ms: a.block_interval_ms,
                 busy_interval_ms: a.busy_interval_ms,
+                busy_txs: a.busy_txs,
                 // The propose timeout must cover a held proposer's wait (config.rs).
                 timeout_propose_ms: d.timeout_propose_ms.max(
                     a.block_interval_ms

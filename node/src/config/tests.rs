@@ -56,7 +56,7 @@ fn a_good_config_loads_with_peer_ids_from_keys() {
     );
     assert_eq!(c.pacing.block_interval, Some(Duration::from_millis(250)));
     assert_eq!(c.pacing.busy_interval, Some(Duration::from_millis(50)));
-    assert_eq!(c.pacing.busy_txs, 100);
+    assert_eq!(c.pacing.busy_txs, 150);
 }
 
 #[test]
