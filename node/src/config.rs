@@ -357,23 +357,20 @@ impl NodeConfig {
             60_000,
             &mut problems,
         );
-        // pacing.rs: an idle proposer holds back its block for up to the interval, and the
-        // other validators wait for it only until their propose timeout.
-        if c.block_interval_ms.saturating_mul(2) > c.timeout_propose_ms {
-            problems.push(format!(
-                "consensus.block_interval_ms ({}) must be at most half of \
-                 consensus.timeout_propose_ms ({}): an idle proposer holds back its block that \
-                 long, and the other validators wait for it only until the propose timeout",
-                c.block_interval_ms, c.timeout_propose_ms
-            ));
-        }
-        if c.busy_interval_ms.saturating_mul(2) > c.timeout_propose_ms {
-            problems.push(format!(
-                "consensus.busy_interval_ms ({}) must be at most half of \
-                 consensus.timeout_propose_ms ({}): a busy proposer holds back its block that \
-                 long, and the other validators wait for it only until the propose timeout",
-                c.busy_interval_ms, c.timeout_propose_ms
-            ));
+        // pacing.rs: a proposer holds back its block for up to either interval, and the other
+        // validators wait for it only until their propose timeout.
+        for (name, v, who) in [
+            ("block_interval_ms", c.block_interval_ms, "an idle"),
+            ("busy_interval_ms", c.busy_interval_ms, "a busy"),
+        ] {
+            if v.saturating_mul(2) > c.timeout_propose_ms {
+                problems.push(format!(
+                    "consensus.{name} ({v}) must be at most half of \
+                     consensus.timeout_propose_ms ({}): {who} proposer holds back its block that \
+                     long, and the other validators wait for it only until the propose timeout",
+                    c.timeout_propose_ms
+                ));
+            }
         }
         if self.mempool.max_txs == 0 || self.mempool.max_bytes < 64 * 1024 {
             problems.push(

@@ -152,6 +152,10 @@ pub struct Store {
 /// generation, in one critical section after the batch is durable. A reader that missed
 /// notes the generation before it reads the store and keeps what it read only if no block
 /// committed in between: otherwise it might put back a value that block replaced.
+///
+/// Between the synced write and that critical section a reader could still be answered a
+/// key's old value. The node never lets it happen: its service commits under the ledger's
+/// write lock and reads under its read lock (`service/node.rs`).
 struct ValueCache {
     entries: Cache<Option<StateValue>>,
     generation: u64,
