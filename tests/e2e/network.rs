@@ -264,58 +264,6 @@ fn an_idle_chain_makes_a_block_per_interval_but_a_transaction_is_proposed_at_onc
     );
 }
 
-/// While the chain is busy, the proposer holds its block until the busy interval into its
-/// height (node/src/consensus/pacing.rs), also when the transactions reach it while it waits
-/// idle: here one waiting transaction makes the chain busy and the interval is 1.5 s.
-#[test]
-fn a_busy_chain_holds_its_block_to_the_busy_interval() {
-    let mut net = Net::start(4, 0);
-    assert!(net.wait_height(0, 1, LONG), "{}", net.log(0));
-    for i in 0..4 {
-        net.stop(i);
-        let path = net.nodes[i].home.join("node.toml");
-        let toml = std::fs::read_to_string(&path).unwrap();
-        let busy = toml
-            .lines()
-            .map(|l| match l.split(" = ").next() {
-                Some("busy_txs") => "busy_txs = 1".to_string(),
-                Some("busy_interval_ms") => "busy_interval_ms = 1500".to_string(),
-                Some("timeout_propose_ms") => "timeout_propose_ms = 10000".to_string(),
-                _ => l.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        assert!(busy.contains("busy_txs = 1\n"), "{busy}");
-        std::fs::write(&path, busy).unwrap();
-    }
-    for i in 0..4 {
-        net.start_node(i);
-    }
-    let h = net.height(1).unwrap_or(0);
-    assert!(net.wait(LONG, || net.height(1).is_some_and(|n| n > h)));
-
-    // Idle heights are at most the block interval (250 ms) apart, so the transaction reaches
-    // the proposer at most that long after its height started, and the block waits until
-    // 1.5 s after that start: well over a second after sending, where an idle chain commits it
-    // at once (the test above).
-    let world = World::with_devnet(net.devnet_copy());
-    let c = world.lawyer_license(4, None);
-    let tx = publish_tx(&net.devnet, "moj", "moj-2026-01", 0, &[&c]);
-    let sent = std::time::Instant::now();
-    let (code, body) = net.submit_and_wait(1, &encode(&tx), 8_000);
-    assert_eq!(code, 200, "{body}");
-    assert!(
-        committed_on(&net, 1, &tx).is_some(),
-        "{body}\n{}",
-        net.log(1)
-    );
-    assert!(
-        sent.elapsed() >= Duration::from_millis(1_000),
-        "committed {:?} after sending, inside the busy interval",
-        sent.elapsed()
-    );
-}
-
 #[test]
 fn an_observer_follows_and_serves_proofs_that_verify_against_genesis() {
     let net = Net::start(4, 1);

@@ -151,7 +151,7 @@ impl<C: Chain> App<C> {
                     }
                     () = arrivals.notified(), if hold == Hold::Idle => {
                         if self.chain.has_waiting_transactions() {
-                            self.arrived(channels).await?;
+                            self.propose_held(channels).await?;
                         }
                         continue;
                     }
@@ -185,22 +185,6 @@ impl<C: Chain> App<C> {
         )
         .await;
         Ok(())
-    }
-
-    /// Transactions reached an idle proposer's mempool: it proposes now, unless they make the
-    /// chain busy, and then its block waits out the busy interval like any busy block.
-    async fn arrived(&mut self, channels: &mut Channels<Ctx>) -> Result<(), ChainError> {
-        let now = Instant::now();
-        let waiting = self.chain.waiting_transactions();
-        let busy = self.pacing.busy_until(waiting, self.height_started);
-        match (self.held.as_mut(), busy) {
-            (Some(h), Some(until)) if until.min(h.answer_by) > now => {
-                h.until = until.min(h.answer_by);
-                h.hold = Hold::Busy;
-                Ok(())
-            }
-            _ => self.propose_held(channels).await,
-        }
     }
 
     async fn propose_held(&mut self, channels: &mut Channels<Ctx>) -> Result<(), ChainError> {
@@ -262,7 +246,6 @@ impl<C: Chain> App<C> {
                             until,
                             reply,
                             hold,
-                            answer_by: Pacing::answer_by(now, timeout),
                         });
                     }
                     None => self.propose(channels, height, round, reply).await?,

@@ -63,8 +63,6 @@ pub struct HeldProposal {
     pub reply: oneshot::Sender<LocallyProposedValue<Ctx>>,
     /// Why it is held.
     pub hold: Hold,
-    /// The latest it may be held to ([`Pacing::answer_by`]).
-    pub answer_by: Instant,
 }
 
 impl Pacing {
@@ -85,30 +83,15 @@ impl Pacing {
         if round != Round::new(0) {
             return None;
         }
-        let (end, hold) = if ready {
-            (self.busy_until(waiting, started)?, Hold::Busy)
-        } else {
-            (started + self.block_interval?, Hold::Idle)
+        let (interval, hold) = match (ready, waiting >= self.busy_txs) {
+            (false, _) => (self.block_interval?, Hold::Idle),
+            (true, true) => (self.busy_interval?, Hold::Busy),
+            (true, false) => return None,
         };
         // The engine gives up on its request after `timeout`; answer well before that, so a
         // short propose timeout can never turn a held height into a failed round.
-        let end = end.min(Self::answer_by(now, timeout));
+        let end = (started + interval).min(now + timeout / 2);
         (end > now).then_some((end, hold))
-    }
-
-    /// With `waiting` transactions in the mempool, until when a busy proposer holds the block
-    /// of a height that started at `started`; `None`: the chain is not busy, or no busy
-    /// interval is set.
-    pub fn busy_until(&self, waiting: usize, started: Instant) -> Option<Instant> {
-        if waiting < self.busy_txs {
-            return None;
-        }
-        Some(started + self.busy_interval?)
-    }
-
-    /// The latest a request asked at `now` with `timeout` to answer is answered.
-    pub fn answer_by(now: Instant, timeout: Duration) -> Instant {
-        now + timeout / 2
     }
 }
 
@@ -185,11 +168,6 @@ mod tests {
         let now = started + Duration::from_millis(20);
         let p = pacing(Some(100));
         let busy = Some((started + Duration::from_millis(50), Hold::Busy));
-        assert_eq!(
-            p.busy_until(100, started),
-            Some(started + Duration::from_millis(50))
-        );
-        assert_eq!(p.busy_until(99, started), None);
         assert_eq!(
             p.hold_until(Round::new(0), true, 100, started, now, TIMEOUT),
             busy
