@@ -45,7 +45,9 @@ pub struct Pacing {
 /// Why the proposer holds back its block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Hold {
-    /// Nothing is ready: a transaction that becomes ready ends the wait.
+    /// Nothing is ready: a transaction that becomes ready ends the wait, however many arrive
+    /// at once (making such a burst wait out the busy interval kept the chain busy longer
+    /// after a saturated step: BENCHMARKS.md, session 19).
     Idle,
     /// The chain is busy: the block waits to the end of the busy interval to grow.
     Busy,
