@@ -110,108 +110,62 @@ mod tests {
         }
     }
 
-    const TIMEOUT: Duration = Duration::from_secs(2);
+    /// What `p` answers in `round`, asked `at_ms` after the height started with
+    /// `timeout_ms` to answer: the end of the hold in ms after the start, and why.
+    fn ask(
+        p: &Pacing,
+        round: u32,
+        ready: bool,
+        waiting: usize,
+        at_ms: u64,
+        timeout_ms: u64,
+    ) -> Option<(u64, Hold)> {
+        let started = Instant::now();
+        let now = started + Duration::from_millis(at_ms);
+        let timeout = Duration::from_millis(timeout_ms);
+        p.hold_until(Round::new(round), ready, waiting, started, now, timeout)
+            .map(|(end, hold)| ((end - started).as_millis() as u64, hold))
+    }
+
+    const TIMEOUT: u64 = 2_000;
 
     #[test]
     fn an_idle_proposer_holds_its_block_to_the_end_of_the_interval() {
-        let started = Instant::now();
-        let now = started + Duration::from_millis(30);
-        assert_eq!(
-            pacing(Some(100)).hold_until(Round::new(0), false, 0, started, now, TIMEOUT),
-            Some((started + Duration::from_millis(100), Hold::Idle))
-        );
+        let p = pacing(Some(100));
+        assert_eq!(ask(&p, 0, false, 0, 30, TIMEOUT), Some((100, Hold::Idle)));
     }
 
     #[test]
     fn a_proposer_with_a_ready_transaction_or_no_interval_or_a_late_round_builds_at_once() {
-        let started = Instant::now();
-        let now = started + Duration::from_millis(30);
         let p = pacing(Some(100));
-        assert_eq!(
-            p.hold_until(Round::new(0), true, 99, started, now, TIMEOUT),
-            None
-        );
-        assert_eq!(
-            p.hold_until(Round::new(1), false, 0, started, now, TIMEOUT),
-            None
-        );
-        assert_eq!(
-            pacing(None).hold_until(Round::new(0), false, 0, started, now, TIMEOUT),
-            None
-        );
+        assert_eq!(ask(&p, 0, true, 99, 30, TIMEOUT), None);
+        assert_eq!(ask(&p, 1, false, 0, 30, TIMEOUT), None);
+        assert_eq!(ask(&pacing(None), 0, false, 0, 30, TIMEOUT), None);
     }
 
     #[test]
     fn the_interval_already_passed_or_a_short_timeout_bounds_the_wait() {
-        let started = Instant::now();
-        let late = started + Duration::from_millis(150);
         let p = pacing(Some(100));
-        assert_eq!(
-            p.hold_until(Round::new(0), false, 0, started, late, TIMEOUT),
-            None
-        );
-        let now = started + Duration::from_millis(10);
-        assert_eq!(
-            p.hold_until(
-                Round::new(0),
-                false,
-                0,
-                started,
-                now,
-                Duration::from_millis(60)
-            ),
-            Some((now + Duration::from_millis(30), Hold::Idle))
-        );
+        assert_eq!(ask(&p, 0, false, 0, 150, TIMEOUT), None);
+        assert_eq!(ask(&p, 0, false, 0, 10, 60), Some((40, Hold::Idle)));
     }
 
     #[test]
     fn a_busy_proposer_holds_its_block_to_the_end_of_the_busy_interval_only_in_round_0() {
-        let started = Instant::now();
-        let now = started + Duration::from_millis(20);
         let p = pacing(Some(100));
-        let busy = Some((started + Duration::from_millis(50), Hold::Busy));
-        assert_eq!(
-            p.hold_until(Round::new(0), true, 100, started, now, TIMEOUT),
-            busy
-        );
-        assert_eq!(
-            p.hold_until(Round::new(0), true, 5_000, started, now, TIMEOUT),
-            busy
-        );
+        assert_eq!(ask(&p, 0, true, 100, 20, TIMEOUT), Some((50, Hold::Busy)));
+        assert_eq!(ask(&p, 0, true, 5_000, 20, TIMEOUT), Some((50, Hold::Busy)));
         // Below the threshold, in a later round, past the interval or with no busy interval,
         // it builds at once.
-        assert_eq!(
-            p.hold_until(Round::new(0), true, 99, started, now, TIMEOUT),
-            None
-        );
-        assert_eq!(
-            p.hold_until(Round::new(1), true, 500, started, now, TIMEOUT),
-            None
-        );
-        let late = started + Duration::from_millis(60);
-        assert_eq!(
-            p.hold_until(Round::new(0), true, 500, started, late, TIMEOUT),
-            None
-        );
+        assert_eq!(ask(&p, 0, true, 99, 20, TIMEOUT), None);
+        assert_eq!(ask(&p, 1, true, 500, 20, TIMEOUT), None);
+        assert_eq!(ask(&p, 0, true, 500, 60, TIMEOUT), None);
         let never = Pacing {
             busy_interval: None,
             ..p
         };
-        assert_eq!(
-            never.hold_until(Round::new(0), true, 500, started, now, TIMEOUT),
-            None
-        );
+        assert_eq!(ask(&never, 0, true, 500, 20, TIMEOUT), None);
         // A short propose timeout bounds this wait too.
-        assert_eq!(
-            p.hold_until(
-                Round::new(0),
-                true,
-                500,
-                started,
-                now,
-                Duration::from_millis(40)
-            ),
-            Some((now + Duration::from_millis(20), Hold::Busy))
-        );
+        assert_eq!(ask(&p, 0, true, 500, 20, 40), Some((40, Hold::Busy)));
     }
 }
