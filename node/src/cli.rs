@@ -96,9 +96,9 @@ pub struct InitArgs {
     /// Another node's API URL to relay transactions to; repeat for each.
     #[arg(long, value_name = "URL")]
     pub relay: Vec<String>,
-    /// Least time between blocks while no transaction waits, in ms (with transactions
-    /// waiting, blocks follow as fast as consensus goes). The propose timeout written is at
-    /// least twice this.
+    /// Least time between blocks while no transaction waits, in ms (a ready transaction is
+    /// proposed at once, unless the chain is busy: see `--busy-interval-ms`). The propose
+    /// timeout written is at least twice this.
     #[arg(long, default_value_t = 250)]
     pub block_interval_ms: u64,
     /// Least time from the start of a height to its block while the chain is busy, in ms (0:

@@ -1,10 +1,12 @@
 //! Whole proposals that arrived before their height started, kept (bounded) until it does.
 //!
-//! A validator that waits out its block interval (its own mempool was empty when the height
-//! started) while the others, whose mempools were not, go on without it, can fall two heights
-//! behind within milliseconds. Malachite keeps the others' votes for those heights (up to ten
-//! ahead); without their proposals too, the validator could only learn those blocks by sync,
-//! over a second later, and if it is the next proposer every validator waits for it meanwhile.
+//! Three validators are a quorum without the fourth, so a validator that is slower for a
+//! moment (its block's synced write, a memtable flush, a host busier than the others') can fall
+//! two heights behind within milliseconds while the others go on. Malachite keeps the others'
+//! votes for those heights (up to ten ahead); without their proposals too, the validator could
+//! only learn those blocks by sync, over a second later, and if it is the next proposer every
+//! validator waits for it meanwhile. (It was first seen when every validator waited out its
+//! block interval; only the proposer paces now, `pacing.rs`.)
 
 use super::context::Height;
 use super::streams::Completed;
@@ -89,7 +91,7 @@ mod tests {
     #[test]
     fn proposals_up_to_four_heights_ahead_are_kept_until_their_height_starts() {
         let mut e = EarlyProposals::default();
-        // This node is at height 50, finishing its block interval; the others are at 52.
+        // This node is at height 50, still writing its block; the others are at 52.
         assert!(e.offer(Height(50), proposal(51, 1)));
         assert!(e.offer(Height(50), proposal(52, 2)));
         assert!(e.offer(Height(50), proposal(54, 4)));

@@ -172,7 +172,8 @@ const CACHED_VALUES: usize = 1 << 15;
 const CACHED_NODES: usize = 1 << 18;
 
 /// The memtable size of each column of the database at `path`: between 32 and 64 MiB
-/// (RocksDB's default), fixed by the path.
+/// (RocksDB's default), fixed by the path; `state_nodes` gets a quarter of it in up to four
+/// memtables ([`Column::options`]).
 ///
 /// Every validator writes the same data, so with equal memtables all of them flush, and then
 /// compact, at the same block. Where they share the cores (the devnet, the benchmarks), those
