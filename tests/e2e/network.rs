@@ -214,24 +214,10 @@ fn an_idle_chain_makes_a_block_per_interval_but_a_transaction_is_proposed_at_onc
     let mut net = Net::start(4, 0);
     assert!(net.wait_height(0, 1, LONG), "{}", net.log(0));
     // A 4 s interval, with the propose timeout the rule requires (at least twice it).
-    for i in 0..4 {
-        net.stop(i);
-        let path = net.nodes[i].home.join("node.toml");
-        let toml = std::fs::read_to_string(&path).unwrap();
-        let paced = toml
-            .lines()
-            .map(|l| match l.split(" = ").next() {
-                Some("block_interval_ms") => "block_interval_ms = 4000".to_string(),
-                Some("timeout_propose_ms") => "timeout_propose_ms = 10000".to_string(),
-                _ => l.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        std::fs::write(&path, paced).unwrap();
-    }
-    for i in 0..4 {
-        net.start_node(i);
-    }
+    reconfigure(
+        &mut net,
+        &[("block_interval_ms", 4_000), ("timeout_propose_ms", 10_000)],
+    );
     let next_height = |net: &Net, after: u64| {
         net.wait(LONG, || net.height(1).is_some_and(|h| h > after));
         net.height(1).unwrap()
@@ -262,6 +248,159 @@ fn an_idle_chain_makes_a_block_per_interval_but_a_transaction_is_proposed_at_onc
         "{:?}",
         sent.elapsed()
     );
+}
+
+/// Stops every validator, sets `settings` (`node.toml` keys, each on its own line) and starts
+/// them again.
+fn reconfigure(net: &mut Net, settings: &[(&str, u64)]) {
+    for i in 0..4 {
+        net.stop(i);
+        let path = net.nodes[i].home.join("node.toml");
+        let toml = std::fs::read_to_string(&path).unwrap();
+        let changed = toml
+            .lines()
+            .map(|l| {
+                let key = l.split(" = ").next().unwrap_or_default();
+                match settings.iter().find(|(k, _)| *k == key) {
+                    Some((k, v)) => format!("{k} = {v}"),
+                    None => l.to_string(),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(&path, changed).unwrap();
+    }
+    for i in 0..4 {
+        net.start_node(i);
+    }
+}
+
+/// The committed header's time at height `h` on validator `i`, in ms.
+fn block_time(net: &Net, i: usize, h: u64) -> u64 {
+    net.get(i, &format!("/v1/headers/{h}")).unwrap()["header"]["time"]
+        .as_u64()
+        .unwrap()
+}
+
+/// How long after the block before it the block that committed `tx` was made, in ms.
+fn held_for(net: &Net, tx: &Transaction) -> u64 {
+    assert!(
+        net.wait(LONG, || committed_on(net, 1, tx).is_some()),
+        "not committed:\n{}",
+        net.log(1)
+    );
+    let s = committed_on(net, 1, tx).unwrap();
+    assert_eq!(s["error"], Value::Null, "accepted: {s}");
+    let h = s["height"].as_u64().unwrap();
+    block_time(net, 1, h) - block_time(net, 1, h - 1)
+}
+
+#[test]
+fn a_busy_proposer_holds_its_block_until_the_busy_interval_ends() {
+    let mut net = Net::start(4, 0);
+    assert!(net.wait_height(0, 1, LONG), "{}", net.log(0));
+    // No idle interval, so a transaction always waits for the next height (it never ends an
+    // idle wait), and a chain with 10 or more transactions waiting is busy: its proposer holds
+    // the block until 3 s after the height started (spec/operations.md §2).
+    const BUSY_MS: u64 = 3_000;
+    reconfigure(
+        &mut net,
+        &[
+            ("block_interval_ms", 0),
+            ("busy_interval_ms", BUSY_MS),
+            ("busy_txs", 10),
+            ("timeout_propose_ms", 2 * BUSY_MS + 1_000),
+        ],
+    );
+    assert!(net.wait_height(1, net.height(1).unwrap_or(0) + 3, LONG));
+    let world = World::with_devnet(net.devnet_copy());
+    let company = |n: u32| {
+        world.issue(
+            "moea",
+            "moea-2026-01",
+            COMPANY_REGISTRATION,
+            n,
+            &[
+                ("company_name", format!("測試公司{n}")),
+                ("ubn", "22099131".to_string()),
+                ("cert_type", "設立登記".to_string()),
+                ("registered", "2024-09-01".to_string()),
+            ],
+            None,
+        )
+    };
+    let moea = |nonce: u64| {
+        publish_tx(
+            &net.devnet,
+            "moea",
+            "moea-2026-01",
+            nonce,
+            &[&company(nonce as u32 + 1)],
+        )
+    };
+    let submit = |tx: &Transaction| {
+        let (code, body) = net.submit(0, &encode(tx));
+        assert_eq!(code, 200, "{body}");
+    };
+
+    // Below the threshold a ready transaction goes into the next block.
+    let alone = moea(0);
+    submit(&alone);
+    let gap = held_for(&net, &alone);
+    assert!(
+        gap < BUSY_MS,
+        "a lone transaction's block came {gap} ms after the last"
+    );
+
+    // Twenty of the Ministry of Justice's transactions from nonce 1: none is ready while its
+    // nonce 0 is missing, but all of them wait in every validator's mempool.
+    let gapped: Vec<Transaction> = (1..=20)
+        .map(|n| {
+            let c = world.lawyer_license(n as u32, None);
+            publish_tx(&net.devnet, "moj", "moj-2026-01", n, &[&c])
+        })
+        .collect();
+    for tx in &gapped {
+        submit(tx);
+    }
+    for i in 0..4 {
+        assert!(
+            net.wait(LONG, || metric(&net, i, "credledger_mempool_txs")
+                .is_some_and(|n| n >= 20.0)),
+            "validator {i} holds the 20 waiting transactions:\n{}",
+            net.log(i)
+        );
+    }
+    // With them waiting, one ready transaction makes the chain busy: its block is held.
+    let ready = moea(1);
+    submit(&ready);
+    let gap = held_for(&net, &ready);
+    assert!(
+        gap >= BUSY_MS,
+        "the busy chain's block came {gap} ms after the last"
+    );
+
+    // The missing nonce makes all 21 ready; they are held once more and all committed.
+    let first = publish_tx(
+        &net.devnet,
+        "moj",
+        "moj-2026-01",
+        0,
+        &[&world.lawyer_license(21, None)],
+    );
+    submit(&first);
+    let gap = held_for(&net, &first);
+    assert!(
+        gap >= BUSY_MS,
+        "the busy chain's block came {gap} ms after the last"
+    );
+    for tx in &gapped {
+        assert!(
+            net.wait(LONG, || committed_on(&net, 1, tx).is_some()),
+            "{} not committed",
+            tx.id()
+        );
+    }
 }
 
 #[test]
