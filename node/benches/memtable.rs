@@ -2,11 +2,12 @@
 //! RocksDB optimized, as the devnet runs it, and shares CI's build): what one block's
 //! state-map nodes cost RocksDB's skip-list memtable at several memtable sizes, with the
 //! node's own options for the `state_nodes` column. A block of ~35 transactions writes ~390
-//! nodes under random (hash) keys; each insert descends the skip list, about a cache miss per
-//! level, so the memtable's size sets the price. Sequential keys are shown for scale: they
-//! reuse the previous insert's position; sorted batches and the vector memtable are the
-//! alternatives that were measured. This is why `state_nodes` has smaller memtables than
-//! the other columns (`node/src/storage/columns.rs`).
+//! nodes under random (hash) keys, a busy chain's block of ~300 about 3,300; each insert
+//! descends the skip list, about a cache miss per level, so the memtable's size sets the
+//! price. Sequential keys are shown for scale: they reuse the previous insert's position;
+//! sorted batches (with or without RocksDB's per-batch insert hint) and the vector memtable
+//! are the alternatives that were measured. This is why `state_nodes` has smaller memtables
+//! than the other columns (`node/src/storage/columns.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Instant;
@@ -33,6 +34,10 @@ enum Case {
     Random,
     /// Random keys, each batch sorted before the write (each insert starts near the last).
     SortedBatches,
+    /// Sorted batches written with a hint: RocksDB's unordered writes insert into the memtable
+    /// as concurrent writers do, and then keep each batch's last insert position per memtable
+    /// as the next insert's starting point.
+    SortedHinted,
     /// Increasing keys, for scale.
     Sequential,
     /// Random keys into RocksDB's vector memtable: fast to append to, but a read of a key
@@ -45,6 +50,7 @@ impl Case {
         match self {
             Case::Random => "random keys",
             Case::SortedBatches => "random keys, each batch sorted",
+            Case::SortedHinted => "random keys, each batch sorted, hinted",
             Case::Sequential => "sequential keys",
             Case::Vector => "random keys, vector memtable",
         }
@@ -61,6 +67,11 @@ fn run(mib: usize, case: Case, warm: u64, timed: u64, per_batch: u64) -> (f64, f
     o.create_if_missing(true);
     if case == Case::Vector {
         o.set_memtable_factory(rocksdb::MemtableFactory::Vector);
+    }
+    let mut w = rocksdb::WriteOptions::default();
+    if case == Case::SortedHinted {
+        o.set_unordered_write(true);
+        w.set_memtable_insert_hint_per_batch(true);
     }
     let db = rocksdb::DB::open(&o, dir.path()).unwrap();
     let key = |n: u64| {
@@ -81,7 +92,7 @@ fn run(mib: usize, case: Case, warm: u64, timed: u64, per_batch: u64) -> (f64, f
                 key(n)
             })
             .collect();
-        if case == Case::SortedBatches {
+        if matches!(case, Case::SortedBatches | Case::SortedHinted) {
             keys.sort_unstable();
         }
         let mut batch = rocksdb::WriteBatch::default();
@@ -89,7 +100,7 @@ fn run(mib: usize, case: Case, warm: u64, timed: u64, per_batch: u64) -> (f64, f
             batch.put(k, [7u8; 80]);
         }
         let t = Instant::now();
-        db.write(batch).unwrap();
+        db.write_opt(batch, &w).unwrap();
         if b >= warm {
             spent += t.elapsed().as_secs_f64();
         }
@@ -103,21 +114,24 @@ fn run(mib: usize, case: Case, warm: u64, timed: u64, per_batch: u64) -> (f64, f
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let (warm, timed) = if quick { (50, 50) } else { (500, 1_000) };
-    let per_batch = 390;
-    println!("# credledger-node memtable benchmark: batches of {per_batch} 32-byte keys");
-    for (mib, case) in [
-        (48, Case::Random),
-        (16, Case::Random),
-        (12, Case::Random),
-        (8, Case::Random),
-        (48, Case::SortedBatches),
-        (16, Case::SortedBatches),
-        (48, Case::Sequential),
-        (16, Case::Vector),
+    println!("# credledger-node memtable benchmark: batches of 32-byte keys, 80-byte values");
+    for (per_batch, mib, case) in [
+        (390, 48, Case::Random),
+        (390, 16, Case::Random),
+        (390, 12, Case::Random),
+        (390, 8, Case::Random),
+        (390, 48, Case::SortedBatches),
+        (390, 16, Case::SortedBatches),
+        (390, 16, Case::SortedHinted),
+        (390, 48, Case::Sequential),
+        (390, 16, Case::Vector),
+        (3_300, 16, Case::Random),
+        (3_300, 16, Case::SortedBatches),
+        (3_300, 16, Case::SortedHinted),
     ] {
         let (ms, read_us) = run(mib, case, warm, timed, per_batch);
         println!(
-            "memtable {mib:>2} MiB, {}: {ms:.3} ms per batch ({:.2} µs per key); a read {read_us:.1} µs",
+            "batches of {per_batch:>5} keys, memtable {mib:>2} MiB, {}: {ms:.3} ms per batch ({:.2} µs per key); a read {read_us:.1} µs",
             case.name(),
             ms * 1e3 / per_batch as f64
         );
