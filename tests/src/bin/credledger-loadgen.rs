@@ -172,6 +172,7 @@ fn main() {
     // Submitters: transaction i is due at start + i / rate.
     let txs = Arc::new(txs);
     let cursor = Arc::new(AtomicU64::new(0));
+    let ticks_before = machine_ticks();
     let start = Instant::now();
     let workers: Vec<_> = (0..a.threads)
         .map(|_| {
@@ -215,6 +216,7 @@ fn main() {
         w.join().unwrap();
     }
     let offered_for = start.elapsed();
+    let ticks_after = machine_ticks();
     // Let the chain drain what was accepted (bounded).
     let drain_deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < drain_deadline {
@@ -254,6 +256,30 @@ fn main() {
         "blocks_seen": blocks,
         "raw_verify_strict_per_s_one_core": strict.round(),
         "raw_zip215_per_s_one_core": zip215.round(),
+        "machine_idle_share": idle_share(ticks_before, ticks_after),
     });
     println!("{out}");
+}
+
+/// The machine's idle and total clock ticks over all cores (`/proc/stat`), if readable.
+fn machine_ticks() -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = text
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait ...: idle and iowait are time no core had work.
+    Some((fields.get(3)? + fields.get(4)?, fields.iter().sum()))
+}
+
+/// The share of the machine's time no core had work between two readings, to three places:
+/// when it is near zero, the validators use every cycle they get, and the block rate (with it
+/// latency) follows what their transactions leave over.
+fn idle_share(before: Option<(u64, u64)>, after: Option<(u64, u64)>) -> Option<f64> {
+    let ((i0, t0), (i1, t1)) = (before?, after?);
+    let total = t1.checked_sub(t0).filter(|t| *t > 0)?;
+    Some((i1.saturating_sub(i0) as f64 / total as f64 * 1000.0).round() / 1000.0)
 }
