@@ -1,6 +1,7 @@
 //! `credledger-loadgen`: offers a steady rate of signed transactions to a running devnet and
 //! measures what commits: throughput and submit→commit latency, next to this machine's raw
-//! Ed25519 verify rates measured in the same run. Used by `scripts/bench-commit`.
+//! Ed25519 verify rates measured in the same run, and how much of the machine sat idle while
+//! it sent. Used by `scripts/bench-commit`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
@@ -271,8 +272,10 @@ fn machine_ticks() -> Option<(u64, u64)> {
         .skip(1)
         .filter_map(|f| f.parse().ok())
         .collect();
-    // user nice system idle iowait ...: idle and iowait are time no core had work.
-    Some((fields.get(3)? + fields.get(4)?, fields.iter().sum()))
+    // user nice system idle iowait irq softirq steal, then guest time, which `user` already
+    // counts: idle and iowait are time no core had work.
+    let total = fields.iter().take(8).sum();
+    Some((fields.get(3)? + fields.get(4)?, total))
 }
 
 /// The share of the machine's time no core had work between two readings, to three places:
