@@ -315,6 +315,11 @@ async fn metrics(State(b): State<Shared>) -> Result<String, ApiError> {
         "Consensus peers connected.",
         s.peers.unwrap_or(0),
     );
+    gauge(
+        "credledger_absent_validators",
+        "Validators that built none of the last n blocks, proposing last at this height.",
+        s.absent_validators.unwrap_or(0),
+    );
     let name = "credledger_committed_txs_total";
     out.push_str(&format!(
         "# HELP {name} Transactions in blocks committed since the node started.\n\

@@ -29,6 +29,7 @@ use super::context::{Address, BlockId, Ctx, Height, ProposalHead, ValidatorSet, 
 use super::early::EarlyProposals;
 use super::pacing::{HeldProposal, Hold, Pacing};
 use super::peers::{PeerGate, request};
+use super::rotation;
 use super::signing::to_core_commit;
 use super::streams::{Completed, Streams, split};
 
@@ -44,6 +45,8 @@ pub struct Progress {
     pub round: AtomicU64,
     /// Peers connected now (refreshed every few seconds).
     pub peers: AtomicU64,
+    /// Validators that propose last at this height (spec/blocks.md §7.1).
+    pub absent: AtomicU64,
 }
 
 /// The application state of one node's consensus.
@@ -59,6 +62,8 @@ pub struct App<C: Chain> {
     stream_nonce: u64,
     peers: PeerGate,
     last_set: Option<(CoreSet, ValidatorSet)>,
+    /// The height whose absent validators were last worked out, and them.
+    absent: Option<(u64, Vec<bool>)>,
     /// When the current height's first round started here.
     height_started: Instant,
     /// The engine's request for this node's proposal, while it waits for a transaction or,
@@ -91,14 +96,44 @@ impl<C: Chain> App<C> {
             stream_nonce: 0,
             peers,
             last_set: None,
+            absent: None,
             height_started: Instant::now(),
             held: None,
         }
     }
 
+    /// The engine's set for height `h`, with the members that propose last there.
     fn set(&mut self, h: Height) -> Result<ValidatorSet, ChainError> {
         let core = self.chain.validator_set(CoreHeight(h.0))?;
-        self.engine_set(&core)
+        self.height_set(h, &core)
+    }
+
+    fn height_set(&mut self, h: Height, core: &CoreSet) -> Result<ValidatorSet, ChainError> {
+        let absent = self.absent_at(h, core)?;
+        Ok(self.engine_set(core)?.with_absent(absent))
+    }
+
+    /// Who proposes last at `h` (rotation.rs), from the committed headers before it; kept for
+    /// the height, which asks for its set several times.
+    fn absent_at(&mut self, h: Height, core: &CoreSet) -> Result<Vec<bool>, ChainError> {
+        if let Some((at, absent)) = &self.absent
+            && *at == h.0
+        {
+            return Ok(absent.clone());
+        }
+        let n = core.validators().len() as u64;
+        let mut recent = Vec::new();
+        if let Some(first) = h.0.checked_sub(n + 1).filter(|f| *f >= 1) {
+            for k in first..h.0 {
+                match self.chain.header(CoreHeight(k))? {
+                    Some(hd) => recent.push(hd),
+                    None => break,
+                }
+            }
+        }
+        let absent = rotation::absent_members(core, h.0, &recent);
+        self.absent = Some((h.0, absent.clone()));
+        Ok(absent)
     }
 
     /// The engine's form of a set. The last one is kept: sets rarely change, and converting
@@ -127,7 +162,19 @@ impl<C: Chain> App<C> {
             let unsent = request(changes, CoreHeight(h.0), &channels.net_requests);
             self.peers.retry(&unsent);
         }
-        let set = self.engine_set(&core)?;
+        let set = self.height_set(h, &core)?;
+        let absent = (0..core.validators().len())
+            .filter(|&i| set.is_absent(i))
+            .count();
+        self.progress.absent.store(absent as u64, Ordering::Relaxed);
+        let turn = (h.0 % core.validators().len().max(1) as u64) as usize;
+        if set.is_absent(turn) {
+            tracing::debug!(
+                height = h.0,
+                absent,
+                "the validator whose turn it is built none of the last n blocks: it proposes last"
+            );
+        }
         // No target time: the engine finalizes each height as soon as it is decided; only the
         // proposer paces (pacing.rs).
         Ok(HeightParams::new(set, self.pacing.timeouts, None))

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use credledger_core::block::{Block, CommitCertificate, ValidatorSet};
+use credledger_core::block::{Block, CommitCertificate, Header, ValidatorSet};
 use credledger_core::ids::{Height, Timestamp};
 use credledger_core::sig::PublicKey;
 use tokio::sync::Notify;
@@ -57,6 +57,8 @@ pub trait Chain: Send + Sync + 'static {
     fn commit(&self, block: &Block, commit: &CommitCertificate) -> Result<(), ChainError>;
     /// A committed block and its certificate, for peers that sync.
     fn decided(&self, h: Height) -> Result<Option<(Block, CommitCertificate)>, ChainError>;
+    /// A committed header.
+    fn header(&self, h: Height) -> Result<Option<Header>, ChainError>;
     /// The node's clock.
     fn now(&self) -> Timestamp;
     /// Whether transactions are waiting for a block: then the proposer does not hold back its

@@ -100,12 +100,27 @@ impl mc::Validator<Ctx> for Validator {
 pub struct ValidatorSet {
     validators: Vec<Validator>,
     total: u64,
+    /// Members that go last in this height's proposer order (spec/blocks.md §7.1); empty when
+    /// nobody does.
+    absent: Vec<bool>,
 }
 
 impl ValidatorSet {
     /// The validators, in order.
     pub fn members(&self) -> &[Validator] {
         &self.validators
+    }
+
+    /// The same set for a height at which the members marked in `absent` (in set order) go
+    /// last in the proposer order ([`super::rotation::absent_members`]).
+    pub fn with_absent(mut self, absent: Vec<bool>) -> ValidatorSet {
+        self.absent = absent;
+        self
+    }
+
+    /// Whether member `i` goes last in this height's proposer order.
+    pub fn is_absent(&self, i: usize) -> bool {
+        self.absent.get(i).copied().unwrap_or(false)
     }
 }
 
@@ -130,6 +145,7 @@ impl ValidatorSet {
         Ok(ValidatorSet {
             validators,
             total: set.total_power(),
+            absent: Vec::new(),
         })
     }
 
@@ -320,12 +336,15 @@ impl mc::Vote<Ctx> for Vote {
 }
 
 /// The proposer of `round` at `height`: round-robin over the set, shifted by height, so each
-/// validator proposes in turn. The one rule, for the engine and for checking who may stream a
-/// proposal.
+/// validator proposes in turn, with the set's absent members moved last (spec/blocks.md §7.1).
+/// The one rule, for the engine and for checking who may stream a proposal.
 pub fn proposer_of(set: &ValidatorSet, height: Height, round: Round) -> &Validator {
-    let n = set.validators.len().max(1) as u64;
-    let r = u64::from(round.as_u32().unwrap_or(0));
-    let i = (height.0.wrapping_add(r) % n) as usize;
+    let i = super::rotation::proposer_index(
+        set.validators.len(),
+        &set.absent,
+        height.0,
+        round.as_u32().unwrap_or(0),
+    );
     // An empty set never reaches consensus: sets are checked non-empty when built.
     &set.validators[i.min(set.validators.len().saturating_sub(1))]
 }
@@ -350,7 +369,7 @@ impl mc::Context for Ctx {
     type Extension = ();
     type SigningScheme = Ed25519;
 
-    /// Round-robin over the set, shifted by height, so each validator proposes in turn.
+    /// Round-robin over the set, shifted by height, absent members last ([`proposer_of`]).
     fn select_proposer<'a>(
         &self,
         set: &'a ValidatorSet,

@@ -9,6 +9,7 @@ pub mod early;
 pub mod engine;
 pub mod pacing;
 pub mod peers;
+pub mod rotation;
 pub mod signing;
 pub mod streams;
 

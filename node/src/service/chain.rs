@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use credledger_core::block::{Block, CommitCertificate, ValidatorSet};
+use credledger_core::block::{Block, CommitCertificate, Header, ValidatorSet};
 use credledger_core::ids::{Height, Timestamp};
 use tokio::sync::Notify;
 
@@ -105,6 +105,10 @@ impl Chain for Node {
             })
         })
         .map_err(err)
+    }
+
+    fn header(&self, h: Height) -> Result<Option<Header>, ChainError> {
+        self.with_ledger(|l| Ok(l.store().header(h)?)).map_err(err)
     }
 
     fn now(&self) -> Timestamp {

@@ -272,6 +272,10 @@ impl Backend for Node {
             committed_txs: self.committed_txs.load(Ordering::Relaxed),
             round: self.progress.get().map(|p| p.round.load(Ordering::Relaxed)),
             peers: self.progress.get().map(|p| p.peers.load(Ordering::Relaxed)),
+            absent_validators: self
+                .progress
+                .get()
+                .map(|p| p.absent.load(Ordering::Relaxed)),
         })
     }
 

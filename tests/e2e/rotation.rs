@@ -1,0 +1,94 @@
+//! A stopped validator costs the chain a propose timeout at its turns only until the others
+//! see that it built none of the last `n` blocks; then it proposes last, and once back it gets
+//! its turn again within the retry time (spec/blocks.md §7.1, ADR 004).
+
+use std::time::Duration;
+
+use credledger_tests::net::Net;
+
+const LONG: Duration = Duration::from_secs(60);
+
+/// The validators' default propose timeout is 2 s and their idle block interval 250 ms: a gap
+/// this long between blocks is a round that timed out waiting for its proposer.
+const TIMED_OUT_MS: u64 = 1_500;
+
+/// The committed header at height `h` on node `i`.
+fn header(net: &Net, i: usize, h: u64) -> serde_json::Value {
+    net.get(i, &format!("/v1/headers/{h}")).unwrap()["header"].clone()
+}
+
+fn gap_ms(net: &Net, i: usize, h: u64) -> u64 {
+    let t = |h| header(net, i, h)["time"].as_u64().unwrap();
+    t(h) - t(h - 1)
+}
+
+/// A gauge from node `i`'s Prometheus text.
+fn gauge(net: &Net, i: usize, name: &str) -> Option<u64> {
+    let text = reqwest::blocking::get(format!("{}/metrics", net.nodes[i].api))
+        .ok()?
+        .text()
+        .ok()?;
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))?
+        .rsplit(' ')
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn a_stopped_validator_is_passed_over_at_its_turns_and_proposes_again_once_back() {
+    let mut net = Net::start(4, 0);
+    assert!(net.wait_height(0, 3, LONG), "{}", net.log(0));
+    // A header's `proposer` is an index in the set, which is sorted by public key.
+    let mut keys: Vec<&str> = net.nodes.iter().map(|n| n.public_key.as_str()).collect();
+    keys.sort_unstable();
+    let index_of_3 = keys
+        .iter()
+        .position(|k| *k == net.nodes[3].public_key)
+        .unwrap() as u64;
+
+    net.kill(3);
+    let killed_at = net.height(0).unwrap();
+    // Its next two turns time out; by then the others have seen it build none of the last
+    // four blocks.
+    assert!(net.wait_height(0, killed_at + 10, LONG), "{}", net.log(0));
+    let from = net.height(0).unwrap();
+    assert!(net.wait_height(0, from + 32, LONG), "{}", net.log(0));
+    let slow: Vec<(u64, u64)> = (from + 1..=from + 32)
+        .map(|h| (h, gap_ms(&net, 0, h)))
+        .filter(|&(_, gap)| gap >= TIMED_OUT_MS)
+        .collect();
+    // 32 heights hold 8 of its turns; at most one is a retry (one per 30 s of block time).
+    assert!(
+        slow.len() <= 1,
+        "heights whose round timed out (height, ms after the block before): {slow:?}\n{}",
+        net.log(0)
+    );
+    assert!(
+        net.wait(LONG, || gauge(&net, 0, "credledger_absent_validators")
+            == Some(1)),
+        "the stopped validator is counted absent"
+    );
+
+    // Back, it catches up and, at a retry, proposes again.
+    net.start_node(3);
+    let back_at = net.height(0).unwrap();
+    let mut seen = back_at;
+    let proposed = net.wait(Duration::from_secs(90), || {
+        let tip = net.height(0).unwrap_or(seen);
+        let found = (seen + 1..=tip).any(|h| header(&net, 0, h)["proposer"] == index_of_3);
+        seen = tip;
+        found
+    });
+    assert!(
+        proposed,
+        "no block built by the restarted validator in heights {back_at}..={seen}:\n{}",
+        net.log(3)
+    );
+    assert!(
+        net.wait(LONG, || gauge(&net, 0, "credledger_absent_validators")
+            == Some(0)),
+        "nobody is absent once it proposes again"
+    );
+}
