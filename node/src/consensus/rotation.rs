@@ -10,7 +10,7 @@ use credledger_core::block::{Header, ValidatorSet as CoreSet};
 /// An absent validator is put back first at its turn once per this much block time, so a
 /// validator that comes back proposes again within about this long, and one that stays away
 /// costs one propose timeout per this long (spec/blocks.md §7.1).
-pub const RETRY_MS: u64 = 30_000;
+pub const RETRY_MS: u64 = 60_000;
 
 /// Which members of `set` (in set order) are absent at height `h`: they go last in its
 /// proposer order.
@@ -162,13 +162,13 @@ mod tests {
     #[test]
     fn an_absent_validator_is_retried_once_a_multiple_of_the_retry_time_passes() {
         let s = set(4);
-        // Block times 29,000 .. 33,000 ms: 30,000 passed between h-1-n and h-1.
-        let recent = headers(&s, 17, 29_000, &[0, 1, 3, 0, 1]);
+        // Block times 59,000 .. 63,000 ms: 60,000 passed between h-1-n and h-1.
+        let recent = headers(&s, 17, 59_000, &[0, 1, 3, 0, 1]);
         let absent = absent_members(&s, 22, &recent);
         assert_eq!(absent, [false, false, false, false], "validator 2's turn");
         assert_eq!(proposer_index(4, &absent, 22, 0), 2);
         // The same window at another validator's turn retries nobody else.
-        let recent = headers(&s, 16, 29_000, &[3, 0, 1, 3, 0]);
+        let recent = headers(&s, 16, 59_000, &[3, 0, 1, 3, 0]);
         assert_eq!(absent_members(&s, 21, &recent), [false, false, true, false]);
     }
 
