@@ -132,7 +132,11 @@ impl<C: Chain> App<C> {
             }
         }
         let absent = rotation::absent_members(core, h.0, &recent);
-        self.absent = Some((h.0, absent.clone()));
+        // Kept only if the window was whole: asked about a height whose predecessors are not
+        // all committed yet, the answer would not be the one the height starts with.
+        if recent.len() as u64 == n + 1 || h.0 <= n + 1 {
+            self.absent = Some((h.0, absent.clone()));
+        }
         Ok(absent)
     }
 
