@@ -275,13 +275,6 @@ fn reconfigure(net: &mut Net, settings: &[(&str, u64)]) {
     }
 }
 
-/// The committed header's time at height `h` on validator `i`, in ms.
-fn block_time(net: &Net, i: usize, h: u64) -> u64 {
-    net.get(i, &format!("/v1/headers/{h}")).unwrap()["header"]["time"]
-        .as_u64()
-        .unwrap()
-}
-
 /// How long after the block before it the block that committed `tx` was made, in ms.
 fn held_for(net: &Net, tx: &Transaction) -> u64 {
     assert!(
@@ -292,7 +285,7 @@ fn held_for(net: &Net, tx: &Transaction) -> u64 {
     let s = committed_on(net, 1, tx).unwrap();
     assert_eq!(s["error"], Value::Null, "accepted: {s}");
     let h = s["height"].as_u64().unwrap();
-    block_time(net, 1, h) - block_time(net, 1, h - 1)
+    net.block_time(1, h).unwrap() - net.block_time(1, h - 1).unwrap()
 }
 
 #[test]
@@ -365,7 +358,8 @@ fn a_busy_proposer_holds_its_block_until_the_busy_interval_ends() {
     }
     for i in 0..4 {
         assert!(
-            net.wait(LONG, || metric(&net, i, "credledger_mempool_txs")
+            net.wait(LONG, || net
+                .metric(i, "credledger_mempool_txs")
                 .is_some_and(|n| n >= 20.0)),
             "validator {i} holds the 20 waiting transactions:\n{}",
             net.log(i)
@@ -543,27 +537,13 @@ fn a_node_outside_the_set_is_refused_until_the_council_adds_it_then_it_votes() {
     // validator, which dials it.
     net.stop(1);
     net.start_node(1);
-    let peers = |net: &Net| metric(net, 1, "credledger_peers");
+    let peers = |net: &Net| net.metric(1, "credledger_peers");
     assert!(
         net.wait(LONG, || peers(&net) == Some(3.0)),
         "restarted node 1 has {:?} peers, not 3:\n{}",
         peers(&net),
         net.log(1)
     );
-}
-
-/// A gauge from node `i`'s Prometheus text.
-fn metric(net: &Net, i: usize, name: &str) -> Option<f64> {
-    let text = reqwest::blocking::get(format!("{}/metrics", net.nodes[i].api))
-        .ok()?
-        .text()
-        .ok()?;
-    text.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))?
-        .rsplit(' ')
-        .next()?
-        .parse()
-        .ok()
 }
 
 fn p2p_port(net: &Net, i: usize) -> u16 {

@@ -12,28 +12,8 @@ const LONG: Duration = Duration::from_secs(60);
 /// this long between blocks is a round that timed out waiting for its proposer.
 const TIMED_OUT_MS: u64 = 1_500;
 
-/// The committed header at height `h` on node `i`.
-fn header(net: &Net, i: usize, h: u64) -> serde_json::Value {
-    net.get(i, &format!("/v1/headers/{h}")).unwrap()["header"].clone()
-}
-
 fn gap_ms(net: &Net, i: usize, h: u64) -> u64 {
-    let t = |h| header(net, i, h)["time"].as_u64().unwrap();
-    t(h) - t(h - 1)
-}
-
-/// A gauge from node `i`'s Prometheus text.
-fn gauge(net: &Net, i: usize, name: &str) -> Option<u64> {
-    let text = reqwest::blocking::get(format!("{}/metrics", net.nodes[i].api))
-        .ok()?
-        .text()
-        .ok()?;
-    text.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))?
-        .rsplit(' ')
-        .next()?
-        .parse()
-        .ok()
+    net.block_time(i, h).unwrap() - net.block_time(i, h - 1).unwrap()
 }
 
 #[test]
@@ -66,8 +46,8 @@ fn a_stopped_validator_is_passed_over_at_its_turns_and_proposes_again_once_back(
         net.log(0)
     );
     assert!(
-        net.wait(LONG, || gauge(&net, 0, "credledger_absent_validators")
-            == Some(1)),
+        net.wait(LONG, || net.metric(0, "credledger_absent_validators")
+            == Some(1.0)),
         "the stopped validator is counted absent"
     );
 
@@ -77,7 +57,10 @@ fn a_stopped_validator_is_passed_over_at_its_turns_and_proposes_again_once_back(
     let mut seen = back_at;
     let proposed = net.wait(Duration::from_secs(150), || {
         let tip = net.height(0).unwrap_or(seen);
-        let found = (seen + 1..=tip).any(|h| header(&net, 0, h)["proposer"] == index_of_3);
+        let found = (seen + 1..=tip).any(|h| {
+            net.header(0, h)
+                .is_some_and(|hd| hd["proposer"] == index_of_3)
+        });
         seen = tip;
         found
     });
@@ -87,8 +70,8 @@ fn a_stopped_validator_is_passed_over_at_its_turns_and_proposes_again_once_back(
         net.log(3)
     );
     assert!(
-        net.wait(LONG, || gauge(&net, 0, "credledger_absent_validators")
-            == Some(0)),
+        net.wait(LONG, || net.metric(0, "credledger_absent_validators")
+            == Some(0.0)),
         "nobody is absent once it proposes again"
     );
 }

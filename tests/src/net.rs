@@ -302,6 +302,33 @@ impl Net {
         self.wait(limit, || self.height(i).is_some_and(|x| x >= h))
     }
 
+    /// Node `i`'s committed header at `h` (its JSON), if it answers.
+    pub fn header(&self, i: usize, h: u64) -> Option<Value> {
+        Some(self.get(i, &format!("/v1/headers/{h}"))?["header"].clone())
+    }
+
+    /// The time of node `i`'s committed header at `h`, in ms.
+    pub fn block_time(&self, i: usize, h: u64) -> Option<u64> {
+        self.header(i, h)?["time"].as_u64()
+    }
+
+    /// A metric from node `i`'s Prometheus text, if it answers and has it.
+    pub fn metric(&self, i: usize, name: &str) -> Option<f64> {
+        let text = self
+            .http
+            .get(format!("{}/metrics", self.nodes[i].api))
+            .send()
+            .ok()?
+            .text()
+            .ok()?;
+        text.lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))?
+            .rsplit(' ')
+            .next()?
+            .parse()
+            .ok()
+    }
+
     /// The hash of node `i`'s header at `h`.
     pub fn header_hash(&self, i: usize, h: u64) -> Option<String> {
         Some(
