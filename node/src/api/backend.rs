@@ -32,7 +32,7 @@ pub struct NodeStatus {
     pub peers: Option<u64>,
     /// The consensus round at the current height (none when consensus does not run here).
     pub round: Option<u64>,
-    /// Validators that built none of the last `n` blocks and so propose last at the current
+    /// Validators that built none of the last `2n` blocks and so propose last at the current
     /// height (spec/blocks.md §7.1; none when consensus does not run here).
     pub absent_validators: Option<u64>,
 }

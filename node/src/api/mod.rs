@@ -317,7 +317,7 @@ async fn metrics(State(b): State<Shared>) -> Result<String, ApiError> {
     );
     gauge(
         "credledger_absent_validators",
-        "Validators that built none of the last n blocks, proposing last at this height.",
+        "Validators that built none of the last 2n blocks, proposing last at this height.",
         s.absent_validators.unwrap_or(0),
     );
     let name = "credledger_committed_txs_total";

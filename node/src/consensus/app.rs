@@ -121,22 +121,22 @@ impl<C: Chain> App<C> {
         {
             return Ok(absent.clone());
         }
-        let n = core.validators().len() as u64;
+        let w = rotation::window(core.validators().len());
         let mut recent = Vec::new();
-        if let Some(first) = h.0.checked_sub(n + 1).filter(|f| *f >= 1) {
+        if let Some(first) = h.0.checked_sub(w).filter(|f| *f >= 1) {
             for k in first..h.0 {
-                match self.chain.header(CoreHeight(k))? {
-                    Some(hd) => recent.push(hd),
-                    None => break,
-                }
+                // Every height below `h` is committed when `h` is asked about; a missing
+                // header would make this node's order differ from the others'.
+                let header = self.chain.header(CoreHeight(k))?.ok_or_else(|| {
+                    ChainError(format!(
+                        "header {k} is missing, needed for the proposer order of height {h}"
+                    ))
+                })?;
+                recent.push(header);
             }
         }
         let absent = rotation::absent_members(core, h.0, &recent);
-        // Kept only if the window was whole: asked about a height whose predecessors are not
-        // all committed yet, the answer would not be the one the height starts with.
-        if recent.len() as u64 == n + 1 || h.0 <= n + 1 {
-            self.absent = Some((h.0, absent.clone()));
-        }
+        self.absent = Some((h.0, absent.clone()));
         Ok(absent)
     }
 
@@ -176,7 +176,7 @@ impl<C: Chain> App<C> {
             tracing::debug!(
                 height = h.0,
                 absent,
-                "the validator whose turn it is built none of the last n blocks: it proposes last"
+                "the validator whose turn it is built none of the last 2n blocks: it proposes last"
             );
         }
         // No target time: the engine finalizes each height as soon as it is decided; only the

@@ -1,5 +1,5 @@
 //! Who proposes first at a height: round-robin, except that a validator that built none of the
-//! last `n` blocks goes last until it is due a retry (spec/blocks.md §7.1, ADR 004).
+//! last `2n` blocks goes last until it is due a retry (spec/blocks.md §7.1, ADR 004).
 //!
 //! A stopped validator would otherwise cost the chain a propose timeout at every height it is
 //! due to propose, a quarter of all heights with four validators. The rule reads only
@@ -7,46 +7,55 @@
 
 use credledger_core::block::{Header, ValidatorSet as CoreSet};
 
-/// An absent validator is put back first at its turn once per this much block time, so a
-/// validator that comes back proposes again within about this long, and one that stays away
-/// costs one propose timeout per this long (spec/blocks.md §7.1).
+/// An absent validator is put back first at its turn about once per this much block time, so
+/// a validator that comes back proposes again within about this long, and one that stays away
+/// costs about one propose timeout per this long (spec/blocks.md §7.1).
 pub const RETRY_MS: u64 = 60_000;
+
+/// How many blocks the rule looks back at height `h` for a set of `n`: two turns of each
+/// member, so one failed turn alone does not make a member absent.
+pub fn window(n: usize) -> u64 {
+    2 * n as u64
+}
 
 /// Which members of `set` (in set order) are absent at height `h`: they go last in its
 /// proposer order.
 ///
-/// `recent` holds the committed headers of heights `h-1-n ..= h-1` in order, `n` being the
-/// set's size. With fewer (the chain's first heights), or if the set changed in that window,
-/// nobody is absent.
+/// `recent` holds the committed headers of heights `h-2n ..= h-1` in order, `n` being the
+/// set's size. At the chain's first heights (`h ≤ 2n`), or if a header of the window was
+/// signed by another set, nobody is absent.
 pub fn absent_members(set: &CoreSet, h: u64, recent: &[Header]) -> Vec<bool> {
     let n = set.validators().len();
     let nobody = vec![false; n];
-    if n < 2 || recent.len() != n + 1 {
+    let w = window(n);
+    let Some(first) = h.checked_sub(w).filter(|f| *f >= 1) else {
+        return nobody;
+    };
+    if n < 2 || recent.len() as u64 != w {
         return nobody;
     }
-    let first = h.checked_sub(n as u64 + 1);
     let in_order = recent
         .iter()
         .enumerate()
-        .all(|(k, hd)| first.is_some_and(|f| hd.height.0 == f + k as u64));
+        .all(|(k, hd)| hd.height.0 == first + k as u64);
     // spec/blocks.md §7.1: the proposer indices of the window count only if they index the
     // same set as this height's.
     let hash = set.hash();
-    let window = &recent[1..];
-    if !in_order || window.iter().any(|hd| hd.validators_hash != hash) {
+    if !in_order || recent.iter().any(|hd| hd.validators_hash != hash) {
         return nobody;
     }
     let mut absent = vec![true; n];
-    for hd in window {
+    for hd in recent {
         if let Some(built) = absent.get_mut(usize::from(hd.proposer)) {
             *built = false;
         }
     }
-    // The validator whose turn it is gets it back once per `RETRY_MS` of block time: when a
-    // multiple of it passed since its last turn (its turns' spans tile the timeline, so each
-    // multiple gives exactly one retry).
+    // The member whose turn it is gets it back when a multiple of `RETRY_MS` of block time
+    // passed since its previous turn, `H(h-1-n)` to `H(h-1)`: at most once per turn, and about
+    // once per `RETRY_MS`, as the spans of its turns follow one another.
     let turn = (h % n as u64) as usize;
-    let (then, now) = (recent[0].time.0 / RETRY_MS, recent[n].time.0 / RETRY_MS);
+    let then = recent[n - 1].time.0 / RETRY_MS;
+    let now = recent[2 * n - 1].time.0 / RETRY_MS;
     if then != now {
         absent[turn] = false;
     }
@@ -147,13 +156,16 @@ mod tests {
     }
 
     #[test]
-    fn a_validator_that_built_none_of_the_last_n_blocks_is_absent() {
+    fn a_validator_that_built_none_of_the_last_2n_blocks_is_absent() {
         let s = set(4);
-        // Heights 15..=19 (h = 20, n = 4): the window 16..=19 was built by 0, 1, 3, 0.
-        let recent = headers(&s, 15, 1_000, &[3, 0, 1, 3, 0]);
+        // h = 20, n = 4: the window is heights 12..=19; validator 2 built none of them.
+        let recent = headers(&s, 12, 1_000, &[0, 1, 3, 0, 1, 3, 0, 1]);
         assert_eq!(absent_members(&s, 20, &recent), [false, false, true, false]);
-        // Its turn (20 mod 4 = 0 is validator 0's; take h = 22 for validator 2's) passes it by.
-        let recent = headers(&s, 17, 1_000, &[0, 1, 3, 0, 1]);
+        // One block in the window, even its first, is enough: one failed turn is forgiven.
+        let recent = headers(&s, 12, 1_000, &[2, 1, 3, 0, 1, 3, 0, 1]);
+        assert_eq!(absent_members(&s, 20, &recent), [false; 4]);
+        // At its own turn (22 mod 4 = 2) the next validator proposes first.
+        let recent = headers(&s, 14, 1_000, &[3, 0, 1, 3, 0, 1, 3, 0]);
         let absent = absent_members(&s, 22, &recent);
         assert_eq!(absent, [false, false, true, false]);
         assert_eq!(proposer_index(4, &absent, 22, 0), 3);
@@ -162,28 +174,38 @@ mod tests {
     #[test]
     fn an_absent_validator_is_retried_once_a_multiple_of_the_retry_time_passes() {
         let s = set(4);
-        // Block times 59,000 .. 63,000 ms: 60,000 passed between h-1-n and h-1.
-        let recent = headers(&s, 17, 59_000, &[0, 1, 3, 0, 1]);
+        let builders = [3, 0, 1, 3, 0, 1, 3, 0];
+        // Heights 14..=21 one second apart: H(17), the block before validator 2's previous
+        // turn, at 59,999 ms and H(21) at 63,999 ms, so 60,000 passed in between.
+        let recent = headers(&s, 14, 56_999, &builders);
         let absent = absent_members(&s, 22, &recent);
-        assert_eq!(absent, [false, false, false, false], "validator 2's turn");
+        assert_eq!(absent, [false; 4], "validator 2's turn is a retry");
         assert_eq!(proposer_index(4, &absent, 22, 0), 2);
-        // The same window at another validator's turn retries nobody else.
-        let recent = headers(&s, 16, 59_000, &[3, 0, 1, 3, 0]);
+        // One millisecond later, both are in the same minute: no retry.
+        let recent = headers(&s, 14, 57_000, &builders);
+        assert_eq!(absent_members(&s, 22, &recent), [false, false, true, false]);
+        // The multiple that falls in validator 1's span (H(16) to H(20)) retries nobody else.
+        let recent = headers(&s, 13, 56_999, &[1, 3, 0, 1, 3, 0, 1, 3]);
         assert_eq!(absent_members(&s, 21, &recent), [false, false, true, false]);
     }
 
     #[test]
     fn early_heights_a_changed_set_or_a_gap_make_nobody_absent() {
         let s = set(4);
-        // Too few headers: the chain's first heights.
-        let recent = headers(&s, 1, 1_000, &[1, 2, 3]);
-        assert_eq!(absent_members(&s, 4, &recent), [false; 4]);
-        // A window header signed by another set: its proposer index is not this set's.
-        let mut recent = headers(&s, 15, 1_000, &[3, 0, 1, 3, 0]);
-        recent[2].validators_hash = set(3).hash();
-        assert_eq!(absent_members(&s, 20, &recent), [false; 4]);
+        let builders = [0, 1, 3, 0, 1, 3, 0, 1];
+        // The chain's first heights: up to 2n there is no whole window.
+        let recent = headers(&s, 1, 1_000, &builders[..7]);
+        assert_eq!(absent_members(&s, 8, &recent), [false; 4]);
+        let recent = headers(&s, 1, 1_000, &builders);
+        assert_eq!(absent_members(&s, 9, &recent), [false, false, true, false]);
+        // A header of the window signed by another set: its proposer index is not this set's.
+        for k in [0, 7] {
+            let mut recent = headers(&s, 12, 1_000, &builders);
+            recent[k].validators_hash = set(3).hash();
+            assert_eq!(absent_members(&s, 20, &recent), [false; 4], "header {k}");
+        }
         // Headers that are not the heights just before.
-        let recent = headers(&s, 14, 1_000, &[3, 0, 1, 3, 0]);
+        let recent = headers(&s, 11, 1_000, &builders);
         assert_eq!(absent_members(&s, 20, &recent), [false; 4]);
         // One validator: nothing to rotate.
         let one = set(1);
@@ -193,9 +215,13 @@ mod tests {
 
     #[test]
     fn a_proposer_index_outside_the_set_marks_nobody_present() {
+        // The ledger refuses such a header (its builder must be in the set), but the rule
+        // does not lean on that.
         let s = set(4);
-        let recent = headers(&s, 15, 1_000, &[0, 9, 9, 9, 9]);
-        assert_eq!(absent_members(&s, 20, &recent), [true, true, true, true]);
+        let recent = headers(&s, 12, 1_000, &[0, 9, 9, 9, 9, 9, 9, 9]);
+        assert_eq!(absent_members(&s, 20, &recent), [false, true, true, true]);
+        let recent = headers(&s, 12, 1_000, &[9; 8]);
+        assert_eq!(absent_members(&s, 20, &recent), [true; 4]);
         // All absent: the plain rotation again.
         assert_eq!(proposer_index(4, &[true; 4], 20, 1), 1);
     }
