@@ -5,6 +5,7 @@
 //! of it (so a restarted validator can still commit what its log decides), and a block is
 //! committed only on `Decided`, with the engine's certificate.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -17,7 +18,7 @@ use arc_malachitebft_app_channel::app::types::sync::RawDecidedValue;
 use arc_malachitebft_app_channel::app::types::{LocallyProposedValue, ProposedValue};
 use arc_malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
 use bytes::Bytes;
-use credledger_core::block::{Block, MAX_BLOCK_BYTES, ValidatorSet as CoreSet};
+use credledger_core::block::{Block, Header, MAX_BLOCK_BYTES, ValidatorSet as CoreSet};
 use credledger_core::encoding::{decode, encode};
 use credledger_core::ids::Height as CoreHeight;
 use tokio::sync::oneshot;
@@ -64,6 +65,8 @@ pub struct App<C: Chain> {
     last_set: Option<(CoreSet, ValidatorSet)>,
     /// The height whose absent validators were last worked out, and them.
     absent: Option<(u64, Vec<bool>)>,
+    /// The committed headers that height's order was worked out from (rotation.rs).
+    window: VecDeque<Header>,
     /// When the current height's first round started here.
     height_started: Instant,
     /// The engine's request for this node's proposal, while it waits for a transaction or,
@@ -97,6 +100,7 @@ impl<C: Chain> App<C> {
             peers,
             last_set: None,
             absent: None,
+            window: VecDeque::new(),
             height_started: Instant::now(),
             held: None,
         }
@@ -122,20 +126,32 @@ impl<C: Chain> App<C> {
             return Ok(absent.clone());
         }
         let w = rotation::window(core.validators().len());
-        let mut recent = Vec::new();
-        if let Some(first) = h.0.checked_sub(w).filter(|f| *f >= 1) {
-            for k in first..h.0 {
-                // Every height below `h` is committed when `h` is asked about; a missing
-                // header would make this node's order differ from the others'.
-                let header = self.chain.header(CoreHeight(k))?.ok_or_else(|| {
-                    ChainError(format!(
-                        "header {k} is missing, needed for the proposer order of height {h}"
-                    ))
-                })?;
-                recent.push(header);
+        let first = h.0.checked_sub(w).filter(|f| *f >= 1);
+        // Committed headers never change, so the window slides: only the heights it gained
+        // are read (one per height in a steady chain or a catch-up).
+        let recent = &mut self.window;
+        match first {
+            Some(first) => {
+                recent.retain(|hd| hd.height.0 >= first && hd.height.0 < h.0);
+                if recent.front().is_some_and(|hd| hd.height.0 != first) {
+                    recent.clear();
+                }
+                let mut k = recent.back().map_or(first, |hd| hd.height.0 + 1);
+                while k < h.0 {
+                    // Every height below `h` is committed when `h` is asked about; a missing
+                    // header would make this node's order differ from the others'.
+                    let header = self.chain.header(CoreHeight(k))?.ok_or_else(|| {
+                        ChainError(format!(
+                            "header {k} is missing, needed for the proposer order of height {h}"
+                        ))
+                    })?;
+                    recent.push_back(header);
+                    k += 1;
+                }
             }
+            None => recent.clear(),
         }
-        let absent = rotation::absent_members(core, h.0, &recent);
+        let absent = rotation::absent_members(core, h.0, recent.make_contiguous());
         self.absent = Some((h.0, absent.clone()));
         Ok(absent)
     }
