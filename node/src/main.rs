@@ -189,8 +189,6 @@ async fn run(c: credledger_node::config::Checked) -> Result<()> {
     let ledger = Ledger::open(&c.data_dir.join("db"), c.genesis.clone())
         .with_context(|| format!("cannot open the database in {}", c.data_dir.display()))?;
     let node = Arc::new(Node::new(ledger, c.mempool, Box::new(clock)));
-    // Building, streaming and checking a block must fit well inside the propose timeout.
-    node.set_build_budget(c.pacing.timeouts.propose / 5);
     if !c.file.relay.peers.is_empty() {
         node.relay_to(relay::start(c.file.relay.peers.clone()));
     }

@@ -26,6 +26,9 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
+/// Time a test block may take to build (what the default 2 s propose timeout gives).
+const BUDGET: std::time::Duration = std::time::Duration::from_millis(400);
+
 const T0: u64 = 1_767_225_600_000;
 
 async fn call(app: &axum::Router, req: Request<Body>) -> (StatusCode, Value) {
@@ -105,7 +108,7 @@ async fn submit_commit_and_prove_a_credential() {
     assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE);
 
     // A block from the mempool, committed with a certificate.
-    let block = node.propose(0, 1000).unwrap();
+    let block = node.propose(0, 1000, BUDGET).unwrap();
     assert_eq!(block.transactions.len(), 1);
     node.commit(&block, &sign_commit(&d, &set, &block.header, 3))
         .unwrap();
@@ -176,7 +179,7 @@ async fn a_credential_history_is_served_whole_and_folds_to_its_proven_record() {
             let (code, resp) = call(&app, post("/v1/tx", encode(tx))).await;
             assert_eq!(code, StatusCode::OK, "{resp}");
         }
-        let block = node.propose(0, 1000).unwrap();
+        let block = node.propose(0, 1000, BUDGET).unwrap();
         node.commit(&block, &sign_commit(&d, &set, &block.header, 3))
             .unwrap();
     }
@@ -229,7 +232,7 @@ async fn a_log_anchor_is_proven_in_its_blocks_anchors_root() {
         let (code, resp) = call(&app, post("/v1/tx", encode(&tx))).await;
         assert_eq!(code, StatusCode::OK, "{resp}");
     }
-    let block = node.propose(0, 1000).unwrap();
+    let block = node.propose(0, 1000, BUDGET).unwrap();
     node.commit(&block, &sign_commit(&d, &set, &block.header, 3))
         .unwrap();
 

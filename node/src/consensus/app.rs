@@ -8,6 +8,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use arc_malachitebft_app_channel::app::engine::host::{HeightParams, Next, SyncedValueOutcome};
 use arc_malachitebft_app_channel::app::streaming::StreamId;
@@ -64,7 +65,7 @@ pub struct App<C: Chain> {
     peers: PeerGate,
     last_set: Option<(CoreSet, ValidatorSet)>,
     /// The height whose absent validators were last worked out, and them.
-    absent: Option<(u64, Vec<bool>)>,
+    absent: Option<(u64, rotation::Absence)>,
     /// The committed headers that height's order was worked out from (rotation.rs).
     window: VecDeque<Header>,
     /// When the current height's first round started here.
@@ -113,13 +114,13 @@ impl<C: Chain> App<C> {
     }
 
     fn height_set(&mut self, h: Height, core: &CoreSet) -> Result<ValidatorSet, ChainError> {
-        let absent = self.absent_at(h, core)?;
+        let absent = self.absent_at(h, core)?.members;
         Ok(self.engine_set(core)?.with_absent(absent))
     }
 
     /// Who proposes last at `h` (rotation.rs), from the committed headers before it; kept for
     /// the height, which asks for its set several times.
-    fn absent_at(&mut self, h: Height, core: &CoreSet) -> Result<Vec<bool>, ChainError> {
+    fn absent_at(&mut self, h: Height, core: &CoreSet) -> Result<rotation::Absence, ChainError> {
         if let Some((at, absent)) = &self.absent
             && *at == h.0
         {
@@ -195,9 +196,19 @@ impl<C: Chain> App<C> {
                 "the validator whose turn it is built none of the last 2n blocks: it proposes last"
             );
         }
+        // A retried validator likely stays away: its round waits less (pacing.rs).
+        let timeouts = if self.absent_at(h, &core)?.retry {
+            tracing::debug!(
+                height = h.0,
+                "the validator whose turn it is comes back for a retry"
+            );
+            self.pacing.retry_timeouts()
+        } else {
+            self.pacing.timeouts
+        };
         // No target time: the engine finalizes each height as soon as it is decided; only the
         // proposer paces (pacing.rs).
-        Ok(HeightParams::new(set, self.pacing.timeouts, None))
+        Ok(HeightParams::new(set, timeouts, None))
     }
 
     fn next_height(&self) -> Result<Height, ChainError> {
@@ -237,9 +248,10 @@ impl<C: Chain> App<C> {
         channels: &mut Channels<Ctx>,
         height: Height,
         round: Round,
+        timeout: Duration,
         reply: oneshot::Sender<LocallyProposedValue<Ctx>>,
     ) -> Result<(), ChainError> {
-        let pending = self.own_value(height, round)?;
+        let pending = self.own_value(height, round, timeout)?;
         let id = BlockId(pending.block.header.hash());
         let _ = reply.send(LocallyProposedValue::new(height, round, id));
         self.stream(
@@ -256,7 +268,10 @@ impl<C: Chain> App<C> {
 
     async fn propose_held(&mut self, channels: &mut Channels<Ctx>) -> Result<(), ChainError> {
         match self.held.take() {
-            Some(h) => self.propose(channels, h.height, h.round, h.reply).await,
+            Some(h) => {
+                self.propose(channels, h.height, h.round, h.timeout, h.reply)
+                    .await
+            }
             None => Ok(()),
         }
     }
@@ -311,11 +326,15 @@ impl<C: Chain> App<C> {
                             height,
                             round,
                             until,
+                            timeout,
                             reply,
                             hold,
                         });
                     }
-                    None => self.propose(channels, height, round, reply).await?,
+                    None => {
+                        self.propose(channels, height, round, timeout, reply)
+                            .await?
+                    }
                 }
             }
             AppMsg::RestreamProposal {
@@ -416,8 +435,15 @@ impl<C: Chain> App<C> {
     }
 
     /// The value this node proposes at (height, round): the one it built before, if it did
-    /// (a restart must not propose a second block), else a new block from the mempool.
-    fn own_value(&mut self, height: Height, round: Round) -> Result<Pending, ChainError> {
+    /// (a restart must not propose a second block), else a new block from the mempool, with no
+    /// more transactions than execute in a fifth of the round's propose `timeout`, so that
+    /// building, sending and checking it fit in the round (spec/blocks.md §7).
+    fn own_value(
+        &mut self,
+        height: Height,
+        round: Round,
+        timeout: Duration,
+    ) -> Result<Pending, ChainError> {
         let r = round.as_u32().unwrap_or(0);
         if let Some(p) = self
             .chain
@@ -434,7 +460,7 @@ impl<C: Chain> App<C> {
             .set(height)?
             .index_of(&me)
             .ok_or_else(|| ChainError(format!("{me} is not in the validator set")))?;
-        let block = self.chain.build(index as u16)?;
+        let block = self.chain.build(index as u16, timeout / 5)?;
         if block.header.height.0 != height.0 {
             return Err(ChainError(format!(
                 "asked to propose height {height} but the ledger is at {}",

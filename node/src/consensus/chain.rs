@@ -2,6 +2,7 @@
 //! module imports neither storage nor execution.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use credledger_core::block::{Block, CommitCertificate, Header, ValidatorSet};
 use credledger_core::ids::{Height, Timestamp};
@@ -44,8 +45,9 @@ pub trait Chain: Send + Sync + 'static {
     fn last_height(&self) -> Result<Height, ChainError>;
     /// The validator set that signs block `h` (known for every committed height and the next).
     fn validator_set(&self, h: Height) -> Result<ValidatorSet, ChainError>;
-    /// Builds the next block from the mempool, proposed by validator `proposer` (its index).
-    fn build(&self, proposer: u16) -> Result<Block, ChainError>;
+    /// Builds the next block from the mempool, proposed by validator `proposer` (its index),
+    /// with no more transactions than execute within `budget`.
+    fn build(&self, proposer: u16, budget: Duration) -> Result<Block, ChainError>;
     /// Checks a proposed next block without committing it: `Ok(Err(reason))` if it is invalid.
     fn check(&self, block: &Block, now: Timestamp) -> Result<Result<(), String>, ChainError>;
     /// Keeps an undecided block; `durable` fsyncs it before returning. A block this node may

@@ -61,13 +61,37 @@ pub struct HeldProposal {
     pub round: Round,
     /// When the block is built whatever the mempool holds.
     pub until: Instant,
+    /// The round's propose timeout, which sizes the block.
+    pub timeout: Duration,
     /// Where the value goes.
     pub reply: oneshot::Sender<LocallyProposedValue<Ctx>>,
     /// Why it is held.
     pub hold: Hold,
 }
 
+/// How long round 0 of a height waits for a retried validator's proposal, and for precommits
+/// after its votes, at most (spec/blocks.md §7.1): it likely stays away, and a live one has
+/// time to build, send and have checked a block within a fifth of it.
+pub const RETRY_TIMEOUT: Duration = Duration::from_millis(500);
+
 impl Pacing {
+    /// The timeouts of a height whose first proposer is a retried validator (rotation.rs):
+    /// round 0's propose and precommit timeouts at most [`RETRY_TIMEOUT`], so a retry that
+    /// finds the validator still away costs about a second, not the full timeouts; later
+    /// rounds wait as long as at any other height.
+    pub fn retry_timeouts(&self) -> LinearTimeouts {
+        let t = self.timeouts;
+        let propose = t.propose.min(RETRY_TIMEOUT);
+        let precommit = t.precommit.min(RETRY_TIMEOUT);
+        LinearTimeouts {
+            propose,
+            propose_delta: (t.propose + t.propose_delta).saturating_sub(propose),
+            precommit,
+            precommit_delta: (t.precommit + t.precommit_delta).saturating_sub(precommit),
+            ..t
+        }
+    }
+
     /// Until when and why the proposer of `round` holds back its block, asked at `now` for a
     /// height that started at `started`, with `timeout` to answer, while `waiting`
     /// transactions are in its mempool and some are `ready` for the block; `None`: build it
@@ -128,6 +152,52 @@ mod tests {
     }
 
     const TIMEOUT: u64 = 2_000;
+
+    #[test]
+    fn a_retry_height_waits_less_in_its_first_round_only() {
+        use arc_malachitebft_app_channel::app::types::core::{Timeout, TimeoutKind};
+        let p = Pacing {
+            timeouts: LinearTimeouts {
+                propose: Duration::from_millis(2_000),
+                propose_delta: Duration::from_millis(1_000),
+                precommit: Duration::from_millis(1_000),
+                precommit_delta: Duration::from_millis(500),
+                ..LinearTimeouts::default()
+            },
+            ..pacing(None)
+        };
+        let r = p.retry_timeouts();
+        let at = |t: &LinearTimeouts, kind, round| {
+            t.duration_for(Timeout::new(Round::new(round), kind))
+                .as_millis()
+        };
+        assert_eq!(at(&r, TimeoutKind::Propose, 0), 500);
+        assert_eq!(at(&r, TimeoutKind::Precommit, 0), 500);
+        for round in [1, 2] {
+            for kind in [
+                TimeoutKind::Propose,
+                TimeoutKind::Precommit,
+                TimeoutKind::Prevote,
+            ] {
+                assert!(
+                    at(&r, kind, round) >= at(&p.timeouts, kind, round),
+                    "{kind:?} in round {round}"
+                );
+            }
+        }
+        assert_eq!(at(&r, TimeoutKind::Propose, 1), 3_000);
+        assert_eq!(at(&r, TimeoutKind::Precommit, 1), 1_500);
+        // Timeouts already shorter stay as they are.
+        let short = Pacing {
+            timeouts: LinearTimeouts {
+                propose: Duration::from_millis(100),
+                precommit: Duration::from_millis(100),
+                ..LinearTimeouts::default()
+            },
+            ..pacing(None)
+        };
+        assert_eq!(at(&short.retry_timeouts(), TimeoutKind::Propose, 0), 100);
+    }
 
     #[test]
     fn an_idle_proposer_holds_its_block_to_the_end_of_the_interval() {

@@ -18,15 +18,27 @@ pub fn window(n: usize) -> u64 {
     2 * n as u64
 }
 
-/// Which members of `set` (in set order) are absent at height `h`: they go last in its
-/// proposer order.
+/// Who is absent at a height, and whether the member whose turn it is comes back for a retry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Absence {
+    /// The members (in set order) that go last in the height's proposer order.
+    pub members: Vec<bool>,
+    /// The member whose turn it is built none of the window's blocks but is due a retry: it
+    /// proposes first, and the height's first round waits less for it (spec/blocks.md §7.1).
+    pub retry: bool,
+}
+
+/// Which members of `set` are absent at height `h`.
 ///
 /// `recent` holds the committed headers of heights `h-2n ..= h-1` in order, `n` being the
 /// set's size. At the chain's first heights (`h ≤ 2n`), or if a header of the window was
 /// signed by another set, nobody is absent.
-pub fn absent_members(set: &CoreSet, h: u64, recent: &[Header]) -> Vec<bool> {
+pub fn absent_members(set: &CoreSet, h: u64, recent: &[Header]) -> Absence {
     let n = set.validators().len();
-    let nobody = vec![false; n];
+    let nobody = Absence {
+        members: vec![false; n],
+        retry: false,
+    };
     let w = window(n);
     let Some(first) = h.checked_sub(w).filter(|f| *f >= 1) else {
         return nobody;
@@ -56,10 +68,14 @@ pub fn absent_members(set: &CoreSet, h: u64, recent: &[Header]) -> Vec<bool> {
     let turn = (h % n as u64) as usize;
     let then = recent[n - 1].time.0 / RETRY_MS;
     let now = recent[2 * n - 1].time.0 / RETRY_MS;
-    if then != now {
+    let retry = absent[turn] && then != now;
+    if retry {
         absent[turn] = false;
     }
-    absent
+    Absence {
+        members: absent,
+        retry,
+    }
 }
 
 /// The index of the proposer of `round` at `height` in a set of `n` members of which those
@@ -160,15 +176,19 @@ mod tests {
         let s = set(4);
         // h = 20, n = 4: the window is heights 12..=19; validator 2 built none of them.
         let recent = headers(&s, 12, 1_000, &[0, 1, 3, 0, 1, 3, 0, 1]);
-        assert_eq!(absent_members(&s, 20, &recent), [false, false, true, false]);
+        assert_eq!(
+            absent_members(&s, 20, &recent).members,
+            [false, false, true, false]
+        );
         // One block in the window, even its first, is enough: one failed turn is forgiven.
         let recent = headers(&s, 12, 1_000, &[2, 1, 3, 0, 1, 3, 0, 1]);
-        assert_eq!(absent_members(&s, 20, &recent), [false; 4]);
+        assert_eq!(absent_members(&s, 20, &recent).members, [false; 4]);
         // At its own turn (22 mod 4 = 2) the next validator proposes first.
         let recent = headers(&s, 14, 1_000, &[3, 0, 1, 3, 0, 1, 3, 0]);
         let absent = absent_members(&s, 22, &recent);
-        assert_eq!(absent, [false, false, true, false]);
-        assert_eq!(proposer_index(4, &absent, 22, 0), 3);
+        assert_eq!(absent.members, [false, false, true, false]);
+        assert!(!absent.retry);
+        assert_eq!(proposer_index(4, &absent.members, 22, 0), 3);
     }
 
     #[test]
@@ -179,14 +199,22 @@ mod tests {
         // turn, at 59,999 ms and H(21) at 63,999 ms, so 60,000 passed in between.
         let recent = headers(&s, 14, 56_999, &builders);
         let absent = absent_members(&s, 22, &recent);
-        assert_eq!(absent, [false; 4], "validator 2's turn is a retry");
-        assert_eq!(proposer_index(4, &absent, 22, 0), 2);
+        assert_eq!(absent.members, [false; 4], "validator 2's turn is a retry");
+        assert!(absent.retry);
+        assert_eq!(proposer_index(4, &absent.members, 22, 0), 2);
         // One millisecond later, both are in the same minute: no retry.
         let recent = headers(&s, 14, 57_000, &builders);
-        assert_eq!(absent_members(&s, 22, &recent), [false, false, true, false]);
+        let absent = absent_members(&s, 22, &recent);
+        assert_eq!(absent.members, [false, false, true, false]);
+        assert!(!absent.retry);
         // The multiple that falls in validator 1's span (H(16) to H(20)) retries nobody else.
         let recent = headers(&s, 13, 56_999, &[1, 3, 0, 1, 3, 0, 1, 3]);
-        assert_eq!(absent_members(&s, 21, &recent), [false, false, true, false]);
+        let absent = absent_members(&s, 21, &recent);
+        assert_eq!(absent.members, [false, false, true, false]);
+        assert!(
+            !absent.retry,
+            "validator 1 built blocks: its turn is no retry"
+        );
     }
 
     #[test]
@@ -195,22 +223,29 @@ mod tests {
         let builders = [0, 1, 3, 0, 1, 3, 0, 1];
         // The chain's first heights: up to 2n there is no whole window.
         let recent = headers(&s, 1, 1_000, &builders[..7]);
-        assert_eq!(absent_members(&s, 8, &recent), [false; 4]);
+        assert_eq!(absent_members(&s, 8, &recent).members, [false; 4]);
         let recent = headers(&s, 1, 1_000, &builders);
-        assert_eq!(absent_members(&s, 9, &recent), [false, false, true, false]);
+        assert_eq!(
+            absent_members(&s, 9, &recent).members,
+            [false, false, true, false]
+        );
         // A header of the window signed by another set: its proposer index is not this set's.
         for k in [0, 7] {
             let mut recent = headers(&s, 12, 1_000, &builders);
             recent[k].validators_hash = set(3).hash();
-            assert_eq!(absent_members(&s, 20, &recent), [false; 4], "header {k}");
+            assert_eq!(
+                absent_members(&s, 20, &recent).members,
+                [false; 4],
+                "header {k}"
+            );
         }
         // Headers that are not the heights just before.
         let recent = headers(&s, 11, 1_000, &builders);
-        assert_eq!(absent_members(&s, 20, &recent), [false; 4]);
+        assert_eq!(absent_members(&s, 20, &recent).members, [false; 4]);
         // One validator: nothing to rotate.
         let one = set(1);
         let recent = headers(&one, 1, 1_000, &[0, 0]);
-        assert_eq!(absent_members(&one, 3, &recent), [false]);
+        assert_eq!(absent_members(&one, 3, &recent).members, [false]);
     }
 
     #[test]
@@ -219,9 +254,12 @@ mod tests {
         // does not lean on that.
         let s = set(4);
         let recent = headers(&s, 12, 1_000, &[0, 9, 9, 9, 9, 9, 9, 9]);
-        assert_eq!(absent_members(&s, 20, &recent), [false, true, true, true]);
+        assert_eq!(
+            absent_members(&s, 20, &recent).members,
+            [false, true, true, true]
+        );
         let recent = headers(&s, 12, 1_000, &[9; 8]);
-        assert_eq!(absent_members(&s, 20, &recent), [true; 4]);
+        assert_eq!(absent_members(&s, 20, &recent).members, [true; 4]);
         // All absent: the plain rotation again.
         assert_eq!(proposer_index(4, &[true; 4], 20, 1), 1);
     }

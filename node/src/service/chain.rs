@@ -2,6 +2,7 @@
 //! storage or the mempool behind them.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use credledger_core::block::{Block, CommitCertificate, Header, ValidatorSet};
 use credledger_core::ids::{Height, Timestamp};
@@ -36,8 +37,8 @@ impl Chain for Node {
         .map_err(err)
     }
 
-    fn build(&self, proposer: u16) -> Result<Block, ChainError> {
-        self.propose(proposer, MAX_BLOCK_TXS).map_err(err)
+    fn build(&self, proposer: u16, budget: Duration) -> Result<Block, ChainError> {
+        self.propose(proposer, MAX_BLOCK_TXS, budget).map_err(err)
     }
 
     fn has_waiting_transactions(&self) -> bool {

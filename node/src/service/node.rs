@@ -40,8 +40,6 @@ pub struct Node {
     commits: broadcast::Sender<Height>,
     /// Transactions in blocks committed since start.
     committed_txs: AtomicU64,
-    /// How long building a proposal may take.
-    build_budget: OnceLock<std::time::Duration>,
     /// Notified when the mempool takes a transaction: a proposer holding back an empty block
     /// proposes at once.
     arrivals: Arc<Notify>,
@@ -66,7 +64,6 @@ impl Node {
             progress: OnceLock::new(),
             commits: broadcast::channel(64).0,
             committed_txs: AtomicU64::new(0),
-            build_budget: OnceLock::new(),
             arrivals: Arc::new(Notify::new()),
         }
     }
@@ -207,19 +204,15 @@ impl Node {
 
     /// Sets how long building a proposal may take (a fraction of the propose timeout); the
     /// number of transactions a block takes follows from the recent execution cost.
-    pub fn set_build_budget(&self, budget: std::time::Duration) {
-        let _ = self.build_budget.set(budget);
-    }
-
     /// Builds the next block from the mempool (at most `max_txs` transactions, and no more
-    /// than execute within the build budget).
-    pub fn propose(&self, proposer: u16, max_txs: usize) -> Result<Block, CommitError> {
+    /// than execute within `budget`).
+    pub fn propose(
+        &self,
+        proposer: u16,
+        max_txs: usize,
+        budget: std::time::Duration,
+    ) -> Result<Block, CommitError> {
         let ledger = self.ledger.read().map_err(|_| CommitError::NoValidators)?;
-        let budget = self
-            .build_budget
-            .get()
-            .copied()
-            .unwrap_or(std::time::Duration::from_millis(500));
         let max_txs = max_txs.min(ledger.txs_within(budget)).max(1);
         let (txs, checked) = {
             let pool = self.mempool.lock().map_err(|_| CommitError::NoValidators)?;
