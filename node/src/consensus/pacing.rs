@@ -71,7 +71,7 @@ pub struct HeldProposal {
 
 /// How long round 0 of a height waits for a retried validator's proposal, and for precommits
 /// after its votes, at most (spec/blocks.md §7.1): it likely stays away, and a live one has
-/// time to build, send and have checked a block within a fifth of it.
+/// time to build, send and have checked a block sized to a fifth of it (`App::own_value`).
 pub const RETRY_TIMEOUT: Duration = Duration::from_millis(500);
 
 impl Pacing {

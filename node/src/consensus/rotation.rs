@@ -9,7 +9,7 @@ use credledger_core::block::{Header, ValidatorSet as CoreSet};
 
 /// An absent validator is put back first at its turn about once per this much block time, so
 /// a validator that comes back proposes again within about this long, and one that stays away
-/// costs about one propose timeout per this long (spec/blocks.md §7.1).
+/// costs one shortened round per this long (`pacing::RETRY_TIMEOUT`, spec/blocks.md §7.1).
 pub const RETRY_MS: u64 = 60_000;
 
 /// How many blocks the rule looks back at height `h` for a set of `n`: two turns of each
