@@ -183,29 +183,28 @@ impl<C: Chain> App<C> {
             let unsent = request(changes, CoreHeight(h.0), &channels.net_requests);
             self.peers.retry(&unsent);
         }
-        let set = self.height_set(h, &core)?;
-        let absent = (0..core.validators().len())
-            .filter(|&i| set.is_absent(i))
-            .count();
+        let absence = self.absent_at(h, &core)?;
+        let absent = absence.members.iter().filter(|a| **a).count();
         self.progress.absent.store(absent as u64, Ordering::Relaxed);
         let turn = (h.0 % core.validators().len().max(1) as u64) as usize;
-        if set.is_absent(turn) {
-            tracing::debug!(
-                height = h.0,
-                absent,
-                "the validator whose turn it is built none of the last 2n blocks: it proposes last"
-            );
-        }
         // A retried validator likely stays away: its round waits less (pacing.rs).
-        let timeouts = if self.absent_at(h, &core)?.retry {
+        let timeouts = if absence.retry {
             tracing::debug!(
                 height = h.0,
                 "the validator whose turn it is comes back for a retry"
             );
             self.pacing.retry_timeouts()
         } else {
+            if absence.members.get(turn) == Some(&true) {
+                tracing::debug!(
+                    height = h.0,
+                    absent,
+                    "the validator whose turn it is built none of the last 2n blocks: it proposes last"
+                );
+            }
             self.pacing.timeouts
         };
+        let set = self.engine_set(&core)?.with_absent(absence.members);
         // No target time: the engine finalizes each height as soon as it is decided; only the
         // proposer paces (pacing.rs).
         Ok(HeightParams::new(set, timeouts, None))

@@ -117,11 +117,6 @@ impl ValidatorSet {
         self.absent = absent;
         self
     }
-
-    /// Whether member `i` goes last in this height's proposer order.
-    pub fn is_absent(&self, i: usize) -> bool {
-        self.absent.get(i).copied().unwrap_or(false)
-    }
 }
 
 /// A validator key the engine cannot use.
