@@ -7,14 +7,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use credledger_core::ids::Timestamp;
 use credledger_core::presentation::{CompactPresentation, Presentation};
 use credledger_core::verify::{
-    Check, Outcome, Policy, Rejection, SignatureBatch, Verdict, describe, describe_claims,
-    verify_absence_with, verify_parts_with,
+    Check, Outcome, Policy, Rejection, SignatureBatch, SignatureItems, Verdict, describe,
+    describe_claims, verify_absence_with, verify_parts_with,
 };
 use futures_util::StreamExt;
 
 use crate::ledger::{Fetched, Fresh, LedgerClient};
 use crate::registry::RegistryLearner;
 use crate::report::{CheckResult, LedgerView, Report, State};
+use crate::signatures::SignatureQueue;
 use crate::trust::Trust;
 
 /// The verifier's core: trust, the ledger client and the freshness bound.
@@ -26,6 +27,8 @@ pub struct Checker {
     freshness_ms: u64,
     /// Looks up issuers, keys and kinds added after genesis.
     learner: RegistryLearner,
+    /// Checks the issuer signatures of concurrent scans together.
+    signatures: SignatureQueue,
 }
 
 /// The clock, in ms since 1970.
@@ -46,7 +49,13 @@ impl Checker {
             ledger: Arc::new(ledger),
             freshness_ms,
             learner: RegistryLearner::default(),
+            signatures: SignatureQueue::default(),
         }
+    }
+
+    /// The queue that checks concurrent scans' signatures together.
+    pub fn signatures(&self) -> &SignatureQueue {
+        &self.signatures
     }
 
     /// The ledger client.
@@ -69,12 +78,21 @@ impl Checker {
         self.check_text_at(text, None).await
     }
 
-    /// Checks a presentation's text at `now` (the clock if `None`).
+    /// Checks a presentation's text at `now` (the clock if `None`). Its issuer signature is
+    /// checked together with those of the scans in progress at the same moment
+    /// ([`SignatureQueue`]); the verdict is the same as alone.
     pub async fn check_text_at(&self, text: &str, now: Option<Timestamp>) -> Report {
         let text = text.trim();
         let decoded = Presentation::from_text(text);
-        self.check_decoded(text, decoded, now, &SignatureBatch::none())
-            .await
+        // Gathered under the trust lock, checked after it is released (as in `check_texts`).
+        let items = match &decoded {
+            Ok(p) => self
+                .trust
+                .read(|s| SignatureBatch::items([p.compact()], &s.anchor)),
+            Err(_) => SignatureItems::default(),
+        };
+        let checked = self.signatures.check(items).await;
+        self.check_decoded(text, decoded, now, &checked).await
     }
 
     /// Checks many presentations' texts at the current time, each exactly as [`check_text`]

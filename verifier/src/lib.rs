@@ -11,4 +11,5 @@ pub mod registry;
 pub mod report;
 pub mod saved;
 pub mod serve;
+pub mod signatures;
 pub mod trust;

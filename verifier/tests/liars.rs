@@ -422,3 +422,47 @@ async fn a_lagging_node_cannot_stand_for_the_ledger_while_another_answers_fresh(
     assert_eq!(r.outcome, Verdict::CannotCheck, "{r:?}");
     assert_eq!(format!("{:?}", r.failed_check), "Some(Freshness)");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_scans_share_a_signature_batch_and_keep_their_verdicts() {
+    let mut rig = Rig::new(9, vec![]).await;
+    let creds: Vec<_> = (0..12).map(|n| rig.world.lawyer_license(n, None)).collect();
+    for c in &creds {
+        rig.world.publish(c);
+    }
+    rig.commit(&creds.iter().collect::<Vec<_>>());
+    rig.synced().await;
+    // Every third scan carries a forged signature: in a batch with genuine ones, each is still
+    // refused for its signature, and the genuine ones are still VALID.
+    let texts: Vec<String> = creds
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut p = World::compact(c, None);
+            if i % 3 == 2
+                && let Presentation::Compact(compact) = &mut p
+            {
+                compact.signature.0[20] ^= 1;
+            }
+            p.to_qr_text()
+        })
+        .collect();
+    let queue = rig.checker.signatures();
+    let (batches, signatures) = (queue.batches(), queue.signatures());
+    let reports =
+        futures_util::future::join_all(texts.iter().map(|t| rig.checker.check_text(t))).await;
+    for (i, r) in reports.iter().enumerate() {
+        if i % 3 == 2 {
+            assert_eq!(r.outcome, Verdict::NotGenuine, "scan {i}: {r:?}");
+            assert_eq!(format!("{:?}", r.failed_check), "Some(Signature)");
+        } else {
+            assert_eq!(r.outcome, Verdict::Valid, "scan {i}: {r:?}");
+        }
+    }
+    assert_eq!(queue.signatures() - signatures, 12);
+    assert!(
+        queue.batches() - batches < 12,
+        "scans ready together were checked together: {} batches for 12",
+        queue.batches() - batches
+    );
+}

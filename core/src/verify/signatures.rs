@@ -37,6 +37,24 @@ pub struct SignatureBatch {
 #[derive(Default)]
 pub struct SignatureItems(Vec<Item>);
 
+impl SignatureItems {
+    /// How many signatures are gathered.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Moves `other`'s signatures into these, so the signatures of several presentations
+    /// gathered apart (concurrent scans, say) are checked in one batch.
+    pub fn append(&mut self, other: &mut SignatureItems) {
+        self.0.append(&mut other.0);
+    }
+}
+
 impl SignatureBatch {
     /// No signature checked in advance: `verify` checks each one alone.
     pub fn none() -> Self {
@@ -82,7 +100,10 @@ impl SignatureBatch {
     /// against about a quarter when all are genuine and by one key.
     pub fn check_items(items: SignatureItems) -> Self {
         let mut checked = Self::none();
-        if checked.batch_holds(&items.0) {
+        if items.0.len() <= 1 {
+            // A batch of one costs more than the single check it would replace.
+            checked.check_alone(&items.0);
+        } else if checked.batch_holds(&items.0) {
             checked.mark_valid(&items.0);
         } else {
             checked.find_forgeries(&items.0);

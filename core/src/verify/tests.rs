@@ -603,3 +603,42 @@ fn a_batch_of_forgeries_is_refused_one_by_one() {
         ));
     }
 }
+
+#[test]
+fn signatures_gathered_apart_are_checked_as_one_batch() {
+    let w = World::new(1, 4);
+    let creds: Vec<_> = (0..6).map(|n| w.lawyer_license(n, None)).collect();
+    let anchor = w.anchor();
+    let mut presentations: Vec<_> = creds.iter().map(|c| World::compact(c, None)).collect();
+    if let Presentation::Compact(compact) = &mut presentations[4] {
+        compact.signature.0[7] ^= 2;
+    }
+    // Each scan gathers its own signature, as concurrent single scans do; a lone one is
+    // checked alone, and gathered ones together, with the same verdicts either way.
+    let mut all = SignatureItems::default();
+    for (i, p) in presentations.iter().enumerate() {
+        let mut one = SignatureBatch::items([p.compact()], &anchor);
+        assert_eq!(one.len(), 1);
+        let alone = SignatureBatch::check_items(SignatureBatch::items([p.compact()], &anchor));
+        assert_eq!(
+            (alone.valid_count(), alone.invalid_count()),
+            if i == 4 { (0, 1) } else { (1, 0) }
+        );
+        all.append(&mut one);
+        assert!(one.is_empty(), "appending moves the signatures");
+    }
+    assert_eq!(all.len(), 6);
+    let checked = SignatureBatch::check_items(all);
+    assert_eq!((checked.valid_count(), checked.invalid_count()), (5, 1));
+    for (i, p) in presentations.iter().enumerate() {
+        let r = verify_parts_with(
+            p.compact(),
+            None,
+            &anchor,
+            t(12),
+            &Policy::GENUINENESS,
+            &checked,
+        );
+        assert_eq!(r.is_err(), i == 4, "presentation {i}: {r:?}");
+    }
+}

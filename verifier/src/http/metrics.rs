@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::checker::now_ms;
 use crate::report::State;
+use crate::signatures::SignatureQueue;
 use crate::trust::Trust;
 
 /// The verifier's counters.
@@ -28,7 +29,7 @@ impl Metrics {
     }
 
     /// The Prometheus text.
-    pub fn render(&self, trust: &Trust) -> String {
+    pub fn render(&self, trust: &Trust, signatures: &SignatureQueue) -> String {
         let (height, time) = trust.tip();
         let mut out = String::new();
         let _ = writeln!(
@@ -61,12 +62,27 @@ impl Metrics {
                 &self.unreadable_images,
             ),
         ];
+        let batched = [
+            (
+                "signature_batches_total",
+                "Batches in which concurrent single scans' issuer signatures were checked.",
+                signatures.batches(),
+            ),
+            (
+                "batched_signatures_total",
+                "Issuer signatures checked in those batches.",
+                signatures.signatures(),
+            ),
+        ];
+        let counters = counters
+            .into_iter()
+            .map(|(name, help, v)| (name, help, v.load(Ordering::Relaxed)))
+            .chain(batched);
         for (name, help, v) in counters {
             let _ = writeln!(
                 out,
                 "# HELP credledger_verifier_{name} {help}\n# TYPE credledger_verifier_{name} counter\n\
-                 credledger_verifier_{name} {}",
-                v.load(Ordering::Relaxed)
+                 credledger_verifier_{name} {v}"
             );
         }
         let age = now_ms().since(time);

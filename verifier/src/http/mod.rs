@@ -267,7 +267,8 @@ async fn health(State(app): State<Shared>) -> Response {
 async fn metrics(State(app): State<Shared>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(app.checker.trust()),
+        app.metrics
+            .render(app.checker.trust(), app.checker.signatures()),
     )
         .into_response()
 }
