@@ -15,10 +15,11 @@ use crate::sig::{BatchVerifier, PreparedKey, PublicKey, Signature, SignatureErro
 /// saves.
 const SMALLEST_BATCH: usize = 4;
 
-/// One signature to check: the key, the body's digest (which names its signing message), the
-/// signing message and the signature.
+/// One signature to check: the key (decompressed once, as the registry holds it, so a check
+/// alone does not decompress it again), the body's digest (which names its signing message),
+/// the signing message and the signature.
 struct Item {
-    key: PublicKey,
+    key: PreparedKey,
     digest: Digest,
     message: Vec<u8>,
     signature: Signature,
@@ -82,7 +83,7 @@ impl SignatureBatch {
                 let key = registry.key(&c.body.issuer, &c.body.key_id)?;
                 let message = c.body.signing_message(anchor.chain_id());
                 Some(Item {
-                    key: key.prepared.public(),
+                    key: key.prepared.clone(),
                     digest: Domain::Credential.hash(&[&message]),
                     message,
                     signature: c.signature,
@@ -124,22 +125,30 @@ impl SignatureBatch {
     fn batch_holds(&self, items: &[Item]) -> bool {
         let mut batch = BatchVerifier::new();
         for i in items {
-            batch.queue(&i.key, Domain::SignCredential, &i.message, &i.signature);
+            batch.queue(
+                &i.key.public(),
+                Domain::SignCredential,
+                &i.message,
+                &i.signature,
+            );
         }
         batch.verify().is_ok()
     }
 
     fn mark_valid(&mut self, items: &[Item]) {
-        self.valid
-            .extend(items.iter().map(|i| (i.key, i.digest, i.signature)));
+        self.valid.extend(
+            items
+                .iter()
+                .map(|i| (i.key.public(), i.digest, i.signature)),
+        );
     }
 
     fn check_alone(&mut self, items: &[Item]) {
         for i in items {
-            let entry = (i.key, i.digest, i.signature);
+            let entry = (i.key.public(), i.digest, i.signature);
             match i
                 .key
-                .verify_zip215(Domain::SignCredential, &i.message, &i.signature)
+                .verify(Domain::SignCredential, &i.message, &i.signature)
             {
                 Ok(()) => self.valid.insert(entry),
                 Err(_) => self.invalid.insert(entry),
