@@ -1,6 +1,7 @@
 //! A stopped validator costs the chain a propose timeout at its turns only until the others
-//! see that it built none of the last `2n` blocks; then it proposes last, and once back it
-//! gets its turn again at a retry (spec/blocks.md §7.1, ADR 004).
+//! see that it built none of the last `2n` blocks; then it proposes last, is retried once a
+//! minute in a short round, and once back gets its turn again at a retry (spec/blocks.md §7.1,
+//! ADR 004).
 
 use std::time::Duration;
 
@@ -11,6 +12,14 @@ const LONG: Duration = Duration::from_secs(60);
 /// The test validators wait 2 s for a proposal (the default) and make a block per 100 ms when
 /// idle: a gap this long between blocks is a round that timed out waiting for its proposer.
 const TIMED_OUT_MS: u64 = 1_500;
+
+/// A retry whose proposer is still away waits 500 ms for its proposal and 500 ms for
+/// precommits: a gap at least this long is a retry (or, rarely, a slow moment of the machine).
+const RETRY_MS: u64 = 700;
+
+/// The full timeouts of round 0 are 2 s for the proposal and 1 s for precommits; a retry must
+/// stay well under their sum.
+const FULL_TIMEOUT_MS: u64 = 2_500;
 
 fn gap_ms(net: &Net, i: usize, h: u64) -> u64 {
     net.block_time(i, h).unwrap() - net.block_time(i, h - 1).unwrap()
@@ -49,6 +58,41 @@ fn a_stopped_validator_is_passed_over_at_its_turns_and_proposes_again_once_back(
         net.wait(LONG, || net.metric(0, "credledger_absent_validators")
             == Some(1.0)),
         "the stopped validator is counted absent"
+    );
+
+    // Once per minute of block time it is retried at its turn, and a retry whose proposer is
+    // still away costs its short round (500 ms for the proposal, 500 ms for precommits), not
+    // the full timeouts (2 s + 1 s). Over more than a minute of block time: a retry's gap is
+    // seen, and no gap comes near a full timeout.
+    let since = net.block_time(0, from).unwrap();
+    let minute_passed = net.wait(Duration::from_secs(150), || {
+        net.height(0)
+            .and_then(|h| net.block_time(0, h))
+            .is_some_and(|t| t >= since + 61_000)
+    });
+    assert!(
+        minute_passed,
+        "block time did not pass a minute:\n{}",
+        net.log(0)
+    );
+    let tip = net.height(0).unwrap();
+    let times: Vec<u64> = (from..=tip)
+        .map(|h| net.block_time(0, h).unwrap())
+        .collect();
+    let gaps: Vec<(u64, u64)> = times
+        .windows(2)
+        .zip(from + 1..)
+        .map(|(t, h)| (h, t[1] - t[0]))
+        .filter(|&(_, gap)| gap >= RETRY_MS)
+        .collect();
+    assert!(
+        !gaps.is_empty(),
+        "no retry in heights {from}..={tip} (a minute of block time)\n{}",
+        net.log(0)
+    );
+    assert!(
+        gaps.iter().all(|&(_, gap)| gap < FULL_TIMEOUT_MS),
+        "a height waited about a full timeout (height, ms after the block before): {gaps:?}"
     );
 
     // Back, it catches up and, at its next retry (within 60 s of block time), proposes again.

@@ -39,6 +39,18 @@ fn a_scan_is_valid_then_revoked_within_the_freshness_bound_then_cannot_check() {
         checks.contains(&"signature") && checks.contains(&"freshness"),
         "{checks:?}"
     );
+    // The scan's issuer signature went through the queue that checks concurrent scans
+    // together (spec/verifier.md §4.2), which /metrics counts.
+    let metrics = reqwest::blocking::get(format!("{}/metrics", v.url))
+        .unwrap()
+        .text()
+        .unwrap();
+    let batched: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("credledger_verifier_batched_signatures_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no batched-signature count in /metrics:\n{metrics}"));
+    assert!(batched >= 1, "{metrics}");
 
     // Signed with the Ministry's real key but never published: the node proves the ledger has
     // no record of it, and the verifier says NOT GENUINE rather than "cannot check".

@@ -426,12 +426,17 @@ fn main() {
     std::thread::sleep(Duration::from_secs(1));
     let offered = sustained * 2.0;
     let t2 = Instant::now();
+    let before = cpu_seconds();
     let r = side.block_on(open_loop(&client, &url2, &texts, offered, d));
+    let used = cpu_seconds().since(&before);
     let took = t2.elapsed();
+    // Whether the server or its load generator was the limit: a phase that took longer than
+    // its length to send was held back by the load generator.
     println!(
         "HTTP verify, open loop at 2x ({offered:>6.0}/s offered), limit {limit}/s per address:\n  \
          answered in {:.1} s: {} x 200, {} x 429, {} other;  200s from sending p50 {:.2} ms  \
-         p99 {:.2} ms, from due p50 {:.0} ms  p99 {:.0} ms",
+         p99 {:.2} ms, from due p50 {:.0} ms  p99 {:.0} ms\n  \
+         CPU: server thread {:.2} s ({:.0} % busy), load generator {:.2} s ({:.0} % busy)",
         took.as_secs_f64(),
         r.ok,
         r.limited,
@@ -439,7 +444,11 @@ fn main() {
         pct(&r.ok_server_lat, 0.5),
         pct(&r.ok_server_lat, 0.99),
         pct(&r.ok_lat, 0.5),
-        pct(&r.ok_lat, 0.99)
+        pct(&r.ok_lat, 0.99),
+        used.server,
+        100.0 * used.server / took.as_secs_f64(),
+        used.loadgen,
+        100.0 * used.loadgen / took.as_secs_f64(),
     );
     stop.store(true, Ordering::Relaxed);
     let _ = ticker.join();
