@@ -109,7 +109,7 @@ impl LedgerClient {
     }
 
     /// Status evidence for a credential (spec/verifier.md §3.3): cached if younger than its
-    /// refresh time ([`Self::refresh_of`]); cached but refreshed in the background if younger
+    /// refresh time (`refresh_of`); cached but refreshed in the background if younger
     /// than three times the setting, so a scan does not wait for the ledger; otherwise asked of
     /// the nodes now.
     pub async fn evidence(

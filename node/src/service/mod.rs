@@ -318,7 +318,7 @@ impl Ledger {
     }
 
     /// Commits a decided block: checks that its commit certificate carries more than 2/3 of
-    /// the current set's power and that it is a valid next block ([`Self::check_next`]); then
+    /// the current set's power and that it is a valid next block (`check_next`); then
     /// writes it and everything it changes in one synced batch.
     pub fn commit(
         &self,

@@ -101,7 +101,7 @@ impl Column {
     /// seconds of CPU on every validator at the same block, which stalled the chain
     /// (BENCHMARKS.md, session 14).
     ///
-    /// `write_buffer` is the memtable size in bytes (see [`super::memtable_bytes`]).
+    /// `write_buffer` is the memtable size in bytes (see `memtable_bytes` in `storage`).
     /// `state_nodes` gets a quarter of it, in up to four memtables: it takes about a dozen
     /// random keys per transaction, and an insert into a skip list costs about a cache miss per
     /// level it descends, so a smaller list inserts faster (at 8 MiB, 0.5–0.65 of the time per

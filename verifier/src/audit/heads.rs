@@ -178,7 +178,7 @@ impl Heads<'_> {
         .await
     }
 
-    /// Every anchored head, in sequence order, [`IN_FLIGHT`] requests at a time.
+    /// Every anchored head, in sequence order, `IN_FLIGHT` requests at a time.
     pub async fn all(&self) -> Result<Vec<Head>, HeadsError> {
         let last = self.source_record().await?.last_sequence;
         futures_util::stream::iter(1..=last)
