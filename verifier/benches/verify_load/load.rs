@@ -86,6 +86,36 @@ pub async fn closed_loop(
     (rate, all)
 }
 
+/// Like [`closed_loop`], counting the answers 429 (to a server that refuses everything).
+pub async fn closed_loop_refused(
+    client: &reqwest::Client,
+    url: &str,
+    texts: &[String],
+    workers: usize,
+    d: Duration,
+) -> u64 {
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..workers {
+        let (client, url, texts) = (client.clone(), url.to_string(), texts.to_vec());
+        tasks.push(tokio::spawn(async move {
+            let (mut refused, mut i) = (0u64, w);
+            while start.elapsed() < d {
+                if post(&client, &url, &texts[i % texts.len()]).await == 429 {
+                    refused += 1;
+                }
+                i += workers;
+            }
+            refused
+        }));
+    }
+    let mut all = 0;
+    for t in tasks {
+        all += t.await.unwrap();
+    }
+    all
+}
+
 /// Like [`closed_loop`], with `size` presentations in each request; returns presentations
 /// answered VALID per second and each batch's latency.
 pub async fn closed_loop_batches(
