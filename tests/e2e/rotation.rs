@@ -17,9 +17,9 @@ const TIMED_OUT_MS: u64 = 1_500;
 /// precommits: a gap at least this long is a retry (or, rarely, a slow moment of the machine).
 const RETRY_MS: u64 = 700;
 
-/// The full timeouts of round 0 are 2 s for the proposal and 1 s for precommits; a retry must
-/// stay well under their sum.
-const FULL_TIMEOUT_MS: u64 = 2_500;
+/// The full timeouts of round 0 are 2 s for the proposal and 1 s for precommits (3 s); a
+/// retry must stay well under their sum.
+const RETRY_LIMIT_MS: u64 = 2_500;
 
 fn gap_ms(net: &Net, i: usize, h: u64) -> u64 {
     net.block_time(i, h).unwrap() - net.block_time(i, h - 1).unwrap()
@@ -48,7 +48,9 @@ fn a_stopped_validator_is_passed_over_at_its_turns_and_proposes_again_once_back(
         .map(|h| (h, gap_ms(&net, 0, h)))
         .filter(|&(_, gap)| gap >= TIMED_OUT_MS)
         .collect();
-    // 32 heights hold 8 of its turns; at most one is a retry (one per 60 s of block time).
+    // 32 heights hold 8 of its turns, none of which may wait for the full timeouts; a retry
+    // (once per 60 s of block time) costs about 1 s, under the threshold. One slow height is
+    // allowed for a stall of the shared machine.
     assert!(
         slow.len() <= 1,
         "heights whose round timed out (height, ms after the block before): {slow:?}\n{}",
@@ -85,13 +87,16 @@ fn a_stopped_validator_is_passed_over_at_its_turns_and_proposes_again_once_back(
         .map(|(t, h)| (h, t[1] - t[0]))
         .filter(|&(_, gap)| gap >= RETRY_MS)
         .collect();
+    // A retry falls at its turn, a height whose plain rotation gives it round 0; a slow
+    // moment of the machine elsewhere does not count.
     assert!(
-        !gaps.is_empty(),
-        "no retry in heights {from}..={tip} (a minute of block time)\n{}",
+        gaps.iter().any(|&(h, _)| h % 4 == index_of_3),
+        "no retry at its turns in heights {from}..={tip} (a minute of block time); \
+         gaps of {RETRY_MS} ms or more: {gaps:?}\n{}",
         net.log(0)
     );
     assert!(
-        gaps.iter().all(|&(_, gap)| gap < FULL_TIMEOUT_MS),
+        gaps.iter().all(|&(_, gap)| gap < RETRY_LIMIT_MS),
         "a height waited about a full timeout (height, ms after the block before): {gaps:?}"
     );
 

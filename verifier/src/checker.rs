@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use crate::ledger::{Fetched, Fresh, LedgerClient};
 use crate::registry::RegistryLearner;
 use crate::report::{CheckResult, LedgerView, Report, State};
-use crate::signatures::SignatureQueue;
+use crate::signature_queue::SignatureQueue;
 use crate::trust::Trust;
 
 /// The verifier's core: trust, the ledger client and the freshness bound.

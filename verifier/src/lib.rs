@@ -11,5 +11,5 @@ pub mod registry;
 pub mod report;
 pub mod saved;
 pub mod serve;
-pub mod signatures;
+pub mod signature_queue;
 pub mod trust;

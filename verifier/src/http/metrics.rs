@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::checker::now_ms;
 use crate::report::State;
-use crate::signatures::SignatureQueue;
+use crate::signature_queue::SignatureQueue;
 use crate::trust::Trust;
 
 /// The verifier's counters.
@@ -65,7 +65,7 @@ impl Metrics {
         let batched = [
             (
                 "signature_batches_total",
-                "Batches in which concurrent single scans' issuer signatures were checked.",
+                "Batches in which single scans' issuer signatures were checked (a lone scan is a batch of one).",
                 signatures.batches(),
             ),
             (

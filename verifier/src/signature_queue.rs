@@ -4,15 +4,24 @@
 //! to check. A ZIP-215 batch of signatures by one key costs about a quarter of checking them one
 //! by one, and accepts exactly what single checks accept, so a scan's verdict never depends on
 //! which others it was checked with. The first scan to arrive while none is waiting leads: it
-//! lets the runtime run every other ready request up to its own signature check (one yield),
-//! then checks all the signatures gathered meanwhile in one batch and hands each waiting scan
-//! the result. A lone scan is checked alone, at the cost of that one yield.
+//! yields once, so the runtime can run the other ready requests up to their own signature
+//! checks, then checks all the signatures gathered meanwhile, in batches of at most
+//! [`MAX_BATCH`], and hands each waiting scan the result. A lone scan is checked alone, at the
+//! cost of that one yield. The leader does the curve arithmetic for all of them on its own
+//! thread; on a runtime of several workers the others' requests meanwhile wait, as they would
+//! for their own checks.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use credledger_core::verify::{SignatureBatch, SignatureItems};
 use tokio::sync::oneshot;
+
+/// Most signatures checked in one batch. A forged signature makes its batch be searched
+/// (halved until it stands alone), which delays every scan in that batch: the cap bounds how
+/// many honest scans one forgery can hold up, while larger batches would save little more (a
+/// batch's cost per signature hardly falls beyond a few dozen).
+pub const MAX_BATCH: usize = 64;
 
 /// One scan's signatures, and where their result goes.
 struct Waiting {
@@ -50,7 +59,8 @@ impl Drop for Lead<'_> {
 impl SignatureQueue {
     /// Checks `items` (one scan's signatures) together with those of the scans that are ready
     /// at the same moment. The result records every signature of the batch; the caller looks
-    /// up its own.
+    /// up its own. The future must be polled to completion or dropped, as a request's is: a
+    /// leading scan's future held unpolled would hold the others' results back.
     pub async fn check(&self, items: SignatureItems) -> Arc<SignatureBatch> {
         if items.is_empty() {
             return Arc::new(SignatureBatch::none());
@@ -66,8 +76,9 @@ impl SignatureQueue {
             tokio::task::yield_now().await;
             drop(lead);
         }
-        // The sender is dropped only after a send, by `check_waiting`; were it ever dropped
-        // unsent, an empty result makes `verify` check the signature alone.
+        // `check_waiting` sends to every scan it takes. Were a sender ever dropped unsent (a
+        // panic in the check), an empty result makes `verify` check the signature alone, with
+        // the same verdict.
         result
             .await
             .unwrap_or_else(|_| Arc::new(SignatureBatch::none()))
@@ -78,7 +89,7 @@ impl SignatureQueue {
         self.batches.load(Ordering::Relaxed)
     }
 
-    /// Signatures checked in them.
+    /// The signatures checked in those batches.
     pub fn signatures(&self) -> u64 {
         self.signatures.load(Ordering::Relaxed)
     }
@@ -89,26 +100,29 @@ impl SignatureQueue {
         self.waiting.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Takes every waiting scan and checks their signatures in one batch. The lock is released
-    /// first, so scans arriving meanwhile start the next batch.
+    /// Takes every waiting scan and checks their signatures, in batches of at most
+    /// [`MAX_BATCH`]. The lock is released first, so scans arriving meanwhile start the next
+    /// round with a leader of their own.
     fn check_waiting(&self) {
         let taken = std::mem::take(&mut *self.lock());
-        if taken.is_empty() {
-            return;
-        }
-        let mut items = SignatureItems::default();
-        let mut replies = Vec::with_capacity(taken.len());
-        for mut w in taken {
-            items.append(&mut w.items);
-            replies.push(w.reply);
-        }
-        self.batches.fetch_add(1, Ordering::Relaxed);
-        self.signatures
-            .fetch_add(items.len() as u64, Ordering::Relaxed);
-        let checked = Arc::new(SignatureBatch::check_items(items));
-        for reply in replies {
-            // A scan whose request was dropped no longer listens; nothing to do for it.
-            let _ = reply.send(checked.clone());
+        let mut taken = taken.into_iter().peekable();
+        while taken.peek().is_some() {
+            let mut items = SignatureItems::default();
+            let mut replies = Vec::new();
+            while items.len() < MAX_BATCH
+                && let Some(mut w) = taken.next()
+            {
+                items.append(&mut w.items);
+                replies.push(w.reply);
+            }
+            self.batches.fetch_add(1, Ordering::Relaxed);
+            self.signatures
+                .fetch_add(items.len() as u64, Ordering::Relaxed);
+            let checked = Arc::new(SignatureBatch::check_items(items));
+            for reply in replies {
+                // A scan whose request was dropped no longer listens; nothing to do for it.
+                let _ = reply.send(checked.clone());
+            }
         }
     }
 }
@@ -164,6 +178,30 @@ mod tests {
             );
             assert_eq!(r.is_err(), i == 5, "scan {i}: {r:?}");
         }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_burst_larger_than_a_batch_is_checked_in_capped_batches() {
+        let w = World::new(5, 4);
+        let anchor = w.anchor();
+        let ps: Vec<_> = (0..150)
+            .map(|n| World::compact(&w.lawyer_license(n, None), None))
+            .collect();
+        let queue = Arc::new(SignatureQueue::default());
+        let tasks: Vec<_> = ps
+            .iter()
+            .map(|p| {
+                let (queue, items) = (queue.clone(), SignatureBatch::items([p.compact()], &anchor));
+                tokio::spawn(async move { queue.check(items).await })
+            })
+            .collect();
+        for t in tasks {
+            let checked = t.await.unwrap();
+            assert!(checked.valid_count() <= super::MAX_BATCH);
+            assert_eq!(checked.invalid_count(), 0);
+        }
+        // All 150 were waiting when the leader's yield ended: 64 + 64 + 22.
+        assert_eq!((queue.batches(), queue.signatures()), (3, 150));
     }
 
     #[tokio::test(flavor = "current_thread")]
