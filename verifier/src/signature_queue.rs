@@ -204,6 +204,52 @@ mod tests {
         assert_eq!((queue.batches(), queue.signatures()), (3, 150));
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn scans_on_two_workers_each_get_their_own_verdict() {
+        // Leaders on both workers take turns; every scan is answered, with the verdict of its
+        // own signature, whichever batch it landed in.
+        let forged: Vec<usize> = (0..200).filter(|i| i % 37 == 5).collect();
+        let w = World::new(6, 4);
+        let anchor = Arc::new(w.anchor());
+        let mut ps: Vec<_> = (0..200)
+            .map(|n| World::compact(&w.lawyer_license(n, None), None))
+            .collect();
+        for &i in &forged {
+            if let Presentation::Compact(c) = &mut ps[i] {
+                c.signature.0[3] ^= 16;
+            }
+        }
+        let queue = Arc::new(SignatureQueue::default());
+        let tasks: Vec<_> = ps
+            .into_iter()
+            .map(|p| {
+                let (queue, anchor) = (queue.clone(), anchor.clone());
+                tokio::spawn(async move {
+                    let checked = queue
+                        .check(SignatureBatch::items([p.compact()], &anchor))
+                        .await;
+                    credledger_core::verify::verify_parts_with(
+                        p.compact(),
+                        None,
+                        &anchor,
+                        credledger_core::ids::Timestamp(1_767_225_612_000),
+                        &credledger_core::verify::Policy::GENUINENESS,
+                        &checked,
+                    )
+                    .is_ok()
+                })
+            })
+            .collect();
+        for (i, t) in tasks.into_iter().enumerate() {
+            let genuine = tokio::time::timeout(std::time::Duration::from_secs(10), t)
+                .await
+                .expect("every scan is answered")
+                .unwrap();
+            assert_eq!(genuine, !forged.contains(&i), "scan {i}");
+        }
+        assert_eq!(queue.signatures(), 200);
+    }
+
     #[tokio::test(flavor = "current_thread")]
     async fn scans_one_after_another_are_checked_alone() {
         let (w, ps) = scans(&[2]);
