@@ -37,9 +37,7 @@ use credledger_verifier::http::{App, Guard, Limits, Metrics, router};
 use credledger_verifier::ledger::LedgerClient;
 use credledger_verifier::report::State;
 use credledger_verifier::trust::Trust;
-use load::{
-    closed_loop, closed_loop_batches, closed_loop_refused, open_loop, post, watch_revocation,
-};
+use load::{closed_loop, closed_loop_batches, open_loop, post, watch_revocation};
 
 const CREDENTIALS: u32 = 1_000;
 
@@ -277,7 +275,7 @@ fn main() {
     let before = cpu_seconds();
     let conns = accepted();
     let counts = batch_counts();
-    let (sustained, lat) = side.block_on(closed_loop(&client, &url, &texts, 32, d));
+    let (sustained, lat) = side.block_on(closed_loop(&client, &url, &texts, 32, d, 200));
     let used = cpu_seconds().since(&before);
     let per_batch = batching(counts);
     println!(
@@ -435,8 +433,8 @@ fn main() {
     let r = side.block_on(open_loop(&client, &url2, &texts, offered, d));
     let used = cpu_seconds().since(&before);
     let took = t2.elapsed();
-    // Whether the server or its load generator was the limit: a phase that took longer than
-    // its length to send was held back by the load generator.
+    // Both sides' CPU tells whether the server, its load generator or both were the limit (a
+    // phase that took longer than its length to send was held back somewhere).
     println!(
         "HTTP verify, open loop at 2x ({offered:>6.0}/s offered), limit {limit}/s per address:\n  \
          answered in {:.1} s: {} x 200, {} x 429, {} other;  200s from sending p50 {:.2} ms  \
@@ -468,14 +466,16 @@ fn main() {
     let _ = side.block_on(post(&client, &url3, &texts[0]));
     let before = cpu_seconds();
     let probe = Duration::from_secs(2);
-    let refused = side.block_on(closed_loop_refused(&client, &url3, &texts, 32, probe));
+    let (_, refusals) = side.block_on(closed_loop(&client, &url3, &texts, 32, probe, 429));
     let used = cpu_seconds().since(&before);
+    let refused = refusals.len() as f64;
+    let refused_rate = refused / probe.as_secs_f64();
     println!(
         "HTTP verify, every request refused (limit 1/s), closed loop (32 in flight): {:.0} x 429/s; \
          server CPU {:.1} us per refusal ({:.2}x its CPU per answer at 70 %)",
-        refused as f64 / probe.as_secs_f64(),
-        1e6 * used.server / refused.max(1) as f64,
-        used.server / refused.max(1) as f64 / per_answer
+        refused_rate,
+        1e6 * used.server / refused.max(1.0),
+        used.server / refused.max(1.0) / per_answer
     );
     stop.store(true, Ordering::Relaxed);
     let _ = ticker.join();

@@ -53,12 +53,15 @@ pub async fn watch_revocation(
     None
 }
 
+/// `workers` requests in flight for `d`; returns the answers with HTTP status `status` per
+/// second and their latencies, sorted (200 to measure checks, 429 to measure refusals).
 pub async fn closed_loop(
     client: &reqwest::Client,
     url: &str,
     texts: &[String],
     workers: usize,
     d: Duration,
+    status: u16,
 ) -> (f64, Vec<Duration>) {
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -69,7 +72,7 @@ pub async fn closed_loop(
             let mut i = w;
             while start.elapsed() < d {
                 let t = Instant::now();
-                if post(&client, &url, &texts[i % texts.len()]).await == 200 {
+                if post(&client, &url, &texts[i % texts.len()]).await == status {
                     lat.push(t.elapsed());
                 }
                 i += workers;
@@ -84,36 +87,6 @@ pub async fn closed_loop(
     let rate = all.len() as f64 / start.elapsed().as_secs_f64();
     all.sort();
     (rate, all)
-}
-
-/// Like [`closed_loop`], counting the answers 429 (to a server that refuses everything).
-pub async fn closed_loop_refused(
-    client: &reqwest::Client,
-    url: &str,
-    texts: &[String],
-    workers: usize,
-    d: Duration,
-) -> u64 {
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for w in 0..workers {
-        let (client, url, texts) = (client.clone(), url.to_string(), texts.to_vec());
-        tasks.push(tokio::spawn(async move {
-            let (mut refused, mut i) = (0u64, w);
-            while start.elapsed() < d {
-                if post(&client, &url, &texts[i % texts.len()]).await == 429 {
-                    refused += 1;
-                }
-                i += workers;
-            }
-            refused
-        }));
-    }
-    let mut all = 0;
-    for t in tasks {
-        all += t.await.unwrap();
-    }
-    all
 }
 
 /// Like [`closed_loop`], with `size` presentations in each request; returns presentations
