@@ -10,13 +10,7 @@ use serde_json::Value;
 use crate::net::Net;
 use crate::{bin_dir, import_key, run};
 
-/// A loopback port nobody listens on right now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
+pub use crate::ports::free_port;
 
 /// The Ministry of Justice's operator, with a sealed devnet key.
 pub struct Ministry {

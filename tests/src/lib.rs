@@ -5,6 +5,7 @@
 pub mod agency;
 pub mod citizen;
 pub mod net;
+pub mod ports;
 pub mod troad;
 
 use std::path::PathBuf;

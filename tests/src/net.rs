@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use credledger_core::devnet::{Devnet, DevnetParams, master_from_text};
 use serde_json::Value;
 
+use crate::ports::free_port;
 use crate::{bin_dir, run};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -51,13 +52,6 @@ pub struct Net {
     pub devnet: Devnet,
     http: reqwest::blocking::Client,
     _one: MutexGuard<'static, ()>,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 fn key_of(path: &Path) -> String {
