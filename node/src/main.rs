@@ -231,7 +231,12 @@ async fn run(c: credledger_node::config::Checked) -> Result<()> {
     );
 
     let mut app_task = running.app;
+    let mut network_task = running.network;
     let outcome = tokio::select! {
+        _ = &mut network_task => Err(anyhow::anyhow!(
+            "the p2p network on {} stopped (its reason is logged above)",
+            c.listen
+        )),
         r = &mut app_task => match r {
             Ok(Ok(())) => Err(anyhow::anyhow!("the consensus engine stopped")),
             Ok(Err(e)) => Err(anyhow::anyhow!("consensus cannot go on: {e}")),
@@ -243,6 +248,7 @@ async fn run(c: credledger_node::config::Checked) -> Result<()> {
         }
     };
     app_task.abort();
+    network_task.abort();
     running.engine.actor.stop(None);
     let _ = stop_api.send(());
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), api_task).await;

@@ -166,6 +166,30 @@ fn crashes_and_lost_quorum_stall_but_never_fork() {
         );
     }
 
+    // Restarted while another program holds its p2p port, it stops at once and names the
+    // address, rather than answering its API with no part in consensus.
+    let port = p2p_port(&net, 3);
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    net.start_node(3);
+    let deadline = std::time::Instant::now() + LONG;
+    while !net.exited(3) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        net.exited(3),
+        "a node that cannot listen exits:\n{}",
+        net.log(3)
+    );
+    assert!(
+        net.log(3).contains(&format!(
+            "cannot listen on /ip4/127.0.0.1/tcp/{port} for p2p"
+        )),
+        "{}",
+        net.log(3)
+    );
+    assert_ne!(net.stop(3), Some(0), "a failed start is not a clean exit");
+    drop(squatter);
+
     // Restarted, it catches up to the others and agrees with them.
     net.start_node(3);
     let tip = net.height(0).unwrap();

@@ -36,6 +36,14 @@ pub enum EngineError {
     /// The ledger could not say which validators sign next.
     #[error("validator set: {0}")]
     Chain(#[from] ChainError),
+    /// The p2p listen address cannot be bound (taken, or not an address of this host).
+    #[error("cannot listen on {addr} for p2p: {reason}")]
+    Listen {
+        /// The configured `p2p.listen`.
+        addr: Multiaddr,
+        /// What the operating system said.
+        reason: String,
+    },
 }
 
 /// What the engine needs to know about this node.
@@ -136,6 +144,9 @@ pub struct Running {
     pub engine: EngineHandle,
     /// The application task; it ends with an error the node cannot go on from.
     pub app: tokio::task::JoinHandle<Result<(), ChainError>>,
+    /// Ends when Malachite's network layer has stopped by itself. The engine runs on without
+    /// it, so a node whose network is gone must stop rather than look alive.
+    pub network: tokio::task::JoinHandle<()>,
     /// Height and round, for metrics.
     pub progress: Arc<Progress>,
 }
@@ -168,6 +179,7 @@ pub async fn start<C: Chain>(s: EngineSettings, chain: Arc<C>) -> Result<Running
     let ctx = Ctx {
         chain_id: s.chain_id.clone(),
     };
+    check_listen(&s.listen)?;
     let next = chain.last_height()?.0 + 1;
     let set = chain.validator_set(credledger_core::ids::Height(next))?;
     let peers = PeerGate::new(my_peer_id, &s.peers, &set);
@@ -194,16 +206,18 @@ pub async fn start<C: Chain>(s: EngineSettings, chain: Arc<C>) -> Result<Running
     .await
     .map_err(|e| EngineError::Start(format!("{e:#}")))?;
     let progress = Arc::new(Progress::default());
-    // The peer count for metrics, from the network's own state.
+    // The peer count for metrics, from the network's own state. The network actor answers
+    // `None` only once its libp2p task has ended (a listen or subscription failure at start,
+    // which Malachite logs and then returns from), so `None` ends this task.
     let (net, watched) = (channels.net_requests.clone(), progress.clone());
-    tokio::spawn(async move {
+    let network = tokio::spawn(async move {
         loop {
             match NetworkRequest::dump_state(&net).await {
                 Ok(Some(dump)) => watched.peers.store(
                     dump.peers.len() as u64,
                     std::sync::atomic::Ordering::Relaxed,
                 ),
-                Ok(None) => {}
+                Ok(None) => return,
                 Err(_) if net.is_closed() => return,
                 Err(_) => {}
             }
@@ -221,6 +235,33 @@ pub async fn start<C: Chain>(s: EngineSettings, chain: Arc<C>) -> Result<Running
     Ok(Running {
         engine,
         app,
+        network,
         progress,
     })
+}
+
+/// Binds the p2p listen address once and lets it go, so that a taken port or a foreign address
+/// stops the node at start with the address named. Malachite's network task only logs a failed
+/// listen and ends, leaving a node that answers its API but takes no part in consensus. Rust's
+/// listener sets `SO_REUSEADDR` as libp2p's does, so connections of a previous run still in
+/// TIME_WAIT do not fail this check where libp2p would bind.
+pub(super) fn check_listen(addr: &Multiaddr) -> Result<(), EngineError> {
+    // The configuration only accepts /ip4/…/tcp/… (config.rs); anything else is left to libp2p.
+    let text = addr.to_string();
+    let parts: Vec<&str> = text.split('/').collect();
+    let after = |name: &str| parts.windows(2).find(|w| w[0] == name).map(|w| w[1]);
+    let ip = after("ip4").or_else(|| after("ip6"));
+    let port = after("tcp");
+    let (Some(Ok(ip)), Some(Ok(port))) = (
+        ip.map(str::parse::<std::net::IpAddr>),
+        port.map(str::parse::<u16>),
+    ) else {
+        return Ok(());
+    };
+    std::net::TcpListener::bind((ip, port))
+        .map(drop)
+        .map_err(|e| EngineError::Listen {
+            addr: addr.clone(),
+            reason: e.to_string(),
+        })
 }

@@ -201,3 +201,26 @@ async fn a_key_core_does_not_prepare_is_judged_by_cores_raw_check() {
         );
     }
 }
+
+#[test]
+fn a_taken_p2p_port_is_refused_with_its_address_and_a_free_one_passes() {
+    use super::engine::{EngineError, check_listen};
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let addr: arc_malachitebft_app_channel::app::net::Multiaddr =
+        format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap();
+    let err = check_listen(&addr).unwrap_err();
+    assert!(matches!(err, EngineError::Listen { .. }), "{err}");
+    assert!(
+        err.to_string().contains(&format!(
+            "cannot listen on /ip4/127.0.0.1/tcp/{port} for p2p"
+        )),
+        "{err}"
+    );
+    drop(taken);
+    check_listen(&addr).unwrap();
+    // An address this host does not have is refused too.
+    let foreign: arc_malachitebft_app_channel::app::net::Multiaddr =
+        "/ip4/192.0.2.1/tcp/27000".parse().unwrap();
+    assert!(check_listen(&foreign).is_err());
+}
