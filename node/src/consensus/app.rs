@@ -27,7 +27,9 @@ use tokio::time::Instant;
 
 use super::chain::{Chain, ChainError, Pending};
 use super::codec::engine_commit;
-use super::context::{Address, BlockId, Ctx, Height, ProposalHead, ValidatorSet, proposer_of};
+use super::context::{
+    Address, BlockId, Ctx, Height, ProposalHead, ValidatorSet, may_have_built, proposer_of,
+};
 use super::early::EarlyProposals;
 use super::pacing::{HeldProposal, Hold, Pacing};
 use super::peers::{PeerGate, request};
@@ -571,6 +573,15 @@ impl<C: Chain> App<C> {
             tracing::warn!(
                 height = c.height.0,
                 "proposal streamed by a peer outside the validator set"
+            );
+            return Ok(None);
+        }
+        if !may_have_built(&set, c.height, c.round, c.pol_round, block.header.proposer) {
+            tracing::warn!(
+                height = c.height.0,
+                round = c.round.as_u32(),
+                index = block.header.proposer,
+                "proposal whose header names a validator that did not build it"
             );
             return Ok(None);
         }

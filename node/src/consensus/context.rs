@@ -344,6 +344,28 @@ pub fn proposer_of(set: &ValidatorSet, height: Height, round: Round) -> &Validat
     &set.validators[i.min(set.validators.len().saturating_sub(1))]
 }
 
+/// Whether validator `index` (in set order) can have built a block proposed in `round` on the
+/// polka of `pol_round`: a new block names the round's proposer; a re-proposal keeps its
+/// builder's index, the proposer of some round up to `pol_round` (spec/blocks.md §7). The
+/// proposer order reads these indices (§7.1), so a block naming another builder would make a
+/// member look present or absent at later heights.
+pub fn may_have_built(
+    set: &ValidatorSet,
+    height: Height,
+    round: Round,
+    pol_round: Round,
+    index: u16,
+) -> bool {
+    let n = set.validators.len();
+    let built_in =
+        |r: u32| super::rotation::proposer_index(n, &set.absent, height.0, r) == usize::from(index);
+    match pol_round.as_u32() {
+        None => built_in(round.as_u32().unwrap_or(0)),
+        // The order repeats every n rounds, so the first n cover all earlier rounds.
+        Some(vr) => (0..=vr).take(n).any(built_in),
+    }
+}
+
 /// The context: the chain whose votes it builds.
 #[derive(Clone, Debug)]
 pub struct Ctx {

@@ -224,3 +224,33 @@ fn a_taken_p2p_port_is_refused_with_its_address_and_a_free_one_passes() {
         "/ip4/192.0.2.1/tcp/27000".parse().unwrap();
     assert!(check_listen(&foreign).is_err());
 }
+
+/// The header's `proposer` is its builder: the round's proposer for a new block, and for a
+/// re-proposal the proposer of a round up to its polka's (spec/blocks.md §7).
+#[test]
+fn a_header_must_name_a_validator_that_can_have_built_it() {
+    use super::context::may_have_built;
+    let (_, _, set, _, _) = setup();
+    let (h, nil) = (Height(1), Round::Nil);
+    // With none absent, round r of height 1 is validator (1 + r) mod 4's.
+    assert!(may_have_built(&set, h, Round::new(0), nil, 1));
+    assert!(!may_have_built(&set, h, Round::new(0), nil, 2));
+    assert!(may_have_built(&set, h, Round::new(1), nil, 2));
+    assert!(!may_have_built(&set, h, Round::new(1), nil, 1));
+    // Re-proposed in round 2 on round 1's polka: built in round 0 or 1, not in round 2.
+    let pol = Round::new(1);
+    assert!(may_have_built(&set, h, Round::new(2), pol, 1));
+    assert!(may_have_built(&set, h, Round::new(2), pol, 2));
+    assert!(!may_have_built(&set, h, Round::new(2), pol, 3));
+    assert!(!may_have_built(&set, h, Round::new(2), pol, 0));
+    // A polka from a late round: every member has had a turn, and no index beyond the set.
+    for i in 0..4 {
+        assert!(may_have_built(&set, h, Round::new(9), Round::new(8), i));
+    }
+    assert!(!may_have_built(&set, h, Round::new(9), Round::new(8), 4));
+    // Member 1 absent: round 0 of height 1 goes to member 2 and member 1 proposes last.
+    let set = set.with_absent(vec![false, true, false, false]);
+    assert!(may_have_built(&set, h, Round::new(0), nil, 2));
+    assert!(!may_have_built(&set, h, Round::new(0), nil, 1));
+    assert!(may_have_built(&set, h, Round::new(3), nil, 1));
+}
