@@ -123,6 +123,30 @@ fn a_removed_validator_leaves_the_set_and_the_verifier_follows() {
         Presentation::from_text(out.stdout.trim()),
         Ok(Presentation::Full { .. })
     ));
+    // Offline with genesis alone, its header's signers are a set genesis does not name: the
+    // check is refused and says what to give; with a node it learns the change and passes.
+    let full = out.stdout.trim().to_string();
+    let check = |extra: &[&str]| {
+        let mut args = vec![
+            "check",
+            "--genesis",
+            genesis.to_str().unwrap(),
+            "--text",
+            &full,
+        ];
+        args.extend(extra);
+        run("credledger-verifier", &args)
+    };
+    let offline = check(&[]);
+    assert_eq!(offline.code, 1, "{}{}", offline.stdout, offline.stderr);
+    assert!(
+        offline.stdout.contains("give --node URL"),
+        "{}",
+        offline.stdout
+    );
+    let online = check(&["--node", &net.nodes[0].api]);
+    assert_eq!(online.code, 0, "{}{}", online.stdout, online.stderr);
+    assert!(online.stdout.starts_with("VALID"), "{}", online.stdout);
 
     // An agency anchors its T-Road log under the new set. The auditor's tools learn the change
     // from the nodes, and the bundle carries it, so that genesis alone proves the record

@@ -7,10 +7,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+use credledger_core::block::CommitError;
 use credledger_core::genesis::Genesis;
 use credledger_core::ids::Timestamp;
 use credledger_core::presentation::MAX_PRESENTATION_TEXT;
-use credledger_core::verify::{Policy, StatusFinding, TrustAnchor, verify_text};
+use credledger_core::verify::{Policy, Rejection, StatusFinding, TrustAnchor, verify_text};
 use credledger_verifier::audit::cli::AuditCommand;
 use credledger_verifier::serve::{ServeArgs, serve};
 
@@ -32,10 +33,14 @@ enum Command {
     /// Verify one presentation (the text of its QR code) offline against a genesis file.
     ///
     /// A full presentation carries its status proof, header and commit, so it is checked with
-    /// nothing but the genesis. Exit code 0: valid; 1: refused (the failed check is named);
-    /// 2: the command itself failed.
+    /// nothing but the genesis while the validators are genesis's. Once the council has changed
+    /// the validator set, its header is signed by a set genesis does not name: give `--node`
+    /// and the changes are learned from the nodes, each checked from genesis (the nodes are not
+    /// trusted). Exit code 0: valid; 1: refused (the failed check is named); 2: the command
+    /// itself failed.
     ///
     /// Example: credledger-verifier check --genesis devnet/genesis.json --file lawyer.txt
+    ///   [--node http://127.0.0.1:26800]
     Check {
         /// The genesis file the chain started from.
         #[arg(long, value_name = "FILE")]
@@ -55,6 +60,10 @@ enum Command {
         /// Print the verdict or rejection as JSON.
         #[arg(long)]
         json: bool,
+        /// Node API URLs to learn validator-set changes since genesis from (comma-separated or
+        /// repeated; none trusted). Without it the check is wholly offline.
+        #[arg(long = "node", value_name = "URL", value_delimiter = ',')]
+        nodes: Vec<String>,
     },
     /// Audit T-Road transfer logs: evidence bundles for one record, offline checks of them,
     /// and whole log files against their anchors.
@@ -124,6 +133,7 @@ fn run(command: Command) -> Result<ExitCode> {
         policy,
         now_ms,
         json,
+        nodes,
     } = command
     else {
         bail!("unreachable: serve and audit are handled in main");
@@ -132,7 +142,11 @@ fn run(command: Command) -> Result<ExitCode> {
         std::fs::read(&genesis).with_context(|| format!("cannot read {}", genesis.display()))?;
     let genesis = Genesis::from_json(&bytes)
         .with_context(|| format!("{} is not a genesis document", genesis.display()))?;
-    let anchor = TrustAnchor::from_genesis(&genesis)?;
+    let mut anchor = TrustAnchor::from_genesis(&genesis)?;
+    if !nodes.is_empty() {
+        anchor = credledger_verifier::audit::cli::learn_sets_from(&nodes, anchor)
+            .context("cannot learn the validator-set changes since genesis")?;
+    }
     let text = match (text, file) {
         (Some(t), _) => t,
         (None, Some(f)) => {
@@ -196,8 +210,27 @@ fn run(command: Command) -> Result<ExitCode> {
                 let word = |v: serde_json::Value| v.as_str().unwrap_or_default().to_string();
                 println!("{}: {r}", word(serde_json::json!(r.outcome())));
                 println!("  failed check: {}", word(serde_json::json!(r.check())));
+                if nodes.is_empty() && signed_by_a_later_set(&r) {
+                    println!(
+                        "  the header is signed by a validator set genesis does not name: the \
+                         council has changed the set since; give --node URL to learn the changes"
+                    );
+                }
             }
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// Whether `r` says the header is certified by a set other than the one genesis names, as after
+/// a validator-set change that an offline check cannot know of.
+fn signed_by_a_later_set(r: &Rejection) -> bool {
+    matches!(
+        r,
+        Rejection::UnknownValidatorSet { .. }
+            | Rejection::BadCommit {
+                reason: CommitError::ValidatorSetMismatch { .. },
+                ..
+            }
+    )
 }

@@ -156,6 +156,14 @@ fn http() -> Result<reqwest::Client> {
         .build()?)
 }
 
+/// Genesis's trust plus every validator-set change since, learned from `nodes` (none trusted:
+/// each change is checked from genesis), for a command that is otherwise offline.
+pub fn learn_sets_from(nodes: &[String], genesis: TrustAnchor) -> Result<TrustAnchor> {
+    let http = http()?;
+    let learned = runtime()?.block_on(sets::learn(&http, nodes, genesis))?;
+    Ok(learned.anchor)
+}
+
 /// Genesis's trust plus every validator-set change since, learned from the nodes.
 async fn learn_sets(chain: &ChainArgs, genesis: TrustAnchor) -> Result<Learned> {
     Ok(sets::learn(&http()?, &chain.nodes, genesis).await?)
