@@ -25,6 +25,7 @@ pub enum GovernanceCommand {
     ///   {"action":"add_issuer_key","issuer":"moj","key_id":"moj-2026-02","public_key":"…","valid_from":1767225600000}
     ///   {"action":"revoke_issuer_key","issuer":"moj","key_id":"moj-2026-01","effective":1767312000000}
     ///   {"action":"add_issuer","issuer":"mof","name_zh":"財政部","name_en":"Ministry of Finance","kinds":["tax-certificate"]}
+    ///   {"action":"add_validator","validator":{"name":"moda","public_key":"…","power":1}}
     ///   {"action":"remove_validator","public_key":"…"}
     ///   {"action":"add_log_source","source":"troad-ss1","name":"T-Road SS 1","public_key":"…"}
     ///

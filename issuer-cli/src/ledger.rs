@@ -46,7 +46,8 @@ pub struct LedgerArgs {
 /// The issuer key that signs.
 #[derive(Args, Debug)]
 pub struct KeyArgs {
-    /// The issuer's sealed key file (`key generate`, `key import`; or `key` in the config).
+    /// The sealed key file that signs: the issuer's, or for `governance sign` a council
+    /// member's (`key generate`, `key import --plain` of a devnet key; or `key` in the config).
     #[arg(long, value_name = "FILE", env = "CREDLEDGER_KEY")]
     pub key: Option<PathBuf>,
     #[command(flatten)]

@@ -31,7 +31,7 @@ pub enum Command {
     ///
     /// Example (validator):
     ///   credledger-node init --home /var/lib/credledger --genesis genesis.json
-    ///     --key-file keys/validator-moj-1.json --p2p-listen /ip4/0.0.0.0/tcp/27000
+    ///     --key-file keys/validator-moj-node.json --p2p-listen /ip4/0.0.0.0/tcp/27000
     ///     --peer <public key>@/ip4/10.0.0.2/tcp/27000 --relay http://10.0.0.2:8100
     Init(InitArgs),
     /// Run the node with a configuration file until SIGINT or SIGTERM.
@@ -77,8 +77,9 @@ pub struct InitArgs {
     pub observer: bool,
     /// Vote whenever this key is in the validator set, although genesis does not list it: a
     /// validator the council adds later (an `add_validator` governance proposal). Until
-    /// then the node follows the chain; the other validators admit it once the change is
-    /// committed, so configure it with their addresses (`--peer`).
+    /// then the other validators refuse its connections, so it stays at height 0; once the
+    /// change is committed they admit it, and it syncs the chain and votes. Configure it with
+    /// their addresses (`--peer`).
     #[arg(long, conflicts_with = "observer")]
     pub validator: bool,
     /// A name for logs (default: the validator's name in genesis).

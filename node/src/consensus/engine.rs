@@ -191,7 +191,7 @@ pub async fn start<C: Chain>(s: EngineSettings, chain: Arc<C>) -> Result<Running
     {
         tracing::warn!(
             height = next,
-            "this validator's key is not in the validator set: the node follows the chain and votes from the height the council adds the key"
+            "this validator's key is not in the validator set: the validators refuse its connections until the council adds the key (an add_validator proposal); then it syncs and votes"
         );
     }
     let (mut channels, engine) = start_engine(
