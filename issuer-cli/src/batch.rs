@@ -301,6 +301,18 @@ pub struct BatchUnsettled {
     pub report: String,
 }
 
+/// Rows of a finished batch that failed for good: a bad row, or one the ledger refused. The
+/// rest of the batch is published; the report names each failed row and why (exit code 7,
+/// spec/issuer-keys.md §4), so a scheduled run can tell a partly failed batch from a whole one.
+#[derive(Debug, thiserror::Error)]
+#[error("{rows} rows failed and were not published; {report} names each and why")]
+pub struct BatchRowsFailed {
+    /// How many.
+    pub rows: u64,
+    /// The report's path.
+    pub report: String,
+}
+
 /// Settles the rows over the network: re-checks rows an earlier run may have sent, then
 /// submits the rest in transactions of [`PER_TX`] and waits for their commits. Each settled
 /// row's outcome is pushed to `results`.

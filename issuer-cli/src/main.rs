@@ -121,7 +121,8 @@ Exit codes (every command):
   3  a key file that does not open: wrong passphrase, damaged or altered file
   4  the ledger refused the transaction (its reason is printed)
   5  no node answered (every --node was tried)
-  6  sent, but not settled yet: it may still commit; check with `status` before sending again";
+  6  sent, but not settled yet: it may still commit; check with `status` before sending again
+  7  a batch finished, but some rows failed for good (bad rows, or refused): its report names them";
 
 /// Exit codes (printed under the top-level `--help`, and spec/issuer-keys.md §4).
 pub mod exit {
@@ -137,6 +138,8 @@ pub mod exit {
     pub const UNREACHABLE: u8 = 5;
     /// A transaction was sent but may still commit (see [`ledger::Unsettled`]).
     pub const UNSETTLED: u8 = 6;
+    /// A batch finished with rows that failed for good (see [`batch::BatchRowsFailed`]).
+    pub const ROWS_FAILED: u8 = 7;
 }
 
 /// The exit code for an error (see [`exit`]).
@@ -163,6 +166,11 @@ pub(crate) fn classify(r: anyhow::Result<()>) -> Result<(), (u8, anyhow::Error)>
                 || c.downcast_ref::<client::MaybeSent>().is_some()
         }) {
             exit::UNSETTLED
+        } else if e
+            .chain()
+            .any(|c| c.downcast_ref::<batch::BatchRowsFailed>().is_some())
+        {
+            exit::ROWS_FAILED
         } else {
             exit::INPUT
         };

@@ -374,6 +374,13 @@ pub fn run(a: &PublishArgs) -> Result<()> {
             }
             .into());
         }
+        if let Some(rows) = summary["errors"].as_u64().filter(|n| *n > 0) {
+            return Err(crate::batch::BatchRowsFailed {
+                rows,
+                report: summary["report"].as_str().unwrap_or_default().to_string(),
+            }
+            .into());
+        }
         return Ok(());
     }
     let claims = match &old {

@@ -84,7 +84,9 @@ fn a_batch_of_1000_rows_reports_its_3_bad_rows_and_reruns_idempotently() {
     };
     let publish = || publish_to(&csv_path, &batch);
     let out = publish();
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    // Published but for three bad rows: exit code 7, so a scheduled run can tell.
+    assert_eq!(out.code, 7, "{}", out.stderr);
+    assert!(out.stderr.contains("3 rows failed"), "{}", out.stderr);
     let v: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(
         (
@@ -115,9 +117,10 @@ fn a_batch_of_1000_rows_reports_its_3_bad_rows_and_reruns_idempotently() {
     let id = line.split(',').nth(1).unwrap();
     assert!(net.get(2, &format!("/v1/credentials/moj/{id}")).is_some());
 
-    // Re-running the same batch issues nothing new, even with the journal lost.
+    // Re-running the same batch issues nothing new, even with the journal lost (its three bad
+    // rows fail again).
     let out = publish();
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.code, 7, "{}", out.stderr);
     let v: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(
         (v["committed"].as_u64(), v["skipped"].as_u64()),
@@ -143,7 +146,7 @@ fn a_batch_of_1000_rows_reports_its_3_bad_rows_and_reruns_idempotently() {
     let kept = d.join("batch-kept");
     std::fs::rename(&batch, &kept).unwrap();
     let out = publish();
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.code, 7, "{}", out.stderr);
     let v: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(
         (
