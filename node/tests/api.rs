@@ -78,6 +78,19 @@ async fn submit_commit_and_prove_a_credential() {
     let (code, body) = call(&app, get("/v1/status")).await;
     assert_eq!(code, StatusCode::OK);
     assert_eq!(body["height"], 0);
+    // A path no route serves, or a method a route does not take, still answers JSON.
+    let (code, body) = call(&app, get("/v1/nothing-here")).await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"], "not_found", "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("/v1/nothing-here")
+    );
+    let (code, body) = call(&app, get("/v1/tx")).await;
+    assert_eq!(code, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(body["error"], "method_not_allowed", "{body}");
     // Before block 1 there is no header to prove anything under.
     let (code, _) = call(&app, get("/v1/state/issuer/moj")).await;
     assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);

@@ -16,6 +16,9 @@ pub enum ApiError {
     /// 404 with a proof that the state entry is absent.
     #[error("absent from the state")]
     NotFoundWithProof(serde_json::Value),
+    /// 405: the path exists, but not for this method.
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// 422: the ledger's rules refuse the transaction; the message names the rule. This
     /// submission is in no mempool and will never commit.
     #[error("{0}")]
@@ -40,6 +43,7 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(_) | ApiError::NotFoundWithProof(_) => {
                 (StatusCode::NOT_FOUND, "not_found")
             }
+            ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Refused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "refused"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),

@@ -84,12 +84,26 @@ pub fn router_with(backend: Shared, limits: ApiLimits) -> Router {
         .route("/v1/state/log-source/{source}", get(log_source))
         .route("/v1/state/log-anchor/{source}/{sequence}", get(log_anchor))
         .route("/v1/log-anchors/{source}/{sequence}", get(anchor_in_block))
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(MAX_TX_BYTES + 1024))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(10),
         ))
         .with_state(backend)
+}
+
+/// Every error answer has the JSON body of spec/http-api.md §1, a path no route serves too.
+async fn no_route(uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!(
+        "no endpoint {}; spec/http-api.md §2 lists them",
+        uri.path()
+    ))
+}
+
+async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{} does not take {method}", uri.path()))
 }
 
 fn parse<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, ApiError>
