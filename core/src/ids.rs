@@ -154,6 +154,14 @@ impl Timestamp {
     }
 }
 
+/// `, revoked from <time>` for a revoked key's window in messages; nothing if not revoked.
+pub(crate) fn revoked_from_text(revoked_from: &Option<Timestamp>) -> String {
+    match revoked_from {
+        Some(t) => format!(", revoked from {}", t.taiwan_time()),
+        None => String::new(),
+    }
+}
+
 /// A credential's 16-byte identifier, chosen by the issuer (the CLI derives it so that a
 /// re-run batch gets the same ids); shown as 32 lower-case hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]

@@ -106,6 +106,47 @@ pub enum ReasonCode {
     Order = 8,
 }
 
+impl ReasonCode {
+    /// Every code, in code order.
+    pub const ALL: [ReasonCode; 9] = [
+        ReasonCode::Unspecified,
+        ReasonCode::KeyCompromise,
+        ReasonCode::Superseded,
+        ReasonCode::IssuedInError,
+        ReasonCode::Disciplinary,
+        ReasonCode::Surrendered,
+        ReasonCode::HolderCeased,
+        ReasonCode::ConditionNotMet,
+        ReasonCode::Order,
+    ];
+
+    /// The code with the name [`Self::as_str`] gives, if any.
+    pub fn from_name(name: &str) -> Option<ReasonCode> {
+        ReasonCode::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+
+    /// The code's name, as JSON and the issuer CLI spell it (`issued-in-error`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReasonCode::Unspecified => "unspecified",
+            ReasonCode::KeyCompromise => "key-compromise",
+            ReasonCode::Superseded => "superseded",
+            ReasonCode::IssuedInError => "issued-in-error",
+            ReasonCode::Disciplinary => "disciplinary",
+            ReasonCode::Surrendered => "surrendered",
+            ReasonCode::HolderCeased => "holder-ceased",
+            ReasonCode::ConditionNotMet => "condition-not-met",
+            ReasonCode::Order => "order",
+        }
+    }
+}
+
+impl std::fmt::Display for ReasonCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The status lifecycle: active ⇄ suspended, and either → revoked, which is final.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize, Serialize, Deserialize,
@@ -346,6 +387,19 @@ pub struct GovernanceRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reason_code_reads_as_json_spells_it_and_every_code_is_listed() {
+        for (i, r) in ReasonCode::ALL.into_iter().enumerate() {
+            assert_eq!(r as usize, i);
+            assert_eq!(
+                serde_json::to_value(r).unwrap(),
+                serde_json::Value::String(r.to_string())
+            );
+            assert_eq!(ReasonCode::from_name(r.as_str()), Some(r));
+        }
+        assert_eq!(ReasonCode::from_name("IssuedInError"), None);
+    }
 
     #[test]
     fn lifecycle_allows_only_its_transitions() {

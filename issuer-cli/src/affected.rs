@@ -58,7 +58,8 @@ pub fn run(issuer: &str, key_id: &str, ledger: &LedgerArgs, json_out: bool) -> R
         );
     } else {
         println!(
-            "key {issuer}/{key_id} revoked from {cut} ms: {} credential(s) published since",
+            "key {issuer}/{key_id} revoked from {}: {} credential(s) published since",
+            cut.taiwan_time(),
             affected.len()
         );
         for (id, h) in &affected {

@@ -133,7 +133,10 @@ fn source_record(ledger: &Ledger, source: &LogSourceId) -> Result<LogSourceRecor
     match ledger.state_entry(&format!("/v1/state/log-source/{source}"), &key)? {
         Some(StateValue::LogSource(r)) => {
             if let Some(at) = r.removed_at {
-                bail!("log source {source} was removed at {at}; it can no longer anchor");
+                bail!(
+                    "log source {source} was removed at {}; it can no longer anchor",
+                    at.taiwan_time()
+                );
             }
             Ok(r)
         }

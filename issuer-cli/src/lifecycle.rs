@@ -80,10 +80,9 @@ fn status_issuer(a: &StatusArgs) -> Result<IssuerId> {
 }
 
 fn reason(s: &str) -> Result<ReasonCode> {
-    serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| {
-        anyhow!(
-            "reason {s:?} is not one of: unspecified, key-compromise, superseded, issued-in-error, disciplinary, surrendered, holder-ceased, condition-not-met, order"
-        )
+    ReasonCode::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = ReasonCode::ALL.iter().map(|r| r.as_str()).collect();
+        anyhow!("reason {s:?} is not one of: {}", names.join(", "))
     })
 }
 
@@ -180,13 +179,13 @@ pub fn status(a: &StatusArgs) -> Result<()> {
         );
     } else {
         let why = why
-            .map(|w| format!(" ({})", reason_name(w)))
+            .map(|w| format!(" ({})", w.as_str()))
             .unwrap_or_default();
         println!("credential {} of {issuer}: {state}{why}", a.id);
         println!("  history ({} events, complete):", history.events.len());
         for (what, _, why, e) in events {
             let why = why
-                .map(|w| format!(" ({})", reason_name(w)))
+                .map(|w| format!(" ({})", w.as_str()))
                 .unwrap_or_default();
             println!(
                 "    block {:>8}  {}  {what}{why}",
@@ -201,14 +200,6 @@ pub fn status(a: &StatusArgs) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// A reason as an operator types it (`issued-in-error`), the spelling `--reason` takes.
-pub(crate) fn reason_name(r: ReasonCode) -> String {
-    match serde_json::to_value(r) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => format!("{r:?}"),
-    }
 }
 
 fn words(status: CredentialStatus) -> (&'static str, Option<ReasonCode>) {

@@ -186,11 +186,11 @@ fn check_supersedable(
         CredentialStatus::Suspended { reason } => bail!(
             "credential {id} is suspended ({}); a reissue would be in force at once: reinstate \
              it first, or revoke it",
-            crate::lifecycle::reason_name(reason)
+            reason.as_str()
         ),
         CredentialStatus::Revoked { reason } => bail!(
             "credential {id} is already revoked ({}, at {}); {}",
-            crate::lifecycle::reason_name(reason),
+            reason.as_str(),
             r.changed_at.taiwan_time(),
             if reason == ReasonCode::Superseded {
                 "its replacement was published then"

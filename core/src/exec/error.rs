@@ -27,7 +27,10 @@ pub enum TxError {
     },
     /// The key does not cover the block time.
     #[error(
-        "issuer key {key_id} is not valid at {at} (valid from {valid_from}, revoked from {revoked_from:?})"
+        "issuer key {key_id} is not valid at {} (valid from {}{})",
+        .at.taiwan_time(),
+        .valid_from.taiwan_time(),
+        crate::ids::revoked_from_text(.revoked_from)
     )]
     KeyNotValid {
         /// Key.
@@ -129,7 +132,8 @@ pub enum TxError {
     BadPublicKey(PublicKey),
     /// A revocation may only move a key's end earlier.
     #[error(
-        "key {key_id} is already revoked from {revoked_from}; a new revocation must be earlier"
+        "key {key_id} is already revoked from {}; a new revocation must be earlier",
+        .revoked_from.taiwan_time()
     )]
     AlreadyRevoked {
         /// Key.

@@ -112,7 +112,7 @@ pub enum Rejection {
         issuer: IssuerId,
     },
     /// The issuer was removed.
-    #[error("issuer {issuer} was removed at {removed_at}")]
+    #[error("issuer {issuer} was removed at {}", .removed_at.taiwan_time())]
     IssuerRemoved {
         /// The issuer.
         issuer: IssuerId,
@@ -242,7 +242,10 @@ pub enum Rejection {
     },
     /// The key did not cover the publication time.
     #[error(
-        "key {key_id} did not cover publication at {published_at} (valid from {valid_from}, revoked from {revoked_from:?})"
+        "key {key_id} did not cover publication at {} (valid from {}{})",
+        .published_at.taiwan_time(),
+        .valid_from.taiwan_time(),
+        crate::ids::revoked_from_text(.revoked_from)
     )]
     KeyNotValidAtIssuance {
         /// The key.
@@ -255,7 +258,7 @@ pub enum Rejection {
         revoked_from: Option<Timestamp>,
     },
     /// Revoked.
-    #[error("credential {credential} was revoked at {at} ({reason:?})")]
+    #[error("credential {credential} was revoked at {} ({reason})", .at.taiwan_time())]
     Revoked {
         /// The credential.
         credential: CredentialId,
@@ -265,7 +268,7 @@ pub enum Rejection {
         at: Timestamp,
     },
     /// Suspended.
-    #[error("credential {credential} is suspended since {since} ({reason:?})")]
+    #[error("credential {credential} is suspended since {} ({reason})", .since.taiwan_time())]
     Suspended {
         /// The credential.
         credential: CredentialId,
@@ -275,7 +278,7 @@ pub enum Rejection {
         since: Timestamp,
     },
     /// Not valid yet.
-    #[error("credential is valid from {valid_from}; now is {now}")]
+    #[error("credential is valid from {}; now is {}", .valid_from.taiwan_time(), .now.taiwan_time())]
     NotYetValid {
         /// Start of validity.
         valid_from: Timestamp,
@@ -283,7 +286,7 @@ pub enum Rejection {
         now: Timestamp,
     },
     /// No longer valid.
-    #[error("credential expired at {valid_until}; now is {now}")]
+    #[error("credential expired at {}; now is {}", .valid_until.taiwan_time(), .now.taiwan_time())]
     Expired {
         /// End of validity.
         valid_until: Timestamp,
