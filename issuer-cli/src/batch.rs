@@ -142,12 +142,6 @@ pub fn run(
 ) -> Result<Value> {
     // End to end: from reading the CSV to the last commit.
     let start = Instant::now();
-    folder.bind_key(&format!("{}/{}", issuer.id, issuer.key_id))?;
-    folder.clear_report()?;
-    let (done, submitted) = folder.read_journal()?;
-    let signed = folder.read_signed_without_files()?;
-    let now = crate::ledger::now();
-
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)
         .from_path(csv_path)
@@ -156,6 +150,16 @@ pub fn run(
         .headers()
         .context("the CSV has no header row")?
         .clone();
+    // A header that does not fit the kind would fail every row alike: said once, before the
+    // output folder is touched.
+    check_header(schema, &headers)
+        .with_context(|| format!("{}'s header row", csv_path.display()))?;
+    folder.bind_key(&format!("{}/{}", issuer.id, issuer.key_id))?;
+    folder.clear_report()?;
+    let (done, submitted) = folder.read_journal()?;
+    let signed = folder.read_signed_without_files()?;
+    let now = crate::ledger::now();
+
     let mut results: Vec<RowResult> = Vec::new();
     let mut ready: Vec<Ready> = Vec::new();
     let mut recheck: Vec<Ready> = Vec::new();
@@ -299,6 +303,34 @@ pub struct BatchUnsettled {
     pub rows: u64,
     /// The report's path.
     pub report: String,
+}
+
+/// Whether a CSV header row names each of the kind's claims once and nothing else; every
+/// column missing, unknown or repeated is named, with the header the kind wants.
+fn check_header(schema: &KindDef, headers: &csv::StringRecord) -> Result<()> {
+    let wanted: Vec<&str> = schema.claims.iter().map(|d| d.key.as_str()).collect();
+    let mut problems = Vec::new();
+    for (i, h) in headers.iter().enumerate() {
+        if !wanted.contains(&h) {
+            problems.push(format!("column {h:?} is not a claim of kind {}", schema.id));
+        } else if headers.iter().take(i).any(|earlier| earlier == h) {
+            problems.push(format!("column {h:?} appears twice"));
+        }
+    }
+    for w in &wanted {
+        if !headers.iter().any(|h| h == *w) {
+            problems.push(format!("claim {w:?} has no column"));
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "{}; kind {} wants the header `{}`",
+        problems.join("; "),
+        schema.id,
+        wanted.join(",")
+    )
 }
 
 /// Rows of a finished batch that failed for good: a bad row, or one the ledger refused. The
@@ -590,4 +622,44 @@ fn after_refusal(
         });
     }
     Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_header;
+    use credledger_core::devnet::{Devnet, DevnetParams};
+
+    #[test]
+    fn a_header_must_name_each_claim_of_the_kind_once() {
+        let d = Devnet::build(&[1; 32], &DevnetParams::default()).unwrap();
+        let kind = d
+            .genesis
+            .kinds
+            .iter()
+            .find(|k| k.id.as_str() == "lawyer-license")
+            .unwrap();
+        let wanted: Vec<&str> = kind.claims.iter().map(|c| c.key.as_str()).collect();
+        check_header(kind, &csv::StringRecord::from(wanted.clone())).unwrap();
+        // Columns in another order are fine: they are matched by name.
+        let mut reversed = wanted.clone();
+        reversed.reverse();
+        check_header(kind, &csv::StringRecord::from(reversed)).unwrap();
+
+        let mut wrong = wanted.clone();
+        wrong[1] = "license";
+        wrong.push(wanted[0]);
+        let e = check_header(kind, &csv::StringRecord::from(wrong))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("column \"license\" is not a claim"), "{e}");
+        assert!(
+            e.contains(&format!("column {:?} appears twice", wanted[0])),
+            "{e}"
+        );
+        assert!(
+            e.contains(&format!("claim {:?} has no column", wanted[1])),
+            "{e}"
+        );
+        assert!(e.contains(&wanted.join(",")), "{e}");
+    }
 }
