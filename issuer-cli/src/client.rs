@@ -29,6 +29,29 @@ pub struct MaybeSent {
     errors: String,
 }
 
+/// What went wrong with a request, in the operator's words: reqwest's own message only says
+/// "error sending request for url (…)", which repeats the URL; the cause at the bottom of its
+/// chain ("Connection refused (os error 111)", "operation timed out") says why.
+fn why(e: &reqwest::Error) -> String {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else {
+        "request failed"
+    };
+    let mut deepest = None;
+    let mut next = std::error::Error::source(e);
+    while let Some(cause) = next {
+        deepest = Some(cause);
+        next = cause.source();
+    }
+    match deepest {
+        Some(cause) => format!("{what}: {cause}"),
+        None => format!("{what}: {e}"),
+    }
+}
+
 /// The rank of an answer that ends a search of the nodes ([`Nodes::each`]).
 const FINAL: u8 = u8::MAX;
 
@@ -74,7 +97,7 @@ impl Nodes {
         let mut errors = Vec::new();
         let mut best: Option<(u8, Answer)> = None;
         for url in &self.urls {
-            match f(url).map_err(|e| e.to_string()).and_then(read_answer) {
+            match f(url).map_err(|e| why(&e)).and_then(read_answer) {
                 Ok(a) => {
                     let r = rank(&a);
                     if r == FINAL {
@@ -171,7 +194,7 @@ impl Nodes {
             match sent {
                 Err(e) => {
                     maybe_sent |= !e.is_connect();
-                    errors.push(format!("{url}: {e}"));
+                    errors.push(format!("{url}: {}", why(&e)));
                 }
                 // A full mempool (503) pooled nothing; any other server error may have come
                 // after the node pooled it.
@@ -259,12 +282,19 @@ mod tests {
             let l = TcpListener::bind("127.0.0.1:0").unwrap();
             format!("http://{}", l.local_addr().unwrap())
         };
-        // Nothing listens: surely not sent.
+        // Nothing listens: surely not sent. The message says why, not reqwest's "error
+        // sending request for url", which only repeats the URL.
         let e = Nodes::new(std::slice::from_ref(&dead))
             .unwrap()
             .submit(b"tx", 0)
             .unwrap_err();
         assert!(e.downcast_ref::<super::Unreachable>().is_some(), "{e:#}");
+        let text = format!("{e:#}");
+        assert!(
+            text.contains("cannot connect") && text.to_lowercase().contains("refused"),
+            "{text}"
+        );
+        assert!(!text.contains("error sending request"), "{text}");
         // A node that fails after reading it (500): it may have pooled it.
         let failing = canned(500, r#"{"error":"internal"}"#, 1);
         let e = Nodes::new(&[failing, dead.clone()])
