@@ -320,7 +320,10 @@ pub struct CommitCertificate {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CommitError {
     /// The set offered is not the one the header names.
-    #[error("header names validator set {expected}, got {got}")]
+    #[error(
+        "header names validator set {expected}, but the set for its height is {got} (a set \
+         change not learned yet, or a header of another chain with the same id)"
+    )]
     ValidatorSetMismatch {
         /// Hash in the header.
         expected: Digest,
