@@ -24,6 +24,9 @@ use super::pacing::Pacing;
 use super::peers::PeerGate;
 use super::signing::ConsensusSigner;
 
+/// What a validator whose key is not in the set is told, at start and while no peer admits it.
+const NOT_IN_SET: &str = "this validator's key is not in the validator set: the validators refuse its connections until the council adds the key (an add_validator proposal); then it syncs and votes";
+
 /// Why the engine did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -183,16 +186,13 @@ pub async fn start<C: Chain>(s: EngineSettings, chain: Arc<C>) -> Result<Running
     let next = chain.last_height()?.0 + 1;
     let set = chain.validator_set(credledger_core::ids::Height(next))?;
     let peers = PeerGate::new(my_peer_id, &s.peers, &set);
-    if s.validator
+    let unadmitted = s.validator
         && !set
             .validators()
             .iter()
-            .any(|v| peer_id(&v.public_key) == my_peer_id)
-    {
-        tracing::warn!(
-            height = next,
-            "this validator's key is not in the validator set: the validators refuse its connections until the council adds the key (an add_validator proposal); then it syncs and votes"
-        );
+            .any(|v| peer_id(&v.public_key) == my_peer_id);
+    if unadmitted {
+        tracing::warn!(height = next, "{NOT_IN_SET}");
     }
     let (mut channels, engine) = start_engine(
         ctx,
@@ -211,12 +211,25 @@ pub async fn start<C: Chain>(s: EngineSettings, chain: Arc<C>) -> Result<Running
     // which Malachite logs and then returns from), so `None` ends this task.
     let (net, watched) = (channels.net_requests.clone(), progress.clone());
     let network = tokio::spawn(async move {
+        // A validator the set does not hold yet sees only its connections closed by the others
+        // (libp2p logs each one without a reason); while no peer admits it, say why now and
+        // then. Once the council adds its key, the validators admit it and this stops.
+        let mut said = std::time::Instant::now();
         loop {
             match NetworkRequest::dump_state(&net).await {
-                Ok(Some(dump)) => watched.peers.store(
-                    dump.peers.len() as u64,
-                    std::sync::atomic::Ordering::Relaxed,
-                ),
+                Ok(Some(dump)) => {
+                    watched.peers.store(
+                        dump.peers.len() as u64,
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
+                    if unadmitted
+                        && dump.peers.is_empty()
+                        && said.elapsed() >= std::time::Duration::from_secs(30)
+                    {
+                        tracing::warn!("no peer admits this node yet: {NOT_IN_SET}");
+                        said = std::time::Instant::now();
+                    }
+                }
                 Ok(None) => return,
                 Err(_) if net.is_closed() => return,
                 Err(_) => {}
