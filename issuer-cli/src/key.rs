@@ -76,7 +76,8 @@ pub enum KeyCommand {
     Show {
         /// The key file.
         file: PathBuf,
-        /// Open the file with the passphrase to prove it holds the key.
+        /// Open the file with the passphrase to prove it holds the key (a prompt unless
+        /// `--passphrase-file` or `--passphrase-env` gives it, which imply this).
         #[arg(long)]
         check: bool,
         #[command(flatten)]
@@ -99,6 +100,11 @@ pub struct Passphrase {
 }
 
 impl Passphrase {
+    /// Whether a flag gives the passphrase (no prompt needed).
+    pub fn given(&self) -> bool {
+        self.passphrase_env.is_some() || self.passphrase_file.is_some()
+    }
+
     /// The passphrase; `confirm` asks twice at a prompt.
     pub fn get(&self, confirm: bool) -> Result<Zeroizing<Vec<u8>>> {
         if let Some(var) = &self.passphrase_env {
@@ -276,6 +282,8 @@ fn show(
     pass: &Passphrase,
     json: bool,
 ) -> Result<(), (u8, anyhow::Error)> {
+    // A passphrase given on the command line is there to be used.
+    let check = check || pass.given();
     let parsed = if check {
         let passphrase = pass.get(false).map_err(input)?;
         keystore::read(file, &passphrase).map_err(key_error)?.0

@@ -76,14 +76,14 @@ fn an_issuer_key_is_sealed_owner_only_and_opens_with_its_passphrase_only() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("never replaced"), "{}", out.stderr);
 
-    // A wrong passphrase: exit 3, and the message says what to do.
+    // A wrong passphrase: exit 3, and the message says what to do. A passphrase given on
+    // the command line is used without `--check`.
     let out = run(
         "credledger-issuer",
         &[
             "key",
             "show",
             k,
-            "--check",
             "--passphrase-file",
             bad.to_str().unwrap(),
         ],
