@@ -182,7 +182,9 @@ pub fn status(a: &StatusArgs) -> Result<()> {
             .map(|w| format!(" ({})", w.as_str()))
             .unwrap_or_default();
         println!("credential {} of {issuer}: {state}{why}", a.id);
-        println!("  history ({} events, complete):", history.events.len());
+        let n = history.events.len();
+        let noun = if n == 1 { "event" } else { "events" };
+        println!("  history ({n} {noun}, complete):");
         for (what, _, why, e) in events {
             let why = why
                 .map(|w| format!(" ({})", w.as_str()))

@@ -31,7 +31,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Issuer signing keys: make one sealed under a passphrase, or show one.
+    /// Signing keys: make one sealed under a passphrase, import one, show one, or list what a
+    /// revoked key published (`affected`).
     #[command(subcommand)]
     Key(key::KeyCommand),
     /// Publish one credential: check the subject's claims against the kind's schema, sign

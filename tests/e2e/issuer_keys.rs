@@ -80,13 +80,7 @@ fn an_issuer_key_is_sealed_owner_only_and_opens_with_its_passphrase_only() {
     // the command line is used without `--check`.
     let out = run(
         "credledger-issuer",
-        &[
-            "key",
-            "show",
-            k,
-            "--passphrase-file",
-            bad.to_str().unwrap(),
-        ],
+        &["key", "show", k, "--passphrase-file", bad.to_str().unwrap()],
     );
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert!(
