@@ -10,32 +10,32 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use arc_malachitebft_app_channel::app::engine::host::{HeightParams, Next, SyncedValueOutcome};
+use arc_malachitebft_app_channel::app::engine::host::{HeightParams, Next};
 use arc_malachitebft_app_channel::app::streaming::StreamId;
-use arc_malachitebft_app_channel::app::types::core::{
-    CommitCertificate as MCommit, Round, Validator as _, Validity,
-};
+use arc_malachitebft_app_channel::app::types::LocallyProposedValue;
+use arc_malachitebft_app_channel::app::types::core::{CommitCertificate as MCommit, Round};
 use arc_malachitebft_app_channel::app::types::sync::RawDecidedValue;
-use arc_malachitebft_app_channel::app::types::{LocallyProposedValue, ProposedValue};
 use arc_malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
 use bytes::Bytes;
-use credledger_core::block::{Block, Header, MAX_BLOCK_BYTES, ValidatorSet as CoreSet};
-use credledger_core::encoding::{decode, encode};
+use credledger_core::block::{Block, Header, ValidatorSet as CoreSet};
+use credledger_core::encoding::encode;
 use credledger_core::ids::Height as CoreHeight;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::chain::{Chain, ChainError, Pending};
 use super::codec::engine_commit;
-use super::context::{
-    Address, BlockId, Ctx, Height, ProposalHead, ValidatorSet, may_have_built, proposer_of,
-};
+use super::context::{Address, BlockId, Ctx, Height, ProposalHead, ValidatorSet};
 use super::early::EarlyProposals;
 use super::pacing::{HeldProposal, Hold, Pacing};
 use super::peers::{PeerGate, request};
 use super::rotation;
 use super::signing::to_core_commit;
-use super::streams::{Completed, Streams, split};
+use super::streams::{Streams, split};
+
+mod received;
+
+use received::proposed;
 
 /// Blocks served to a syncing peer per request.
 const SYNC_BATCH: u64 = 16;
@@ -525,85 +525,6 @@ impl<C: Chain> App<C> {
         }
     }
 
-    /// A whole proposal arrived: checked now if it is for this height, kept for later if for
-    /// one of the next few ([`EarlyProposals`]), dropped otherwise.
-    fn completed(&mut self, done: Completed) -> Result<Option<ProposedValue<Ctx>>, ChainError> {
-        if done.height > self.height {
-            self.early.offer(self.height, done);
-            return Ok(None);
-        }
-        if done.height < self.height {
-            return Ok(None);
-        }
-        self.check_and_keep(done)
-    }
-
-    fn check_and_keep(&mut self, c: Completed) -> Result<Option<ProposedValue<Ctx>>, ChainError> {
-        let Ok(block) = decode::<Block>(&c.bytes, MAX_BLOCK_BYTES) else {
-            tracing::warn!(height = c.height.0, "proposal does not decode");
-            return Ok(None);
-        };
-        if block.header.hash() != c.id.0 || block.header.height.0 != c.height.0 {
-            tracing::warn!(
-                height = c.height.0,
-                "proposal parts do not match their block"
-            );
-            return Ok(None);
-        }
-        // A stream must name the round's proposer and come from a validator of the set;
-        // anything else is dropped before its block is executed or stored. Parts are not
-        // signed (ADR 001), so a validator could still stream a block naming another as
-        // proposer (Malachite's lock restreams do, honestly); an observer or any other peer
-        // cannot make this node execute or store anything.
-        let set = self.set(c.height)?;
-        if proposer_of(&set, c.height, c.round).address() != &c.proposer {
-            tracing::warn!(
-                height = c.height.0,
-                round = c.round.as_u32(),
-                "proposal naming a validator that is not the round's proposer"
-            );
-            return Ok(None);
-        }
-        let from = c.from.to_bytes();
-        let by_validator = set
-            .members()
-            .iter()
-            .any(|v| super::engine::peer_id(&v.address().0).to_bytes() == from);
-        if !by_validator {
-            tracing::warn!(
-                height = c.height.0,
-                "proposal streamed by a peer outside the validator set"
-            );
-            return Ok(None);
-        }
-        if !may_have_built(&set, c.height, c.round, c.pol_round, block.header.proposer) {
-            tracing::warn!(
-                height = c.height.0,
-                round = c.round.as_u32(),
-                index = block.header.proposer,
-                "proposal whose header names a validator that did not build it"
-            );
-            return Ok(None);
-        }
-        let valid = match self.chain.check(&block, self.chain.now())? {
-            Ok(()) => true,
-            Err(reason) => {
-                tracing::warn!(height = c.height.0, %reason, "invalid proposal");
-                false
-            }
-        };
-        let p = Pending {
-            round: c.round.as_u32().unwrap_or(0),
-            valid_round: c.pol_round.as_u32(),
-            proposer: c.proposer.0,
-            own: false,
-            valid,
-            block,
-        };
-        self.chain.put_pending(&p, true)?;
-        Ok(Some(proposed(c.height, &p)))
-    }
-
     fn decided(&mut self, cert: &MCommit<Ctx>) -> Result<(), ChainError> {
         let h = CoreHeight(cert.height.0);
         if self.chain.last_height()? >= h {
@@ -644,63 +565,5 @@ impl<C: Chain> App<C> {
             ));
         }
         Ok(out)
-    }
-
-    fn synced(
-        &mut self,
-        height: Height,
-        round: Round,
-        proposer: Address,
-        bytes: &[u8],
-    ) -> Result<SyncedValueOutcome<Ctx>, ChainError> {
-        let block: Block = match decode(bytes, MAX_BLOCK_BYTES) {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::warn!(height = height.0, error = %e, "synced block does not decode");
-                return Ok(SyncedValueOutcome::PeerFault);
-            }
-        };
-        if block.header.height.0 != height.0 {
-            return Ok(SyncedValueOutcome::PeerFault);
-        }
-        let valid = if self.chain.last_height()?.0 >= height.0 {
-            true
-        } else {
-            match self.chain.check(&block, self.chain.now())? {
-                Ok(()) => true,
-                Err(reason) => {
-                    tracing::warn!(height = height.0, %reason, "invalid synced block");
-                    false
-                }
-            }
-        };
-        let p = Pending {
-            round: round.as_u32().unwrap_or(0),
-            valid_round: None,
-            proposer: proposer.0,
-            own: false,
-            valid,
-            block,
-        };
-        // A synced block arrives with its certificate and this node never votes on it: if the
-        // node dies before committing it, it is synced again. So it is not fsynced here (one
-        // fsync less per block while catching up); its commit is.
-        self.chain.put_pending(&p, false)?;
-        Ok(SyncedValueOutcome::Verdict(proposed(height, &p)))
-    }
-}
-
-fn proposed(height: Height, p: &Pending) -> ProposedValue<Ctx> {
-    ProposedValue {
-        height,
-        round: Round::new(p.round),
-        valid_round: p.valid_round.map_or(Round::Nil, Round::new),
-        proposer: Address(p.proposer),
-        value: BlockId(p.block.header.hash()),
-        validity: if p.valid {
-            Validity::Valid
-        } else {
-            Validity::Invalid
-        },
     }
 }
