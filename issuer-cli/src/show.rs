@@ -67,7 +67,7 @@ pub fn run(
         names
             .get(i)
             .cloned()
-            .unwrap_or_else(|| format!("claim {i}"))
+            .unwrap_or_else(|| format!("claim {}", i + 1))
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&p)?);
@@ -87,6 +87,9 @@ pub fn run(
     match c.body.valid_until {
         Some(u) => println!("valid until:  {}", u.taiwan_time()),
         None => println!("valid until:  no end"),
+    }
+    if names.is_empty() {
+        println!("claims, in the kind's order (--genesis FILE names them):");
     }
     match &c.disclosure {
         Disclosure::All { values, .. } => {
