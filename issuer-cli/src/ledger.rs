@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use credledger_core::TrustAnchor;
-use credledger_core::block::{Block, CommitError, Header};
+use credledger_core::block::{Block, Header};
 use credledger_core::encoding::encode;
 use credledger_core::genesis::Genesis;
 use credledger_core::history::{CredentialEvent, CredentialHistory};
@@ -249,15 +249,8 @@ impl Ledger {
     /// Runs `check` against the anchor; if it fails because the validator set changed since
     /// what the anchor knows, learns the changes from the nodes and runs it once more.
     fn check(&self, check: impl Fn(&TrustAnchor) -> Result<(), Rejection>) -> Result<()> {
-        let first = check(&*self.anchor()?);
-        match first {
-            Err(
-                Rejection::BadCommit {
-                    reason: CommitError::ValidatorSetMismatch { .. },
-                    ..
-                }
-                | Rejection::UnknownValidatorSet { .. },
-            ) => {
+        match check(&*self.anchor()?) {
+            Err(r) if r.signed_by_an_unknown_set() => {
                 self.learn_validator_sets()?;
                 check(&*self.anchor()?)
                     .map_err(|r| anyhow!("the node's answer does not verify against genesis: {r}"))

@@ -230,6 +230,11 @@ mod tests {
             report: "batch/report.csv".into(),
         });
         assert_eq!(code(batch), exit::UNSETTLED);
+        let rows = anyhow::Error::new(super::batch::BatchRowsFailed {
+            rows: 3,
+            report: "batch/report.csv".into(),
+        });
+        assert_eq!(code(rows.context("publishing")), exit::ROWS_FAILED);
         assert_eq!(code(anyhow::anyhow!("no such file")), exit::INPUT);
     }
 }

@@ -89,7 +89,12 @@ pub fn run(
         None => println!("valid until:  no end"),
     }
     if names.is_empty() {
-        println!("claims, in the kind's order (--genesis FILE names them):");
+        let hint = if genesis.is_some() {
+            "its genesis does not define this kind"
+        } else {
+            "--genesis FILE names them"
+        };
+        println!("claims, in the kind's order ({hint}):");
     }
     match &c.disclosure {
         Disclosure::All { values, .. } => {

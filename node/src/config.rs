@@ -291,7 +291,11 @@ impl NodeConfig {
         // A validator's key need not be in genesis: the council may add it later. The engine
         // says so at start if the key is not in the set that signs next (engine.rs).
         let listen: Option<Multiaddr> = match self.p2p.listen.parse::<Multiaddr>() {
-            Ok(a) if a.to_string().contains("/tcp/") => Some(a),
+            // The address the node binds at start (engine.rs); an IPv6 or DNS form would need
+            // libp2p's own socket options to be checked the same way.
+            Ok(a) if a.to_string().starts_with("/ip4/") && a.to_string().contains("/tcp/") => {
+                Some(a)
+            }
             Ok(_) => {
                 problems.push(format!(
                     "p2p.listen {:?} must be /ip4/…/tcp/…",

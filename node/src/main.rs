@@ -233,15 +233,18 @@ async fn run(c: credledger_node::config::Checked) -> Result<()> {
     let mut app_task = running.app;
     let mut network_task = running.network;
     let outcome = tokio::select! {
-        _ = &mut network_task => Err(anyhow::anyhow!(
-            "the p2p network on {} stopped (its reason is logged above)",
-            c.listen
-        )),
+        // The application first: when the engine fails, the network watcher ends too, and the
+        // engine's failure is the one to report.
+        biased;
         r = &mut app_task => match r {
             Ok(Ok(())) => Err(anyhow::anyhow!("the consensus engine stopped")),
             Ok(Err(e)) => Err(anyhow::anyhow!("consensus cannot go on: {e}")),
             Err(e) => Err(anyhow::anyhow!("consensus task failed: {e}")),
         },
+        _ = &mut network_task => Err(anyhow::anyhow!(
+            "the p2p network on {} stopped (its reason is logged above)",
+            c.listen
+        )),
         s = shutdown_signal() => {
             tracing::info!(signal = s, "shutting down");
             Ok(())

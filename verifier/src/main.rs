@@ -7,7 +7,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use credledger_core::block::CommitError;
 use credledger_core::genesis::Genesis;
 use credledger_core::ids::Timestamp;
 use credledger_core::presentation::MAX_PRESENTATION_TEXT;
@@ -142,11 +141,7 @@ fn run(command: Command) -> Result<ExitCode> {
         std::fs::read(&genesis).with_context(|| format!("cannot read {}", genesis.display()))?;
     let genesis = Genesis::from_json(&bytes)
         .with_context(|| format!("{} is not a genesis document", genesis.display()))?;
-    let mut anchor = TrustAnchor::from_genesis(&genesis)?;
-    if !nodes.is_empty() {
-        anchor = credledger_verifier::audit::cli::learn_sets_from(&nodes, anchor)
-            .context("cannot learn the validator-set changes since genesis")?;
-    }
+    let anchor = TrustAnchor::from_genesis(&genesis)?;
     let text = match (text, file) {
         (Some(t), _) => t,
         (None, Some(f)) => {
@@ -172,7 +167,19 @@ fn run(command: Command) -> Result<ExitCode> {
         Some(ms) => Timestamp(ms),
         None => Timestamp(SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as u64),
     };
-    match verify_text(text.trim_end(), &anchor, now, &policy) {
+    // Genesis first: the nodes are asked only if a later set signed the header, so a
+    // presentation genesis alone checks needs no node to be up.
+    let mut outcome = verify_text(text.trim_end(), &anchor, now, &policy);
+    if !nodes.is_empty()
+        && outcome
+            .as_ref()
+            .is_err_and(Rejection::signed_by_an_unknown_set)
+    {
+        let learned = credledger_verifier::audit::cli::learn_sets_from(&nodes, anchor)
+            .context("cannot learn the validator-set changes since genesis")?;
+        outcome = verify_text(text.trim_end(), &learned, now, &policy);
+    }
+    match outcome {
         Ok(v) => {
             if json {
                 println!(
@@ -193,7 +200,10 @@ fn run(command: Command) -> Result<ExitCode> {
                 }
                 match v.status {
                     StatusFinding::Active { height, as_of, .. } => {
-                        println!("  status: active as of block {height} (time {as_of} ms)")
+                        println!(
+                            "  status: active as of block {height} ({})",
+                            as_of.taiwan_time()
+                        )
                     }
                     StatusFinding::NotChecked => println!("  status: not checked"),
                 }
@@ -210,7 +220,7 @@ fn run(command: Command) -> Result<ExitCode> {
                 let word = |v: serde_json::Value| v.as_str().unwrap_or_default().to_string();
                 println!("{}: {r}", word(serde_json::json!(r.outcome())));
                 println!("  failed check: {}", word(serde_json::json!(r.check())));
-                if nodes.is_empty() && signed_by_a_later_set(&r) {
+                if nodes.is_empty() && r.signed_by_an_unknown_set() {
                     println!(
                         "  the header is signed by a validator set genesis does not name: the \
                          council has changed the set since; give --node URL to learn the changes"
@@ -220,17 +230,4 @@ fn run(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
     }
-}
-
-/// Whether `r` says the header is certified by a set other than the one genesis names, as after
-/// a validator-set change that an offline check cannot know of.
-fn signed_by_a_later_set(r: &Rejection) -> bool {
-    matches!(
-        r,
-        Rejection::UnknownValidatorSet { .. }
-            | Rejection::BadCommit {
-                reason: CommitError::ValidatorSetMismatch { .. },
-                ..
-            }
-    )
 }

@@ -310,6 +310,20 @@ fn as_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result
 }
 
 impl Rejection {
+    /// Whether the header was refused because a set the anchor does not hold for its height
+    /// signed it: what a validator-set change the anchor has not learned looks like, so a
+    /// client that can ask nodes learns the changes and checks again (verification.md §3.1).
+    pub fn signed_by_an_unknown_set(&self) -> bool {
+        matches!(
+            self,
+            Rejection::UnknownValidatorSet { .. }
+                | Rejection::BadCommit {
+                    reason: CommitError::ValidatorSetMismatch { .. },
+                    ..
+                }
+        )
+    }
+
     /// The check that failed.
     pub fn check(&self) -> Check {
         match self {

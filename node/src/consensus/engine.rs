@@ -215,6 +215,7 @@ pub async fn start<C: Chain>(s: EngineSettings, chain: Arc<C>) -> Result<Running
         // (libp2p logs each one without a reason); while no peer admits it, say why now and
         // then. Once the council adds its key, the validators admit it and this stops.
         let mut said = std::time::Instant::now();
+        let mut unadmitted = unadmitted;
         loop {
             match NetworkRequest::dump_state(&net).await {
                 Ok(Some(dump)) => {
@@ -222,10 +223,10 @@ pub async fn start<C: Chain>(s: EngineSettings, chain: Arc<C>) -> Result<Running
                         dump.peers.len() as u64,
                         std::sync::atomic::Ordering::Relaxed,
                     );
-                    if unadmitted
-                        && dump.peers.is_empty()
-                        && said.elapsed() >= std::time::Duration::from_secs(30)
-                    {
+                    // Once a peer admits it, the key is in the set: a later time without
+                    // peers (a network cut) has another cause.
+                    unadmitted &= dump.peers.is_empty();
+                    if unadmitted && said.elapsed() >= std::time::Duration::from_secs(30) {
                         tracing::warn!("no peer admits this node yet: {NOT_IN_SET}");
                         said = std::time::Instant::now();
                     }
@@ -259,7 +260,7 @@ pub async fn start<C: Chain>(s: EngineSettings, chain: Arc<C>) -> Result<Running
 /// listener sets `SO_REUSEADDR` as libp2p's does, so connections of a previous run still in
 /// TIME_WAIT do not fail this check where libp2p would bind.
 pub(super) fn check_listen(addr: &Multiaddr) -> Result<(), EngineError> {
-    // The configuration only accepts /ip4/…/tcp/… (config.rs); anything else is left to libp2p.
+    // The configuration only accepts /ip4/…/tcp/… (config.rs).
     let text = addr.to_string();
     let parts: Vec<&str> = text.split('/').collect();
     let after = |name: &str| parts.windows(2).find(|w| w[0] == name).map(|w| w[1]);

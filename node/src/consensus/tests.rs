@@ -219,10 +219,6 @@ fn a_taken_p2p_port_is_refused_with_its_address_and_a_free_one_passes() {
     );
     drop(taken);
     check_listen(&addr).unwrap();
-    // An address this host does not have is refused too.
-    let foreign: arc_malachitebft_app_channel::app::net::Multiaddr =
-        "/ip4/192.0.2.1/tcp/27000".parse().unwrap();
-    assert!(check_listen(&foreign).is_err());
 }
 
 /// The header's `proposer` is its builder: the round's proposer for a new block, and for a

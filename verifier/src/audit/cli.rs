@@ -159,14 +159,12 @@ fn http() -> Result<reqwest::Client> {
 /// Genesis's trust plus every validator-set change since, learned from `nodes` (none trusted:
 /// each change is checked from genesis), for a command that is otherwise offline.
 pub fn learn_sets_from(nodes: &[String], genesis: TrustAnchor) -> Result<TrustAnchor> {
-    let http = http()?;
-    let learned = runtime()?.block_on(sets::learn(&http, nodes, genesis))?;
-    Ok(learned.anchor)
+    Ok(runtime()?.block_on(learn_sets(nodes, genesis))?.anchor)
 }
 
 /// Genesis's trust plus every validator-set change since, learned from the nodes.
-async fn learn_sets(chain: &ChainArgs, genesis: TrustAnchor) -> Result<Learned> {
-    Ok(sets::learn(&http()?, &chain.nodes, genesis).await?)
+async fn learn_sets(nodes: &[String], genesis: TrustAnchor) -> Result<Learned> {
+    Ok(sets::learn(&http()?, nodes, genesis).await?)
 }
 
 fn heads<'a>(chain: &ChainArgs, anchor: &'a TrustAnchor, source: &str) -> Result<Heads<'a>> {
@@ -188,7 +186,7 @@ fn prove(a: ProveArgs) -> Result<ExitCode> {
     let index = a.record - 1;
     let genesis = trust(&a.chain.genesis)?;
     let rt = runtime()?;
-    let learned = rt.block_on(learn_sets(&a.chain, genesis.clone()))?;
+    let learned = rt.block_on(learn_sets(&a.chain.nodes, genesis.clone()))?;
     let heads = heads(&a.chain, &learned.anchor, &a.source)?;
     let ev = rt.block_on(heads.first_covering(index))?;
     let set_changes = BoundedVec::new(learned.before(ev.header.height))
@@ -362,7 +360,7 @@ fn verify(a: VerifyArgs) -> Result<ExitCode> {
 
 fn check_log(a: CheckLogArgs) -> Result<ExitCode> {
     let rt = runtime()?;
-    let learned = rt.block_on(learn_sets(&a.chain, trust(&a.chain.genesis)?))?;
+    let learned = rt.block_on(learn_sets(&a.chain.nodes, trust(&a.chain.genesis)?))?;
     let heads = heads(&a.chain, &learned.anchor, &a.source)?;
     let all = rt.block_on(heads.all())?;
     // One streaming pass settles an intact log; only a log that contradicts an anchor is read

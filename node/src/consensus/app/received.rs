@@ -72,20 +72,25 @@ impl<C: Chain> App<C> {
             );
             return Ok(None);
         }
-        if !may_have_built(&set, c.height, c.round, c.pol_round, block.header.proposer) {
+        // A validator's block whose header names a builder that cannot have built it is
+        // invalid (spec/blocks.md §7): voted nil at once, without executing it, rather than
+        // dropped, which would leave this node waiting out the propose timeout.
+        let valid = if !may_have_built(&set, c.height, c.round, c.pol_round, block.header.proposer)
+        {
             tracing::warn!(
                 height = c.height.0,
                 round = c.round.as_u32(),
                 index = block.header.proposer,
-                "proposal whose header names a validator that did not build it"
+                "invalid proposal: its header names a validator that did not build it"
             );
-            return Ok(None);
-        }
-        let valid = match self.chain.check(&block, self.chain.now())? {
-            Ok(()) => true,
-            Err(reason) => {
-                tracing::warn!(height = c.height.0, %reason, "invalid proposal");
-                false
+            false
+        } else {
+            match self.chain.check(&block, self.chain.now())? {
+                Ok(()) => true,
+                Err(reason) => {
+                    tracing::warn!(height = c.height.0, %reason, "invalid proposal");
+                    false
+                }
             }
         };
         let p = Pending {
