@@ -249,7 +249,10 @@ impl Ledger {
     /// Runs `check` against the anchor; if it fails because the validator set changed since
     /// what the anchor knows, learns the changes from the nodes and runs it once more.
     fn check(&self, check: impl Fn(&TrustAnchor) -> Result<(), Rejection>) -> Result<()> {
-        match check(&*self.anchor()?) {
+        // Bound first, so that the anchor's lock guard is dropped before the match: learning
+        // takes the lock again.
+        let first = check(&*self.anchor()?);
+        match first {
             Err(r) if r.signed_by_an_unknown_set() => {
                 self.learn_validator_sets()?;
                 check(&*self.anchor()?)
