@@ -8,8 +8,10 @@ pub mod net;
 pub mod ports;
 pub mod troad;
 
+use std::io::Read;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// The folder holding the built binaries: `CREDLEDGER_BIN_DIR`, or the profile folder this test
 /// runs from (`target/<profile>/deps/..`).
@@ -48,17 +50,54 @@ pub fn run_with_env(bin: &str, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) 
         "{} is not built; run `scripts/test` (or `cargo build --workspace --bins`) before the tests",
         path.display()
     );
-    let out = Command::new(&path)
+    let mut child = Command::new(&path)
         .args(args)
         .envs(env.iter().copied())
-        .output()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()));
+    // Both pipes are drained while the command runs, so a chatty one cannot block on a full
+    // pipe; a command that hangs (a deadlock, say) fails its test instead of the whole run.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut bytes);
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let deadline = Instant::now() + RUN_LIMIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{bin} {} did not finish within {} s; its stderr:\n{}",
+                args.join(" "),
+                RUN_LIMIT.as_secs(),
+                stderr.join().unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: status.code().unwrap_or(-1),
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
     }
 }
+
+/// Longest a command run by [`run`] may take; the slowest, a batch of thousands of rows, takes
+/// seconds.
+pub const RUN_LIMIT: Duration = Duration::from_secs(300);
 
 /// Seals a plain devnet key file (`keys/*.json`) into `out` with the passphrase in `pass`,
 /// as an operator does with `credledger-issuer key import`; panics if that fails.
