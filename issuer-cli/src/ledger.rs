@@ -429,19 +429,37 @@ impl Ledger {
         id: &str,
         path: &str,
     ) -> Result<(StatusEvidence, Value)> {
+        let key = StateKey::Credential(
+            issuer.clone(),
+            id.parse().map_err(|e| anyhow!("credential id: {e}"))?,
+        );
         let answer = self.nodes.get(path)?;
         if answer.status == 404 {
-            bail!("the ledger has no credential {id} of issuer {issuer}");
+            // A node is not trusted to say "none": its answer carries a proof of the absence
+            // under a committed header (spec/http-api.md §2), checked like any other answer.
+            let absence: StateAnswer = serde_json::from_value(answer.body["absence"].clone())
+                .with_context(|| {
+                    format!(
+                        "the node says there is no credential {id} of issuer {issuer}, without a \
+                         proof of it: {}",
+                        answer.body
+                    )
+                })?;
+            if absence.value.is_some() {
+                bail!("the node says credential {id} is absent but its answer holds a value");
+            }
+            self.check(|anchor| absence.check(&key, anchor))?;
+            bail!(
+                "the ledger has no credential {id} of issuer {issuer} (its absence is proven as of \
+                 block {})",
+                absence.header.height
+            );
         }
         if answer.status != 200 {
             bail!("the node answered {}: {}", answer.status, answer.body);
         }
         let ev: StatusEvidence = serde_json::from_value(answer.body.clone())
             .context("the node's evidence is not understood")?;
-        let key = StateKey::Credential(
-            issuer.clone(),
-            id.parse().map_err(|e| anyhow!("credential id: {e}"))?,
-        );
         let as_answer = StateAnswer::from(ev.clone());
         self.check(|anchor| as_answer.check(&key, anchor))?;
         Ok((ev, answer.body))

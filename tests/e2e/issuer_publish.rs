@@ -134,6 +134,18 @@ fn publish_a_lawyer_license_and_read_back_its_qr_code() {
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("\"active\""), "{}", out.stdout);
+    // An id the ledger does not hold: the node's absence proof is checked, not its word.
+    let out = credledger_tests::run_with_env(
+        "credledger-issuer",
+        &["status", &"0".repeat(32), "--issuer", "moj"],
+        &[("CREDLEDGER_ISSUER_CONFIG", config.as_os_str())],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("its absence is proven as of block"),
+        "{}",
+        out.stderr
+    );
 
     // A full QR revealing two claims: it decodes, verifies offline, and hides the rest.
     let png = d.join("full.png");
