@@ -22,7 +22,7 @@ pub fn run(issuer: &str, key_id: &str, ledger: &LedgerArgs, json_out: bool) -> R
         .map_err(|e| anyhow!("key id {key_id:?}: {e}"))?;
     let record = match ledger.state_entry(
         &format!("/v1/state/issuer-key/{issuer}/{key_id}"),
-        &StateKey::IssuerKey(issuer_id, key),
+        &StateKey::IssuerKey(issuer_id.clone(), key),
     )? {
         Some(StateValue::IssuerKey(r)) => r,
         None => bail!("issuer {issuer} has no key {key_id}"),
@@ -47,10 +47,17 @@ pub fn run(issuer: &str, key_id: &str, ledger: &LedgerArgs, json_out: bool) -> R
             }
         }
     }
+    // Each one's status now, proven like every other answer, so that the ministry sees which
+    // are still to be revoked or reissued and which it has dealt with already.
+    let mut statuses = Vec::with_capacity(affected.len());
+    for (id, _) in &affected {
+        statuses.push(ledger.evidence(&issuer_id, id)?.record.status.word());
+    }
     if json_out {
         let list: Vec<_> = affected
             .iter()
-            .map(|(id, h)| json!({ "credential": id, "height": h }))
+            .zip(&statuses)
+            .map(|((id, h), status)| json!({ "credential": id, "height": h, "status": status }))
             .collect();
         println!(
             "{}",
@@ -62,8 +69,8 @@ pub fn run(issuer: &str, key_id: &str, ledger: &LedgerArgs, json_out: bool) -> R
             cut.taiwan_time(),
             affected.len()
         );
-        for (id, h) in &affected {
-            println!("  {id}  (block {h})");
+        for ((id, h), status) in affected.iter().zip(&statuses) {
+            println!("  {id}  (block {h}, {status} now)");
         }
     }
     Ok(())

@@ -227,6 +227,7 @@ fn a_new_issuer_key_needs_the_council_threshold_then_publishes() {
         .map(|a| &a["credential"])
         .collect();
     assert_eq!(ids, [&old_id], "{v}");
+    assert_eq!(v["affected"][0]["status"], "active", "{v}");
     // The verifier's registry re-reads the key and learns the revocation: the credential it
     // signed after the cut-off is no longer genuine.
     let old_text =
