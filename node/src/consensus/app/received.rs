@@ -164,3 +164,182 @@ pub(super) fn proposed(height: Height, p: &Pending) -> ProposedValue<Ctx> {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use arc_malachitebft_app_channel::app::types::PeerId;
+    use arc_malachitebft_app_channel::app::types::core::{
+        LinearTimeouts, Round, Validator as _, Validity,
+    };
+    use credledger_core::block::{
+        Block, CommitCertificate, HEADER_VERSION, Header, ValidatorSet as CoreSet,
+    };
+    use credledger_core::bounded::BoundedVec;
+    use credledger_core::devnet::{Devnet, DevnetParams};
+    use credledger_core::encoding::encode;
+    use credledger_core::hash::Digest;
+    use credledger_core::ids::{Height as CoreHeight, Timestamp};
+    use tokio::sync::Notify;
+
+    use super::super::{App, Progress};
+    use crate::consensus::chain::{Chain, ChainError, Pending};
+    use crate::consensus::context::{BlockId, Height, ValidatorSet};
+    use crate::consensus::engine::peer_id;
+    use crate::consensus::pacing::Pacing;
+    use crate::consensus::peers::PeerGate;
+    use crate::consensus::streams::Completed;
+
+    /// A ledger at height 0 whose proposal check passes and is counted: only what
+    /// `check_and_keep` asks of it.
+    struct Genesis {
+        set: CoreSet,
+        checks: AtomicUsize,
+        kept: Mutex<Vec<Pending>>,
+    }
+
+    fn unused() -> ChainError {
+        ChainError("not used by this test".into())
+    }
+
+    impl Chain for Genesis {
+        fn last_height(&self) -> Result<CoreHeight, ChainError> {
+            Ok(CoreHeight(0))
+        }
+        fn validator_set(&self, _: CoreHeight) -> Result<CoreSet, ChainError> {
+            Ok(self.set.clone())
+        }
+        fn build(&self, _: u16, _: Duration) -> Result<Block, ChainError> {
+            Err(unused())
+        }
+        fn check(&self, _: &Block, _: Timestamp) -> Result<Result<(), String>, ChainError> {
+            self.checks.fetch_add(1, Ordering::Relaxed);
+            Ok(Ok(()))
+        }
+        fn put_pending(&self, p: &Pending, _: bool) -> Result<(), ChainError> {
+            self.kept.lock().unwrap().push(p.clone());
+            Ok(())
+        }
+        fn pending_at(&self, _: CoreHeight) -> Result<Vec<Pending>, ChainError> {
+            Ok(self.kept.lock().unwrap().clone())
+        }
+        fn commit(&self, _: &Block, _: &CommitCertificate) -> Result<(), ChainError> {
+            Err(unused())
+        }
+        fn decided(&self, _: CoreHeight) -> Result<Option<(Block, CommitCertificate)>, ChainError> {
+            Ok(None)
+        }
+        fn header(&self, _: CoreHeight) -> Result<Option<Header>, ChainError> {
+            Ok(None)
+        }
+        fn now(&self) -> Timestamp {
+            Timestamp(0)
+        }
+        fn has_waiting_transactions(&self) -> bool {
+            false
+        }
+        fn waiting_transactions(&self) -> usize {
+            0
+        }
+        fn arrivals(&self) -> Arc<Notify> {
+            Arc::new(Notify::new())
+        }
+    }
+
+    /// A block of height 1 whose header names validator `builder` (an index of the set).
+    fn block(d: &Devnet, set: &CoreSet, builder: u16) -> Block {
+        Block {
+            header: Header {
+                version: HEADER_VERSION,
+                chain_id: d.genesis.chain_id.clone(),
+                height: CoreHeight(1),
+                time: Timestamp(d.genesis.genesis_time.0 + 1_000),
+                previous: d.genesis.hash(),
+                transactions_root: credledger_core::merkle::empty_root(),
+                state_root: Digest([5; 32]),
+                anchors_root: Digest([6; 32]),
+                validators_hash: set.hash(),
+                next_validators_hash: set.hash(),
+                proposer: builder,
+            },
+            transactions: BoundedVec::empty(),
+        }
+    }
+
+    /// The check of a streamed proposal's header `proposer` is wired in: a block naming a
+    /// validator that cannot have built it is voted nil without being executed, and a
+    /// re-proposal naming an earlier round's proposer is judged as usual (spec/blocks.md §7).
+    #[tokio::test]
+    async fn a_streamed_block_naming_a_builder_that_could_not_build_it_is_invalid_unexecuted() {
+        let d = Devnet::build(&[3; 32], &DevnetParams::default()).unwrap();
+        let core = CoreSet::new(d.genesis.validators.to_vec()).unwrap();
+        let set = ValidatorSet::from_core(&core).unwrap();
+        let chain = Arc::new(Genesis {
+            set: core.clone(),
+            checks: AtomicUsize::new(0),
+            kept: Mutex::new(Vec::new()),
+        });
+        let me = peer_id(&d.genesis.validators[0].public_key);
+        let mut app = App::new(
+            chain.clone(),
+            None,
+            Pacing {
+                timeouts: LinearTimeouts::default(),
+                block_interval: None,
+                busy_interval: None,
+                busy_txs: 1,
+            },
+            Arc::new(Progress::default()),
+            PeerGate::new(me, &[], &core),
+        );
+        app.height = Height(1);
+        // With none absent, round r of height 1 is proposed by member (1 + r) mod 4.
+        let proposal = |round: u32, pol: Round, builder: u16| {
+            let streamer = set.members()[(1 + round as usize) % 4].clone();
+            let b = block(&d, &core, builder);
+            Completed {
+                height: Height(1),
+                round: Round::new(round),
+                pol_round: pol,
+                proposer: *streamer.address(),
+                id: BlockId(b.header.hash()),
+                bytes: encode(&b),
+                from: PeerId::from_bytes(&peer_id(&streamer.address().0).to_bytes()).unwrap(),
+            }
+        };
+        let judged = |app: &mut App<Genesis>, c| {
+            app.check_and_keep(c)
+                .unwrap()
+                .expect("a validator's whole proposal is judged, not dropped")
+                .validity
+        };
+
+        assert_eq!(
+            judged(&mut app, proposal(0, Round::Nil, 1)),
+            Validity::Valid
+        );
+        assert_eq!(chain.checks.load(Ordering::Relaxed), 1);
+        // Round 0's proposer streams a block naming member 2.
+        assert_eq!(
+            judged(&mut app, proposal(0, Round::Nil, 2)),
+            Validity::Invalid
+        );
+        assert_eq!(chain.checks.load(Ordering::Relaxed), 1, "not executed");
+        // Round 2's proposer re-proposes, on round 1's polka, round 0's block.
+        assert_eq!(
+            judged(&mut app, proposal(2, Round::new(1), 1)),
+            Validity::Valid
+        );
+        // ... but not one naming itself, round 2's proposer, which built nothing up to round 1.
+        assert_eq!(
+            judged(&mut app, proposal(2, Round::new(1), 3)),
+            Validity::Invalid
+        );
+        assert_eq!(chain.checks.load(Ordering::Relaxed), 2);
+        // Every judged block is kept, valid or not, for the engine to ask for again.
+        assert_eq!(chain.kept.lock().unwrap().len(), 4);
+    }
+}
