@@ -22,7 +22,14 @@ fn setup() -> (Devnet, CoreSet, ValidatorSet, Vec<ConsensusSigner>, Header) {
         .map(|(_, k)| ConsensusSigner::new(d.genesis.chain_id.clone(), k.seed()))
         .collect();
     signers.sort_by_key(|s| s.address());
-    let header = Header {
+    let header = first_header(&d, &core_set, 0);
+    (d, core_set, set, signers, header)
+}
+
+/// A header of height 1 on `d`'s genesis, signed by `set`, naming validator `proposer` as its
+/// builder.
+pub(crate) fn first_header(d: &Devnet, set: &CoreSet, proposer: u16) -> Header {
+    Header {
         version: HEADER_VERSION,
         chain_id: d.genesis.chain_id.clone(),
         height: CoreHeight(1),
@@ -31,11 +38,10 @@ fn setup() -> (Devnet, CoreSet, ValidatorSet, Vec<ConsensusSigner>, Header) {
         transactions_root: credledger_core::merkle::empty_root(),
         state_root: Digest([5; 32]),
         anchors_root: Digest([6; 32]),
-        validators_hash: core_set.hash(),
-        next_validators_hash: core_set.hash(),
-        proposer: 0,
-    };
-    (d, core_set, set, signers, header)
+        validators_hash: set.hash(),
+        next_validators_hash: set.hash(),
+        proposer,
+    }
 }
 
 #[tokio::test]

@@ -175,13 +175,10 @@ mod tests {
     use arc_malachitebft_app_channel::app::types::core::{
         LinearTimeouts, Round, Validator as _, Validity,
     };
-    use credledger_core::block::{
-        Block, CommitCertificate, HEADER_VERSION, Header, ValidatorSet as CoreSet,
-    };
+    use credledger_core::block::{Block, CommitCertificate, Header, ValidatorSet as CoreSet};
     use credledger_core::bounded::BoundedVec;
     use credledger_core::devnet::{Devnet, DevnetParams};
     use credledger_core::encoding::encode;
-    use credledger_core::hash::Digest;
     use credledger_core::ids::{Height as CoreHeight, Timestamp};
     use tokio::sync::Notify;
 
@@ -192,6 +189,7 @@ mod tests {
     use crate::consensus::pacing::Pacing;
     use crate::consensus::peers::PeerGate;
     use crate::consensus::streams::Completed;
+    use crate::consensus::tests::first_header;
 
     /// A ledger at height 0 whose proposal check passes and is counted: only what
     /// `check_and_keep` asks of it.
@@ -252,19 +250,7 @@ mod tests {
     /// A block of height 1 whose header names validator `builder` (an index of the set).
     fn block(d: &Devnet, set: &CoreSet, builder: u16) -> Block {
         Block {
-            header: Header {
-                version: HEADER_VERSION,
-                chain_id: d.genesis.chain_id.clone(),
-                height: CoreHeight(1),
-                time: Timestamp(d.genesis.genesis_time.0 + 1_000),
-                previous: d.genesis.hash(),
-                transactions_root: credledger_core::merkle::empty_root(),
-                state_root: Digest([5; 32]),
-                anchors_root: Digest([6; 32]),
-                validators_hash: set.hash(),
-                next_validators_hash: set.hash(),
-                proposer: builder,
-            },
+            header: first_header(d, set, builder),
             transactions: BoundedVec::empty(),
         }
     }
