@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::ids::{IssuerId, KeyId, KindId};
 use crate::sig::{PreparedKey, SignatureError};
-use crate::state::{IssuerKeyRecord, IssuerRecord, KindDef};
+use crate::state::{IssuerKeyRecord, IssuerRecord, KindDef, StateValue};
 
 /// An issuer key with its point decompressed once.
 #[derive(Clone, Debug)]
@@ -52,6 +52,29 @@ impl Registry {
         self.kinds.insert(kind.id.clone(), kind);
     }
 
+    /// Puts a proven state entry that belongs in the registry (an issuer, an issuer key or a
+    /// kind); other entries are left out. Returns whether the registry changed.
+    pub fn put_entry(&mut self, value: StateValue) -> Result<bool, SignatureError> {
+        Ok(match value {
+            StateValue::Issuer(rec) => {
+                let new = self.issuer(&rec.id) != Some(&rec);
+                self.put_issuer(rec);
+                new
+            }
+            StateValue::IssuerKey(rec) => {
+                let new = self.key(&rec.issuer, &rec.key_id).map(|k| &k.record) != Some(&rec);
+                self.put_key(rec)?;
+                new
+            }
+            StateValue::Kind(def) => {
+                let new = self.kind(&def.id) != Some(&def);
+                self.put_kind(def);
+                new
+            }
+            _ => false,
+        })
+    }
+
     /// An issuer by id.
     pub fn issuer(&self, id: &IssuerId) -> Option<&IssuerRecord> {
         self.issuers.get(id)
@@ -75,5 +98,29 @@ impl Registry {
     /// Every key of every issuer.
     pub fn keys(&self) -> impl Iterator<Item = &IssuerKeyRecord> {
         self.keys.values().map(|k| &k.record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ids::{Nonce, Timestamp};
+    use crate::state::StateValue;
+    use crate::testkit::World;
+
+    #[test]
+    fn a_proven_entry_is_put_and_says_whether_it_changed_anything() {
+        let anchor = World::new(1, 4).anchor();
+        let mut r = anchor.registry().clone();
+        let mut key = r.keys().next().unwrap().clone();
+        let issuer = r.issuer(&key.issuer).unwrap().clone();
+        // What the registry already holds changes nothing.
+        assert!(!r.put_entry(StateValue::Issuer(issuer)).unwrap());
+        assert!(!r.put_entry(StateValue::IssuerKey(key.clone())).unwrap());
+        // A revocation learned since does.
+        key.revoked_from = Some(Timestamp(1));
+        assert!(r.put_entry(StateValue::IssuerKey(key.clone())).unwrap());
+        assert_eq!(r.key(&key.issuer, &key.key_id).unwrap().record, key);
+        // Entries that are not the registry's are left out.
+        assert!(!r.put_entry(StateValue::Nonce { next: Nonce(3) }).unwrap());
     }
 }

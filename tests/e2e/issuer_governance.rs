@@ -150,6 +150,50 @@ fn a_new_issuer_key_needs_the_council_threshold_then_publishes() {
     let new_text = std::fs::read_to_string(d.join(format!("issued/{new_id}.qr.txt"))).unwrap();
     let (_, r) = verifier.verify(new_text.trim());
     assert_eq!(r["outcome"], "VALID", "{r}\n{}", verifier.log());
+    // Offline, genesis does not know the new key; `check --node` learns it from the ledger,
+    // proven from genesis.
+    let held = d.join(format!("issued/{new_id}.credential.json"));
+    let out = run(
+        "credledger-issuer",
+        &[
+            "qr",
+            held.to_str().unwrap(),
+            "--format",
+            "text",
+            "--mode",
+            "full",
+            "--genesis",
+            g,
+            "--node",
+            &node,
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let full = out.stdout.trim().to_string();
+    let check = |extra: &[&str]| {
+        let mut args = vec!["check", "--genesis", g, "--text", &full];
+        args.extend(extra);
+        run("credledger-verifier", &args)
+    };
+    let offline = check(&[]);
+    assert_eq!(offline.code, 1, "{}{}", offline.stdout, offline.stderr);
+    assert!(
+        offline.stdout.contains("has no key moj-2026-02")
+            && offline.stdout.contains("give --node URL to learn it"),
+        "{}",
+        offline.stdout
+    );
+    let online = check(&["--node", &node]);
+    assert_eq!(online.code, 0, "{}{}", online.stdout, online.stderr);
+    assert!(online.stdout.starts_with("VALID"), "{}", online.stdout);
+    // No node up: the genesis-only verdict, with a warning that says so.
+    let dead = check(&["--node", "http://127.0.0.1:9"]);
+    assert_eq!(dead.code, 1, "{}{}", dead.stdout, dead.stderr);
+    assert!(
+        dead.stderr.contains("checked against genesis alone"),
+        "{}",
+        dead.stderr
+    );
 
     // The old key published something, then is revoked from before that: `key affected`
     // lists it for reissue.

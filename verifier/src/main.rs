@@ -10,8 +10,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use credledger_core::genesis::Genesis;
 use credledger_core::ids::Timestamp;
 use credledger_core::presentation::MAX_PRESENTATION_TEXT;
+use credledger_core::presentation::Presentation;
+use credledger_core::state::StateKey;
 use credledger_core::verify::{Policy, Rejection, StatusFinding, TrustAnchor, verify_text};
 use credledger_verifier::audit::cli::AuditCommand;
+use credledger_verifier::registry::proven_entry;
 use credledger_verifier::serve::{ServeArgs, serve};
 
 /// Verify credledger credential presentations.
@@ -32,11 +35,12 @@ enum Command {
     /// Verify one presentation (the text of its QR code) offline against a genesis file.
     ///
     /// A full presentation carries its status proof, header and commit, so it is checked with
-    /// nothing but the genesis while the validators are genesis's. Once the council has changed
-    /// the validator set, its header is signed by a set genesis does not name: give `--node`
-    /// and the changes are learned from the nodes, each checked from genesis (the nodes are not
-    /// trusted). Exit code 0: valid; 1: refused (the failed check is named); 2: the command
-    /// itself failed.
+    /// nothing but the genesis while the validators and the issuer registry are genesis's. Once
+    /// the council has changed the validator set, or registered or revoked an issuer key, give
+    /// `--node`: the set changes, and the issuer, key and kind the presentation names, are then
+    /// learned from the nodes, each proven from genesis (the nodes are not trusted; if none
+    /// answers, the check is made against genesis alone, with a warning). Exit code 0: valid;
+    /// 1: refused (the failed check is named); 2: the command itself failed.
     ///
     /// Example: credledger-verifier check --genesis devnet/genesis.json --file lawyer.txt
     ///   [--node http://127.0.0.1:26800]
@@ -59,8 +63,9 @@ enum Command {
         /// Print the verdict or rejection as JSON.
         #[arg(long)]
         json: bool,
-        /// Node API URLs to learn validator-set changes since genesis from (comma-separated or
-        /// repeated; none trusted). Without it the check is wholly offline.
+        /// Node API URLs to learn validator-set changes and the presentation's registry entries
+        /// from (comma-separated or repeated; none trusted). Without it the check is wholly
+        /// offline.
         #[arg(long = "node", value_name = "URL", value_delimiter = ',')]
         nodes: Vec<String>,
     },
@@ -167,17 +172,15 @@ fn run(command: Command) -> Result<ExitCode> {
         Some(ms) => Timestamp(ms),
         None => Timestamp(SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as u64),
     };
-    // Genesis first: the nodes are asked only if a later set signed the header, so a
+    // Genesis first; with `--node`, again with what the nodes prove has changed since. A
+    // node that cannot be reached leaves the genesis-only verdict, with a warning, so a
     // presentation genesis alone checks needs no node to be up.
     let mut outcome = verify_text(text.trim_end(), &anchor, now, &policy);
-    if !nodes.is_empty()
-        && outcome
-            .as_ref()
-            .is_err_and(Rejection::signed_by_an_unknown_set)
-    {
-        let learned = credledger_verifier::audit::cli::learn_sets_from(&nodes, anchor)
-            .context("cannot learn the validator-set changes since genesis")?;
-        outcome = verify_text(text.trim_end(), &learned, now, &policy);
+    if !nodes.is_empty() {
+        match learn(&nodes, anchor, text.trim_end()) {
+            Ok(learned) => outcome = verify_text(text.trim_end(), &learned, now, &policy),
+            Err(e) => eprintln!("warning: {e:#}; checked against genesis alone"),
+        }
     }
     match outcome {
         Ok(v) => {
@@ -225,9 +228,58 @@ fn run(command: Command) -> Result<ExitCode> {
                         "  the header is signed by a validator set genesis does not name: the \
                          council has changed the set since; give --node URL to learn the changes"
                     );
+                } else if nodes.is_empty()
+                    && matches!(
+                        r,
+                        Rejection::UnknownIssuer { .. }
+                            | Rejection::UnknownKey { .. }
+                            | Rejection::UnknownKind { .. }
+                    )
+                {
+                    println!(
+                        "  genesis does not register it; if the council has since, give --node \
+                         URL to learn it"
+                    );
                 }
             }
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// What `check --node` learns from nodes it does not trust: the validator-set changes since
+/// genesis, each certified by the set before it, and the issuer, key and kind the presentation
+/// names as the ledger holds them now, each proven under a header the learned sets certify (a
+/// key registered or revoked since genesis, say). An entry no node proves is left as genesis
+/// has it.
+fn learn(nodes: &[String], genesis: TrustAnchor, text: &str) -> Result<TrustAnchor> {
+    let mut anchor = credledger_verifier::audit::cli::learn_sets_from(nodes, genesis)
+        .context("cannot learn the validator-set changes since genesis")?;
+    let Ok(p) = Presentation::from_text(text) else {
+        return Ok(anchor);
+    };
+    let body = &p.compact().body;
+    let keys = [
+        StateKey::Issuer(body.issuer.clone()),
+        StateKey::IssuerKey(body.issuer.clone(), body.key_id.clone()),
+        StateKey::Kind(body.kind.clone()),
+    ];
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(15))
+        .build()?;
+    for key in &keys {
+        let proven = rt.block_on(proven_entry(&http, nodes, key, |_, a| {
+            a.check(key, &anchor).is_ok()
+        }));
+        if let Some(value) = proven {
+            anchor
+                .registry_mut()
+                .put_entry(value)
+                .context("a registered issuer key does not decode")?;
+        }
+    }
+    Ok(anchor)
 }

@@ -112,38 +112,18 @@ async fn refresh(ledger: &LedgerClient, trust: &Trust, keys: &[StateKey], max_ag
         let Some(value) = fetch(ledger, trust, key, max_age_ms).await else {
             continue;
         };
-        changed |= trust.update_registry(|r| match value {
-            StateValue::Issuer(rec) => {
-                let new = r.issuer(&rec.id) != Some(&rec);
-                if new {
-                    r.put_issuer(rec);
-                }
-                new
-            }
-            StateValue::IssuerKey(rec) => {
-                let new = r.key(&rec.issuer, &rec.key_id).map(|k| &k.record) != Some(&rec);
-                match r.put_key(rec) {
-                    Ok(()) => new,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "a registered issuer key does not decode");
-                        false
-                    }
-                }
-            }
-            StateValue::Kind(def) => {
-                let new = r.kind(&def.id) != Some(&def);
-                if new {
-                    r.put_kind(def);
-                }
-                new
-            }
-            _ => false,
+        changed |= trust.update_registry(|r| {
+            r.put_entry(value).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "a registered issuer key does not decode");
+                false
+            })
         });
     }
     changed
 }
 
-fn path(key: &StateKey) -> Option<String> {
+/// Where a node serves a registry entry (spec/http-api.md §2).
+pub fn path(key: &StateKey) -> Option<String> {
     match key {
         StateKey::Issuer(i) => Some(format!("/v1/state/issuer/{i}")),
         StateKey::IssuerKey(i, k) => Some(format!("/v1/state/issuer-key/{i}/{k}")),
@@ -161,9 +141,30 @@ async fn fetch(
     key: &StateKey,
     max_age_ms: u64,
 ) -> Option<StateValue> {
+    proven_entry(ledger.http(), ledger.nodes(), key, |node, a| {
+        // The header must belong to the chain the light client follows (a conflicting one
+        // raises the fork alarm there); then the commit and the proof are checked.
+        trust
+            .check_evidence_header(node, &a.header, &a.commit)
+            .is_ok()
+            && trust.read(|s| a.check(key, &s.anchor)).is_ok()
+            && crate::checker::now_ms().since(a.header.time) <= max_age_ms
+    })
+    .await
+}
+
+/// The first answer for registry entry `key` that `accept` takes (it checks the header, the
+/// commit and the proof), from `nodes` asked in turn; `None` if no node gives one, or if the
+/// entry is proven absent.
+pub async fn proven_entry(
+    http: &reqwest::Client,
+    nodes: &[String],
+    key: &StateKey,
+    accept: impl Fn(&str, &StateAnswer) -> bool,
+) -> Option<StateValue> {
     let path = path(key)?;
-    for node in ledger.nodes() {
-        let Ok(resp) = ledger.http().get(format!("{node}{path}")).send().await else {
+    for node in nodes {
+        let Ok(resp) = http.get(format!("{node}{path}")).send().await else {
             continue;
         };
         let Ok(bytes) = crate::follower::read_limited(resp, MAX_ANSWER_BYTES).await else {
@@ -172,17 +173,9 @@ async fn fetch(
         let Ok(a) = serde_json::from_slice::<StateAnswer>(&bytes) else {
             continue;
         };
-        // The header must belong to the chain the light client follows (a conflicting one
-        // raises the fork alarm there); then the commit and the proof are checked.
-        if trust
-            .check_evidence_header(node, &a.header, &a.commit)
-            .is_err()
-            || trust.read(|s| a.check(key, &s.anchor)).is_err()
-            || crate::checker::now_ms().since(a.header.time) > max_age_ms
-        {
-            continue;
+        if accept(node, &a) {
+            return a.value;
         }
-        return a.value;
     }
     None
 }
