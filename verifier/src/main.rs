@@ -14,7 +14,6 @@ use credledger_core::presentation::Presentation;
 use credledger_core::state::StateKey;
 use credledger_core::verify::{Policy, Rejection, StatusFinding, TrustAnchor, verify_text};
 use credledger_verifier::audit::cli::AuditCommand;
-use credledger_verifier::registry::proven_entry;
 use credledger_verifier::serve::{ServeArgs, serve};
 
 /// Verify credledger credential presentations.
@@ -177,7 +176,8 @@ fn run(command: Command) -> Result<ExitCode> {
     // presentation genesis alone checks needs no node to be up.
     let mut outcome = verify_text(text.trim_end(), &anchor, now, &policy);
     if !nodes.is_empty() {
-        match learn(&nodes, anchor, text.trim_end()) {
+        let entries = named_entries(text.trim_end());
+        match credledger_verifier::audit::cli::learn_for_check(&nodes, anchor, &entries) {
             Ok(learned) => outcome = verify_text(text.trim_end(), &learned, now, &policy),
             Err(e) => eprintln!("warning: {e:#}; checked against genesis alone"),
         }
@@ -247,39 +247,16 @@ fn run(command: Command) -> Result<ExitCode> {
     }
 }
 
-/// What `check --node` learns from nodes it does not trust: the validator-set changes since
-/// genesis, each certified by the set before it, and the issuer, key and kind the presentation
-/// names as the ledger holds them now, each proven under a header the learned sets certify (a
-/// key registered or revoked since genesis, say). An entry no node proves is left as genesis
-/// has it.
-fn learn(nodes: &[String], genesis: TrustAnchor, text: &str) -> Result<TrustAnchor> {
-    let mut anchor = credledger_verifier::audit::cli::learn_sets_from(nodes, genesis)
-        .context("cannot learn the validator-set changes since genesis")?;
+/// The registry entries a presentation names (its issuer, key and kind), for `--node` to learn;
+/// none if the text does not decode (its refusal needs no registry).
+fn named_entries(text: &str) -> Vec<StateKey> {
     let Ok(p) = Presentation::from_text(text) else {
-        return Ok(anchor);
+        return Vec::new();
     };
     let body = &p.compact().body;
-    let keys = [
+    vec![
         StateKey::Issuer(body.issuer.clone()),
         StateKey::IssuerKey(body.issuer.clone(), body.key_id.clone()),
         StateKey::Kind(body.kind.clone()),
-    ];
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let http = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(15))
-        .build()?;
-    for key in &keys {
-        let proven = rt.block_on(proven_entry(&http, nodes, key, |_, a| {
-            a.check(key, &anchor).is_ok()
-        }));
-        if let Some(value) = proven {
-            anchor
-                .registry_mut()
-                .put_entry(value)
-                .context("a registered issuer key does not decode")?;
-        }
-    }
-    Ok(anchor)
+    ]
 }

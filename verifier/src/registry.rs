@@ -123,7 +123,7 @@ async fn refresh(ledger: &LedgerClient, trust: &Trust, keys: &[StateKey], max_ag
 }
 
 /// Where a node serves a registry entry (spec/http-api.md §2).
-pub fn path(key: &StateKey) -> Option<String> {
+fn path(key: &StateKey) -> Option<String> {
     match key {
         StateKey::Issuer(i) => Some(format!("/v1/state/issuer/{i}")),
         StateKey::IssuerKey(i, k) => Some(format!("/v1/state/issuer-key/{i}/{k}")),

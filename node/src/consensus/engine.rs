@@ -260,11 +260,11 @@ pub async fn start<C: Chain>(s: EngineSettings, chain: Arc<C>) -> Result<Running
 /// listener sets `SO_REUSEADDR` as libp2p's does, so connections of a previous run still in
 /// TIME_WAIT do not fail this check where libp2p would bind.
 pub(super) fn check_listen(addr: &Multiaddr) -> Result<(), EngineError> {
-    // The configuration only accepts /ip4/…/tcp/… (config.rs).
+    // The configuration only accepts /ip4/…/tcp/… (config.rs), which is all this reads.
     let text = addr.to_string();
     let parts: Vec<&str> = text.split('/').collect();
     let after = |name: &str| parts.windows(2).find(|w| w[0] == name).map(|w| w[1]);
-    let ip = after("ip4").or_else(|| after("ip6"));
+    let ip = after("ip4");
     let port = after("tcp");
     let (Some(Ok(ip)), Some(Ok(port))) = (
         ip.map(str::parse::<std::net::IpAddr>),

@@ -9,6 +9,7 @@ use credledger_core::bounded::BoundedVec;
 use credledger_core::genesis::Genesis;
 use credledger_core::ids::LogSourceId;
 use credledger_core::merkle::InclusionBuilder;
+use credledger_core::state::StateKey;
 use credledger_core::troad::LogRecord;
 use credledger_core::verify::{
     EVIDENCE_VERSION, LogEvidence, MAX_EVIDENCE_BYTES, TrustAnchor, verify_log_evidence,
@@ -156,10 +157,36 @@ fn http() -> Result<reqwest::Client> {
         .build()?)
 }
 
-/// Genesis's trust plus every validator-set change since, learned from `nodes` (none trusted:
-/// each change is checked from genesis), for a command that is otherwise offline.
-pub fn learn_sets_from(nodes: &[String], genesis: TrustAnchor) -> Result<TrustAnchor> {
-    Ok(runtime()?.block_on(learn_sets(nodes, genesis))?.anchor)
+/// What an otherwise offline check (`credledger-verifier check --node`) learns from nodes it
+/// does not trust: every validator-set change since genesis, each certified by the set before
+/// it, then the registry `entries` (an issuer, its key, a kind) as the ledger holds them now,
+/// each proven under a header the learned sets certify. An entry no node proves is left as
+/// genesis has it.
+pub fn learn_for_check(
+    nodes: &[String],
+    genesis: TrustAnchor,
+    entries: &[StateKey],
+) -> Result<TrustAnchor> {
+    runtime()?.block_on(async {
+        let mut anchor = learn_sets(nodes, genesis)
+            .await
+            .context("cannot learn the validator-set changes since genesis")?
+            .anchor;
+        let http = http()?;
+        for key in entries {
+            let proven = crate::registry::proven_entry(&http, nodes, key, |_, a| {
+                a.check(key, &anchor).is_ok()
+            })
+            .await;
+            if let Some(value) = proven {
+                anchor
+                    .registry_mut()
+                    .put_entry(value)
+                    .context("a registered issuer key does not decode")?;
+            }
+        }
+        Ok(anchor)
+    })
 }
 
 /// Genesis's trust plus every validator-set change since, learned from the nodes.
