@@ -9,12 +9,13 @@ use clap::Subcommand;
 use credledger_core::bounded::ShortVec;
 use credledger_core::hash::Domain;
 use credledger_core::ids::ChainId;
-use credledger_core::state::{StateKey, StateValue};
+use credledger_core::sig::PublicKey;
+use credledger_core::state::{GovernanceRecord, StateKey, StateValue};
 use credledger_core::tx::{Approval, GovernanceAction, GovernanceProposal, Transaction};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::ledger::{KeyArgs, LedgerArgs};
+use crate::ledger::{KeyArgs, LedgerArgs, Refused};
 
 /// Governance commands.
 #[derive(Subcommand, Debug)]
@@ -77,6 +78,44 @@ struct ProposalFile {
     chain_id: ChainId,
     proposal: GovernanceProposal,
     approvals: Vec<Approval>,
+    /// The council as the ledger held it when the proposal was written, so that members who
+    /// sign offline learn whether their key counts and how many approvals are still needed.
+    /// Absent from files written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    council: Option<Council>,
+}
+
+/// A governance council: its keys and the approvals an action needs.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Council {
+    keys: Vec<PublicKey>,
+    threshold: u8,
+}
+
+impl Council {
+    fn of(g: &GovernanceRecord) -> Council {
+        Council {
+            keys: g.keys.to_vec(),
+            threshold: g.threshold,
+        }
+    }
+
+    /// How many of `approvals` are by members of this council.
+    fn counted(&self, approvals: &[Approval]) -> usize {
+        approvals
+            .iter()
+            .filter(|a| self.keys.contains(&a.key))
+            .count()
+    }
+}
+
+/// The council's record, proven under a header the ledger's validators signed.
+fn council_record(ledger: &crate::ledger::Ledger) -> Result<GovernanceRecord> {
+    match ledger.state_entry("/v1/state/governance", &StateKey::Governance)? {
+        Some(StateValue::Governance(g)) => Ok(g),
+        _ => bail!("the ledger has no governance council record"),
+    }
 }
 
 fn read(path: &Path) -> Result<ProposalFile> {
@@ -108,11 +147,8 @@ pub fn run(cmd: &GovernanceCommand) -> Result<()> {
             let action: GovernanceAction =
                 serde_json::from_str(&text).context("the action is not a governance action")?;
             let ledger = ledger.open()?;
-            // The council's next nonce, proven under a header the genesis validators signed.
-            let nonce = match ledger.state_entry("/v1/state/governance", &StateKey::Governance)? {
-                Some(StateValue::Governance(g)) => g.next_nonce,
-                _ => bail!("the ledger has no governance council record"),
-            };
+            let council = council_record(&ledger)?;
+            let nonce = council.next_nonce;
             if out.exists() {
                 bail!("{} exists; choose another file", out.display());
             }
@@ -122,12 +158,22 @@ pub fn run(cmd: &GovernanceCommand) -> Result<()> {
                     chain_id: ledger.genesis.chain_id.clone(),
                     proposal: GovernanceProposal { nonce, action },
                     approvals: Vec::new(),
+                    council: Some(Council::of(&council)),
                 },
             )?;
             if *json {
-                println!("{}", json!({ "file": out, "nonce": nonce.0 }));
+                println!(
+                    "{}",
+                    json!({ "file": out, "nonce": nonce.0, "threshold": council.threshold })
+                );
             } else {
-                println!("wrote {} (council nonce {})", out.display(), nonce.0);
+                println!(
+                    "wrote {} (council nonce {}; {} of the council's {} keys must sign it)",
+                    out.display(),
+                    nonce.0,
+                    council.threshold,
+                    council.keys.len()
+                );
             }
             Ok(())
         }
@@ -138,6 +184,15 @@ pub fn run(cmd: &GovernanceCommand) -> Result<()> {
             if f.approvals.iter().any(|a| a.key == public) {
                 bail!("{} already carries this key's approval", file.display());
             }
+            if let Some(c) = &f.council
+                && !c.keys.contains(&public)
+            {
+                bail!(
+                    "key {public} is not one of the council's {} keys this proposal was written \
+                     for; its approval would not count",
+                    c.keys.len()
+                );
+            }
             let signature = member.key.sign(
                 Domain::SignGovernance,
                 &f.proposal.signing_message(&f.chain_id),
@@ -147,15 +202,27 @@ pub fn run(cmd: &GovernanceCommand) -> Result<()> {
                 signature,
             });
             write(file, &f)?;
+            let threshold = f.council.as_ref().map(|c| c.threshold);
             if *json {
                 println!(
                     "{}",
-                    json!({ "file": file, "approvals": f.approvals.len() })
+                    json!({ "file": file, "approvals": f.approvals.len(), "threshold": threshold })
                 );
             } else {
+                let n = f.approvals.len();
+                let next = match threshold {
+                    Some(t) if n >= usize::from(t) => {
+                        format!(
+                            "enough to submit it (`governance submit {}`)",
+                            file.display()
+                        )
+                    }
+                    Some(t) => format!("{} more needed", usize::from(t) - n),
+                    None => "the file does not record the council's threshold".to_string(),
+                };
                 println!(
-                    "signed: {} approval(s) on {}",
-                    f.approvals.len(),
+                    "signed: {n} approval{} on {}; {next}",
+                    if n == 1 { "" } else { "s" },
                     file.display()
                 );
             }
@@ -170,6 +237,35 @@ pub fn run(cmd: &GovernanceCommand) -> Result<()> {
                     f.chain_id,
                     ledger.genesis.chain_id
                 );
+            }
+            // The ledger refuses these (spec/transactions.md §3); its proven state is read here
+            // so that the refusal comes at once and in the council's terms (exit code 4).
+            let council = council_record(&ledger)?;
+            if f.proposal.nonce != council.next_nonce {
+                return Err(Refused(format!(
+                    "the proposal carries council nonce {}, the ledger expects {}: {}",
+                    f.proposal.nonce.0,
+                    council.next_nonce.0,
+                    if f.proposal.nonce.0 < council.next_nonce.0 {
+                        "the council has acted since it was written (or it was submitted \
+                         already); propose it again"
+                    } else {
+                        "it was written against a ledger ahead of this one"
+                    }
+                ))
+                .into());
+            }
+            let counted = Council::of(&council).counted(&f.approvals);
+            if counted < usize::from(council.threshold) {
+                return Err(Refused(format!(
+                    "{} approval{} by current council keys, {} needed: have more members sign \
+                     it (`governance sign {}`)",
+                    counted,
+                    if counted == 1 { "" } else { "s" },
+                    council.threshold,
+                    file.display()
+                ))
+                .into());
             }
             let tx = Transaction::Governance {
                 proposal: f.proposal,

@@ -12,7 +12,7 @@ use credledger_core::credential::{
     claims_root,
 };
 use credledger_core::hash::Digest;
-use credledger_core::ids::{CredentialId, IssuerId, KindId, Timestamp};
+use credledger_core::ids::{CredentialId, KindId, Timestamp};
 use credledger_core::presentation::{CompactPresentation, Presentation};
 use credledger_core::state::{CredentialStatus, KindDef, ReasonCode, StateKey, StateValue};
 use credledger_core::tx::{IssuerAction, SignedBody};
@@ -153,10 +153,10 @@ fn subject_claims(a: &PublishArgs, schema: &credledger_core::state::KindDef) -> 
 fn check_supersedable(
     ledger: &crate::ledger::Ledger,
     old: &HeldCredential,
-    issuer: &IssuerId,
+    signer: &Issuer,
     schema: &KindDef,
 ) -> Result<bool> {
-    let id = old.body.id;
+    let (id, issuer) = (old.body.id, &signer.id);
     if &old.body.issuer != issuer {
         bail!(
             "credential {id} was issued by {}, not by {issuer}; only its issuer may reissue it",
@@ -193,13 +193,35 @@ fn check_supersedable(
             reason.as_str(),
             r.changed_at.taiwan_time(),
             if reason == ReasonCode::Superseded {
-                "its replacement was published then"
+                superseded_by(ledger, signer, &id)?
             } else {
                 "a revoked credential is not reissued; publish a new one with --subject if the \
                  holder is entitled to it"
+                    .to_string()
             }
         ),
     }
+}
+
+/// Names the replacement of the superseded credential `old`: the one a reissue with this key
+/// publishes, if the ledger holds it, for the holder is to be given that one.
+fn superseded_by(
+    ledger: &crate::ledger::Ledger,
+    issuer: &Issuer,
+    old: &CredentialId,
+) -> Result<String> {
+    let replacement = CredentialId(replacement_id(issuer, old).0);
+    Ok(match ledger.credential_record(&issuer.id, &replacement)? {
+        Some(r) => format!(
+            "its replacement is {replacement}, published in block {}; give the holder that one \
+             (`credledger-issuer qr` on {replacement}.credential.json in that reissue's output \
+             folder)",
+            r.published_height
+        ),
+        None => "its replacement was published with another key of this issuer, or by another \
+                 tool; this key's reissue is not on the ledger"
+            .to_string(),
+    })
 }
 
 /// The id and salt seed of the replacement of `old` under this issuer key: derived, not drawn,
@@ -338,7 +360,7 @@ pub fn run(a: &PublishArgs) -> Result<()> {
         );
     }
     let revoke_old = match &old {
-        Some(o) => check_supersedable(&ledger, o, &issuer.id, &schema)?,
+        Some(o) => check_supersedable(&ledger, o, &issuer, &schema)?,
         None => false,
     };
 

@@ -68,7 +68,7 @@ fn a_new_issuer_key_needs_the_council_threshold_then_publishes() {
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
 
-    let sign = |m: &str| {
+    let sign_with = |key: &std::path::Path| {
         run(
             "credledger-issuer",
             &[
@@ -76,19 +76,35 @@ fn a_new_issuer_key_needs_the_council_threshold_then_publishes() {
                 "sign",
                 pr,
                 "--key",
-                d.join(format!("{m}.key")).to_str().unwrap(),
+                key.to_str().unwrap(),
                 "--passphrase-file",
                 p,
             ],
         )
     };
+    let sign = |m: &str| sign_with(&d.join(format!("{m}.key")));
+    // The proposal file records the council it was written for, so a key outside it is
+    // refused while signing, offline, rather than by the ledger at submission.
+    let out = sign_with(&new_key);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("not one of the council's"),
+        "{}",
+        out.stderr
+    );
     let submit = || {
         run(
             "credledger-issuer",
             &["governance", "submit", pr, "--genesis", g, "--node", &node],
         )
     };
-    assert_eq!(sign("council-1").code, 0);
+    let out = sign("council-1");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("1 approval on") && out.stdout.contains("1 more needed"),
+        "{}",
+        out.stdout
+    );
     let out = submit();
     assert_eq!(
         out.code, 4,
@@ -96,15 +112,26 @@ fn a_new_issuer_key_needs_the_council_threshold_then_publishes() {
         out.stderr
     );
     assert!(
-        out.stderr.contains("threshold") || out.stderr.contains("approval"),
+        out.stderr
+            .contains("1 approval by current council keys, 2 needed"),
         "{}",
         out.stderr
     );
     let again = sign("council-1");
     assert_eq!(again.code, 2, "one member signs once: {}", again.stderr);
-    assert_eq!(sign("council-2").code, 0);
+    let out = sign("council-2");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("enough to submit it"), "{}", out.stdout);
     let out = submit();
     assert_eq!(out.code, 0, "{}", out.stderr);
+    // Submitted twice: the council's nonce has moved on, which the CLI says in its terms.
+    let out = submit();
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("the council has acted since"),
+        "{}",
+        out.stderr
+    );
 
     // The Ministry publishes with its new key.
     // A TOML subject file works as well as JSON.
@@ -367,6 +394,15 @@ fn a_new_issuer_key_needs_the_council_threshold_then_publishes() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
         out.stderr.contains("is already revoked (superseded"),
+        "{}",
+        out.stderr
+    );
+    // It names the replacement the holder is to be given.
+    assert!(
+        out.stderr.contains(&format!(
+            "its replacement is {}",
+            v["credential"].as_str().unwrap()
+        )),
         "{}",
         out.stderr
     );
