@@ -117,8 +117,17 @@ async fn submit_commit_and_prove_a_credential() {
             .starts_with("transaction bytes"),
         "{resp}"
     );
-    let (code, _) = call(&app, post("/v1/tx", vec![0; (1 << 20) + 4096])).await;
+    // So are those axum answers before any handler runs, in the same JSON body.
+    let (code, resp) = call(&app, post("/v1/tx", vec![0; (1 << 20) + 4096])).await;
     assert_eq!(code, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(resp["error"], "too_large", "{resp}");
+    let (code, resp) = call(&app, post("/v1/tx?wait_ms=soon", encode(&tx))).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(resp["error"], "bad_request", "{resp}");
+    assert!(
+        resp["message"].as_str().unwrap().contains("wait_ms"),
+        "{resp}"
+    );
 
     // A block from the mempool, committed with a certificate.
     let block = node.propose(0, 1000, BUDGET).unwrap();

@@ -91,6 +91,7 @@ pub fn router_with(backend: Shared, limits: ApiLimits) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(10),
         ))
+        .layer(axum::middleware::map_response(error::json_errors))
         .with_state(backend)
 }
 
