@@ -1,7 +1,9 @@
-//! Transactions, headers, commits, state proofs and Merkle frontiers from the network or disk.
+//! Transactions, blocks, headers, commits, state proofs, Merkle frontiers and relayed batches
+//! from the network or disk.
 #![no_main]
 
-use credledger_core::block::{CommitCertificate, Header};
+use credledger_core::block::{Block, CommitCertificate, Header};
+use credledger_core::bounded::BoundedVec;
 use credledger_core::encoding::decode;
 use credledger_core::hash::Digest;
 use credledger_core::merkle::CompactTree;
@@ -11,7 +13,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&which, rest)) = data.split_first() else { return };
-    match which % 5 {
+    match which % 7 {
         0 => {
             let _ = decode::<Transaction>(rest, MAX_TX_BYTES).map(|t| t.id());
         }
@@ -25,6 +27,15 @@ fuzz_target!(|data: &[u8]| {
             if let Ok(p) = decode::<StateProof>(rest, 1 << 14) {
                 let _ = p.verify(&Digest([1; 32]), &Digest([2; 32]), None);
             }
+        }
+        4 => {
+            // A block as a proposal or sync carries it (bounded far below MAX_BLOCK_BYTES here,
+            // so that a run explores structure rather than length).
+            let _ = decode::<Block>(rest, 1 << 16).map(|b| b.header.hash());
+        }
+        5 => {
+            // A node's relayed batch (spec/http-api.md, POST /v1/relay).
+            let _ = decode::<BoundedVec<Vec<u8>, 1000>>(rest, 4 << 20);
         }
         _ => {
             if let Ok(t) = decode::<CompactTree>(rest, 4096) {

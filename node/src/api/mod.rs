@@ -19,6 +19,7 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use credledger_core::bounded::BoundedVec;
 use credledger_core::hash::Digest;
 use credledger_core::ids::{CredentialId, Height};
 use credledger_core::state::{StateKey, StateValue};
@@ -282,14 +283,11 @@ const fn crate_relay_limit() -> usize {
 const MAX_RELAYED: usize = 1_000;
 
 async fn relay(State(b): State<Shared>, body: Bytes) -> Result<Json<Value>, ApiError> {
-    let batch: Vec<Vec<u8>> = credledger_core::encoding::decode(&body, crate_relay_limit())
-        .map_err(|e| ApiError::BadRequest(format!("relayed batch: {e}")))?;
-    if batch.len() > MAX_RELAYED {
-        return Err(ApiError::BadRequest(format!(
-            "relayed batch of {} transactions; at most {MAX_RELAYED}",
-            batch.len()
-        )));
-    }
+    // The count is checked before any item is read: a body of empty items is refused at its
+    // length prefix, not after a million allocations.
+    let batch: BoundedVec<Vec<u8>, MAX_RELAYED> =
+        credledger_core::encoding::decode(&body, crate_relay_limit())
+            .map_err(|e| ApiError::BadRequest(format!("relayed batch: {e}")))?;
     let admitted = b.relayed(&batch)?;
     Ok(Json(
         json!({ "received": batch.len(), "admitted": admitted }),

@@ -243,7 +243,7 @@ proptest! {
     /// Arbitrary bytes from a peer are refused or accepted, never a panic; whatever decodes
     /// encodes back to the same bytes.
     #[test]
-    fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..300)) {
+    fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..1200)) {
         let mut bytes = vec![WIRE_VERSION];
         bytes.extend_from_slice(&body);
         let b = Bytes::from(bytes);
@@ -256,6 +256,8 @@ proptest! {
         let _ = Codec::<Request<Ctx>>::decode(&WireCodec, b.clone());
         let _ = Codec::<Response<Ctx>>::decode(&WireCodec, b.clone());
         let _ = Codec::<ProposedValue<Ctx>>::decode(&WireCodec, b.clone());
-        let _ = Codec::<PolkaCertificate<Ctx>>::decode(&WireCodec, b);
+        let _ = Codec::<PolkaCertificate<Ctx>>::decode(&WireCodec, b.clone());
+        let _ = Codec::<ProposalPart>::decode(&WireCodec, b.clone());
+        let _ = Codec::<ValidatorProof<Ctx>>::decode(&WireCodec, b);
     }
 }
