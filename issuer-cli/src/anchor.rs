@@ -329,7 +329,7 @@ impl Agent {
         }
         // The ledger's head may also be of fewer records than the log holds: an anchor sent
         // just before a crash can commit after the restart, once this agent has read on.
-        if on_ledger.last_sequence == local + 1
+        if Some(on_ledger.last_sequence) == local.checked_add(1)
             && self.log.mark_anchored_earlier(AnchoredHead {
                 sequence: on_ledger.last_sequence,
                 size: on_ledger.last_size,
@@ -445,7 +445,7 @@ impl Agent {
         let last = self.log.anchored();
         let tx = AnchorTx {
             source: self.source.clone(),
-            sequence: last.map_or(1, |h| h.sequence + 1),
+            sequence: last.map_or(1, |h| h.sequence.saturating_add(1)),
             tree_size: self.log.size(),
             root: self.log.root(),
             previous_root: last.map_or_else(empty_root, |h| h.root),

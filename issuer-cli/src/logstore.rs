@@ -132,7 +132,15 @@ impl LogStore {
             .open(&leaves_path)
             .map_err(io(&leaves_path))?;
         let on_disk = file.metadata().map_err(io(&leaves_path))?.len();
-        let counted = state.tree.size() * 32;
+        // A state file that decodes yet counts more leaves than any file can hold is damaged;
+        // taken at its word, the product would wrap and the truncation below cut anchored
+        // leaves.
+        let Some(counted) = state.tree.size().checked_mul(32) else {
+            return Err(StoreError::Damaged {
+                path: state_path,
+                reason: format!("counts {} leaves", state.tree.size()),
+            });
+        };
         if on_disk < counted {
             return Err(StoreError::Damaged {
                 path: leaves_path,

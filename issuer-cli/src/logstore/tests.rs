@@ -2,8 +2,9 @@
 
 use std::io::Write;
 
+use credledger_core::encoding::encode;
 use credledger_core::hash::Digest;
-use credledger_core::merkle::{leaf_hash, root, verify_consistency, verify_inclusion};
+use credledger_core::merkle::{CompactTree, leaf_hash, root, verify_consistency, verify_inclusion};
 
 use super::{AnchoredHead, LogStore, StoreError};
 
@@ -113,6 +114,35 @@ fn a_damaged_state_or_lost_leaves_are_named() {
         LogStore::open(dir.path()),
         Err(StoreError::Damaged { .. })
     ));
+}
+
+/// A state that decodes but counts more leaves than a file can hold (2^60: its byte count
+/// would wrap) is refused, and the leaves file is left as it was.
+#[test]
+fn a_state_counting_too_many_leaves_is_refused_without_cutting_the_leaves() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = LogStore::open(dir.path()).unwrap();
+    for i in 0..4 {
+        log.append(leaf(i)).unwrap();
+    }
+    log.checkpoint().unwrap();
+    drop(log);
+    let huge = CompactTree::from_parts(1 << 60, vec![leaf(0)]).unwrap();
+    let state = super::State {
+        version: super::STATE_VERSION,
+        tree: huge.clone(),
+        anchored: None,
+        anchored_tree: huge,
+    };
+    std::fs::write(dir.path().join("state"), encode(&state)).unwrap();
+    assert!(matches!(
+        LogStore::open(dir.path()),
+        Err(StoreError::Damaged { reason, .. }) if reason.contains("1152921504606846976 leaves")
+    ));
+    assert_eq!(
+        std::fs::metadata(dir.path().join("leaves")).unwrap().len(),
+        4 * 32
+    );
 }
 
 #[test]
