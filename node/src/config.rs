@@ -16,7 +16,7 @@ use crate::consensus::pacing::Pacing;
 use crate::mempool::MempoolLimits;
 
 /// Largest configuration file read.
-const MAX_CONFIG_BYTES: u64 = 64 * 1024;
+const MAX_CONFIG_BYTES: usize = 64 * 1024;
 
 /// `node.toml`. Paths are relative to the file's folder.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -171,7 +171,7 @@ pub struct ConfigError {
 
 /// Reads a key file's seed and checks it against its public key.
 pub fn read_key(path: &Path) -> Result<([u8; 32], PublicKey), String> {
-    let bytes = read_bounded(path)?;
+    let bytes = read_bounded(path, MAX_CONFIG_BYTES)?;
     let k: KeyFile =
         serde_json::from_slice(&bytes).map_err(|e| format!("key file {}: {e}", path.display()))?;
     let seed: [u8; 32] = hex::decode(k.secret_seed.trim())
@@ -193,17 +193,21 @@ pub fn read_key(path: &Path) -> Result<([u8; 32], PublicKey), String> {
     Ok((seed, public))
 }
 
-fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
-    let meta =
-        std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if meta.len() > MAX_CONFIG_BYTES {
+/// Reads a file of at most `max` bytes (a genesis file: `core::genesis::MAX_GENESIS_BYTES`). It reads through a limit rather than trusting the
+/// file's reported length, which a pipe or device gives as 0.
+pub fn read_bounded(path: &Path, max: usize) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(max as u64 + 1).read_to_end(&mut bytes))
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if bytes.len() > max {
         return Err(format!(
-            "{} is {} bytes; at most {MAX_CONFIG_BYTES} expected",
-            path.display(),
-            meta.len()
+            "{} is larger than {max} bytes, more than a file of its kind holds",
+            path.display()
         ));
     }
-    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    Ok(bytes)
 }
 
 /// Parses `<public key hex>@<multiaddr>` into the multiaddr with the key's `/p2p/` id.
@@ -244,7 +248,7 @@ impl NodeConfig {
             path: path.to_path_buf(),
             problems,
         };
-        let bytes = read_bounded(path).map_err(|p| fail(vec![p]))?;
+        let bytes = read_bounded(path, MAX_CONFIG_BYTES).map_err(|p| fail(vec![p]))?;
         let text = String::from_utf8(bytes).map_err(|_| fail(vec!["not UTF-8".into()]))?;
         let file: NodeConfig = toml::from_str(&text).map_err(|e| fail(vec![e.to_string()]))?;
         let base = path.parent().unwrap_or(Path::new("."));
@@ -264,7 +268,10 @@ impl NodeConfig {
         if self.moniker.trim().is_empty() || self.moniker.len() > 64 {
             problems.push("moniker must be 1 to 64 characters".into());
         }
-        let genesis = match read_bounded_large(&resolve(&self.genesis)) {
+        let genesis = match read_bounded(
+            &resolve(&self.genesis),
+            credledger_core::genesis::MAX_GENESIS_BYTES,
+        ) {
             Ok(bytes) => match Genesis::from_json(&bytes) {
                 Ok(g) if g.problems().is_empty() => Some(g),
                 Ok(g) => {
@@ -417,20 +424,6 @@ impl NodeConfig {
             file: self,
         })
     }
-}
-
-/// Genesis files may be larger than a config file.
-fn read_bounded_large(path: &Path) -> Result<Vec<u8>, String> {
-    const MAX_GENESIS_BYTES: u64 = 16 << 20;
-    let meta =
-        std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if meta.len() > MAX_GENESIS_BYTES {
-        return Err(format!(
-            "{} is larger than {MAX_GENESIS_BYTES} bytes",
-            path.display()
-        ));
-    }
-    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
 #[cfg(test)]

@@ -92,7 +92,7 @@ fn init(a: &InitArgs) -> Result<()> {
         }
     };
     let (_, public) = credledger_node::config::read_key(&key_file).map_err(anyhow::Error::msg)?;
-    let g = Genesis::from_json(&std::fs::read(&genesis)?)?;
+    let g = Genesis::from_json(&read_genesis(&genesis)?)?;
     let validator =
         (g.validators.iter().any(|v| v.public_key == public) || a.validator) && !a.observer;
     let file = NodeConfig {
@@ -279,10 +279,13 @@ async fn shutdown_signal() -> &'static str {
     }
 }
 
+fn read_genesis(path: &Path) -> Result<Vec<u8>> {
+    credledger_node::config::read_bounded(path, credledger_core::genesis::MAX_GENESIS_BYTES)
+        .map_err(anyhow::Error::msg)
+}
+
 fn genesis_state(genesis: &Path) -> Result<()> {
-    let bytes =
-        std::fs::read(genesis).with_context(|| format!("cannot read {}", genesis.display()))?;
-    let g = Genesis::from_json(&bytes)?;
+    let g = Genesis::from_json(&read_genesis(genesis)?)?;
     let problems = g.problems();
     if !problems.is_empty() {
         bail!("genesis has problems: {}", problems.join("; "));

@@ -121,3 +121,37 @@ fn unknown_keys_and_damaged_key_files_are_refused() {
     let text = NodeConfig::load(&path).unwrap_err().to_string();
     assert!(text.contains("secret_seed is not 64 hex digits"), "{text}");
 }
+
+/// A file is read through its limit, not trusted for its reported length: a named pipe (which
+/// reports 0 bytes) longer than a config is refused like a long file, without reading it all.
+#[test]
+fn files_are_read_through_their_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = dir.path().join("long.toml");
+    std::fs::write(&long, vec![b'#'; MAX_CONFIG_BYTES + 1]).unwrap();
+    let e = read_bounded(&long, MAX_CONFIG_BYTES).unwrap_err();
+    assert!(e.contains("larger than 65536 bytes"), "{e}");
+    assert_eq!(
+        read_bounded(&long, MAX_CONFIG_BYTES + 1).unwrap().len(),
+        MAX_CONFIG_BYTES + 1
+    );
+
+    let fifo = dir.path().join("pipe.toml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        return; // No mkfifo here: the long file above covers the limit.
+    }
+    let writer = {
+        let fifo = fifo.clone();
+        // Writes more than the limit; the reader stops at the limit and closes the pipe, so
+        // this write ends with a broken pipe rather than blocking.
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
+            let _ = f.write_all(&vec![b'#'; 4 * MAX_CONFIG_BYTES]);
+        })
+    };
+    let e = read_bounded(&fifo, MAX_CONFIG_BYTES).unwrap_err();
+    assert!(e.contains("larger than"), "{e}");
+    writer.join().unwrap();
+}
