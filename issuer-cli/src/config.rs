@@ -4,7 +4,8 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
+use credledger_issuer::files::read_limited;
 use serde::Deserialize;
 
 /// Largest config file read.
@@ -38,17 +39,10 @@ pub fn load() -> Result<Config> {
     let Some(p) = path() else {
         return Ok(Config::default());
     };
-    let len = std::fs::metadata(&p)
-        .with_context(|| format!("cannot read config {}", p.display()))?
-        .len();
-    if len > MAX_CONFIG_BYTES {
-        bail!(
-            "config {} is larger than {MAX_CONFIG_BYTES} bytes",
-            p.display()
-        );
-    }
-    let text = std::fs::read_to_string(&p)
+    let bytes = read_limited(&p, MAX_CONFIG_BYTES, "a config file")
         .with_context(|| format!("cannot read config {}", p.display()))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("config {} is not UTF-8", p.display()))?;
     let mut c: Config = toml::from_str(&text).with_context(|| format!("config {}", p.display()))?;
     let base = p.parent().map(PathBuf::from).unwrap_or_default();
     let resolve = |f: PathBuf| if f.is_absolute() { f } else { base.join(f) };

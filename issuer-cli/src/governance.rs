@@ -15,6 +15,8 @@ use credledger_core::tx::{Approval, GovernanceAction, GovernanceProposal, Transa
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use credledger_issuer::files::{MAX_DOCUMENT_BYTES, read_limited};
+
 use crate::ledger::{KeyArgs, LedgerArgs, Refused};
 
 /// Governance commands.
@@ -119,7 +121,8 @@ fn council_record(ledger: &crate::ledger::Ledger) -> Result<GovernanceRecord> {
 }
 
 fn read(path: &Path) -> Result<ProposalFile> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = read_limited(path, MAX_DOCUMENT_BYTES, "a proposal file")
+        .with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not a proposal file", path.display()))
 }
@@ -139,9 +142,11 @@ pub fn run(cmd: &GovernanceCommand) -> Result<()> {
             ledger,
         } => {
             let text = match action.strip_prefix('@') {
-                Some(f) => {
-                    std::fs::read_to_string(f).with_context(|| format!("cannot read {f}"))?
-                }
+                Some(f) => String::from_utf8(
+                    read_limited(Path::new(f), MAX_DOCUMENT_BYTES, "an action file")
+                        .with_context(|| format!("cannot read {f}"))?,
+                )
+                .map_err(|_| anyhow!("{f} is not UTF-8"))?,
                 None => action.clone(),
             };
             let action: GovernanceAction =

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use credledger_core::sig::Keypair;
+use credledger_issuer::files::{MAX_DOCUMENT_BYTES, MAX_PASSPHRASE_FILE_BYTES, read_limited};
 use credledger_issuer::keystore::{self, KdfParams, KeyFileError};
 use zeroize::Zeroizing;
 
@@ -114,8 +115,11 @@ impl Passphrase {
         }
         if let Some(f) = &self.passphrase_file {
             let text = Zeroizing::new(
-                std::fs::read_to_string(f)
-                    .with_context(|| format!("cannot read passphrase file {}", f.display()))?,
+                String::from_utf8(
+                    read_limited(f, MAX_PASSPHRASE_FILE_BYTES, "a passphrase file")
+                        .with_context(|| format!("cannot read passphrase file {}", f.display()))?,
+                )
+                .map_err(|_| anyhow!("passphrase file {} is not UTF-8", f.display()))?,
             );
             let line = text.lines().next().unwrap_or("");
             return Ok(Zeroizing::new(line.as_bytes().to_vec()));
@@ -240,7 +244,7 @@ fn import(
     pass: &Passphrase,
     json: bool,
 ) -> Result<(), (u8, anyhow::Error)> {
-    let v: serde_json::Value = std::fs::read(plain)
+    let v: serde_json::Value = read_limited(plain, MAX_DOCUMENT_BYTES, "a plain key file")
         .map_err(anyhow::Error::from)
         .and_then(|b| serde_json::from_slice(&b).map_err(anyhow::Error::from))
         .with_context(|| format!("cannot read {}", plain.display()))
@@ -288,7 +292,7 @@ fn show(
         let passphrase = pass.get(false).map_err(input)?;
         keystore::read(file, &passphrase).map_err(key_error)?.0
     } else {
-        let bytes = std::fs::read(file)
+        let bytes = read_limited(file, MAX_DOCUMENT_BYTES, "a key file")
             .with_context(|| format!("cannot read {}", file.display()))
             .map_err(input)?;
         serde_json::from_slice::<keystore::KeyFile>(&bytes).map_err(|e| {

@@ -269,22 +269,7 @@ pub fn open(
 /// nothing here is checked against the sealed key.
 pub fn public_fields(path: &Path) -> Result<KeyFile, KeyFileError> {
     let name = path.display().to_string();
-    let len = std::fs::metadata(path)
-        .map_err(|error| KeyFileError::Io {
-            path: name.clone(),
-            error,
-        })?
-        .len();
-    if len > MAX_FILE_BYTES {
-        return Err(KeyFileError::Damaged {
-            path: name,
-            reason: format!("{len} bytes is too large for a key file"),
-        });
-    }
-    let bytes = std::fs::read(path).map_err(|error| KeyFileError::Io {
-        path: name.clone(),
-        error,
-    })?;
+    let bytes = read_key_file(path, &name)?;
     serde_json::from_slice(&bytes).map_err(|e| KeyFileError::Damaged {
         path: name,
         reason: format!("not a key file: {e}"),
@@ -294,19 +279,22 @@ pub fn public_fields(path: &Path) -> Result<KeyFile, KeyFileError> {
 /// Reads and opens a key file.
 pub fn read(path: &Path, passphrase: &[u8]) -> Result<(KeyFile, Keypair), KeyFileError> {
     let name = path.display().to_string();
-    let io = |error| KeyFileError::Io {
-        path: name.clone(),
-        error,
-    };
-    let len = std::fs::metadata(path).map_err(io)?.len();
-    if len > MAX_FILE_BYTES {
-        return Err(KeyFileError::Damaged {
-            path: name,
-            reason: format!("{len} bytes is too large for a key file"),
-        });
-    }
-    let json = std::fs::read(path).map_err(io)?;
+    let json = read_key_file(path, &name)?;
     open(&json, passphrase, &name)
+}
+
+/// A key file's bytes, at most `MAX_FILE_BYTES` of them.
+fn read_key_file(path: &Path, name: &str) -> Result<Vec<u8>, KeyFileError> {
+    crate::files::read_limited(path, MAX_FILE_BYTES, "a key file").map_err(|e| match e {
+        crate::files::ReadError::Io(error) => KeyFileError::Io {
+            path: name.to_string(),
+            error,
+        },
+        too_large => KeyFileError::Damaged {
+            path: name.to_string(),
+            reason: too_large.to_string(),
+        },
+    })
 }
 
 /// Writes a key file readable by its owner only; refuses to replace an existing one.

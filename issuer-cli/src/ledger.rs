@@ -131,7 +131,12 @@ impl LedgerArgs {
 }
 
 fn read_genesis(path: &Path) -> Result<Genesis> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = credledger_issuer::files::read_limited(
+        path,
+        credledger_issuer::files::MAX_GENESIS_BYTES,
+        "a genesis file",
+    )
+    .with_context(|| format!("cannot read {}", path.display()))?;
     Ok(Genesis::from_json(&bytes)?)
 }
 

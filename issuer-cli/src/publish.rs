@@ -18,6 +18,8 @@ use credledger_core::state::{CredentialStatus, KindDef, ReasonCode, StateKey, St
 use credledger_core::tx::{IssuerAction, SignedBody};
 use serde_json::{Value, json};
 
+use credledger_issuer::files::{MAX_DOCUMENT_BYTES, read_limited};
+
 use crate::ledger::{Issuer, KeyArgs, LedgerArgs, now};
 use crate::qr;
 
@@ -121,17 +123,8 @@ fn subject_claims(a: &PublishArgs, schema: &credledger_core::state::KindDef) -> 
         .subject
         .as_ref()
         .ok_or_else(|| anyhow!("give --subject FILE, --csv FILE or --reissue FILE"))?;
-    let len = std::fs::metadata(subject_path)
-        .with_context(|| format!("cannot read {}", subject_path.display()))?
-        .len();
-    if len > MAX_SUBJECT_BYTES {
-        bail!(
-            "{} is {len} bytes; at most {MAX_SUBJECT_BYTES}",
-            subject_path.display()
-        );
-    }
-
-    let bytes = std::fs::read(subject_path)?;
+    let bytes = read_limited(subject_path, MAX_SUBJECT_BYTES, "a subject file")
+        .with_context(|| format!("cannot read {}", subject_path.display()))?;
     // A subject file is JSON, or TOML when its name says so.
     let subject: Value = if subject_path.extension().is_some_and(|e| e == "toml") {
         let text = String::from_utf8(bytes)
@@ -236,7 +229,8 @@ fn replacement_id(issuer: &Issuer, old: &CredentialId) -> ([u8; 16], [u8; 16]) {
 /// The replacement an earlier run of the same reissue wrote to `out`, if it is there whole
 /// and signed by this issuer key.
 fn earlier_replacement(out: &Path, id: &CredentialId, issuer: &Issuer) -> Option<HeldCredential> {
-    let bytes = std::fs::read(out.join(id.to_string()).with_extension("credential.json")).ok()?;
+    let path = out.join(id.to_string()).with_extension("credential.json");
+    let bytes = read_limited(&path, MAX_DOCUMENT_BYTES, "a credential file").ok()?;
     let held: HeldCredential = serde_json::from_slice(&bytes).ok()?;
     (held.body.id == *id && held.body.issuer == issuer.id && held.body.key_id == issuer.key_id)
         .then_some(held)
@@ -273,7 +267,8 @@ pub fn run(a: &PublishArgs) -> Result<()> {
         None => None,
         Some(f) => Some(
             serde_json::from_slice(
-                &std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?,
+                &read_limited(f, MAX_DOCUMENT_BYTES, "a credential file")
+                    .with_context(|| format!("cannot read {}", f.display()))?,
             )
             .with_context(|| format!("{} is not a credential file", f.display()))?,
         ),

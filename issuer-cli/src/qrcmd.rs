@@ -74,7 +74,12 @@ pub struct QrArgs {
 /// Runs `qr`.
 pub fn run(a: &QrArgs) -> Result<()> {
     let held: HeldCredential = serde_json::from_slice(
-        &std::fs::read(&a.file).with_context(|| format!("cannot read {}", a.file.display()))?,
+        &credledger_issuer::files::read_limited(
+            &a.file,
+            credledger_issuer::files::MAX_DOCUMENT_BYTES,
+            "a credential file",
+        )
+        .with_context(|| format!("cannot read {}", a.file.display()))?,
     )
     .with_context(|| format!("{} is not a credential file", a.file.display()))?;
     if let Some(names) = &a.disclose {

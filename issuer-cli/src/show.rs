@@ -6,11 +6,10 @@ use anyhow::{Context, Result, bail};
 use credledger_core::credential::{DisclosedItem, Disclosure, HeldCredential};
 use credledger_core::genesis::Genesis;
 use credledger_core::presentation::{CompactPresentation, MAX_PRESENTATION_TEXT, Presentation};
+use credledger_issuer::files::{MAX_DOCUMENT_BYTES, read_limited};
 
-/// Largest file read: a credential file is JSON, larger than its presentation text.
-const MAX_FILE_BYTES: u64 = 64 * 1024;
-
-const _: () = assert!(MAX_PRESENTATION_TEXT as u64 + 2 <= MAX_FILE_BYTES);
+// A presentation file holds a presentation at its longest.
+const _: () = assert!(MAX_PRESENTATION_TEXT as u64 + 2 <= MAX_DOCUMENT_BYTES);
 
 /// Runs `show`. Claims are named from a credential file's own keys, else from the kind's
 /// schema in `genesis` when one is given, else by position.
@@ -23,16 +22,9 @@ pub fn run(
     let text = match (text, file) {
         (Some(t), _) => t,
         (None, Some(f)) => {
-            let meta =
-                std::fs::metadata(&f).with_context(|| format!("cannot read {}", f.display()))?;
-            if meta.len() > MAX_FILE_BYTES {
-                bail!(
-                    "{} is {} bytes; a presentation or credential file is at most {MAX_FILE_BYTES}",
-                    f.display(),
-                    meta.len()
-                );
-            }
-            std::fs::read_to_string(&f)?
+            let bytes = read_limited(&f, MAX_DOCUMENT_BYTES, "a presentation or credential file")
+                .with_context(|| format!("cannot read {}", f.display()))?;
+            String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{} is not UTF-8", f.display()))?
         }
         (None, None) => bail!("give a FILE, --file or --text"),
     };
@@ -53,7 +45,12 @@ pub fn run(
     if names.is_empty()
         && let Some(g) = &genesis
     {
-        let bytes = std::fs::read(g).with_context(|| format!("cannot read {}", g.display()))?;
+        let bytes = read_limited(
+            g,
+            credledger_issuer::files::MAX_GENESIS_BYTES,
+            "a genesis file",
+        )
+        .with_context(|| format!("cannot read {}", g.display()))?;
         let genesis = Genesis::from_json(&bytes)?;
         if let Some(kind) = genesis.kinds.iter().find(|k| k.id == p.compact().body.kind) {
             names = kind
