@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod checker;
+pub mod files;
 pub mod follower;
 pub mod http;
 pub mod ledger;

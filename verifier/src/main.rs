@@ -5,9 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, anyhow, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use credledger_core::genesis::Genesis;
 use credledger_core::ids::Timestamp;
 use credledger_core::presentation::MAX_PRESENTATION_TEXT;
 use credledger_core::presentation::Presentation;
@@ -141,24 +140,18 @@ fn run(command: Command) -> Result<ExitCode> {
     else {
         bail!("unreachable: serve and audit are handled in main");
     };
-    let bytes =
-        std::fs::read(&genesis).with_context(|| format!("cannot read {}", genesis.display()))?;
-    let genesis = Genesis::from_json(&bytes)
-        .with_context(|| format!("{} is not a genesis document", genesis.display()))?;
+    let genesis = credledger_verifier::files::read_genesis(&genesis)?;
     let anchor = TrustAnchor::from_genesis(&genesis)?;
     let text = match (text, file) {
         (Some(t), _) => t,
         (None, Some(f)) => {
-            let meta =
-                std::fs::metadata(&f).with_context(|| format!("cannot read {}", f.display()))?;
-            if meta.len() > MAX_PRESENTATION_TEXT as u64 + 2 {
-                bail!(
-                    "{} is {} bytes; a presentation is at most {MAX_PRESENTATION_TEXT}",
-                    f.display(),
-                    meta.len()
-                );
-            }
-            std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display()))?
+            // A presentation at its longest, and a line end.
+            let bytes = credledger_verifier::files::read_limited(
+                &f,
+                MAX_PRESENTATION_TEXT + 2,
+                "a presentation",
+            )?;
+            String::from_utf8(bytes).map_err(|_| anyhow!("{} is not UTF-8", f.display()))?
         }
         (None, None) => bail!("give --text or --file"),
     };

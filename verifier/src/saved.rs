@@ -5,7 +5,7 @@
 //! The file is the operator's own, like the genesis file: it is trusted, but only for the
 //! genesis it names, and read with a size limit. It is replaced atomically.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -77,8 +77,10 @@ pub fn save(trust: &Trust, genesis_hash: Digest, path: &Path) -> Result<(), Save
 
 /// The trust of `genesis` advanced to the saved position, or `None` if there is no file.
 pub fn load(path: &Path, genesis: &Genesis) -> Result<Option<Trust>, SavedError> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
+    let mut bytes = Vec::new();
+    match std::fs::File::open(path) {
+        // Read through the limit; what is over it fails to decode below as too large.
+        Ok(f) => f.take(MAX_BYTES as u64 + 1).read_to_end(&mut bytes)?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.into()),
     };

@@ -10,7 +10,6 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use axum::serve::ListenerExt;
 use clap::Args;
-use credledger_core::genesis::Genesis;
 
 use crate::checker::Checker;
 use crate::follower::follow;
@@ -64,10 +63,7 @@ pub struct ServeArgs {
 
 /// Runs the service until SIGINT or SIGTERM.
 pub async fn serve(a: ServeArgs) -> Result<()> {
-    let bytes = std::fs::read(&a.genesis)
-        .with_context(|| format!("cannot read {}", a.genesis.display()))?;
-    let genesis = Genesis::from_json(&bytes)
-        .with_context(|| format!("{} is not a genesis document", a.genesis.display()))?;
+    let genesis = crate::files::read_genesis(&a.genesis)?;
     let resumed = match &a.state {
         Some(path) => match crate::saved::load(path, &genesis) {
             Ok(t) => t,

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use credledger_core::bounded::BoundedVec;
-use credledger_core::genesis::Genesis;
 use credledger_core::ids::LogSourceId;
 use credledger_core::merkle::InclusionBuilder;
 use credledger_core::state::StateKey;
@@ -139,9 +138,7 @@ pub fn run(cmd: AuditCommand) -> Result<ExitCode> {
 }
 
 fn trust(path: &Path) -> Result<TrustAnchor> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let genesis = Genesis::from_json(&bytes)
-        .with_context(|| format!("{} is not a genesis document", path.display()))?;
+    let genesis = crate::files::read_genesis(path)?;
     Ok(TrustAnchor::from_genesis(&genesis)?)
 }
 
@@ -307,16 +304,7 @@ fn prove(a: ProveArgs) -> Result<ExitCode> {
 
 fn verify(a: VerifyArgs) -> Result<ExitCode> {
     let anchor = trust(&a.genesis)?;
-    let len = std::fs::metadata(&a.bundle)
-        .with_context(|| format!("cannot read {}", a.bundle.display()))?
-        .len();
-    if len > MAX_EVIDENCE_BYTES as u64 {
-        bail!(
-            "{} is {len} bytes; a bundle is at most {MAX_EVIDENCE_BYTES}",
-            a.bundle.display()
-        );
-    }
-    let bytes = std::fs::read(&a.bundle)?;
+    let bytes = crate::files::read_limited(&a.bundle, MAX_EVIDENCE_BYTES, "an evidence bundle")?;
     let record = match &a.record {
         Some(p) => {
             let mut line = None;
