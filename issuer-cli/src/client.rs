@@ -243,7 +243,14 @@ fn read_answer(r: reqwest::blocking::Response) -> Result<Answer, String> {
             "the answer is larger than {MAX_ANSWER_BYTES} bytes"
         ));
     }
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    // Every answer of the node API is JSON (spec/http-api.md §1); one that is not is no
+    // answer, named as such rather than read as `null` and reported as a wrong shape later.
+    let body: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        format!(
+            "HTTP {status} with an answer that is not JSON ({e}; {} bytes)",
+            bytes.len()
+        )
+    })?;
     Ok(Answer { status, body })
 }
 
@@ -334,6 +341,15 @@ mod tests {
             (found.status, found.body["height"].as_u64()),
             (200, Some(7))
         );
+        // A garbled answer is no answer, named as such; the next node is asked.
+        let garbled = canned(200, "<html>proxy error</html>", 2);
+        let e = Nodes::new(std::slice::from_ref(&garbled))
+            .unwrap()
+            .get("/v1/status")
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("not JSON"), "{e:#}");
+        let both = Nodes::new(&[garbled, canned(200, r#"{"height":7}"#, 1)]).unwrap();
+        assert_eq!(both.get("/v1/headers/7").unwrap().status, 200);
         let all = nodes.get_all("/v1/status");
         assert_eq!(all.iter().map(|a| a.status).collect::<Vec<_>>(), [404, 200]);
         assert!(Nodes::new(&[dead]).unwrap().get("/v1/status").is_err());
