@@ -292,7 +292,7 @@ impl<T: Serialize, const MAX: usize> Serialize for ShortVec<T, MAX> {
 
 impl<'de, T: Deserialize<'de>, const MAX: usize> Deserialize<'de> for ShortVec<T, MAX> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = Vec::<T>::deserialize(d)?;
+        let v = d.deserialize_seq(AtMost::<T, MAX>(std::marker::PhantomData))?;
         Self::new(v).map_err(serde::de::Error::custom)
     }
 }
@@ -377,8 +377,36 @@ impl<T: Serialize, const MAX: usize> Serialize for BoundedVec<T, MAX> {
 
 impl<'de, T: Deserialize<'de>, const MAX: usize> Deserialize<'de> for BoundedVec<T, MAX> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = Vec::<T>::deserialize(d)?;
+        let v = d.deserialize_seq(AtMost::<T, MAX>(std::marker::PhantomData))?;
         Self::new(v).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Reads a JSON (or other serde) list of at most `MAX` items, refusing it at the first item
+/// past the limit, so a long list from a node or a file is not read whole before its length
+/// is checked (as `Vec`'s own deserializer would).
+struct AtMost<T, const MAX: usize>(std::marker::PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>, const MAX: usize> serde::de::Visitor<'de> for AtMost<T, MAX> {
+    type Value = Vec<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "a list of at most {MAX} items")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+        // The size hint is the sender's claim: it sizes the first allocation only up to a
+        // small bound.
+        let mut v = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(MAX).min(64));
+        while let Some(item) = seq.next_element()? {
+            if v.len() == MAX {
+                return Err(serde::de::Error::custom(format!(
+                    "list longer than {MAX} items; at most {MAX} allowed"
+                )));
+            }
+            v.push(item);
+        }
+        Ok(v)
     }
 }
 
@@ -439,5 +467,25 @@ mod tests {
         // A count of u32::MAX followed by nothing must fail fast, not reserve 4 G items.
         let bytes = [0xff, 0xff, 0xff, 0xff];
         assert!(decode::<BoundedVec<u64, { usize::MAX }>>(&bytes, 64).is_err());
+    }
+
+    /// In JSON, a list is refused at its first item past the limit, and one within the limit
+    /// reads as before.
+    #[test]
+    fn json_lists_are_refused_at_the_first_item_past_the_limit() {
+        let ok: BoundedVec<u8, 3> = serde_json::from_str("[1,2,3]").unwrap();
+        assert_eq!(ok.to_vec(), [1, 2, 3]);
+        let short: ShortVec<u8, 3> = serde_json::from_str("[]").unwrap();
+        assert!(short.is_empty());
+        // The error comes at the fourth item, before the rest of the text is read: the
+        // garbage after it would be a different error if it were reached.
+        let e = serde_json::from_str::<BoundedVec<u8, 3>>("[1,2,3,4,garbage")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("longer than 3 items"), "{e}");
+        let e = serde_json::from_str::<ShortVec<u8, 2>>("[1,2,3]")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("longer than 2 items"), "{e}");
     }
 }
