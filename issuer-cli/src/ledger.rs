@@ -1,6 +1,7 @@
 //! What the signing commands share: the ledger's trust root (the genesis file), the nodes to
 //! talk to, the issuer key, and submitting one issuer transaction and waiting for its commit.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,9 +9,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use credledger_core::TrustAnchor;
-use credledger_core::block::{Block, Header};
+use credledger_core::block::{Block, CommitCertificate, Header};
 use credledger_core::encoding::encode;
 use credledger_core::genesis::Genesis;
+use credledger_core::hash::Digest;
 use credledger_core::history::{CredentialEvent, CredentialHistory};
 use credledger_core::ids::{CredentialId, Height, IssuerId, KeyId, Nonce, Timestamp};
 use credledger_core::presentation::StatusEvidence;
@@ -103,6 +105,10 @@ pub struct Ledger {
     anchor: Mutex<TrustAnchor>,
     /// Validator-set changes learned in this run.
     learned: AtomicUsize,
+    /// The headers whose commit certificates this run has checked, by hash: an answer under
+    /// one of them needs only its proof checked, as most answers of one run (`key affected`
+    /// asks for every credential a key signed) share a few headers.
+    committed: Mutex<HashSet<Digest>>,
     /// The nodes.
     pub nodes: Nodes,
 }
@@ -125,6 +131,7 @@ impl LedgerArgs {
             genesis,
             anchor: Mutex::new(anchor),
             learned: AtomicUsize::new(0),
+            committed: Mutex::new(HashSet::new()),
             nodes: Nodes::new(&nodes)?,
         })
     }
@@ -247,8 +254,34 @@ impl Ledger {
         }
         let a: StateAnswer = serde_json::from_value(answer.body)
             .context("the node's state answer is not understood")?;
-        self.check(|anchor| a.check(key, anchor))?;
+        self.check_answer(&a, key)?;
         Ok(a.value)
+    }
+
+    /// Checks that `header` is committed on the genesis's chain (its commit by the validator
+    /// set of its height), once per header in a run.
+    fn check_committed(&self, header: &Header, commit: &CommitCertificate) -> Result<()> {
+        let hash = header.hash();
+        if self.committed()?.contains(&hash) {
+            return Ok(());
+        }
+        self.check(|anchor| check_header(header, commit, anchor))?;
+        self.committed()?.insert(hash);
+        Ok(())
+    }
+
+    /// Checks a state answer: its header as by [`Ledger::check_committed`], then its proof of
+    /// `key` under the header's state root.
+    fn check_answer(&self, a: &StateAnswer, key: &StateKey) -> Result<()> {
+        self.check_committed(&a.header, &a.commit)?;
+        a.check_proof(key)
+            .map_err(|r| anyhow!("the node's answer does not verify against genesis: {r}"))
+    }
+
+    fn committed(&self) -> Result<std::sync::MutexGuard<'_, HashSet<Digest>>> {
+        self.committed
+            .lock()
+            .map_err(|_| anyhow!("the checked headers' lock is poisoned"))
     }
 
     /// Runs `check` against the anchor; if it fails because the validator set changed since
@@ -365,7 +398,7 @@ impl Ledger {
                 a.header.height
             );
         }
-        self.check(|anchor| check_header(&a.header, &a.commit, anchor))?;
+        self.check_committed(&a.header, &a.commit)?;
         Ok(a.header)
     }
 
@@ -406,7 +439,7 @@ impl Ledger {
             let a: StateAnswer = serde_json::from_value(answer.body["absence"].clone())
                 .context("the node's proof of absence is not understood")?;
             let key = StateKey::Credential(issuer.clone(), *id);
-            self.check(|anchor| a.check(&key, anchor))?;
+            self.check_answer(&a, &key)?;
             let age = now().since(a.header.time);
             if age > MAX_ABSENCE_AGE_MS {
                 bail!(
@@ -453,7 +486,7 @@ impl Ledger {
             if absence.value.is_some() {
                 bail!("the node says credential {id} is absent but its answer holds a value");
             }
-            self.check(|anchor| absence.check(&key, anchor))?;
+            self.check_answer(&absence, &key)?;
             bail!(
                 "the ledger has no credential {id} of issuer {issuer} (its absence is proven as of \
                  block {})",
@@ -465,8 +498,7 @@ impl Ledger {
         }
         let ev: StatusEvidence = serde_json::from_value(answer.body.clone())
             .context("the node's evidence is not understood")?;
-        let as_answer = StateAnswer::from(ev.clone());
-        self.check(|anchor| as_answer.check(&key, anchor))?;
+        self.check_answer(&StateAnswer::from(ev.clone()), &key)?;
         Ok((ev, answer.body))
     }
 }
