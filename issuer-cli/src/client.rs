@@ -66,13 +66,19 @@ pub struct Nodes {
 pub struct Answer {
     /// HTTP status.
     pub status: u16,
-    /// JSON body (`null` if none).
+    /// JSON body (every answer of the node API has one; an answer without is no answer).
     pub body: Value,
 }
 
 impl Nodes {
-    /// Nodes at these base URLs.
+    /// Nodes at these base URLs; each request may take 15 s (a submission waits up to 8 s for
+    /// its commit on the node).
     pub fn new(urls: &[String]) -> Result<Nodes> {
+        Self::with_timeout(urls, Duration::from_secs(15))
+    }
+
+    /// Nodes at these base URLs, each request bounded by `timeout`.
+    fn with_timeout(urls: &[String], timeout: Duration) -> Result<Nodes> {
         if urls.is_empty() {
             bail!("no node URL: give --node URL (or set CREDLEDGER_NODE)");
         }
@@ -82,7 +88,7 @@ impl Nodes {
                 .map(|u| u.trim_end_matches('/').to_string())
                 .collect(),
             http: reqwest::blocking::Client::builder()
-                .timeout(Duration::from_secs(15))
+                .timeout(timeout)
                 .build()?,
         })
     }
@@ -324,6 +330,27 @@ mod tests {
             .submit(b"tx", 0)
             .unwrap_err();
         assert!(e.downcast_ref::<super::Unreachable>().is_some(), "{e:#}");
+    }
+
+    /// A node that takes the request and never answers: the submission may have reached it,
+    /// and the message says it timed out.
+    #[test]
+    fn a_submission_that_times_out_may_have_been_sent_and_says_so() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (done, hold) = std::sync::mpsc::channel::<()>();
+        let silent = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            // Keeps the connection open, unanswered, until the client has given up.
+            let _ = hold.recv();
+            drop(stream);
+        });
+        let nodes = Nodes::with_timeout(&[url], std::time::Duration::from_millis(300)).unwrap();
+        let e = nodes.submit(b"tx", 0).unwrap_err();
+        done.send(()).unwrap();
+        silent.join().unwrap();
+        assert!(e.downcast_ref::<super::MaybeSent>().is_some(), "{e:#}");
+        assert!(format!("{e:#}").contains("timed out"), "{e:#}");
     }
 
     #[test]
