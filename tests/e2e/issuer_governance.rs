@@ -213,6 +213,19 @@ fn a_new_issuer_key_needs_the_council_threshold_then_publishes() {
     let online = check(&["--node", &node]);
     assert_eq!(online.code, 0, "{}{}", online.stdout, online.stderr);
     assert!(online.stdout.starts_with("VALID"), "{}", online.stdout);
+    // Checked as of an hour from now, the node's answers are an hour old: a lagging node's,
+    // which could show a key as it was before its revocation. They are not believed, and the
+    // warning names the entry.
+    let later = (now + 3_600_000).to_string();
+    let stale = check(&["--node", &node, "--now-ms", &later]);
+    assert_eq!(stale.code, 1, "{}{}", stale.stdout, stale.stderr);
+    assert!(
+        stale
+            .stderr
+            .contains("no node proved issuer key moj/moj-2026-02 under a header of the 2 minutes"),
+        "{}",
+        stale.stderr
+    );
     // No node up: the genesis-only verdict, with a warning that says so.
     let dead = check(&["--node", "http://127.0.0.1:9"]);
     assert_eq!(dead.code, 1, "{}{}", dead.stdout, dead.stderr);

@@ -170,8 +170,18 @@ fn run(command: Command) -> Result<ExitCode> {
     let mut outcome = verify_text(text.trim_end(), &anchor, now, &policy);
     if !nodes.is_empty() {
         let entries = named_entries(text.trim_end());
-        match credledger_verifier::audit::cli::learn_for_check(&nodes, anchor, &entries) {
-            Ok(learned) => outcome = verify_text(text.trim_end(), &learned, now, &policy),
+        match credledger_verifier::audit::cli::learn_for_check(&nodes, anchor, &entries, now) {
+            Ok((learned, unproven)) => {
+                for key in unproven {
+                    eprintln!(
+                        "warning: no node proved {} under a header of the {} minutes before \
+                         the check; it is taken as genesis has it",
+                        entry_name(&key),
+                        credledger_verifier::audit::cli::MAX_ENTRY_AGE_MS / 60_000
+                    );
+                }
+                outcome = verify_text(text.trim_end(), &learned, now, &policy);
+            }
             Err(e) => eprintln!("warning: {e:#}; checked against genesis alone"),
         }
     }
@@ -237,6 +247,16 @@ fn run(command: Command) -> Result<ExitCode> {
             }
             Ok(ExitCode::from(1))
         }
+    }
+}
+
+/// A registry entry as the operator knows it.
+fn entry_name(key: &StateKey) -> String {
+    match key {
+        StateKey::Issuer(i) => format!("issuer {i}"),
+        StateKey::IssuerKey(i, k) => format!("issuer key {i}/{k}"),
+        StateKey::Kind(k) => format!("credential kind {k}"),
+        other => format!("{other:?}"),
     }
 }
 

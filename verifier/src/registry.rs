@@ -151,17 +151,18 @@ async fn fetch(
             && crate::checker::now_ms().since(a.header.time) <= max_age_ms
     })
     .await
+    .and_then(|a| a.value)
 }
 
 /// The first answer for registry entry `key` that `accept` takes (it checks the header, the
-/// commit and the proof), from `nodes` asked in turn; `None` if no node gives one, or if the
-/// entry is proven absent.
+/// commit and the proof), from `nodes` asked in turn; `None` if no node gives one. The
+/// answer's `value` is `None` where it proves the entry absent.
 pub async fn proven_entry(
     http: &reqwest::Client,
     nodes: &[String],
     key: &StateKey,
     accept: impl Fn(&str, &StateAnswer) -> bool,
-) -> Option<StateValue> {
+) -> Option<StateAnswer> {
     let path = path(key)?;
     for node in nodes {
         let Ok(resp) = http.get(format!("{node}{path}")).send().await else {
@@ -174,7 +175,7 @@ pub async fn proven_entry(
             continue;
         };
         if accept(node, &a) {
-            return a.value;
+            return Some(a);
         }
     }
     None

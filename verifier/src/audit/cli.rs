@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use credledger_core::bounded::BoundedVec;
-use credledger_core::ids::LogSourceId;
+use credledger_core::ids::{LogSourceId, Timestamp};
 use credledger_core::merkle::InclusionBuilder;
 use credledger_core::state::StateKey;
 use credledger_core::troad::LogRecord;
@@ -154,35 +154,47 @@ fn http() -> Result<reqwest::Client> {
         .build()?)
 }
 
+/// How old the header of a registry entry `check --node` learns may be, against the time of the
+/// check: a chain makes a block at least every 60 s (spec/operations.md), so an older answer is
+/// from a node that lags behind, or one that shows a key as it was before its revocation.
+pub const MAX_ENTRY_AGE_MS: u64 = 2 * 60_000;
+
 /// What an otherwise offline check (`credledger-verifier check --node`) learns from nodes it
 /// does not trust: every validator-set change since genesis, each certified by the set before
-/// it, then the registry `entries` (an issuer, its key, a kind) as the ledger holds them now,
-/// each proven under a header the learned sets certify. An entry no node proves is left as
-/// genesis has it.
+/// it, then the registry `entries` (an issuer, its key, a kind) as the ledger holds them at
+/// `now`, each proven under a header the learned sets certify, at most [`MAX_ENTRY_AGE_MS`]
+/// older than `now`. An entry no node proves so is left as genesis has it, and returned in the
+/// second list for the caller to say so.
 pub fn learn_for_check(
     nodes: &[String],
     genesis: TrustAnchor,
     entries: &[StateKey],
-) -> Result<TrustAnchor> {
+    now: Timestamp,
+) -> Result<(TrustAnchor, Vec<StateKey>)> {
     runtime()?.block_on(async {
         let mut anchor = learn_sets(nodes, genesis)
             .await
             .context("cannot learn the validator-set changes since genesis")?
             .anchor;
         let http = http()?;
+        let mut unproven = Vec::new();
         for key in entries {
             let proven = crate::registry::proven_entry(&http, nodes, key, |_, a| {
-                a.check(key, &anchor).is_ok()
+                a.check(key, &anchor).is_ok() && now.since(a.header.time) <= MAX_ENTRY_AGE_MS
             })
             .await;
-            if let Some(value) = proven {
-                anchor
-                    .registry_mut()
-                    .put_entry(value)
-                    .context("a registered issuer key does not decode")?;
+            match proven.map(|a| a.value) {
+                Some(Some(value)) => {
+                    anchor
+                        .registry_mut()
+                        .put_entry(value)
+                        .context("a registered issuer key does not decode")?;
+                }
+                Some(None) => {}
+                None => unproven.push(key.clone()),
             }
         }
-        Ok(anchor)
+        Ok((anchor, unproven))
     })
 }
 
