@@ -389,6 +389,33 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        // Each case runs the KDF once (at its cheapest, some 20 ms).
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        /// A key file damaged anywhere, by one changed byte or cut short, never panics and
+        /// never opens to another key: it is refused, or (a change JSON ignores) opens to the
+        /// same one.
+        #[test]
+        fn a_damaged_key_file_is_refused_never_misread(
+            at in 0usize..10_000,
+            xor in 1u8..=255,
+            cut in proptest::prelude::any::<bool>(),
+        ) {
+            let (f, key) = sealed();
+            let mut json = serde_json::to_vec(&f).unwrap();
+            let at = at % json.len();
+            if cut {
+                json.truncate(at);
+            } else {
+                json[at] ^= xor;
+            }
+            if let Ok((_, k)) = open(&json, b"correct horse", "k.json") {
+                proptest::prop_assert_eq!(k.public(), key.public());
+            }
+        }
+    }
+
     #[test]
     fn written_files_are_owner_only_and_never_replaced() {
         let dir = tempfile::tempdir().unwrap();

@@ -201,3 +201,40 @@ fn a_head_of_an_earlier_size_is_recorded_only_if_it_is_this_log_at_that_size() {
     let proof = log.consistency_since_anchor().unwrap();
     verify_consistency(6000, 6001, &at_6000, &log.root(), &proof).unwrap();
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// A state file replaced by any bytes, or cut short, or with one byte changed, never
+    /// panics; if it is refused, the leaves file is left whole (nothing anchored is cut).
+    #[test]
+    fn a_damaged_state_file_never_panics_and_never_cuts_leaves_it_refuses(
+        junk in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        at in 0usize..1_000,
+        xor in 1u8..=255,
+        how in 0u8..3,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = LogStore::open(dir.path()).unwrap();
+        for i in 0..5 {
+            log.append(leaf(i)).unwrap();
+        }
+        log.checkpoint().unwrap();
+        drop(log);
+        let state = dir.path().join("state");
+        let mut bytes = std::fs::read(&state).unwrap();
+        match how {
+            0 => bytes = junk,
+            1 => bytes.truncate(at % bytes.len()),
+            _ => {
+                let at = at % bytes.len();
+                bytes[at] ^= xor;
+            }
+        }
+        std::fs::write(&state, &bytes).unwrap();
+        if LogStore::open(dir.path()).is_err() {
+            let leaves = std::fs::metadata(dir.path().join("leaves")).unwrap().len();
+            proptest::prop_assert_eq!(leaves, 5 * 32);
+        }
+    }
+}
