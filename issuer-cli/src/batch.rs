@@ -11,6 +11,7 @@
 //! that stops half-way still writes its report.
 
 mod earlier;
+mod line_limit;
 mod out_folder;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -142,10 +143,15 @@ pub fn run(
 ) -> Result<Value> {
     // End to end: from reading the CSV to the last commit.
     let start = Instant::now();
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(false)
-        .from_path(csv_path)
+    let file = std::fs::File::open(csv_path)
         .with_context(|| format!("cannot read {}", csv_path.display()))?;
+    let mut reader =
+        csv::ReaderBuilder::new()
+            .flexible(false)
+            .from_reader(line_limit::LineLimit::new(
+                std::io::BufReader::new(file),
+                line_limit::MAX_LINE_BYTES,
+            ));
     let headers = reader
         .headers()
         .context("the CSV has no header row")?
@@ -174,6 +180,11 @@ pub fn run(
         }
         let record = match record {
             Ok(r) => r,
+            // The file cannot be read on (a line past the limit, a read error): no row after
+            // this one can be trusted to be where the CSV reader says.
+            Err(e) if matches!(e.kind(), csv::ErrorKind::Io(_)) => {
+                bail!("{}: {e}", csv_path.display())
+            }
             Err(e) => {
                 results.push(RowResult {
                     row,

@@ -168,6 +168,25 @@ fn a_batch_of_1000_rows_reports_its_3_bad_rows_and_reruns_idempotently() {
 
     // Asked for images, each row also gets its QR code as a PNG and an SVG, as a single
     // publication does; each PNG reads back as its row's QR text.
+    // First, a file with one line far longer than any row is refused, naming that line, and
+    // nothing of it is published.
+    let huge = d.join("huge.csv");
+    std::fs::write(
+        &huge,
+        format!(
+            "name,license_no,bar,admitted\n王小明,(113)台檢證字第09999號,台北律師公會,2024-09-01\n\"{}\",x,y,z\n",
+            "長".repeat(40_000)
+        ),
+    )
+    .unwrap();
+    let out = publish_to(&huge, &d.join("batch-huge"));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("line 3 is longer than 65536 bytes"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(submissions(&d.join("batch-huge")), 0);
     let mut csv = String::from("name,license_no,bar,admitted\n");
     for i in 0..20 {
         csv.push_str(&format!(
