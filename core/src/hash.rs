@@ -113,6 +113,9 @@ pub enum Domain {
     /// An issuer's derivation of a batch credential's id and salt seed from its secret key
     /// seed and the row's claims, so re-running a batch re-creates the same credentials.
     BatchCredential,
+    /// Checksum of a tool's own state file (off the ledger), so that a damaged file is refused
+    /// rather than read as another state.
+    LocalState,
     /// Signature of an issuer over a credential body.
     SignCredential,
     /// Signature of an issuer or log source over a transaction.
@@ -127,7 +130,7 @@ pub enum Domain {
 
 impl Domain {
     /// Every domain, for the table in spec/hashing.md and its uniqueness test.
-    pub const ALL: [Domain; 23] = [
+    pub const ALL: [Domain; 24] = [
         Domain::Credential,
         Domain::Claim,
         Domain::Claims,
@@ -146,6 +149,7 @@ impl Domain {
         Domain::AnchorEntry,
         Domain::DevnetDerive,
         Domain::BatchCredential,
+        Domain::LocalState,
         Domain::SignCredential,
         Domain::SignTransaction,
         Domain::SignGovernance,
@@ -174,6 +178,7 @@ impl Domain {
             Domain::AnchorEntry => "credledger/v1/anchor-entry",
             Domain::DevnetDerive => "credledger/v1/devnet-derive",
             Domain::BatchCredential => "credledger/v1/batch-credential",
+            Domain::LocalState => "credledger/v1/local-state",
             Domain::SignCredential => "credledger/v1/sign/credential",
             Domain::SignTransaction => "credledger/v1/sign/transaction",
             Domain::SignGovernance => "credledger/v1/sign/governance",

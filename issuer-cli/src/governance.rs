@@ -13,11 +13,11 @@ use credledger_core::sig::PublicKey;
 use credledger_core::state::{GovernanceRecord, StateKey, StateValue};
 use credledger_core::tx::{Approval, GovernanceAction, GovernanceProposal, Transaction};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use credledger_issuer::files::{MAX_DOCUMENT_BYTES, read_limited};
 
-use crate::ledger::{KeyArgs, LedgerArgs, Refused};
+use crate::ledger::{Committed, KeyArgs, LedgerArgs, Refused, RefusedUnsent};
 
 /// Governance commands.
 #[derive(Subcommand, Debug)]
@@ -109,6 +109,25 @@ impl Council {
             .iter()
             .filter(|a| self.keys.contains(&a.key))
             .count()
+    }
+}
+
+/// The transaction as committed, if a node has it committed: a submission that timed out may
+/// have been the one that spent the proposal's nonce. One committed as failed is the ledger's
+/// refusal.
+fn already_committed(
+    ledger: &crate::ledger::Ledger,
+    tx: &Transaction,
+) -> Result<Option<Committed>> {
+    let id = tx.id().to_string();
+    let a = ledger.nodes.tx_status(&id, true)?;
+    match (a.body["state"].as_str(), &a.body["error"]) {
+        (Some("committed"), Value::Null) => Ok(Some(Committed {
+            tx: id,
+            height: a.body["height"].as_u64().unwrap_or(0),
+        })),
+        (Some("committed"), Value::String(e)) => Err(Refused(e.clone()).into()),
+        _ => Ok(None),
     }
 }
 
@@ -215,14 +234,15 @@ pub fn run(cmd: &GovernanceCommand) -> Result<()> {
                 );
             } else {
                 let n = f.approvals.len();
+                let counted = f.council.as_ref().map_or(n, |c| c.counted(&f.approvals));
                 let next = match threshold {
-                    Some(t) if n >= usize::from(t) => {
+                    Some(t) if counted >= usize::from(t) => {
                         format!(
                             "enough to submit it (`governance submit {}`)",
                             file.display()
                         )
                     }
-                    Some(t) => format!("{} more needed", usize::from(t) - n),
+                    Some(t) => format!("{} more needed", usize::from(t) - counted),
                     None => "the file does not record the council's threshold".to_string(),
                 };
                 println!(
@@ -243,40 +263,38 @@ pub fn run(cmd: &GovernanceCommand) -> Result<()> {
                     ledger.genesis.chain_id
                 );
             }
-            // The ledger refuses these (spec/transactions.md §3); its proven state is read here
-            // so that the refusal comes at once and in the council's terms (exit code 4).
             let council = council_record(&ledger)?;
-            if f.proposal.nonce != council.next_nonce {
-                return Err(Refused(format!(
-                    "the proposal carries council nonce {}, the ledger expects {}: {}",
-                    f.proposal.nonce.0,
-                    council.next_nonce.0,
-                    if f.proposal.nonce.0 < council.next_nonce.0 {
-                        "the council has acted since it was written (or it was submitted \
-                         already); propose it again"
-                    } else {
-                        "it was written against a ledger ahead of this one"
-                    }
-                ))
-                .into());
-            }
             let counted = Council::of(&council).counted(&f.approvals);
-            if counted < usize::from(council.threshold) {
-                return Err(Refused(format!(
-                    "{} approval{} by current council keys, {} needed: have more members sign \
-                     it (`governance sign {}`)",
-                    counted,
-                    if counted == 1 { "" } else { "s" },
-                    council.threshold,
-                    file.display()
-                ))
-                .into());
-            }
+            let nonce = f.proposal.nonce;
             let tx = Transaction::Governance {
                 proposal: f.proposal,
                 approvals: ShortVec::new(f.approvals).map_err(|e| anyhow!("approvals: {e}"))?,
             };
-            let done = ledger.submit_tx(&tx)?;
+            let done = if nonce < council.next_nonce {
+                // The nonce is spent: by this very proposal if an earlier submit committed it
+                // (one that timed out, say), else by another action of the council's, which
+                // only the node's answer to the submission can tell apart from a proposal
+                // still on its way (exit 6, spec/http-api.md §1).
+                match already_committed(&ledger, &tx)? {
+                    Some(done) => done,
+                    None => ledger.submit_tx(&tx)?,
+                }
+            } else {
+                // At the council's current nonce the ledger's threshold rule is known
+                // (spec/transactions.md §3.3): a proposal below it is refused before it is
+                // sent, in the council's terms (exit 4).
+                if nonce == council.next_nonce && counted < usize::from(council.threshold) {
+                    return Err(RefusedUnsent(format!(
+                        "{counted} approval{} by current council keys, {} needed: have more \
+                         members sign it (`governance sign {}`)",
+                        if counted == 1 { "" } else { "s" },
+                        council.threshold,
+                        file.display()
+                    ))
+                    .into());
+                }
+                ledger.submit_tx(&tx)?
+            };
             if *json {
                 println!(
                     "{}",

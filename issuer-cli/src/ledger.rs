@@ -152,6 +152,12 @@ fn read_genesis(path: &Path) -> Result<Genesis> {
 #[error("the ledger refused it: {0}")]
 pub struct Refused(pub String);
 
+/// The ledger's proven state shows it would refuse a transaction, which was therefore not
+/// sent; the message is the rule. The same exit code as [`Refused`].
+#[derive(Debug, thiserror::Error)]
+#[error("the ledger would refuse it, so it was not sent: {0}")]
+pub struct RefusedUnsent(pub String);
+
 /// A transaction was sent but its fate is not known: no commit within the wait, a full
 /// mempool, or a conflict over its nonce (spec/http-api.md §1). It may still commit.
 #[derive(Debug, thiserror::Error)]

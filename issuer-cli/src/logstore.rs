@@ -17,14 +17,17 @@ use std::path::{Path, PathBuf};
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use credledger_core::encoding::{decode, encode};
-use credledger_core::hash::Digest;
+use credledger_core::hash::{Digest, Domain};
 use credledger_core::merkle::{
     CompactTree, InclusionBuilder, MerkleError, consistency_from_frontier,
 };
 
-/// Largest `state` file read back: two frontiers of 64 peaks and a head fit in ~4.3 KiB.
+/// Largest `state` file read back: two frontiers of 64 peaks, a head and the checksum fit in
+/// ~4.4 KiB.
 const MAX_STATE_BYTES: usize = 8 * 1024;
-const STATE_VERSION: u8 = 2;
+/// Version 3 files end in a checksum of the state (spec/troad-log.md §4); version 2 files,
+/// without it, are still read.
+const STATE_VERSION: u8 = 3;
 
 /// A tree head this source anchored on the ledger.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -94,6 +97,50 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     }
 }
 
+/// A state file's bytes: the state and its checksum.
+fn state_bytes(state: &State) -> Vec<u8> {
+    let mut bytes = encode(state);
+    let sum = Domain::LocalState.hash(&[&bytes]);
+    bytes.extend_from_slice(&sum.0);
+    bytes
+}
+
+/// Reads a state file: a version 3 file whose checksum holds, or a version 2 file (written
+/// before the checksum). A state whose anchored tree is larger than its tree is damaged too.
+fn read_state(bytes: &[u8]) -> Result<State, String> {
+    let s: State = match bytes.first() {
+        Some(&STATE_VERSION) => {
+            let Some(split) = bytes.len().checked_sub(32) else {
+                return Err("too short for its checksum".into());
+            };
+            let (body, sum) = bytes.split_at(split);
+            if Domain::LocalState.hash(&[body]).0 != sum {
+                return Err("its checksum does not hold: the file was altered or damaged".into());
+            }
+            decode(body, MAX_STATE_BYTES).map_err(|e| e.to_string())?
+        }
+        Some(2) => decode(bytes, MAX_STATE_BYTES).map_err(|e| e.to_string())?,
+        Some(v) => return Err(format!("state version {v} is not supported")),
+        None => return Err("empty".into()),
+    };
+    let anchored = s.anchored.map_or(0, |h| h.size);
+    let anchored_root = s.anchored.map(|h| h.root);
+    if s.anchored_tree.size() != anchored
+        || anchored > s.tree.size()
+        || anchored_root.is_some_and(|r| r != s.anchored_tree.root())
+    {
+        return Err(format!(
+            "counts {} leaves, anchored {anchored} (a frontier of {})",
+            s.tree.size(),
+            s.anchored_tree.size()
+        ));
+    }
+    Ok(State {
+        version: STATE_VERSION,
+        ..s
+    })
+}
+
 impl LogStore {
     /// Opens (or creates) the log in `dir`, dropping leaves written after the last checkpoint.
     pub fn open(dir: &Path) -> Result<LogStore, StoreError> {
@@ -105,18 +152,10 @@ impl LogStore {
                 f.take(MAX_STATE_BYTES as u64 + 1)
                     .read_to_end(&mut bytes)
                     .map_err(io(&state_path))?;
-                let s: State =
-                    decode(&bytes, MAX_STATE_BYTES).map_err(|e| StoreError::Damaged {
-                        path: state_path.clone(),
-                        reason: e.to_string(),
-                    })?;
-                if s.version != STATE_VERSION {
-                    return Err(StoreError::Damaged {
-                        path: state_path,
-                        reason: format!("state version {} is not supported", s.version),
-                    });
-                }
-                s
+                read_state(&bytes).map_err(|reason| StoreError::Damaged {
+                    path: state_path.clone(),
+                    reason,
+                })?
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => State {
                 version: STATE_VERSION,
@@ -204,7 +243,7 @@ impl LogStore {
         let tmp = self.dir.join("state.tmp");
         {
             let mut f = File::create(&tmp).map_err(io(&tmp))?;
-            f.write_all(&encode(&self.state)).map_err(io(&tmp))?;
+            f.write_all(&state_bytes(&self.state)).map_err(io(&tmp))?;
             f.sync_all().map_err(io(&tmp))?;
         }
         std::fs::rename(&tmp, &state_path).map_err(io(&state_path))?;

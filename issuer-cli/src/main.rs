@@ -151,10 +151,10 @@ pub(crate) fn classify(r: anyhow::Result<()>) -> Result<(), (u8, anyhow::Error)>
                 .is_some()
         }) {
             exit::KEY
-        } else if e
-            .chain()
-            .any(|c| c.downcast_ref::<ledger::Refused>().is_some())
-        {
+        } else if e.chain().any(|c| {
+            c.downcast_ref::<ledger::Refused>().is_some()
+                || c.downcast_ref::<ledger::RefusedUnsent>().is_some()
+        }) {
             exit::REFUSED
         } else if e
             .chain()

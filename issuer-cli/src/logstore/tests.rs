@@ -134,10 +134,16 @@ fn a_state_counting_too_many_leaves_is_refused_without_cutting_the_leaves() {
         anchored: None,
         anchored_tree: huge,
     };
-    std::fs::write(dir.path().join("state"), encode(&state)).unwrap();
+    std::fs::write(dir.path().join("state"), super::state_bytes(&state)).unwrap();
     assert!(matches!(
         LogStore::open(dir.path()),
         Err(StoreError::Damaged { reason, .. }) if reason.contains("1152921504606846976 leaves")
+    ));
+    // Without its checksum the same state is refused before it is read.
+    std::fs::write(dir.path().join("state"), encode(&state)).unwrap();
+    assert!(matches!(
+        LogStore::open(dir.path()),
+        Err(StoreError::Damaged { reason, .. }) if reason.contains("checksum")
     ));
     assert_eq!(
         std::fs::metadata(dir.path().join("leaves")).unwrap().len(),
@@ -206,9 +212,10 @@ proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
 
     /// A state file replaced by any bytes, or cut short, or with one byte changed, never
-    /// panics; if it is refused, the leaves file is left whole (nothing anchored is cut).
+    /// panics and is refused (its checksum), so the leaves file is left whole: a changed
+    /// size byte that still decodes (5 to 3 keeps the peak count) must not cut two leaves.
     #[test]
-    fn a_damaged_state_file_never_panics_and_never_cuts_leaves_it_refuses(
+    fn a_damaged_state_file_is_refused_and_never_cuts_leaves(
         junk in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
         at in 0usize..1_000,
         xor in 1u8..=255,
@@ -232,9 +239,34 @@ proptest::proptest! {
             }
         }
         std::fs::write(&state, &bytes).unwrap();
-        if LogStore::open(dir.path()).is_err() {
-            let leaves = std::fs::metadata(dir.path().join("leaves")).unwrap().len();
-            proptest::prop_assert_eq!(leaves, 5 * 32);
-        }
+        let opened = LogStore::open(dir.path());
+        proptest::prop_assert!(opened.is_err(), "a damaged state was read");
+        let leaves = std::fs::metadata(dir.path().join("leaves")).unwrap().len();
+        proptest::prop_assert_eq!(leaves, 5 * 32);
     }
+}
+
+/// A state file written before the checksum (version 2) still opens, and the next checkpoint
+/// writes it with one.
+#[test]
+fn a_version_2_state_without_a_checksum_still_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = LogStore::open(dir.path()).unwrap();
+    for i in 0..3 {
+        log.append(leaf(i)).unwrap();
+    }
+    log.checkpoint().unwrap();
+    let root = log.root();
+    let old = super::State {
+        version: 2,
+        ..log.state.clone()
+    };
+    drop(log);
+    std::fs::write(dir.path().join("state"), encode(&old)).unwrap();
+    let mut log = LogStore::open(dir.path()).unwrap();
+    assert_eq!((log.size(), log.root()), (3, root));
+    log.checkpoint().unwrap();
+    let bytes = std::fs::read(dir.path().join("state")).unwrap();
+    assert_eq!(bytes[0], 3);
+    assert_eq!(bytes.len(), encode(&old).len() + 32);
 }
