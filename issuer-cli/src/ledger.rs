@@ -1,7 +1,6 @@
 //! What the signing commands share: the ledger's trust root (the genesis file), the nodes to
 //! talk to, the issuer key, and submitting one issuer transaction and waiting for its commit.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,7 +11,6 @@ use credledger_core::TrustAnchor;
 use credledger_core::block::{Block, CommitCertificate, Header};
 use credledger_core::encoding::encode;
 use credledger_core::genesis::Genesis;
-use credledger_core::hash::Digest;
 use credledger_core::history::{CredentialEvent, CredentialHistory};
 use credledger_core::ids::{CredentialId, Height, IssuerId, KeyId, Nonce, Timestamp};
 use credledger_core::presentation::StatusEvidence;
@@ -105,10 +103,6 @@ pub struct Ledger {
     anchor: Mutex<TrustAnchor>,
     /// Validator-set changes learned in this run.
     learned: AtomicUsize,
-    /// The headers whose commit certificates this run has checked, by hash: an answer under
-    /// one of them needs only its proof checked, as most answers of one run (`key affected`
-    /// asks for every credential a key signed) share a few headers.
-    committed: Mutex<HashSet<Digest>>,
     /// The nodes.
     pub nodes: Nodes,
 }
@@ -131,7 +125,6 @@ impl LedgerArgs {
             genesis,
             anchor: Mutex::new(anchor),
             learned: AtomicUsize::new(0),
-            committed: Mutex::new(HashSet::new()),
             nodes: Nodes::new(&nodes)?,
         })
     }
@@ -265,29 +258,21 @@ impl Ledger {
     }
 
     /// Checks that `header` is committed on the genesis's chain (its commit by the validator
-    /// set of its height), once per header in a run.
+    /// set of its height), once per header in a run: the anchor keeps it as verified, and
+    /// core's check of a later answer under it (`key affected` asks for every credential a
+    /// key signed, and most share a few headers) then checks the proof only.
     fn check_committed(&self, header: &Header, commit: &CommitCertificate) -> Result<()> {
-        let hash = header.hash();
-        if self.committed()?.contains(&hash) {
-            return Ok(());
-        }
         self.check(|anchor| check_header(header, commit, anchor))?;
-        self.committed()?.insert(hash);
+        self.anchor()?.mark_verified(header);
         Ok(())
     }
 
-    /// Checks a state answer: its header as by [`Ledger::check_committed`], then its proof of
+    /// Checks a state answer: its header as by [`Ledger::check_committed`], and its proof of
     /// `key` under the header's state root.
     fn check_answer(&self, a: &StateAnswer, key: &StateKey) -> Result<()> {
-        self.check_committed(&a.header, &a.commit)?;
-        a.check_proof(key)
-            .map_err(|r| anyhow!("the node's answer does not verify against genesis: {r}"))
-    }
-
-    fn committed(&self) -> Result<std::sync::MutexGuard<'_, HashSet<Digest>>> {
-        self.committed
-            .lock()
-            .map_err(|_| anyhow!("the checked headers' lock is poisoned"))
+        self.check(|anchor| a.check(key, anchor))?;
+        self.anchor()?.mark_verified(&a.header);
+        Ok(())
     }
 
     /// Runs `check` against the anchor; if it fails because the validator set changed since

@@ -66,6 +66,11 @@ enum Command {
         /// offline.
         #[arg(long = "node", value_name = "URL", value_delimiter = ',')]
         nodes: Vec<String>,
+        /// With `--node`: a registry entry is believed only under a header at most this old
+        /// (by this machine's clock, whatever `--now-ms` says): an older answer is from a node
+        /// that lags behind, and could show a key as before its revocation.
+        #[arg(long, value_name = "MS", default_value_t = credledger_verifier::audit::cli::MAX_ENTRY_AGE_MS)]
+        entry_max_age_ms: u64,
     },
     /// Audit T-Road transfer logs: evidence bundles for one record, offline checks of them,
     /// and whole log files against their anchors.
@@ -136,6 +141,7 @@ fn run(command: Command) -> Result<ExitCode> {
         now_ms,
         json,
         nodes,
+        entry_max_age_ms,
     } = command
     else {
         bail!("unreachable: serve and audit are handled in main");
@@ -160,24 +166,23 @@ fn run(command: Command) -> Result<ExitCode> {
         PolicyArg::Offline => Policy::OFFLINE,
         PolicyArg::Genuineness => Policy::GENUINENESS,
     };
-    let now = match now_ms {
-        Some(ms) => Timestamp(ms),
-        None => Timestamp(SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as u64),
-    };
+    let clock = Timestamp(SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as u64);
+    let now = now_ms.map_or(clock, Timestamp);
     // Genesis first; with `--node`, again with what the nodes prove has changed since. A
     // node that cannot be reached leaves the genesis-only verdict, with a warning, so a
     // presentation genesis alone checks needs no node to be up.
     let mut outcome = verify_text(text.trim_end(), &anchor, now, &policy);
     if !nodes.is_empty() {
         let entries = named_entries(text.trim_end());
-        match credledger_verifier::audit::cli::learn_for_check(&nodes, anchor, &entries, now) {
+        let fresh = (clock, entry_max_age_ms);
+        match credledger_verifier::audit::cli::learn_for_check(&nodes, anchor, &entries, fresh) {
             Ok((learned, unproven)) => {
                 for key in unproven {
                     eprintln!(
-                        "warning: no node proved {} under a header of the {} minutes before \
-                         the check; it is taken as genesis has it",
+                        "warning: no node proved {} under a header of the last {} s; it is \
+                         taken as genesis has it",
                         entry_name(&key),
-                        credledger_verifier::audit::cli::MAX_ENTRY_AGE_MS / 60_000
+                        entry_max_age_ms / 1_000
                     );
                 }
                 outcome = verify_text(text.trim_end(), &learned, now, &policy);

@@ -154,22 +154,22 @@ fn http() -> Result<reqwest::Client> {
         .build()?)
 }
 
-/// How old the header of a registry entry `check --node` learns may be, against the time of the
-/// check: a chain makes a block at least every 60 s (spec/operations.md), so an older answer is
+/// How old the header of a registry entry `check --node` learns may be by default, against the
+/// clock: a chain makes a block at least every 60 s (spec/operations.md), so an older answer is
 /// from a node that lags behind, or one that shows a key as it was before its revocation.
 pub const MAX_ENTRY_AGE_MS: u64 = 2 * 60_000;
 
 /// What an otherwise offline check (`credledger-verifier check --node`) learns from nodes it
 /// does not trust: every validator-set change since genesis, each certified by the set before
-/// it, then the registry `entries` (an issuer, its key, a kind) as the ledger holds them at
-/// `now`, each proven under a header the learned sets certify, at most [`MAX_ENTRY_AGE_MS`]
-/// older than `now`. An entry no node proves so is left as genesis has it, and returned in the
-/// second list for the caller to say so.
+/// it, then the registry `entries` (an issuer, its key, a kind) as the ledger holds them now,
+/// each proven under a header the learned sets certify, at most `fresh.1` ms older than the
+/// clock's `fresh.0`. An entry no node proves so is left as genesis has it, and returned in
+/// the second list for the caller to say so.
 pub fn learn_for_check(
     nodes: &[String],
     genesis: TrustAnchor,
     entries: &[StateKey],
-    now: Timestamp,
+    fresh: (Timestamp, u64),
 ) -> Result<(TrustAnchor, Vec<StateKey>)> {
     runtime()?.block_on(async {
         let mut anchor = learn_sets(nodes, genesis)
@@ -180,7 +180,7 @@ pub fn learn_for_check(
         let mut unproven = Vec::new();
         for key in entries {
             let proven = crate::registry::proven_entry(&http, nodes, key, |_, a| {
-                a.check(key, &anchor).is_ok() && now.since(a.header.time) <= MAX_ENTRY_AGE_MS
+                a.check(key, &anchor).is_ok() && fresh.0.since(a.header.time) <= fresh.1
             })
             .await;
             match proven.map(|a| a.value) {
