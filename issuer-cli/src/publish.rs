@@ -186,7 +186,10 @@ fn check_supersedable(
             reason.as_str(),
             r.changed_at.taiwan_time(),
             if reason == ReasonCode::Superseded {
-                superseded_by(ledger, signer, &id)?
+                // Naming the replacement is a courtesy: if the lookup fails, the refusal
+                // still stands, with what is known.
+                superseded_by(ledger, signer, &id)
+                    .unwrap_or_else(|_| "its replacement was published then".to_string())
             } else {
                 "a revoked credential is not reissued; publish a new one with --subject if the \
                  holder is entitled to it"

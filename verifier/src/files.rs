@@ -1,6 +1,7 @@
-//! Reading the files the verifier is given (genesis, presentations, evidence bundles, its saved
-//! position) through their size limit, rather than trusting the length the file system
-//! reports (a pipe or device reports 0) or reading them whole first.
+//! Reading the files the verifier is given (genesis, presentations, evidence bundles) through
+//! their size limit, rather than trusting the length the file system reports (a pipe or device
+//! reports 0) or reading them whole first. (Its saved position, `saved.rs`, is read the same
+//! way there, where a missing file is no error.)
 
 use std::io::Read;
 use std::path::Path;

@@ -88,15 +88,16 @@ pub async fn json_errors(resp: Response) -> Response {
         _ => "bad_request",
     };
     let (parts, body) = resp.into_parts();
-    // These answers carry a line of text at most; a longer body is cut, not waited for.
+    // These answers carry a line of text at most; a body over 4 KiB is not read, and the
+    // status's own reason stands for it.
     let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
     let text = String::from_utf8_lossy(&text).trim().to_string();
     let message = match (status, text.is_empty()) {
-        (StatusCode::REQUEST_TIMEOUT, _) => {
-            "the request took longer than 10 s; a submitted transaction may still commit, so \
-             ask its status"
-                .to_string()
-        }
+        (StatusCode::REQUEST_TIMEOUT, _) => format!(
+            "the request took longer than {} s; a submitted transaction may still commit, so \
+             ask its status",
+            super::REQUEST_TIMEOUT.as_secs()
+        ),
         (_, false) => text,
         (_, true) => status
             .canonical_reason()
@@ -110,7 +111,7 @@ pub async fn json_errors(resp: Response) -> Response {
         .into_response();
     for (name, value) in parts.headers.iter() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-            out.headers_mut().insert(name.clone(), value.clone());
+            out.headers_mut().append(name.clone(), value.clone());
         }
     }
     out

@@ -90,7 +90,7 @@ pub fn router_with(backend: Shared, limits: ApiLimits) -> Router {
         .layer(DefaultBodyLimit::max(MAX_TX_BYTES + 1024))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(10),
+            REQUEST_TIMEOUT,
         ))
         .layer(axum::middleware::map_response(error::json_errors))
         .with_state(backend)
@@ -236,6 +236,9 @@ struct SubmitQuery {
     /// Wait up to this many ms for the transaction to be committed.
     wait_ms: Option<u64>,
 }
+
+/// Longest a request may take before its answer begins (spec/http-api.md §1).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Longest wait for a commit a client may ask for.
 const MAX_WAIT_MS: u64 = 8_000;
