@@ -12,6 +12,15 @@ fn leaf(i: u64) -> Digest {
     leaf_hash(&i.to_le_bytes())
 }
 
+/// A log in `dir` of `n` leaves, checkpointed and closed.
+fn checkpointed(dir: &std::path::Path, n: u64) {
+    let mut log = LogStore::open(dir).unwrap();
+    for i in 0..n {
+        log.append(leaf(i)).unwrap();
+    }
+    log.checkpoint().unwrap();
+}
+
 #[test]
 fn a_checkpointed_log_reopens_with_the_same_root_and_proves_its_growth() {
     let dir = tempfile::tempdir().unwrap();
@@ -98,12 +107,7 @@ fn leaves_after_the_last_checkpoint_are_dropped_not_counted_twice() {
 #[test]
 fn a_damaged_state_or_lost_leaves_are_named() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = LogStore::open(dir.path()).unwrap();
-    for i in 0..4 {
-        log.append(leaf(i)).unwrap();
-    }
-    log.checkpoint().unwrap();
-    drop(log);
+    checkpointed(dir.path(), 4);
     std::fs::write(dir.path().join("leaves"), [0u8; 32]).unwrap();
     assert!(matches!(
         LogStore::open(dir.path()),
@@ -121,12 +125,7 @@ fn a_damaged_state_or_lost_leaves_are_named() {
 #[test]
 fn a_state_counting_too_many_leaves_is_refused_without_cutting_the_leaves() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = LogStore::open(dir.path()).unwrap();
-    for i in 0..4 {
-        log.append(leaf(i)).unwrap();
-    }
-    log.checkpoint().unwrap();
-    drop(log);
+    checkpointed(dir.path(), 4);
     let huge = CompactTree::from_parts(1 << 60, vec![leaf(0)]).unwrap();
     let state = super::State {
         version: super::STATE_VERSION,
@@ -222,12 +221,7 @@ proptest::proptest! {
         how in 0u8..3,
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let mut log = LogStore::open(dir.path()).unwrap();
-        for i in 0..5 {
-            log.append(leaf(i)).unwrap();
-        }
-        log.checkpoint().unwrap();
-        drop(log);
+        checkpointed(dir.path(), 5);
         let state = dir.path().join("state");
         let mut bytes = std::fs::read(&state).unwrap();
         match how {
