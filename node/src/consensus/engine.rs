@@ -211,32 +211,20 @@ pub async fn start<C: Chain>(s: EngineSettings, chain: Arc<C>) -> Result<Running
     // which Malachite logs and then returns from), so `None` ends this task.
     let (net, watched) = (channels.net_requests.clone(), progress.clone());
     let network = tokio::spawn(async move {
-        // A validator the set does not hold yet sees only its connections closed by the others
-        // (libp2p logs each one without a reason); while no peer admits it, say why now and
-        // then. Once the council adds its key, the validators admit it and this stops.
-        let mut said = std::time::Instant::now();
-        let mut unadmitted = unadmitted;
-        loop {
-            match NetworkRequest::dump_state(&net).await {
-                Ok(Some(dump)) => {
-                    watched.peers.store(
-                        dump.peers.len() as u64,
-                        std::sync::atomic::Ordering::Relaxed,
-                    );
-                    // Once a peer admits it, the key is in the set: a later time without
-                    // peers (a network cut) has another cause.
-                    unadmitted &= dump.peers.is_empty();
-                    if unadmitted && said.elapsed() >= std::time::Duration::from_secs(30) {
-                        tracing::warn!("no peer admits this node yet: {NOT_IN_SET}");
-                        said = std::time::Instant::now();
-                    }
+        let ask = || {
+            let net = net.clone();
+            async move {
+                match NetworkRequest::dump_state(&net).await {
+                    Ok(Some(dump)) => NetState::Peers(dump.peers.len()),
+                    Ok(None) => NetState::Stopped,
+                    Err(_) if net.is_closed() => NetState::Stopped,
+                    Err(_) => NetState::NoAnswer,
                 }
-                Ok(None) => return,
-                Err(_) if net.is_closed() => return,
-                Err(_) => {}
             }
-            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-        }
+        };
+        let every = std::time::Duration::from_secs(5);
+        let hint_every = std::time::Duration::from_secs(30);
+        watch_network(ask, &watched.peers, unadmitted, (every, hint_every)).await;
     });
     let app = App::new(
         chain,
@@ -252,6 +240,49 @@ pub async fn start<C: Chain>(s: EngineSettings, chain: Arc<C>) -> Result<Running
         network,
         progress,
     })
+}
+
+/// What Malachite's network actor told the watcher when asked for its state.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum NetState {
+    /// It runs, with this many peers connected.
+    Peers(usize),
+    /// Its libp2p task has ended (it answers `None`), or the actor is gone.
+    Stopped,
+    /// No answer this time (it was busy).
+    NoAnswer,
+}
+
+/// Watches the network every `times.0`: keeps the peer count for metrics and returns once the
+/// network has stopped. A validator the set does not hold yet sees only its connections
+/// closed by the others (libp2p logs each one without a reason); while no peer admits it,
+/// this says why every `times.1`. Once the council adds its key, the validators admit it and
+/// the hint stops; a later time without peers (a network cut) has another cause.
+pub(super) async fn watch_network<F, Fut>(
+    mut ask: F,
+    peers: &std::sync::atomic::AtomicU64,
+    mut unadmitted: bool,
+    times: (std::time::Duration, std::time::Duration),
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = NetState>,
+{
+    let mut said = std::time::Instant::now();
+    loop {
+        match ask().await {
+            NetState::Peers(n) => {
+                peers.store(n as u64, std::sync::atomic::Ordering::Relaxed);
+                unadmitted &= n == 0;
+                if unadmitted && said.elapsed() >= times.1 {
+                    tracing::warn!("no peer admits this node yet: {NOT_IN_SET}");
+                    said = std::time::Instant::now();
+                }
+            }
+            NetState::Stopped => return,
+            NetState::NoAnswer => {}
+        }
+        tokio::time::sleep(times.0).await;
+    }
 }
 
 /// Binds the p2p listen address once and lets it go, so that a taken port or a foreign address

@@ -227,6 +227,47 @@ fn a_taken_p2p_port_is_refused_with_its_address_and_a_free_one_passes() {
     check_listen(&addr).unwrap();
 }
 
+/// The network watcher keeps the peer count through busy answers and returns once the network
+/// says it has stopped, which is what stops the node (main.rs) rather than leave it answering
+/// its API with no part in consensus.
+#[tokio::test]
+async fn the_network_watcher_keeps_the_peer_count_and_ends_when_the_network_stops() {
+    use super::engine::{NetState, watch_network};
+    let peers = std::sync::atomic::AtomicU64::new(0);
+    let script = std::sync::Mutex::new(
+        vec![
+            NetState::Peers(0),
+            NetState::NoAnswer,
+            NetState::Peers(3),
+            NetState::NoAnswer,
+            NetState::Stopped,
+            NetState::Peers(9),
+        ]
+        .into_iter(),
+    );
+    let asked = std::sync::atomic::AtomicUsize::new(0);
+    let ask = || {
+        asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let next = script.lock().unwrap().next();
+        async move { next.unwrap_or(NetState::NoAnswer) }
+    };
+    let tick = std::time::Duration::from_millis(1);
+    let watched = watch_network(ask, &peers, true, (tick, tick));
+    tokio::time::timeout(std::time::Duration::from_secs(10), watched)
+        .await
+        .expect("the watcher ends when the network stops");
+    assert_eq!(
+        asked.load(std::sync::atomic::Ordering::Relaxed),
+        5,
+        "not asked after Stopped"
+    );
+    assert_eq!(
+        peers.load(std::sync::atomic::Ordering::Relaxed),
+        3,
+        "a busy answer keeps the count"
+    );
+}
+
 /// The header's `proposer` is its builder: the round's proposer for a new block, and for a
 /// re-proposal the proposer of a round up to its polka's (spec/blocks.md §7).
 #[test]
