@@ -73,9 +73,10 @@ pub enum GovernanceCommand {
     },
 }
 
-/// A proposal file.
+/// A proposal file. Fields a later release adds are passed over rather than refused, so that
+/// council members need not all update at once: what each signs is the chain id and the
+/// proposal alone (its action refuses unknown fields, being core's type).
 #[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct ProposalFile {
     chain_id: ChainId,
     proposal: GovernanceProposal,
