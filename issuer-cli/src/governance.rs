@@ -73,9 +73,9 @@ pub enum GovernanceCommand {
     },
 }
 
-/// A proposal file. Fields a later release adds are passed over rather than refused, so that
-/// council members need not all update at once: what each signs is the chain id and the
-/// proposal alone (its action refuses unknown fields, being core's type).
+/// A proposal file. Fields a later release adds to the file are passed over rather than
+/// refused, so that council members need not all update at once: what each signs is the
+/// canonical encoding of the chain id and the proposal alone, which no such field changes.
 #[derive(Serialize, Deserialize)]
 struct ProposalFile {
     chain_id: ChainId,
