@@ -253,3 +253,24 @@ fn a_commit_clears_the_undecided_blocks_of_its_height_and_none_are_kept_below_it
     store.put_pending(&pending(&next, 1), true).unwrap();
     assert!(store.pending_at(next.header.height).unwrap()[1].valid);
 }
+
+/// A proposal dated more than 10 s ahead of this node's clock is refused; the same block
+/// arriving decided (by sync) is not held to the clock, so a node whose clock is behind still
+/// catches up.
+#[test]
+fn a_proposal_is_held_to_the_clock_and_a_decided_block_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = devnet();
+    let ledger = Ledger::open(dir.path(), d.genesis.clone()).unwrap();
+    let block = ledger
+        .propose(Vec::new(), Timestamp(T0 + 60_000), 0, &())
+        .unwrap();
+    let slow_clock = Timestamp(T0 + 60_000 - credledger_node::service::MAX_CLOCK_AHEAD_MS - 1);
+    assert!(matches!(
+        ledger.check_proposal(&block, Some(slow_clock), &()),
+        Err(CommitError::BadHeader { reason, .. }) if reason.contains("ahead of this node's clock")
+    ));
+    let in_time = Timestamp(T0 + 60_000 - credledger_node::service::MAX_CLOCK_AHEAD_MS);
+    ledger.check_proposal(&block, Some(in_time), &()).unwrap();
+    ledger.check_proposal(&block, None, &()).unwrap();
+}

@@ -49,9 +49,16 @@ pub trait Chain: Send + Sync + 'static {
     /// with no more transactions than execute within `budget`.
     fn build(&self, proposer: u16, budget: Duration) -> Result<Block, ChainError>;
     /// Checks a proposed next block without committing it: `Ok(Err(reason))` if it is invalid.
-    fn check(&self, block: &Block, now: Timestamp) -> Result<Result<(), String>, ChainError>;
+    /// `now` is the clock a proposal's time is held to; `None` for a block that arrives
+    /// decided (synced), which is not held to this node's clock.
+    fn check(
+        &self,
+        block: &Block,
+        now: Option<Timestamp>,
+    ) -> Result<Result<(), String>, ChainError>;
     /// Keeps an undecided block; `durable` fsyncs it before returning. A block this node may
-    /// vote for must be durable; a synced block, which arrives decided, need not be.
+    /// vote for, and a synced block the engine may decide from its log after a restart, must
+    /// be durable.
     fn put_pending(&self, p: &Pending, durable: bool) -> Result<(), ChainError>;
     /// The undecided blocks kept for height `h`.
     fn pending_at(&self, h: Height) -> Result<Vec<Pending>, ChainError>;

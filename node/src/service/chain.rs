@@ -53,7 +53,11 @@ impl Chain for Node {
         Node::arrivals(self)
     }
 
-    fn check(&self, block: &Block, now: Timestamp) -> Result<Result<(), String>, ChainError> {
+    fn check(
+        &self,
+        block: &Block,
+        now: Option<Timestamp>,
+    ) -> Result<Result<(), String>, ChainError> {
         let checked = self.checked_for(block);
         match self.with_ledger(|l| l.check_proposal(block, now, &checked)) {
             Ok(()) => Ok(Ok(())),

@@ -299,13 +299,18 @@ impl Ledger {
 
     /// Checks a proposed next block (nothing is written). `now` bounds its time: a proposer
     /// may not date a block more than [`MAX_CLOCK_AHEAD_MS`] ahead of this node's clock.
+    /// `None` for a block that arrives decided (by sync): more than 2/3 of the validators
+    /// signed it whatever this node's clock says, and a node whose clock is behind must still
+    /// catch up.
     pub fn check_proposal(
         &self,
         block: &Block,
-        now: Timestamp,
+        now: Option<Timestamp>,
         checked: &dyn CheckedSignatures,
     ) -> Result<(), CommitError> {
-        if block.header.time > now.plus_ms(MAX_CLOCK_AHEAD_MS) {
+        if let Some(now) = now
+            && block.header.time > now.plus_ms(MAX_CLOCK_AHEAD_MS)
+        {
             return Err(CommitError::BadHeader {
                 height: block.header.height,
                 reason: format!(
