@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use credledger_core::block::{Block, CommitCertificate, Header, ValidatorSet};
 use credledger_core::ids::{Height, Timestamp};
+use credledger_core::smt::SmtError;
 use tokio::sync::Notify;
 
 use super::{CommitError, Node};
 use crate::consensus::chain::{Chain, ChainError, Pending};
+use crate::execution::ExecError;
 use crate::storage::PendingBlock;
 
 /// Transactions per block at most; the rest wait for the next block.
@@ -61,8 +63,15 @@ impl Chain for Node {
         let checked = self.checked_for(block);
         match self.with_ledger(|l| l.check_proposal(block, now, &checked)) {
             Ok(()) => Ok(Ok(())),
-            // A failing disk is this node's problem, not the proposer's.
+            // A failing disk is this node's problem, not the proposer's: a read that fails
+            // in the store or in the middle of execution (the state, or a state-map node it
+            // lacks) says nothing of the block, which a node must not vote nil for that.
             Err(CommitError::Store(e)) => Err(err(e)),
+            Err(e @ CommitError::Exec(ExecError::State(_)))
+            | Err(
+                e
+                @ CommitError::Exec(ExecError::Smt(SmtError::MissingNode(_) | SmtError::Store(_))),
+            ) => Err(err(e)),
             Err(e) => Ok(Err(e.to_string())),
         }
     }
