@@ -73,9 +73,12 @@ pub enum GovernanceCommand {
     },
 }
 
-/// A proposal file. Fields a later release adds to the file are passed over rather than
-/// refused, so that council members need not all update at once: what each signs is the
-/// canonical encoding of the chain id and the proposal alone, which no such field changes.
+/// A proposal file. Fields a later release adds to the file or its council record are passed
+/// over rather than refused, so that council members need not all update at once: what each
+/// signs is the canonical encoding of the chain id and the proposal alone, which no such field
+/// changes. (A field added inside the proposal's action would be dropped by an older release,
+/// which would then sign another message: its approval fails at the ledger, never counts for
+/// an action it did not read.)
 #[derive(Serialize, Deserialize)]
 struct ProposalFile {
     chain_id: ChainId,
@@ -90,7 +93,6 @@ struct ProposalFile {
 
 /// A governance council: its keys and the approvals an action needs.
 #[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Council {
     keys: Vec<PublicKey>,
     threshold: u8,

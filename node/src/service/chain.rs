@@ -65,9 +65,11 @@ impl Chain for Node {
             Ok(()) => Ok(Ok(())),
             // A failing disk is this node's problem, not the proposer's: a read that fails
             // in the store or in the middle of execution (the state, or a state-map node it
-            // lacks) says nothing of the block, which a node must not vote nil for that.
+            // lacks), or a state with no validator set, says nothing of the block, which a
+            // node must not vote nil for that.
             Err(CommitError::Store(e)) => Err(err(e)),
-            Err(e @ CommitError::Exec(ExecError::State(_)))
+            Err(e @ CommitError::NoValidators)
+            | Err(e @ CommitError::Exec(ExecError::State(_)))
             | Err(
                 e
                 @ CommitError::Exec(ExecError::Smt(SmtError::MissingNode(_) | SmtError::Store(_))),

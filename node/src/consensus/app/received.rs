@@ -146,7 +146,7 @@ impl<C: Chain> App<C> {
         // the engine logs the synced value (its id) and fsyncs that log before deciding it, and
         // after a power loss replays it and decides it from the log, without the body. A body
         // lost from the page cache would then leave a decided block the node does not hold, at
-        // every restart. (Unsynced, it saved some 20 % of a catch-up, session 16.)
+        // every restart. (Unsynced, it saved 2–12 % of a catch-up: BENCHMARKS.md, session 24.)
         self.chain.put_pending(&p, true)?;
         Ok(SyncedValueOutcome::Verdict(proposed(height, &p)))
     }
