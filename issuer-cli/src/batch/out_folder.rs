@@ -192,7 +192,12 @@ impl OutFolder {
             .dir
             .join(id.to_string())
             .with_extension("credential.json");
-        let Ok(bytes) = std::fs::read(&path) else {
+        // One larger than any credential file is not one this folder wrote: missing too.
+        let Ok(bytes) = credledger_issuer::files::read_limited(
+            &path,
+            credledger_issuer::files::MAX_DOCUMENT_BYTES,
+            "a credential file",
+        ) else {
             return Ok(None);
         };
         match serde_json::from_slice::<HeldCredential>(&bytes) {
