@@ -220,6 +220,9 @@ mod tests {
         assert_eq!(classify(Ok(())).err().map(|(c, _)| c), None);
         let refused = anyhow::Error::new(ledger::Refused("revoked".into()));
         assert_eq!(code(refused.context("revoking")), exit::REFUSED);
+        // Refused by the ledger's proven state before anything was sent: the same code.
+        let unsent = anyhow::Error::new(ledger::RefusedUnsent("1 approval, 2 needed".into()));
+        assert_eq!(code(unsent.context("submitting")), exit::REFUSED);
         let unsettled = anyhow::Error::new(ledger::Unsettled {
             tx: "ab".into(),
             why: "the node answered 409: transaction ab is already pending".into(),
