@@ -245,11 +245,8 @@ proptest::proptest! {
 #[test]
 fn a_version_2_state_without_a_checksum_still_opens() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = LogStore::open(dir.path()).unwrap();
-    for i in 0..3 {
-        log.append(leaf(i)).unwrap();
-    }
-    log.checkpoint().unwrap();
+    checkpointed(dir.path(), 3);
+    let log = LogStore::open(dir.path()).unwrap();
     let root = log.root();
     let old = super::State {
         version: 2,
