@@ -1,7 +1,7 @@
 //! Reading files of bounded size through their limit, rather than trusting the length the file
 //! system reports (a pipe or device reports 0).
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 /// A credential file (`publish` writes them), a presentation file or a proposal file: a
@@ -13,6 +13,10 @@ pub const MAX_GENESIS_BYTES: u64 = credledger_core::genesis::MAX_GENESIS_BYTES a
 
 /// A passphrase file: its first line is the passphrase.
 pub const MAX_PASSPHRASE_FILE_BYTES: u64 = 4 * 1024;
+
+/// A line of a batch folder's journal or signed record: one credential as JSON (at most
+/// [`MAX_DOCUMENT_BYTES`]) or one transaction's ids, well under that.
+pub const MAX_RECORD_LINE_BYTES: u64 = MAX_DOCUMENT_BYTES;
 
 /// Why a bounded file was not read.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +32,16 @@ pub enum ReadError {
         /// What kind of file was expected ("a key file").
         what: &'static str,
     },
+    /// A line of a line-by-line file is longer than any line written to it.
+    #[error("line {line} is longer than {max} bytes, more than a line of {what} holds")]
+    LineTooLong {
+        /// The line's number, from 1.
+        line: usize,
+        /// The limit.
+        max: u64,
+        /// What kind of file was expected.
+        what: &'static str,
+    },
 }
 
 /// Reads `path`, which must hold at most `max` bytes; `what` names its kind for the error.
@@ -40,6 +54,46 @@ pub fn read_limited(path: &Path, max: u64, what: &'static str) -> Result<Vec<u8>
         return Err(ReadError::TooLarge { max, what });
     }
     Ok(bytes)
+}
+
+/// Calls `each` with every line of `path` (without its line end), reading one line at a time,
+/// none longer than `max` bytes; `Ok(false)` if there is no such file. A line need not be UTF-8
+/// (a line cut by a crash may end inside a character): `each` judges its bytes.
+pub fn for_each_line(
+    path: &Path,
+    max: u64,
+    what: &'static str,
+    mut each: impl FnMut(&[u8]),
+) -> Result<bool, ReadError> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e.into()),
+    };
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    for number in 1.. {
+        line.clear();
+        // One byte over the limit tells a line at the limit from a longer one.
+        let read = (&mut reader)
+            .take(max.saturating_add(2))
+            .read_until(b'\n', &mut line)?;
+        if read == 0 {
+            break;
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        if line.len() as u64 > max {
+            return Err(ReadError::LineTooLong {
+                line: number,
+                max,
+                what,
+            });
+        }
+        each(&line);
+    }
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -62,5 +116,27 @@ mod tests {
             read_limited(&dir.path().join("absent"), 9, "a test file"),
             Err(ReadError::Io(_))
         ));
+    }
+
+    #[test]
+    fn lines_are_read_one_by_one_and_one_over_the_limit_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        // The last line has no line end and stops inside a character, as a crash leaves it.
+        std::fs::write(&f, b"abcd\n\nabc\n\xe7\x8e").unwrap();
+        let mut lines = Vec::new();
+        assert!(for_each_line(&f, 4, "a test file", |l| lines.push(l.to_vec())).unwrap());
+        assert_eq!(lines, [&b"abcd"[..], b"", b"abc", b"\xe7\x8e"]);
+        let e = for_each_line(&f, 3, "a test file", |_| {}).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "line 1 is longer than 3 bytes, more than a line of a test file holds"
+        );
+        std::fs::write(&f, b"ab\nabcdefgh").unwrap();
+        let e = for_each_line(&f, 3, "a test file", |_| {}).unwrap_err();
+        assert!(matches!(e, ReadError::LineTooLong { line: 2, .. }), "{e}");
+        assert!(!for_each_line(&dir.path().join("absent"), 3, "a test file", |_| {}).unwrap());
+        // A folder in place of the file is an error, not an empty file.
+        assert!(for_each_line(dir.path(), 3, "a test file", |_| {}).is_err());
     }
 }

@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 use credledger_core::credential::HeldCredential;
 use credledger_core::ids::CredentialId;
 use credledger_core::presentation::{CompactPresentation, Presentation};
+use credledger_issuer::files::{MAX_RECORD_LINE_BYTES, for_each_line};
 use serde_json::{Value, json};
 
 /// One row's outcome, for the report.
@@ -86,16 +87,13 @@ impl OutFolder {
 
     /// The journal: the credential ids known committed, and the transactions submitted.
     pub fn read_journal(&self) -> Result<(HashSet<String>, Vec<Submitted>)> {
-        let Ok(text) = std::fs::read_to_string(&self.journal) else {
-            return Ok((HashSet::new(), Vec::new()));
-        };
         let mut done = HashSet::new();
         let mut submitted = Vec::new();
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        for_each_line(&self.journal, MAX_RECORD_LINE_BYTES, "a journal", |line| {
             // A line cut short by a crash is simply not counted; that row is checked on the
             // ledger.
-            let Ok(v) = serde_json::from_str::<Value>(line) else {
-                continue;
+            let Ok(v) = serde_json::from_slice::<Value>(line) else {
+                return;
             };
             if let Some(id) = v["id"].as_str() {
                 done.insert(id.to_string());
@@ -110,7 +108,8 @@ impl OutFolder {
                     rebuild: v["nonce"].as_u64().zip(ids),
                 });
             }
-        }
+        })
+        .with_context(|| format!("cannot read {}", self.journal.display()))?;
         Ok((done, submitted))
     }
 
@@ -255,18 +254,22 @@ impl OutFolder {
     /// id (usually none: only those are kept, so a batch of a million rows is not held in
     /// memory). A last line cut short by a crash is left out: its transaction was never sent.
     pub fn read_signed_without_files(&self) -> Result<HashMap<CredentialId, HeldCredential>> {
-        let Ok(f) = File::open(&self.signed) else {
-            return Ok(HashMap::new());
-        };
         let mut lost = HashMap::new();
-        for line in std::io::BufRead::lines(std::io::BufReader::new(f)) {
-            let line = line.with_context(|| format!("cannot read {}", self.signed.display()))?;
-            if let Ok(h) = serde_json::from_str::<HeldCredential>(&line)
-                && !self.has_holder(&h.body.id)
-            {
-                lost.insert(h.body.id, h);
-            }
-        }
+        for_each_line(
+            &self.signed,
+            MAX_RECORD_LINE_BYTES,
+            "a signed record",
+            |line| {
+                // A line cut short by a crash (perhaps inside a character) is a credential whose
+                // transaction was never sent.
+                if let Ok(h) = serde_json::from_slice::<HeldCredential>(line)
+                    && !self.has_holder(&h.body.id)
+                {
+                    lost.insert(h.body.id, h);
+                }
+            },
+        )
+        .with_context(|| format!("cannot read {}", self.signed.display()))?;
         Ok(lost)
     }
 
@@ -434,7 +437,7 @@ mod tests {
             .unwrap();
         // A line of an older journal, without nonce and ids, then one cut short.
         writeln!(f, "{{\"submitted\": \"cd34\"}}").unwrap();
-        write!(f, "{{\"row\": 3, \"id\": \"cut").unwrap();
+        f.write_all(b"{\"row\": 3, \"note\": \"\xe7\x8e").unwrap();
         let (done, submitted) = folder.read_journal().unwrap();
         assert_eq!(
             submitted,
@@ -466,7 +469,8 @@ mod tests {
             .append(true)
             .open(dir.path().join("signed.jsonl"))
             .unwrap();
-        write!(f, "{{\"body\": {{\"cut").unwrap();
+        // Cut inside a character (the first two bytes of 王), as a crash can leave a claim.
+        f.write_all(b"{\"body\": {\"claims\": \"\xe7\x8e").unwrap();
         let signed = folder.read_signed_without_files().unwrap();
         assert_eq!(signed.len(), 2);
         assert_eq!(signed[&a.body.id].signature, a.signature);
