@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use credledger_core::ids::Timestamp;
-use credledger_core::presentation::{CompactPresentation, Presentation};
+use credledger_core::presentation::{CompactPresentation, Presentation, StatusEvidence};
 use credledger_core::verify::{
     Check, Outcome, Policy, Rejection, SignatureBatch, SignatureItems, Verdict, describe,
     describe_claims, verify_absence_with, verify_parts_with,
@@ -187,7 +187,7 @@ impl Checker {
             now,
             max_age_ms: self.freshness_ms,
         };
-        let fetched = self
+        let mut fetched = self
             .ledger
             .evidence(&self.trust, &c.body.issuer, c.body.id, fresh)
             .await;
@@ -210,23 +210,26 @@ impl Checker {
             if unusable && matches!(again, Fetched::Evidence(_)) {
                 self.ledger.forget(&c.body.issuer, c.body.id);
             }
+            fetched = again;
         }
         // spec/verifier.md §3.3: a full presentation carries status as of its own header;
-        // when the live ledger cannot answer, that is reported, marked as not live.
+        // when the live ledger cannot answer, that is reported, marked as not live. Evidence
+        // a node gave that is too old to be live but newer than the presentation's own, and
+        // verifies, is the later word on the status (a revocation after the holder's copy).
         let (result, live) = match (unusable, p.evidence()) {
-            (true, Some(_)) => (
-                self.trust.read(|s| {
-                    verify_parts_with(
-                        c,
-                        p.evidence(),
-                        &s.anchor,
-                        now,
-                        &Policy::OFFLINE,
-                        signatures,
-                    )
-                }),
-                false,
-            ),
+            (true, Some(own)) => {
+                let offline = |ev: &StatusEvidence| {
+                    self.trust.read(|s| {
+                        verify_parts_with(c, Some(ev), &s.anchor, now, &Policy::OFFLINE, signatures)
+                    })
+                };
+                let newer = match &fetched {
+                    Fetched::Evidence(ev) if ev.header.time > own.header.time => Some(offline(ev))
+                        .filter(|r| !matches!(r, Err(r) if r.outcome() == Outcome::CannotCheck)),
+                    _ => None,
+                };
+                (newer.unwrap_or_else(|| offline(own)), false)
+            }
             _ => (result, true),
         };
         let described = |s: &crate::trust::TrustState| describe(c, &s.anchor);

@@ -11,7 +11,7 @@ use credledger_core::ids::{CredentialId, Height, IssuerId, Timestamp};
 use credledger_core::light::{LightError, LightState};
 use credledger_core::presentation::StatusEvidence;
 use credledger_core::state::StateKey;
-use credledger_core::verify::TrustAnchor;
+use credledger_core::verify::{Rejection, TrustAnchor, check_header};
 use serde::Serialize;
 
 /// How many verified headers are kept, so status evidence a little behind the tip is recognised
@@ -61,6 +61,15 @@ pub enum OfferError {
     /// It conflicts with a verified header under a valid commit: a fork.
     #[error("fork at height {0}: two headers with valid commits")]
     Fork(Height),
+    /// A header above the light client's height (status evidence from a node ahead of it)
+    /// whose commit does not verify against the validators known for its height.
+    #[error("header {height} is not yet verified and does not verify: {source}")]
+    Unverified {
+        /// Its height.
+        height: Height,
+        /// Core's reason.
+        source: Rejection,
+    },
 }
 
 /// The verifier's trusted view, behind one lock; readers hold it only to run `verify`.
@@ -205,7 +214,12 @@ impl Trust {
         if header.height <= s.light.height {
             return check_known(&mut s, source, header, commit).map(|_| ());
         }
-        Ok(())
+        // Ahead of the light client: usable only if its commit verifies now, so that a node
+        // cannot have its evidence taken (and the next node not asked) with a made-up header.
+        check_header(header, commit, &s.anchor).map_err(|source| OfferError::Unverified {
+            height: header.height,
+            source,
+        })
     }
 }
 

@@ -270,6 +270,64 @@ async fn forged_stale_and_foreign_headers_never_yield_valid() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_ahead_with_a_forged_header_is_passed_over_for_the_next_node() {
+    // Two nodes: the rig's honest one, and a liar whose evidence stands under a made-up header
+    // above the light client's tip (spec/verifier.md §3: its evidence is unusable, so the next
+    // node is asked).
+    let liar = Shared::default();
+    let liar_url = serve(liar.clone()).await;
+    let mut rig = Rig::new(7, vec![liar_url]).await;
+    let c = rig.world.lawyer_license(1, None);
+    rig.world.publish(&c);
+    rig.commit(&[&c]);
+    // The holder's full presentation, and the liar's evidence, are from before revocation.
+    let full = rig.world.full(&c, None).to_qr_text();
+    let mut forged = rig.world.evidence(&c);
+    forged.header.height.0 += 5;
+    forged.header.time = Timestamp(now_ms().0 + 60_000);
+    liar.lock().unwrap().evidence.insert(c.body.id, forged);
+    rig.world.set_status(
+        &c,
+        CredentialStatus::Revoked {
+            reason: ReasonCode::Surrendered,
+        },
+    );
+    rig.commit(&[&c]);
+    rig.synced().await;
+    // The verifier starts with a different node each time, so two checks of each kind meet
+    // the liar first once; each must reach the honest node's REVOKED, live.
+    for _ in 0..2 {
+        let r = rig.checker.check_text(&full).await;
+        assert_eq!((r.outcome, r.live), (Verdict::Revoked, true), "{r:?}");
+        let r = rig.check(&c).await;
+        assert_eq!((r.outcome, r.live), (Verdict::Revoked, true), "{r:?}");
+    }
+    assert!(liar.lock().unwrap().status_requests >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_ledger_still_tells_of_a_suspension_after_the_holders_copy() {
+    // The chain stopped 30 s ago, after suspending a credential whose holder kept a full
+    // presentation from before: no node is live, but the nodes' (stale, verified) word is
+    // newer than the holder's, so the answer is SUSPENDED as of then, not VALID as of before.
+    let mut rig = Rig::new(8, vec![]).await;
+    let c = rig.world.lawyer_license(1, None);
+    rig.world.publish(&c);
+    rig.commit_at(now_ms().0 - 60_000, &[&c]);
+    let full = rig.world.full(&c, None).to_qr_text();
+    rig.world.set_status(
+        &c,
+        CredentialStatus::Suspended {
+            reason: ReasonCode::Disciplinary,
+        },
+    );
+    rig.commit_at(now_ms().0 - 30_000, &[&c]);
+    rig.synced().await;
+    let r = rig.checker.check_text(&full).await;
+    assert_eq!((r.outcome, r.live), (Verdict::Suspended, false), "{r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conflicting_commits_raise_the_fork_alarm() {
     // Two worlds from one genesis: the same validator keys sign different blocks at height 1.
     let mut fork = World::new(5, 4);
