@@ -22,7 +22,7 @@ use crate::tx::{
     AnchorTx, GovernanceAction, GovernanceProposal, IssuerAction, IssuerTx, Signed, SignedBody,
     Transaction,
 };
-use crate::verify::{AnchorEvidence, TrustAnchor};
+use crate::verify::{AnchorEvidence, StateAnswer, TrustAnchor};
 
 /// A miniature ledger: transactions go through the real state transition function
 /// ([`crate::exec`]) and headers are signed by the devnet's validator keys.
@@ -433,6 +433,21 @@ impl World {
             path: BoundedVec::new(path).unwrap_or_else(|e| panic!("{e}")),
             header: header.clone(),
             commit: commit.clone(),
+        }
+    }
+
+    /// A node's answer for any state entry (present or proven absent) under the last commit.
+    pub fn state_answer(&self, key: &StateKey) -> StateAnswer {
+        let (header, commit) = self
+            .last
+            .clone()
+            .unwrap_or_else(|| panic!("nothing committed"));
+        let (value, proof) = self.state.prove(key).unwrap_or_else(|e| panic!("{e}"));
+        StateAnswer {
+            value,
+            proof,
+            header,
+            commit,
         }
     }
 

@@ -13,7 +13,7 @@ use credledger_core::verify::{
 use futures_util::StreamExt;
 
 use crate::ledger::{Fetched, Fresh, LedgerClient};
-use crate::registry::RegistryLearner;
+use crate::registry::{Lookup, RegistryLearner};
 use crate::report::{CheckResult, LedgerView, Report, State};
 use crate::signature_queue::SignatureQueue;
 use crate::trust::Trust;
@@ -329,7 +329,7 @@ impl Checker {
         );
         if gap {
             let b = &c.body;
-            let learned = self
+            let found = self
                 .learner
                 .learn(
                     &self.ledger,
@@ -340,8 +340,28 @@ impl Checker {
                     self.freshness_ms,
                 )
                 .await;
-            if learned {
+            if found == Lookup::Changed {
                 result = self.trust.read(genuine);
+            }
+            // spec/verification.md §4: the registry lacks a name and the ledger could not be
+            // asked about it; a genuine credential of an issuer registered since genesis must
+            // not look forged for that.
+            if let Err(e) = &result
+                && found == Lookup::Unknown
+                && matches!(
+                    e,
+                    Rejection::UnknownIssuer { .. }
+                        | Rejection::UnknownKey { .. }
+                        | Rejection::UnknownKind { .. }
+                        | Rejection::KindNotAuthorized { .. }
+                )
+            {
+                return Some(self.refused_with(
+                    State::CannotCheck,
+                    e.check(),
+                    format!("{e}; the ledger could not be asked about it now"),
+                    now,
+                ));
             }
         }
         match result {

@@ -28,14 +28,28 @@ const MAX_ANSWER_BYTES: usize = 64 * 1024;
 /// Looks up registry entries on demand.
 #[derive(Debug, Default)]
 pub struct RegistryLearner {
-    tried: Mutex<HashMap<String, Instant>>,
+    /// When each set of names was last looked up, and what that look found.
+    tried: Mutex<HashMap<String, (Instant, Lookup)>>,
     busy: AtomicBool,
+}
+
+/// What a look at the ledger for a presentation's issuer, key and kind found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// The registry gained or changed an entry: judge the presentation again.
+    Changed,
+    /// Every entry was answered, proven under a recent header, and nothing was new: what the
+    /// registry lacks, the ledger lacks too.
+    Current,
+    /// Some entry got no usable answer (no node answered in time, or only with stale or
+    /// unproven answers), or another look was running: nothing can be said of the names.
+    Unknown,
 }
 
 impl RegistryLearner {
     /// Reads the issuer, its key and the kind from the ledger and adds what is proven to the
-    /// registry. Returns whether the registry changed. Does nothing (returns `false`) if the
-    /// same names were looked up within [`RETRY_AFTER`] or another look is running.
+    /// registry. If the same names were looked up within [`RETRY_AFTER`], that look's finding
+    /// is returned without asking again; while another look runs, [`Lookup::Unknown`].
     pub async fn learn(
         &self,
         ledger: &LedgerClient,
@@ -44,30 +58,40 @@ impl RegistryLearner {
         key: &KeyId,
         kind: &KindId,
         max_age_ms: u64,
-    ) -> bool {
+    ) -> Lookup {
         let name = format!("{issuer}/{key}/{kind}");
+        if let Some(&(at, found)) = self.tried().get(&name)
+            && at.elapsed() < RETRY_AFTER
+        {
+            // A change was already taken in; the registry now says what that look found.
+            return if found == Lookup::Changed {
+                Lookup::Current
+            } else {
+                found
+            };
+        }
         if self.busy.swap(true, Ordering::AcqRel) {
-            return false;
+            return Lookup::Unknown;
         }
         // Cleared however this ends, a request dropped half-way (timed out) included: a flag
         // left set would stop every later look.
         let _busy = Busy(&self.busy);
-        {
-            let mut tried = self.tried.lock().unwrap_or_else(|e| e.into_inner());
-            if tried.get(&name).is_some_and(|t| t.elapsed() < RETRY_AFTER) {
-                return false;
-            }
-            if tried.len() >= MAX_TRIED {
-                tried.clear();
-            }
-            tried.insert(name, Instant::now());
-        }
         let keys = [
             StateKey::Issuer(issuer.clone()),
             StateKey::IssuerKey(issuer.clone(), key.clone()),
             StateKey::Kind(kind.clone()),
         ];
-        refresh(ledger, trust, &keys, max_age_ms).await
+        let found = refresh(ledger, trust, &keys, max_age_ms).await;
+        let mut tried = self.tried();
+        if tried.len() >= MAX_TRIED {
+            tried.clear();
+        }
+        tried.insert(name, (Instant::now(), found));
+        found
+    }
+
+    fn tried(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Lookup)>> {
+        self.tried.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -102,14 +126,25 @@ pub async fn refresh_known(ledger: &LedgerClient, trust: &Trust, max_age_ms: u64
         keys.dedup();
         keys
     });
-    refresh(ledger, trust, &keys, max_age_ms).await
+    refresh(ledger, trust, &keys, max_age_ms).await == Lookup::Changed
 }
 
 /// Fetches each key's entry and puts the proven ones into the registry.
-async fn refresh(ledger: &LedgerClient, trust: &Trust, keys: &[StateKey], max_age_ms: u64) -> bool {
+async fn refresh(
+    ledger: &LedgerClient,
+    trust: &Trust,
+    keys: &[StateKey],
+    max_age_ms: u64,
+) -> Lookup {
     let mut changed = false;
+    let mut unanswered = false;
     for key in keys {
-        let Some(value) = fetch(ledger, trust, key, max_age_ms).await else {
+        let Some(answer) = fetch(ledger, trust, key, max_age_ms).await else {
+            unanswered = true;
+            continue;
+        };
+        // Proven absent: nothing to add.
+        let Some(value) = answer else {
             continue;
         };
         changed |= trust.update_registry(|r| {
@@ -119,7 +154,11 @@ async fn refresh(ledger: &LedgerClient, trust: &Trust, keys: &[StateKey], max_ag
             })
         });
     }
-    changed
+    match (changed, unanswered) {
+        (true, _) => Lookup::Changed,
+        (false, false) => Lookup::Current,
+        (false, true) => Lookup::Unknown,
+    }
 }
 
 /// Where a node serves a registry entry (spec/http-api.md §2).
@@ -132,15 +171,16 @@ fn path(key: &StateKey) -> Option<String> {
     }
 }
 
-/// A present entry, proven under a recent header of the verified chain; nodes are asked in
-/// turn. An old answer is passed over: a lagging or lying node could otherwise put back an
-/// entry from before a key's revocation or an issuer's removal.
+/// An entry (`Some(None)` where proven absent), proven under a recent header of the verified
+/// chain; nodes are asked in turn; `None` if none gives such an answer. An old answer is passed
+/// over: a lagging or lying node could otherwise put back an entry from before a key's
+/// revocation or an issuer's removal.
 async fn fetch(
     ledger: &LedgerClient,
     trust: &Trust,
     key: &StateKey,
     max_age_ms: u64,
-) -> Option<StateValue> {
+) -> Option<Option<StateValue>> {
     proven_entry(ledger.http(), ledger.nodes(), key, |node, a| {
         // The header must belong to the chain the light client follows (a conflicting one
         // raises the fork alarm there); then the commit and the proof are checked.
@@ -151,7 +191,7 @@ async fn fetch(
             && crate::checker::now_ms().since(a.header.time) <= max_age_ms
     })
     .await
-    .and_then(|a| a.value)
+    .map(|a| a.value)
 }
 
 /// The first answer for registry entry `key` that `accept` takes (it checks the header, the

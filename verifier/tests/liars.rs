@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use credledger_core::credential::HeldCredential;
 use credledger_core::devnet::{Devnet, DevnetParams};
-use credledger_core::ids::Timestamp;
+use credledger_core::ids::{IssuerId, Timestamp};
 use credledger_core::presentation::Presentation;
-use credledger_core::state::{CredentialStatus, ReasonCode};
+use credledger_core::state::{CredentialStatus, ReasonCode, StateKey};
 use credledger_core::testkit::World;
 use credledger_verifier::checker::{Checker, now_ms};
 use credledger_verifier::follower::follow;
@@ -168,14 +168,40 @@ async fn forged_presentations_cost_the_nodes_nothing() {
         Presentation::Compact(c) => c,
         Presentation::Full { compact, .. } => compact,
     };
-    // Forgeries with fresh ids (a bad signature, an unknown issuer) are refused before the
-    // ledger is asked; the genuine one is asked for once and then served from the cache.
+    // An issuer genesis does not know, which the node cannot say anything of (no proof of
+    // its absence): it may have been registered since, so the answer is CANNOT CHECK, not NOT
+    // GENUINE (spec/verification.md §4).
+    let mut unknown = compact.clone();
+    unknown.body.issuer = "mof".parse().unwrap();
+    let r = rig
+        .checker
+        .check_text(&Presentation::Compact(unknown).to_qr_text())
+        .await;
+    assert_eq!(r.outcome, Verdict::CannotCheck, "{r:?}");
+    assert_eq!(format!("{:?}", r.failed_check), "Some(IssuerKnown)");
+    // The node proves another issuer absent (and the kind present).
+    let (key, kind) = (compact.body.key_id.clone(), compact.body.kind.clone());
+    let mod_: IssuerId = "mod".parse().unwrap();
+    for (path, k) in [
+        (format!("issuer/{mod_}"), StateKey::Issuer(mod_.clone())),
+        (
+            format!("issuer-key/{mod_}/{key}"),
+            StateKey::IssuerKey(mod_.clone(), key.clone()),
+        ),
+        (format!("kind/{kind}"), StateKey::Kind(kind.clone())),
+    ] {
+        let answer = rig.world.state_answer(&k);
+        rig.script.lock().unwrap().state.insert(path, answer);
+    }
+    // Forgeries with fresh ids (a bad signature, that absent issuer) are refused before the
+    // ledger is asked for status; the genuine one is asked for once and then served from the
+    // cache.
     for i in 0..50u8 {
         let mut forged = compact.clone();
         forged.body.id.0[0] = i;
         forged.body.id.0[1] = 0xee;
         if i % 2 == 1 {
-            forged.body.issuer = "mof".parse().unwrap();
+            forged.body.issuer = mod_.clone();
         }
         let r = rig
             .checker

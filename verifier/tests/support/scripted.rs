@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use credledger_core::block::{CommitCertificate, Header};
 use credledger_core::ids::CredentialId;
 use credledger_core::presentation::StatusEvidence;
+use credledger_core::verify::StateAnswer;
 use serde_json::{Value, json};
 
 /// What a scripted node serves.
@@ -23,6 +24,9 @@ pub struct Script {
     pub evidence: HashMap<CredentialId, StatusEvidence>,
     /// Status requests served, to check what scans cost the nodes.
     pub status_requests: usize,
+    /// Answers of `/v1/state/…` (registry entries), by path after `/v1/state/`; a path not
+    /// here is answered 404 without a proof, as by a node that cannot say.
+    pub state: HashMap<String, StateAnswer>,
 }
 
 pub type Shared = Arc<Mutex<Script>>;
@@ -77,11 +81,24 @@ pub async fn serve(script: Shared) -> String {
             .map(Json)
             .ok_or(axum::http::StatusCode::NOT_FOUND)
     }
+    async fn state(
+        State(s): State<Shared>,
+        Path(path): Path<String>,
+    ) -> Result<Json<StateAnswer>, axum::http::StatusCode> {
+        s.lock()
+            .unwrap()
+            .state
+            .get(&path)
+            .cloned()
+            .map(Json)
+            .ok_or(axum::http::StatusCode::NOT_FOUND)
+    }
     let app = Router::new()
         .route("/v1/status", get(status))
         .route("/v1/headers/stream", get(stream))
         .route("/v1/headers/{h}", get(header))
         .route("/v1/credentials/{issuer}/{id}", get(credential))
+        .route("/v1/state/{*path}", get(state))
         .with_state(script);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
