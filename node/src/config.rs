@@ -115,6 +115,9 @@ pub struct Mempool {
     pub max_txs: usize,
     /// Encoded bytes held at most.
     pub max_bytes: usize,
+    /// How long (ms) a transaction may wait behind a missing nonce of its signer before it is
+    /// dropped.
+    pub max_gap_wait_ms: u64,
 }
 
 impl Default for Mempool {
@@ -123,6 +126,7 @@ impl Default for Mempool {
         Mempool {
             max_txs: d.max_txs,
             max_bytes: d.max_bytes,
+            max_gap_wait_ms: d.max_gap_wait_ms,
         }
     }
 }
@@ -388,6 +392,13 @@ impl NodeConfig {
                 "mempool.max_txs must be at least 1 and mempool.max_bytes at least 65536".into(),
             );
         }
+        if self.mempool.max_gap_wait_ms < 1_000 {
+            problems.push(format!(
+                "mempool.max_gap_wait_ms ({}) must be at least 1000: relayed transactions may \
+                 arrive out of nonce order, and need time for the ones before them to come",
+                self.mempool.max_gap_wait_ms
+            ));
+        }
         let (Some(genesis), Some((seed, public_key)), Some(listen), Some(api), true) =
             (genesis, key, listen, api, problems.is_empty())
         else {
@@ -408,6 +419,7 @@ impl NodeConfig {
             mempool: MempoolLimits {
                 max_txs: self.mempool.max_txs,
                 max_bytes: self.mempool.max_bytes,
+                max_gap_wait_ms: self.mempool.max_gap_wait_ms,
             },
             genesis,
             seed,

@@ -69,7 +69,8 @@ fn every_broken_rule_is_named_at_once() {
         .replace("http://127.0.0.1:8101", "ftp://x")
         .replace("@/ip4/127.0.0.1/tcp/27001", "@nowhere");
     let consensus = "[consensus]\ntimeout_vote_ms = 1\nblock_interval_ms = 1500\n\
-                     busy_interval_ms = 1200\nbusy_txs = 0\n";
+                     busy_interval_ms = 1200\nbusy_txs = 0\n\
+                     [mempool]\nmax_gap_wait_ms = 999\n";
     std::fs::write(&path, bad + consensus).unwrap();
     let e = NodeConfig::load(&path).unwrap_err();
     let text = e.to_string();
@@ -82,13 +83,14 @@ fn every_broken_rule_is_named_at_once() {
         "consensus.block_interval_ms (1500) must be at most half of consensus.timeout_propose_ms (2000)",
         "consensus.busy_interval_ms (1200) must be at most half of consensus.timeout_propose_ms (2000)",
         "consensus.busy_txs must be at least 1",
+        "mempool.max_gap_wait_ms (999) must be at least 1000",
     ] {
         assert!(
             text.contains(expected),
             "{expected:?} missing from:\n{text}"
         );
     }
-    assert_eq!(e.problems.len(), 8, "{text}");
+    assert_eq!(e.problems.len(), 9, "{text}");
 }
 
 #[test]

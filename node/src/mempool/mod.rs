@@ -1,11 +1,14 @@
 //! The pool of admitted transactions waiting for a block: bounded in count and bytes (a full
 //! pool refuses, it never grows), de-duplicated by id, and ordered per signer by nonce so a
-//! proposal only takes transactions that can execute in sequence.
+//! proposal only takes transactions that can execute in sequence. Transactions that cannot
+//! run because an earlier nonce is missing are dropped after a while, so that no signer can
+//! hold the pool full with transactions that never run.
 
 use std::collections::{BTreeMap, HashMap};
 
 use credledger_core::exec::{Admission, Signer};
 use credledger_core::hash::Digest;
+use credledger_core::ids::Timestamp;
 use credledger_core::sig::PublicKey;
 use credledger_core::tx::Transaction;
 
@@ -16,6 +19,9 @@ pub struct MempoolLimits {
     pub max_txs: usize,
     /// At most this many encoded bytes in all.
     pub max_bytes: usize,
+    /// A transaction waiting behind a missing nonce of its signer is dropped once it has waited
+    /// this long (ms): relayed transactions arrive out of order by milliseconds, not minutes.
+    pub max_gap_wait_ms: u64,
 }
 
 impl Default for MempoolLimits {
@@ -23,6 +29,7 @@ impl Default for MempoolLimits {
         MempoolLimits {
             max_txs: 50_000,
             max_bytes: 256 << 20,
+            max_gap_wait_ms: 60_000,
         }
     }
 }
@@ -56,6 +63,8 @@ struct Entry {
     tx: Transaction,
     size: usize,
     arrival: u64,
+    /// When it was pooled, by the node's clock.
+    since: Timestamp,
     /// Keys whose signatures admission checked (passed to execution).
     checked: Vec<PublicKey>,
     /// Its signer and nonce, to find its place in [`Mempool::by_signer`].
@@ -102,12 +111,13 @@ impl Mempool {
         self.entries.contains_key(id)
     }
 
-    /// Pools an admitted transaction of `size` encoded bytes.
+    /// Pools an admitted transaction of `size` encoded bytes, at time `now`.
     pub fn insert(
         &mut self,
         tx: Transaction,
         size: usize,
         admission: Admission,
+        now: Timestamp,
     ) -> Result<Digest, MempoolError> {
         let id = tx.id();
         if self.entries.contains_key(&id) {
@@ -135,6 +145,7 @@ impl Mempool {
             tx,
             size,
             arrival: self.arrivals,
+            since: now,
             checked: admission.checked,
             signer: admission.signer,
             nonce: admission.nonce,
@@ -232,13 +243,41 @@ impl Mempool {
     }
 
     /// Drops every transaction whose nonce the committed state has passed (committed, or
-    /// replaced by another with the same nonce).
-    pub fn prune(&mut self, next_nonce: impl Fn(&Signer) -> u64) {
+    /// replaced by another with the same nonce), and every one that has waited behind a missing
+    /// nonce of its signer for longer than `max_gap_wait_ms` at time `now`. Returns how many of
+    /// the latter it dropped.
+    pub fn prune(&mut self, next_nonce: impl Fn(&Signer) -> u64, now: Timestamp) -> usize {
         let mut dropped = Vec::new();
+        let mut stuck = 0;
+        let entries = &self.entries;
+        let max_wait = self.limits.max_gap_wait_ms;
         self.by_signer.retain(|signer, queue| {
             let next = next_nonce(signer);
-            let keep = queue.split_off(&next);
+            let mut keep = queue.split_off(&next);
             dropped.extend(queue.values().copied());
+            // The run of consecutive nonces from `next` can execute; past its end, a gap.
+            let mut expected = next;
+            let mut gap = None;
+            for nonce in keep.keys() {
+                if *nonce != expected {
+                    gap = Some(*nonce);
+                    break;
+                }
+                expected = expected.saturating_add(1);
+            }
+            if let Some(first_behind) = gap {
+                keep.retain(|nonce, id| {
+                    let waited_out = *nonce >= first_behind
+                        && entries
+                            .get(id)
+                            .is_some_and(|e| now.since(e.since) > max_wait);
+                    if waited_out {
+                        dropped.push(*id);
+                        stuck += 1;
+                    }
+                    !waited_out
+                });
+            }
             *queue = keep;
             !queue.is_empty()
         });
@@ -247,6 +286,7 @@ impl Mempool {
                 self.bytes -= e.size;
             }
         }
+        stuck
     }
 }
 

@@ -118,7 +118,8 @@ impl Node {
             Err(e) => return raw.iter().map(|_| Err(e.clone())).collect(),
         };
         let chain = ledger.genesis().chain_id.clone();
-        let admissions = admit(ledger.store(), &chain, (self.clock)(), &txs);
+        let now = (self.clock)();
+        let admissions = admit(ledger.store(), &chain, now, &txs);
         let Ok(mut pool) = self.pool() else {
             return raw
                 .iter()
@@ -138,7 +139,7 @@ impl Node {
                 Ok(_) if matches!(ledger.store().tx(&id), Ok(Some(_))) => Err(ApiError::Conflict(
                     format!("transaction {id} is already committed"),
                 )),
-                Ok(a) => pool.insert(tx, len, a).map_err(|e| match e {
+                Ok(a) => pool.insert(tx, len, a, now).map_err(|e| match e {
                     MempoolError::Full { .. } => ApiError::Unavailable(e.to_string()),
                     MempoolError::Duplicate(_) | MempoolError::NonceTaken { .. } => {
                         ApiError::Conflict(e.to_string())
@@ -242,7 +243,13 @@ impl Node {
         ledger.commit(block, commit, &checked)?;
         if let Ok(mut pool) = self.mempool.lock() {
             pool.remove_committed(&block.transactions);
-            pool.prune(|s| Self::next_nonce(ledger.store(), s));
+            let stuck = pool.prune(|s| Self::next_nonce(ledger.store(), s), (self.clock)());
+            if stuck > 0 {
+                tracing::info!(
+                    dropped = stuck,
+                    "dropped transactions that waited too long behind a missing nonce"
+                );
+            }
         }
         self.committed_txs
             .fetch_add(block.transactions.len() as u64, Ordering::Relaxed);
