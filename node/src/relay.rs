@@ -1,8 +1,10 @@
 //! Transaction relay: every transaction a node admits from a client is passed on, in batches,
 //! to the other nodes' APIs, so whichever validator proposes next holds it
 //! (spec/adr/002-transaction-relay.md). It knows nothing of the rest of the node: it is fed
-//! encoded transactions through a channel.
+//! encoded transactions through a channel, bounded in count and in bytes.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use credledger_core::encoding::encode;
@@ -11,14 +13,74 @@ use tokio::sync::mpsc;
 /// Transactions waiting to be relayed at most; more are dropped from the relay (not from the
 /// node, which still proposes them in its turn).
 pub const QUEUE: usize = 20_000;
+/// Encoded bytes waiting to be relayed at most (a transaction may be 1 MiB: the count alone
+/// would allow 20 GiB).
+pub const QUEUE_BYTES: usize = 64 << 20;
 /// Transactions per batch at most.
 pub const MAX_BATCH: usize = 1_000;
 /// Encoded bytes of a batch body at most, which the receiving API also enforces.
 pub const MAX_BATCH_BYTES: usize = 4 << 20;
 
-/// Starts the relay to `peers` (API base URLs); returns the channel to feed it.
-pub fn start(peers: Vec<String>) -> mpsc::Sender<Vec<u8>> {
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(QUEUE);
+/// The relay's intake: a channel that also counts the bytes it holds.
+#[derive(Clone, Debug)]
+pub struct Intake {
+    tx: mpsc::Sender<Vec<u8>>,
+    queued: Arc<AtomicUsize>,
+    max_bytes: usize,
+}
+
+impl Intake {
+    /// Queues one encoded transaction; `false` (and it is not relayed) if the queue holds
+    /// [`QUEUE`] transactions or the bytes would pass its byte bound.
+    pub fn try_send(&self, tx: Vec<u8>) -> bool {
+        let len = tx.len();
+        let before = self.queued.fetch_add(len, Ordering::AcqRel);
+        if before.saturating_add(len) > self.max_bytes || self.tx.try_send(tx).is_err() {
+            self.queued.fetch_sub(len, Ordering::AcqRel);
+            return false;
+        }
+        true
+    }
+}
+
+/// A bounded intake and its receiving end, which gives back each transaction's bytes to the
+/// bound as it is taken.
+fn intake(count: usize, max_bytes: usize) -> (Intake, Outlet) {
+    let (tx, rx) = mpsc::channel::<Vec<u8>>(count);
+    let queued = Arc::new(AtomicUsize::new(0));
+    (
+        Intake {
+            tx,
+            queued: queued.clone(),
+            max_bytes,
+        },
+        Outlet { rx, queued },
+    )
+}
+
+/// The relay's end of an [`Intake`].
+struct Outlet {
+    rx: mpsc::Receiver<Vec<u8>>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl Outlet {
+    async fn recv(&mut self) -> Option<Vec<u8>> {
+        let t = self.rx.recv().await?;
+        self.queued.fetch_sub(t.len(), Ordering::AcqRel);
+        Some(t)
+    }
+
+    fn try_recv(&mut self) -> Option<Vec<u8>> {
+        let t = self.rx.try_recv().ok()?;
+        self.queued.fetch_sub(t.len(), Ordering::AcqRel);
+        Some(t)
+    }
+}
+
+/// Starts the relay to `peers` (API base URLs); returns the intake to feed it.
+pub fn start(peers: Vec<String>) -> Intake {
+    let (tx, mut rx) = intake(QUEUE, QUEUE_BYTES);
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(3))
         .build()
@@ -32,11 +94,11 @@ pub fn start(peers: Vec<String>) -> mpsc::Sender<Vec<u8>> {
             let mut bytes = batch[0].len();
             while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES / 2 {
                 match rx.try_recv() {
-                    Ok(t) => {
+                    Some(t) => {
                         bytes += t.len();
                         batch.push(t);
                     }
-                    Err(_) => break,
+                    None => break,
                 }
             }
             let body = encode(&batch);
@@ -60,4 +122,29 @@ pub fn start(peers: Vec<String>) -> mpsc::Sender<Vec<u8>> {
         }
     });
     tx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_intake_is_bounded_in_bytes_and_count_and_frees_what_is_taken() {
+        let (intake, mut outlet) = intake(3, 100);
+        assert!(intake.try_send(vec![1; 60]));
+        assert!(!intake.try_send(vec![2; 41]), "over the byte bound");
+        assert!(intake.try_send(vec![3; 40]));
+        assert!(intake.try_send(vec![]));
+        assert!(!intake.try_send(vec![]), "over the count bound");
+        assert_eq!(outlet.recv().await, Some(vec![1; 60]));
+        assert!(
+            intake.try_send(vec![4; 60]),
+            "the bytes taken are free again"
+        );
+        assert_eq!(outlet.try_recv(), Some(vec![3; 40]));
+        assert_eq!(outlet.try_recv(), Some(vec![]));
+        assert_eq!(outlet.try_recv(), Some(vec![4; 60]));
+        assert_eq!(outlet.try_recv(), None);
+        assert_eq!(intake.queued.load(Ordering::Acquire), 0);
+    }
 }

@@ -303,6 +303,7 @@ async fn header_streams_are_bounded_and_freed_when_closed() {
         node,
         credledger_node::api::ApiLimits {
             max_header_streams: 1,
+            ..Default::default()
         },
     );
     let first = app
@@ -324,6 +325,49 @@ async fn header_streams_are_bounded_and_freed_when_closed() {
         StatusCode::OK,
         "a closed stream frees its place"
     );
+}
+
+/// A node answering as many requests as it takes answers the next one 503 at once, with the
+/// JSON error body, and takes requests again once one is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_past_the_in_flight_bound_are_answered_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Devnet::build(&[4; 32], &DevnetParams::default()).unwrap();
+    let ledger = Ledger::open(dir.path(), d.genesis.clone()).unwrap();
+    let node = Arc::new(Node::new(
+        ledger,
+        MempoolLimits::default(),
+        Box::new(|| Timestamp(T0 + 5_000)),
+    ));
+    let app = credledger_node::api::router_with(
+        node,
+        credledger_node::api::ApiLimits {
+            max_in_flight: 1,
+            ..Default::default()
+        },
+    );
+    // A submission that waits for a commit that never comes holds the one place for 1 s;
+    // a probe sent while it waits finds no place. (If the probe took the place first, the
+    // submission was the one refused: try again.)
+    let world = World::with_devnet(Devnet::build(&[4; 32], &DevnetParams::default()).unwrap());
+    for attempt in 0..20u64 {
+        let c = world.lawyer_license(1 + attempt as u32, None);
+        let tx = publish_tx(&d, "moj", "moj-2026-01", attempt, &[&c]);
+        let waiting = tokio::spawn({
+            let app = app.clone();
+            async move { call(&app, post("/v1/tx?wait_ms=1000", encode(&tx))).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let (code, body) = call(&app, get("/health")).await;
+        let (waited, _) = waiting.await.unwrap();
+        if code == StatusCode::SERVICE_UNAVAILABLE && waited == StatusCode::OK {
+            assert_eq!(body["error"], "unavailable", "{body}");
+            let (code, _) = call(&app, get("/health")).await;
+            assert_eq!(code, StatusCode::OK, "the place is free again");
+            return;
+        }
+    }
+    panic!("no request was answered 503 while another held the one place");
 }
 
 /// Many clients at once: every submission gets its own answer, in its own order, whether it

@@ -37,12 +37,16 @@ type Shared = Arc<dyn Backend>;
 pub struct ApiLimits {
     /// Header streams (SSE) open at once; more are answered 503.
     pub max_header_streams: usize,
+    /// Requests being answered at once (a stream counts until its answer starts); more are
+    /// answered 503 at once, so in-flight bodies (up to 4 MiB each on the relay) stay bounded.
+    pub max_in_flight: usize,
 }
 
 impl Default for ApiLimits {
     fn default() -> Self {
         ApiLimits {
             max_header_streams: 256,
+            max_in_flight: 1_024,
         }
     }
 }
@@ -55,6 +59,7 @@ pub fn router(backend: Shared) -> Router {
 /// The API's routes over a backend, with a body limit, a request timeout and `limits`.
 pub fn router_with(backend: Shared, limits: ApiLimits) -> Router {
     let streams = Arc::new(Semaphore::new(limits.max_header_streams));
+    let in_flight = Arc::new(Semaphore::new(limits.max_in_flight));
     Router::new()
         .route("/health", get(health))
         .route("/v1/status", get(status))
@@ -92,8 +97,26 @@ pub fn router_with(backend: Shared, limits: ApiLimits) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
+        .layer(axum::middleware::from_fn_with_state(in_flight, shed))
         .layer(axum::middleware::map_response(error::json_errors))
         .with_state(backend)
+}
+
+/// Answers 503 at once when `ApiLimits::max_in_flight` requests are being answered; the
+/// permit is held until this request's answer (its head) is ready, body read included.
+async fn shed(
+    State(in_flight): State<Arc<Semaphore>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let Ok(_permit) = in_flight.try_acquire_owned() else {
+        return ApiError::Unavailable(
+            "the node is answering as many requests as it takes; retry later".into(),
+        )
+        .into_response();
+    };
+    next.run(request).await
 }
 
 /// Every error answer has the JSON body of spec/http-api.md §1, a path no route serves too.

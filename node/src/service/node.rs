@@ -17,12 +17,13 @@ use credledger_core::sig::PublicKey;
 use credledger_core::state::{StateKey, StateValue};
 use credledger_core::tx::{MAX_TX_BYTES, Transaction};
 use credledger_core::verify::AnchorEvidence;
-use tokio::sync::{Notify, broadcast, mpsc};
+use tokio::sync::{Notify, broadcast};
 
 use super::{CommitError, Ledger};
 use crate::api::{ApiError, Backend, NodeStatus, StateAnswer, TxStatus};
 use crate::consensus::app::Progress;
 use crate::mempool::{Mempool, MempoolError, MempoolLimits};
+use crate::relay::Intake;
 use crate::storage::Store;
 
 /// A running node's parts, shared between consensus, the API and the network: the ledger
@@ -33,7 +34,7 @@ pub struct Node {
     mempool: Mutex<Mempool>,
     clock: Box<dyn Fn() -> Timestamp + Send + Sync>,
     /// Admitted transactions to pass on to the other nodes (set when relaying is on).
-    relay: OnceLock<mpsc::Sender<Vec<u8>>>,
+    relay: OnceLock<Intake>,
     /// Consensus height and round (set when consensus runs).
     progress: OnceLock<Arc<Progress>>,
     /// Each committed height, for streams of new headers.
@@ -69,7 +70,7 @@ impl Node {
     }
 
     /// Passes every transaction this node admits from a client on to `relay`.
-    pub fn relay_to(&self, relay: mpsc::Sender<Vec<u8>>) {
+    pub fn relay_to(&self, relay: Intake) {
         let _ = self.relay.set(relay);
     }
 
@@ -334,7 +335,7 @@ impl Backend for Node {
         {
             // A full relay queue drops the copy, not the transaction: this node still holds
             // it and proposes it in its turn.
-            let _ = relay.try_send(bytes.to_vec());
+            relay.try_send(bytes.to_vec());
         }
         result
     }
