@@ -45,6 +45,9 @@ pub trait Chain: Send + Sync + 'static {
     fn last_height(&self) -> Result<Height, ChainError>;
     /// The validator set that signs block `h` (known for every committed height and the next).
     fn validator_set(&self, h: Height) -> Result<ValidatorSet, ChainError>;
+    /// Every validator set the chain has had up to the last commit (the peer gate tells a
+    /// removed validator from an observer by them).
+    fn validator_sets(&self) -> Result<Vec<ValidatorSet>, ChainError>;
     /// Builds the next block from the mempool, proposed by validator `proposer` (its index),
     /// with no more transactions than execute within `budget`.
     fn build(&self, proposer: u16, budget: Duration) -> Result<Block, ChainError>;

@@ -185,7 +185,7 @@ pub async fn start<C: Chain>(s: EngineSettings, chain: Arc<C>) -> Result<Running
     check_listen(&s.listen)?;
     let next = chain.last_height()?.0 + 1;
     let set = chain.validator_set(credledger_core::ids::Height(next))?;
-    let peers = PeerGate::new(my_peer_id, &s.peers, &set);
+    let peers = PeerGate::new(my_peer_id, &s.peers, &set, &chain.validator_sets()?);
     let unadmitted = s.validator
         && !set
             .validators()

@@ -16,8 +16,10 @@ use super::engine::peer_id;
 
 /// Which peers the engine admits, given the configured peers and the current validator set.
 ///
-/// A configured peer whose key is not in the validator set when the node starts is an
-/// **observer**: it stays admitted whatever the set becomes. Every other admitted peer is a
+/// A configured peer whose key is not in the validator set when the node starts, and was in
+/// none of the chain's earlier sets, is an **observer**: it stays admitted whatever the set
+/// becomes. A validator the council removed is not one, though an operator may have left it in
+/// the configuration: it is admitted again only if the council adds it again. Every other admitted peer is a
 /// validator of the current set, reached at its configured address if it has one, else
 /// admitted by its peer id alone (`/p2p/<id>`), which lets it connect in but gives nothing to
 /// dial: a joining validator dials the validators it is configured with.
@@ -63,15 +65,20 @@ fn bare(id: PeerId) -> Option<Multiaddr> {
 
 impl PeerGate {
     /// The gate of node `me` with its configured peers (each pinned by `/p2p/`), when `set`
-    /// signs the next block.
-    pub fn new(me: PeerId, configured: &[Multiaddr], set: &ValidatorSet) -> PeerGate {
+    /// signs the next block and the chain had the sets `earlier` before it.
+    pub fn new(
+        me: PeerId,
+        configured: &[Multiaddr],
+        set: &ValidatorSet,
+        earlier: &[ValidatorSet],
+    ) -> PeerGate {
         let configured: Vec<(PeerId, Multiaddr)> = configured
             .iter()
             .filter_map(|a| pinned(a).map(|id| (id, a.clone())))
             .collect();
-        let in_set: HashSet<PeerId> = set
-            .validators()
-            .iter()
+        let in_set: HashSet<PeerId> = std::iter::once(set)
+            .chain(earlier)
+            .flat_map(|s| s.validators())
             .map(|v| peer_id(&v.public_key))
             .collect();
         let observers = configured
@@ -227,7 +234,7 @@ mod tests {
     #[test]
     fn the_admitted_peers_follow_the_set_and_observers_stay() {
         // Node 1 is configured with validators 2 and 3 and observer 9.
-        let mut gate = PeerGate::new(id(1), &[addr(2), addr(3), addr(9)], &set(&[1, 2, 3]));
+        let mut gate = PeerGate::new(id(1), &[addr(2), addr(3), addr(9)], &set(&[1, 2, 3]), &[]);
         let mut start = gate.initial();
         start.sort();
         let mut expected = vec![addr(2), addr(3), addr(9)];
@@ -257,7 +264,7 @@ mod tests {
     #[test]
     fn a_restarted_node_admits_an_unconfigured_validator_by_id_once_running() {
         // Validator 4 joined while node 1 was running; node 1 restarts without its address.
-        let mut gate = PeerGate::new(id(1), &[addr(2), addr(3)], &set(&[1, 2, 3, 4]));
+        let mut gate = PeerGate::new(id(1), &[addr(2), addr(3)], &set(&[1, 2, 3, 4]), &[]);
         let mut start = gate.initial();
         start.sort();
         assert_eq!(
@@ -271,8 +278,25 @@ mod tests {
     }
 
     #[test]
+    fn a_removed_validator_left_in_the_configuration_is_not_let_back_in_by_a_restart() {
+        // The council removed validator 2 (the chain's sets were {1,2,3} then {1,3}); node 1
+        // restarts with 2 still configured, beside observer 9.
+        let earlier = [set(&[1, 2, 3])];
+        let mut gate = PeerGate::new(id(1), &[addr(2), addr(3), addr(9)], &set(&[1, 3]), &earlier);
+        let mut start = gate.initial();
+        start.sort();
+        let mut expected = vec![addr(3), addr(9)];
+        expected.sort();
+        assert_eq!(start, expected, "2 is no observer");
+        assert!(gate.follow(&set(&[1, 3])).is_empty());
+        // Added again, it is admitted at its configured address, and dropped when removed.
+        assert_eq!(gate.follow(&set(&[1, 2, 3])).add, vec![addr(2)]);
+        assert_eq!(gate.follow(&set(&[1, 3])).remove, vec![addr(2)]);
+    }
+
+    #[test]
     fn changes_the_engine_did_not_take_are_made_again() {
-        let mut gate = PeerGate::new(id(1), &[addr(2)], &set(&[1, 2]));
+        let mut gate = PeerGate::new(id(1), &[addr(2)], &set(&[1, 2]), &[]);
         let c = gate.follow(&set(&[1, 2, 5]));
         assert_eq!(c.add, vec![bare(5)]);
         gate.retry(&c);
@@ -283,7 +307,7 @@ mod tests {
     #[test]
     fn a_node_never_admits_itself_and_unpinned_addresses_are_ignored() {
         let loose: Multiaddr = "/ip4/127.0.0.1/tcp/27009".parse().unwrap();
-        let gate = PeerGate::new(id(1), &[addr(1), loose], &set(&[1]));
+        let gate = PeerGate::new(id(1), &[addr(1), loose], &set(&[1]), &[]);
         assert!(gate.initial().is_empty(), "{:?}", gate.initial());
     }
 }

@@ -14,6 +14,10 @@ use crate::consensus::chain::{Chain, ChainError, Pending};
 use crate::execution::ExecError;
 use crate::storage::PendingBlock;
 
+/// Validator sets read at most when the node starts (a set changes by a council decision; a
+/// chain would take centuries of weekly changes to reach this).
+const MAX_SETS: usize = 10_000;
+
 /// Transactions per block at most; the rest wait for the next block.
 const MAX_BLOCK_TXS: usize = 5_000;
 
@@ -35,6 +39,17 @@ impl Chain for Node {
                 return l.next_validators();
             }
             l.store().validator_set(h)?.ok_or(CommitError::NoValidators)
+        })
+        .map_err(err)
+    }
+
+    fn validator_sets(&self) -> Result<Vec<ValidatorSet>, ChainError> {
+        self.with_ledger(|l| {
+            Ok(l.store()
+                .validator_sets(MAX_SETS)?
+                .into_iter()
+                .map(|(_, set)| set)
+                .collect())
         })
         .map_err(err)
     }

@@ -513,12 +513,22 @@ impl Store {
     /// Every height from which a new validator set signs (1 for the genesis set), in order,
     /// with that set's hash; at most `max`.
     pub fn validator_set_starts(&self, max: usize) -> Result<Vec<(Height, Digest)>, StoreError> {
+        Ok(self
+            .validator_sets(max)?
+            .into_iter()
+            .map(|(h, set)| (h, set.hash()))
+            .collect())
+    }
+
+    /// Every validator set the chain has had, with the height from which it signs, in order;
+    /// at most `max`.
+    pub fn validator_sets(&self, max: usize) -> Result<Vec<(Height, ValidatorSet)>, StoreError> {
         let cf = self.cf(Column::ValidatorSets)?;
         let mut it = self.db.raw_iterator_cf(cf);
         it.seek_to_first();
-        let mut starts = Vec::new();
+        let mut sets = Vec::new();
         while let (Some(k), Some(v)) = (it.key(), it.value()) {
-            if starts.len() >= max {
+            if sets.len() >= max {
                 break;
             }
             let corrupt = |reason: String| StoreError::Corrupt {
@@ -529,11 +539,11 @@ impl Store {
                 .map(|b| Height(u64::from_be_bytes(b)))
                 .map_err(|_| corrupt(format!("key of {} bytes", k.len())))?;
             let set: ValidatorSet = decode(v, usize::MAX).map_err(|e| corrupt(e.to_string()))?;
-            starts.push((height, set.hash()));
+            sets.push((height, set));
             it.next();
         }
         it.status()?;
-        Ok(starts)
+        Ok(sets)
     }
 
     /// The validator set that signs block `h` (the latest set that took effect at or before it).

@@ -216,6 +216,9 @@ mod tests {
         fn validator_set(&self, _: CoreHeight) -> Result<CoreSet, ChainError> {
             Ok(self.set.clone())
         }
+        fn validator_sets(&self) -> Result<Vec<CoreSet>, ChainError> {
+            Ok(vec![self.set.clone()])
+        }
         fn build(&self, _: u16, _: Duration) -> Result<Block, ChainError> {
             Err(unused())
         }
@@ -290,7 +293,7 @@ mod tests {
                 busy_txs: 1,
             },
             Arc::new(Progress::default()),
-            PeerGate::new(me, &[], &core),
+            PeerGate::new(me, &[], &core, &[]),
         );
         app.height = Height(1);
         (d, core, set, chain, app)
