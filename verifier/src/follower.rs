@@ -16,6 +16,10 @@ pub const MAX_EVENT_BYTES: usize = 256 * 1024;
 const IDLE: Duration = Duration::from_secs(40);
 /// How far behind a node's tip the follower may start a stream; the node replays at most 1,000.
 const MAX_REPLAY: u64 = 900;
+/// A single read (status, one header) must be answered whole within this, and a stream must
+/// begin within it: a node that takes the connection and never answers is left, not waited
+/// on for ever. (The stream itself then lives as long as it sends within [`IDLE`].)
+const ANSWER: Duration = Duration::from_secs(10);
 
 /// Why a stream ended.
 #[derive(Debug, Error)]
@@ -32,6 +36,9 @@ pub enum FollowError {
     /// The stream was silent too long.
     #[error("no event or keep-alive for {0:?}")]
     Idle(Duration),
+    /// The node did not answer in time.
+    #[error("no answer within {0:?}")]
+    NoAnswer(Duration),
     /// A header did not verify, or conflicted with a verified one.
     #[error(transparent)]
     Offer(#[from] OfferError),
@@ -69,15 +76,18 @@ async fn follow_once(
     node: &str,
     cursor: &mut Cursor,
 ) -> Result<(), FollowError> {
-    let tip = node_tip(client, node).await?;
+    let tip = node_tip(client, node, ANSWER).await?;
     while trust.next_height().0 + MAX_REPLAY < tip {
         let h = trust.next_height();
         let url = format!("{node}/v1/headers/{h}");
-        let body = read_limited(client.get(&url).send().await?, MAX_EVENT_BYTES).await?;
+        let body = within(ANSWER, async {
+            read_limited(client.get(&url).send().await?, MAX_EVENT_BYTES).await
+        })
+        .await?;
         offer(trust, node, &body, cursor)?;
     }
     let url = format!("{node}/v1/headers/stream?from={}", cursor.start(trust));
-    let resp = client.get(&url).send().await?;
+    let resp = within(ANSWER, async { Ok(client.get(&url).send().await?) }).await?;
     if !resp.status().is_success() {
         return Err(FollowError::Status(resp.status()));
     }
@@ -121,11 +131,28 @@ fn offer(
     Ok(offered)
 }
 
-async fn node_tip(client: &reqwest::Client, node: &str) -> Result<u64, FollowError> {
-    let body = read_limited(
-        client.get(format!("{node}/v1/status")).send().await?,
-        16 * 1024,
-    )
+/// `f`, or [`FollowError::NoAnswer`] if it takes longer than `limit`.
+async fn within<T>(
+    limit: Duration,
+    f: impl Future<Output = Result<T, FollowError>>,
+) -> Result<T, FollowError> {
+    tokio::time::timeout(limit, f)
+        .await
+        .unwrap_or(Err(FollowError::NoAnswer(limit)))
+}
+
+async fn node_tip(
+    client: &reqwest::Client,
+    node: &str,
+    limit: Duration,
+) -> Result<u64, FollowError> {
+    let body = within(limit, async {
+        read_limited(
+            client.get(format!("{node}/v1/status")).send().await?,
+            16 * 1024,
+        )
+        .await
+    })
     .await?;
     let v: serde_json::Value =
         serde_json::from_slice(&body).map_err(|e| FollowError::BadEvent(e.to_string()))?;
@@ -257,6 +284,23 @@ mod tests {
     fn multi_line_data_is_joined_and_crlf_is_understood() {
         let mut buf = b"data: a\r\ndata: b\r\n\r\n".to_vec();
         assert_eq!(take_event(&mut buf).unwrap(), Some(b"a\nb".to_vec()));
+    }
+
+    #[tokio::test]
+    async fn a_node_that_takes_the_connection_and_never_answers_is_left() {
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", silent.local_addr().unwrap());
+        // It accepts, reads nothing and answers nothing.
+        let held = tokio::spawn(async move {
+            let (conn, _) = silent.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            drop(conn);
+        });
+        let e = node_tip(&reqwest::Client::new(), &url, Duration::from_millis(200))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, FollowError::NoAnswer(_)), "{e}");
+        held.abort();
     }
 
     proptest! {

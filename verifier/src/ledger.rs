@@ -18,6 +18,11 @@ use crate::trust::Trust;
 pub const MAX_EVIDENCE_BYTES: usize = 64 * 1024;
 /// Most credentials whose evidence is cached; beyond it the cache is cleared and refilled.
 const MAX_CACHED: usize = 100_000;
+/// How long one look for a credential's status may take over all nodes: nodes past it are not
+/// asked, so that a scan with several dead nodes still gets its answer (CANNOT CHECK, or a
+/// full presentation's own status) inside the service's 10 s request timeout, which also
+/// holds a registry lookup or a second look.
+pub const FETCH_BUDGET: Duration = Duration::from_secs(4);
 
 /// Where the status of a credential stands, as far as the ledger could be asked.
 #[derive(Clone, Debug)]
@@ -68,6 +73,8 @@ pub struct LedgerClient {
     cache: Mutex<Cache>,
     /// Credentials being refreshed in the background, so each is asked for once at a time.
     refreshing: Mutex<HashSet<CredentialId>>,
+    /// How long one look may take over all nodes ([`FETCH_BUDGET`]).
+    budget: Duration,
 }
 
 impl LedgerClient {
@@ -80,7 +87,13 @@ impl LedgerClient {
             next: AtomicUsize::new(0),
             cache: Mutex::new(HashMap::new()),
             refreshing: Mutex::new(HashSet::new()),
+            budget: FETCH_BUDGET,
         }
+    }
+
+    /// The same client with another time limit for one look over all nodes.
+    pub fn with_fetch_budget(self, budget: Duration) -> Self {
+        LedgerClient { budget, ..self }
     }
 
     /// The nodes asked.
@@ -156,9 +169,16 @@ impl LedgerClient {
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let mut problem = String::from("no node is configured");
         let mut newest_stale: Option<Box<StatusEvidence>> = None;
+        let deadline = tokio::time::Instant::now() + self.budget;
         for i in 0..self.nodes.len() {
             let node = &self.nodes[(start + i) % self.nodes.len()];
-            match self.ask(node, issuer, id).await {
+            let asked = tokio::time::timeout_at(deadline, self.ask(node, issuer, id)).await;
+            let Ok(asked) = asked else {
+                problem = format!("no node answered within {:?} ({problem})", self.budget);
+                tracing::warn!(node = %node, "status look ran out of time");
+                break;
+            };
+            match asked {
                 Ok(Answer::Absent(a)) => {
                     match trust.check_evidence_header(node, &a.header, &a.commit) {
                         Ok(()) => match fresh.stale(a.header.time) {
@@ -285,6 +305,67 @@ enum Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Three nodes that take the connection and never answer: the look gives up at its budget,
+    /// not after three client timeouts, and says so.
+    #[tokio::test]
+    async fn a_look_over_silent_nodes_ends_at_its_budget() {
+        let mut nodes = Vec::new();
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            nodes.push(format!("http://{}", silent.local_addr().unwrap()));
+            held.push(tokio::spawn(async move {
+                let mut conns = Vec::new();
+                while let Ok((c, _)) = silent.accept().await {
+                    conns.push(c);
+                }
+            }));
+        }
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(3))
+            .build()
+            .unwrap();
+        let ledger = LedgerClient::new(client, nodes, Duration::ZERO)
+            .with_fetch_budget(Duration::from_millis(300));
+        let genesis = credledger_core::devnet::Devnet::build(
+            &[1; 32],
+            &credledger_core::devnet::DevnetParams::default(),
+        )
+        .unwrap()
+        .genesis;
+        let trust = Trust::from_genesis(&genesis).unwrap();
+        let fresh = Fresh {
+            now: Timestamp(0),
+            max_age_ms: 10_000,
+        };
+        let started = Instant::now();
+        let fetched = ledger
+            .fetch(
+                &trust,
+                &"moj".parse().unwrap(),
+                CredentialId([1; 16]),
+                fresh,
+            )
+            .await;
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        match fetched {
+            Fetched::Unavailable(problem) => {
+                assert!(
+                    problem.contains("no node answered within 300ms"),
+                    "{problem}"
+                )
+            }
+            _ => panic!("silent nodes gave something"),
+        }
+        for h in held {
+            h.abort();
+        }
+    }
 
     /// Sequential ids, counting in the low bytes or in the high bytes as an issuer might
     /// number them, fall due spread over the whole period: no tenth of it gets more than twice

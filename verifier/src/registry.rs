@@ -22,6 +22,9 @@ use crate::trust::Trust;
 pub const RETRY_AFTER: Duration = Duration::from_secs(30);
 /// Most names remembered; beyond it the memory is cleared.
 const MAX_TRIED: usize = 10_000;
+/// How long one on-demand lookup (three entries, nodes in turn) may take: past it, the
+/// presentation is answered CANNOT CHECK within the service's request timeout.
+pub const LOOKUP_BUDGET: Duration = Duration::from_secs(3);
 /// Largest state answer read.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
@@ -81,7 +84,9 @@ impl RegistryLearner {
             StateKey::IssuerKey(issuer.clone(), key.clone()),
             StateKey::Kind(kind.clone()),
         ];
-        let found = refresh(ledger, trust, &keys, max_age_ms).await;
+        let found = tokio::time::timeout(LOOKUP_BUDGET, refresh(ledger, trust, &keys, max_age_ms))
+            .await
+            .unwrap_or(Lookup::Unknown);
         let mut tried = self.tried();
         if tried.len() >= MAX_TRIED {
             tried.clear();
