@@ -157,19 +157,7 @@ impl Checker {
         signatures: &SignatureBatch,
     ) -> Report {
         let c = p.compact();
-        if let Some(height) = self.trust.read(|s| s.alarm.as_ref().map(|a| a.height)) {
-            let now = now.unwrap_or_else(now_ms);
-            let mut r = self.refused_with(
-                State::CannotCheck,
-                Check::Anchoring,
-                format!(
-                    "the ledger's validators signed two different blocks at height {}; \
-                     this verifier stopped trusting the ledger until its operators act",
-                    height
-                ),
-                now,
-            );
-            r.credential = None;
+        if let Some(r) = self.fork_refusal(now.unwrap_or_else(now_ms)) {
             return r;
         }
         // A credential whose status is not cached is first checked for genuineness, so a forged
@@ -232,6 +220,11 @@ impl Checker {
             }
             _ => (result, true),
         };
+        // The nodes asked for this very scan may have shown the fork (one served a conflicting
+        // header, the next one answered): nothing is answered but CANNOT CHECK from then on.
+        if let Some(r) = self.fork_refusal(now) {
+            return r;
+        }
         let described = |s: &crate::trust::TrustState| describe(c, &s.anchor);
         match result {
             Ok(v) => Report {
@@ -264,6 +257,20 @@ impl Checker {
                 r
             }
         }
+    }
+
+    /// CANNOT CHECK, if the fork alarm is raised (spec/verifier.md §2 step 5).
+    fn fork_refusal(&self, now: Timestamp) -> Option<Report> {
+        let height = self.trust.read(|s| s.alarm.as_ref().map(|a| a.height))?;
+        Some(self.refused_with(
+            State::CannotCheck,
+            Check::Anchoring,
+            format!(
+                "the ledger's validators signed two different blocks at height {height}; this \
+                 verifier stopped trusting the ledger until its operators act"
+            ),
+            now,
+        ))
     }
 
     /// Core's verdict on what the ledger gave, with the problem that left it without any.

@@ -260,21 +260,25 @@ fn check_known(
         .map_err(|e| invalid(LightError::Commit(e)))?;
     // Two headers at one height, each certified by the validators: the chain forked or its
     // validators equivocated. Nothing it says can be believed until people look.
+    let alarm = ForkAlarm {
+        height: header.height,
+        verified: ours,
+        conflicting: header.clone(),
+        conflicting_commit: commit.clone(),
+        source: source.to_string(),
+    };
+    // The whole evidence (both headers, the conflicting commit; ledger data only) goes to the
+    // log, so it outlives the process, whose `/health` shows only the first alarm.
     tracing::error!(
         height = header.height.0,
-        verified = %ours.hash(),
+        verified = %alarm.verified.hash(),
         conflicting = %header.hash(),
         source,
+        evidence = %serde_json::to_string(&alarm).unwrap_or_default(),
         "FORK ALARM: conflicting commits at one height; answering CANNOT CHECK from now on"
     );
     if s.alarm.is_none() {
-        s.alarm = Some(Box::new(ForkAlarm {
-            height: header.height,
-            verified: ours,
-            conflicting: header.clone(),
-            conflicting_commit: commit.clone(),
-            source: source.to_string(),
-        }));
+        s.alarm = Some(Box::new(alarm));
     }
     Err(OfferError::Fork(header.height))
 }

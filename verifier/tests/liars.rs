@@ -354,6 +354,40 @@ async fn a_stale_ledger_still_tells_of_a_suspension_after_the_holders_copy() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scan_that_meets_a_fork_answers_cannot_check_though_the_next_node_is_honest() {
+    // A node on a fork of the same genesis (the same validator keys signed another block 1)
+    // serves its status evidence for the same credential.
+    let mut fork = World::new(6, 4);
+    let liar = Shared::default();
+    let liar_url = serve(liar.clone()).await;
+    let mut rig = Rig::new(6, vec![liar_url]).await;
+    let c = rig.world.lawyer_license(1, None);
+    let forked = fork.lawyer_license(1, None);
+    assert_eq!(
+        forked.body.id, c.body.id,
+        "the same credential on both sides"
+    );
+    fork.publish(&forked);
+    fork.publish(&fork.lawyer_license(2, None));
+    fork.commit(Timestamp(now_ms().0));
+    liar.lock()
+        .unwrap()
+        .evidence
+        .insert(c.body.id, fork.evidence(&forked));
+    rig.world.publish(&c);
+    rig.commit(&[&c]);
+    rig.synced().await;
+    // The first scan asks the honest node first; the second asks the forked one first, which
+    // raises the alarm, then the honest one: still CANNOT CHECK, as is every scan after.
+    let first = rig.check(&c).await;
+    assert_eq!(first.outcome, Verdict::Valid, "{first:?}");
+    let second = rig.check(&c).await;
+    assert_eq!(second.outcome, Verdict::CannotCheck, "{second:?}");
+    assert!(rig.checker.trust().alarm().is_some());
+    assert!(second.ledger.fork_alarm);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conflicting_commits_raise_the_fork_alarm() {
     // Two worlds from one genesis: the same validator keys sign different blocks at height 1.
     let mut fork = World::new(5, 4);
