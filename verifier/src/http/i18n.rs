@@ -59,12 +59,18 @@ impl Lang {
 pub fn state_word(lang: Lang, s: State) -> &'static str {
     match s {
         State::Valid => lang.pick("有效", "VALID"),
-        State::NotGenuine => lang.pick("非真品", "NOT GENUINE"),
+        State::NotGenuine => lang.pick("非真實證書", "NOT GENUINE"),
         State::Revoked => lang.pick("已撤銷", "REVOKED"),
-        State::Suspended => lang.pick("已停止", "SUSPENDED"),
+        State::Suspended => lang.pick("已暫停", "SUSPENDED"),
         State::Expired => lang.pick("已逾期", "EXPIRED"),
         State::CannotCheck => lang.pick("目前無法查驗", "CANNOT CHECK NOW"),
     }
+}
+
+/// The big word of a credential outside its validity window that has not started yet: the
+/// state is EXPIRED (spec/verification.md §4), but a person should not read "expired".
+pub fn not_yet_valid_word(lang: Lang) -> &'static str {
+    lang.pick("尚未生效", "NOT YET VALID")
 }
 
 /// What the state means and what to do, in plain words.
@@ -85,7 +91,7 @@ pub fn state_meaning(lang: Lang, s: State) -> &'static str {
              on it.",
         ),
         State::Suspended => lang.pick(
-            "發證機關已暫停這張證書。持有人目前不得依此執業；詳情請洽發證機關。",
+            "發證機關已暫停這張證書，目前不可依賴它；詳情請洽發證機關。",
             "The issuing authority has suspended this credential. Its holder may not rely on it for \
              now; ask the authority for details.",
         ),
@@ -172,7 +178,7 @@ pub fn words(lang: Lang) -> Words {
         ),
         reading: p("讀取中…", "Reading…"),
         revoked_at: p("撤銷時間", "Revoked at"),
-        suspended_at: p("停止時間", "Suspended since"),
+        suspended_at: p("暫停時間", "Suspended since"),
         status_reason: p("原因", "Reason"),
     }
 }

@@ -5,7 +5,7 @@ use credledger_core::ids::Timestamp;
 use credledger_core::verify::{Rejection, StatusFinding};
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
-use super::i18n::{Lang, reason_words, state_meaning, state_word, words};
+use super::i18n::{Lang, not_yet_valid_word, reason_words, state_meaning, state_word, words};
 use crate::report::{Report, State};
 
 /// A time as the page shows it: Taiwan time (UTC+8, no daylight saving).
@@ -99,7 +99,10 @@ fn icon(s: State) -> &'static str {
 /// The result page of one check. `self_href` is this page's path and query without `lang`.
 pub fn result_page(lang: Lang, r: &Report, self_href: &str) -> String {
     let w = words(lang);
-    let word = state_word(lang, r.outcome);
+    let word = match r.rejection {
+        Some(Rejection::NotYetValid { .. }) => not_yet_valid_word(lang),
+        _ => state_word(lang, r.outcome),
+    };
     let mut body = format!(
         "<section class=\"state {class}\" id=\"state\" data-state=\"{state}\" role=\"status\">\
          <span class=\"icon\" aria-hidden=\"true\">{icon}</span><h1 id=\"state-word\">{word}</h1>\
@@ -207,4 +210,52 @@ pub fn result_page(lang: Lang, r: &Report, self_href: &str) -> String {
     let sep = if self_href.contains('?') { '&' } else { '?' };
     let switch = format!("{self_href}{sep}lang={}", lang.other().code());
     shell(lang, &format!("{word} · {}", w.title), &switch, &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use credledger_core::ids::{Height, Timestamp};
+    use credledger_core::verify::Check;
+
+    fn refused(rejection: Rejection) -> Report {
+        Report {
+            outcome: State::Expired,
+            live: true,
+            checked_at: Timestamp(1_000),
+            checks: Vec::new(),
+            failed_check: Some(Check::ValidityWindow),
+            reason: Some(rejection.to_string()),
+            rejection: Some(rejection),
+            status: None,
+            credential: None,
+            ledger: crate::report::LedgerView {
+                height: Height(1),
+                time: Timestamp(1_000),
+                fork_alarm: false,
+            },
+            presentation: None,
+        }
+    }
+
+    #[test]
+    fn a_credential_not_yet_in_force_is_not_called_expired() {
+        let early = refused(Rejection::NotYetValid {
+            valid_from: Timestamp(2_000),
+            now: Timestamp(1_000),
+        });
+        let late = refused(Rejection::Expired {
+            valid_until: Timestamp(500),
+            now: Timestamp(1_000),
+        });
+        let word = |lang, r: &Report| {
+            let page = result_page(lang, r, "/v/x");
+            let start = page.find("id=\"state-word\">").unwrap() + 16;
+            page[start..start + page[start..].find('<').unwrap()].to_string()
+        };
+        assert_eq!(word(Lang::Zh, &early), "尚未生效");
+        assert_eq!(word(Lang::En, &early), "NOT YET VALID");
+        assert_eq!(word(Lang::Zh, &late), "已逾期");
+        assert_eq!(word(Lang::En, &late), "EXPIRED");
+    }
 }
