@@ -178,8 +178,8 @@ fn words(lang: Lang) -> &'static Words {
 fn form(lang: Lang, w: &Words) -> String {
     format!(
         "<section class=\"card\"><form action=\"/audit?lang={code}\" method=\"post\" id=\"audit-form\">\
-         <label class=\"primary file\" for=\"bundle-file\">{file}</label>\
          <input type=\"file\" id=\"bundle-file\" accept=\".bundle,application/octet-stream\">\
+         <label class=\"primary file\" for=\"bundle-file\">{file}</label>\
          <label for=\"bundle\">{bundle}</label><textarea id=\"bundle\" name=\"bundle\" rows=\"4\" \
          required autocomplete=\"off\" spellcheck=\"false\"></textarea>\
          <label for=\"record\">{record}</label><textarea id=\"record\" name=\"record\" rows=\"3\" \

@@ -1,6 +1,7 @@
 //! The page's words in Traditional Chinese (the default) and English.
 
 use credledger_core::state::ReasonCode;
+use credledger_core::verify::Check;
 
 use crate::report::State;
 
@@ -195,5 +196,39 @@ pub fn reason_words(lang: Lang, r: ReasonCode) -> &'static str {
         ReasonCode::HolderCeased => lang.pick("持有人已不存在", "the holder no longer exists"),
         ReasonCode::ConditionNotMet => lang.pick("不再符合條件", "a condition is no longer met"),
         ReasonCode::Order => lang.pick("依命令", "ordered by a court or authority"),
+    }
+}
+
+/// A check of spec/verification.md §2 in words, for the page's list of checks made.
+pub fn check_words(lang: Lang, c: Check) -> &'static str {
+    match c {
+        Check::Decoding => lang.pick("QR 碼內容可讀", "the QR code's content reads correctly"),
+        Check::IssuerKnown => lang.pick("發證機關已登記", "the issuer is registered"),
+        Check::KindAuthorized => {
+            lang.pick("發證機關可核發此類證書", "the issuer may issue this kind")
+        }
+        Check::Signature => lang.pick(
+            "發證機關的數位簽章正確",
+            "the issuer's digital signature is right",
+        ),
+        Check::Claims => lang.pick("證書內容未經竄改", "the credential's content is unaltered"),
+        Check::Anchoring => lang.pick("帳本上有這張證書的紀錄", "the ledger holds its record"),
+        Check::KeyValidAtIssuance => lang.pick(
+            "發證時金鑰有效",
+            "the issuer's key was valid when it was issued",
+        ),
+        Check::ValidityWindow => lang.pick("在有效期間內", "it is within its validity period"),
+        Check::Freshness => lang.pick("帳本資料為最新", "the ledger's answer is recent"),
+        Check::Status => lang.pick("未遭撤銷或暫停", "it is not revoked or suspended"),
+        Check::Record => lang.pick("紀錄與證據相符", "the record matches the evidence"),
+        Check::Inclusion => lang.pick("紀錄在已錨定的日誌中", "the record is in the anchored log"),
+    }
+}
+
+/// Whether a check passed, in words (beside the ✓ or ✕, which screen readers skip).
+pub fn passed_words(lang: Lang, passed: bool) -> &'static str {
+    match passed {
+        true => lang.pick("通過", "passed"),
+        false => lang.pick("未通過", "failed"),
     }
 }

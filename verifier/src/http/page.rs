@@ -5,7 +5,10 @@ use credledger_core::ids::Timestamp;
 use credledger_core::verify::{Rejection, StatusFinding};
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
-use super::i18n::{Lang, not_yet_valid_word, reason_words, state_meaning, state_word, words};
+use super::i18n::{
+    Lang, check_words, not_yet_valid_word, passed_words, reason_words, state_meaning, state_word,
+    words,
+};
 use crate::report::{Report, State};
 
 /// A time as the page shows it: Taiwan time (UTC+8, no daylight saving).
@@ -46,8 +49,9 @@ pub fn scan_page(lang: Lang) -> String {
          <section class=\"card\" id=\"camera\" hidden>\
          <button type=\"button\" id=\"start-camera\" class=\"primary\">{scan}</button>\
          <video id=\"video\" playsinline muted hidden aria-label=\"{scan}\"></video></section>\
-         <section class=\"card\"><label class=\"primary file\" for=\"photo\">{photo}</label>\
+         <section class=\"card\">\
          <input type=\"file\" id=\"photo\" name=\"photo\" accept=\"image/*\" capture=\"environment\">\
+         <label class=\"primary file\" for=\"photo\">{photo}</label>\
          <p class=\"hint\">{hint}</p></section>\
          <section class=\"card\"><form action=\"/v\" method=\"get\" id=\"paste-form\">\
          <label for=\"p\">{paste}</label><textarea id=\"p\" name=\"p\" rows=\"3\" \
@@ -174,19 +178,29 @@ pub fn result_page(lang: Lang, r: &Report, self_href: &str) -> String {
         text(w.details)
     ));
     for c in &r.checks {
-        let name = serde_json::to_value(c.check)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
         body.push_str(&format!(
-            "<li>{} {}</li>",
+            "<li><span aria-hidden=\"true\">{}</span> {}: {}</li>",
             if c.passed { "✓" } else { "✕" },
-            text(&name)
+            text(check_words(lang, c.check)),
+            text(passed_words(lang, c.passed))
         ));
     }
     body.push_str("</ul>");
     if let Some(reason) = &r.reason {
-        body.push_str(&format!("<p>{}: {}</p>", text(w.why), text(reason)));
+        // The reason's details (values, times) are in English; on the Chinese page the failed
+        // check comes first in Chinese, and the details are marked English for screen readers.
+        let failed = match (lang, r.failed_check) {
+            (Lang::Zh, Some(c)) => {
+                format!("{}（{}）", check_words(lang, c), passed_words(lang, false))
+            }
+            _ => String::new(),
+        };
+        body.push_str(&format!(
+            "<p>{}: {} <span lang=\"en\">{}</span></p>",
+            text(w.why),
+            text(&failed),
+            text(reason)
+        ));
     }
     body.push_str(&format!(
         "<p>{}: {}<br>{}: {}</p>",
@@ -257,5 +271,12 @@ mod tests {
         assert_eq!(word(Lang::En, &early), "NOT YET VALID");
         assert_eq!(word(Lang::Zh, &late), "已逾期");
         assert_eq!(word(Lang::En, &late), "EXPIRED");
+        // The reason names the failed check in the page's language; its details are marked.
+        let page = result_page(Lang::Zh, &late, "/v/x");
+        assert!(page.contains("在有效期間內（未通過）"), "{page}");
+        assert!(
+            page.contains("<span lang=\"en\">credential expired at"),
+            "{page}"
+        );
     }
 }
