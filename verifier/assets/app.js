@@ -25,16 +25,22 @@
       var file = photo.files && photo.files[0];
       if (!file) return;
       say(msg.getAttribute("data-reading"));
+      // Every failure is told in the page's language: busy (408, 429, 503) or not read (a
+      // photo with no QR code, one too large, or anything else).
+      var busy = msg.getAttribute("data-busy"), noCode = msg.getAttribute("data-no-code");
       fetch("/api/v1/verify-image", { method: "POST", body: file, headers: { "Content-Type": file.type || "application/octet-stream" } })
-        .then(function (r) { return r.json(); })
+        .then(function (r) {
+          if (r.ok) return r.json();
+          throw (r.status === 408 || r.status === 429 || r.status === 503) ? busy : noCode;
+        })
         .then(function (j) {
           if (j.presentation) {
             location.href = resultPath(j.presentation);
           } else {
-            say(j.error || "?");
+            say(noCode);
           }
         })
-        .catch(function (e) { say(String(e)); });
+        .catch(function (e) { say(typeof e === "string" ? e : busy); });
     });
   }
 

@@ -584,3 +584,96 @@ async fn concurrent_scans_share_a_signature_batch_and_keep_their_verdicts() {
         queue.batches() - batches
     );
 }
+
+/// A PNG of a QR code holding `text`, as a phone's photo of one.
+fn qr_png(text: &str) -> Vec<u8> {
+    let code = qrcode::QrCode::new(text.as_bytes()).unwrap();
+    let (w, scale) = (code.width() as u32, 6);
+    let colors = code.to_colors();
+    let img = image::GrayImage::from_fn((w + 8) * scale, (w + 8) * scale, |x, y| {
+        let (mx, my) = (x / scale, y / scale);
+        let dark = (4..w + 4).contains(&mx)
+            && (4..w + 4).contains(&my)
+            && colors[((my - 4) * w + (mx - 4)) as usize] == qrcode::Color::Dark;
+        image::Luma([if dark { 0 } else { 255 }])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_image_reads_the_photo_and_names_what_it_could_not_read() {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use credledger_verifier::http::{App, Guard, Limits, Metrics, router};
+    use tower::ServiceExt;
+
+    let mut rig = Rig::new(9, vec![]).await;
+    let c = rig.world.lawyer_license(1, None);
+    rig.world.publish(&c);
+    rig.commit(&[&c]);
+    rig.synced().await;
+    let metrics = Arc::new(Metrics::default());
+    let guard = Arc::new(Guard::new(Limits::default(), metrics.clone()));
+    let app = router(
+        Arc::new(App {
+            checker: rig.checker,
+            metrics,
+        }),
+        guard,
+    );
+    let post = |body: Vec<u8>| {
+        let mut req = Request::post("/api/v1/verify-image")
+            .header("content-type", "image/png")
+            .body(Body::from(body))
+            .unwrap();
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                [127, 0, 0, 1],
+                9,
+            ))));
+        let app = app.clone();
+        async move {
+            let resp = app.oneshot(req).await.unwrap();
+            let code = resp.status();
+            let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            (
+                code,
+                serde_json::from_slice::<serde_json::Value>(&bytes).unwrap(),
+            )
+        }
+    };
+    // A genuine credential's code: VALID, with the text read.
+    let text = World::compact(&c, None).to_qr_text();
+    let (code, v) = post(qr_png(&text)).await;
+    assert_eq!(
+        (code, v["outcome"].as_str()),
+        (StatusCode::OK, Some("VALID")),
+        "{v}"
+    );
+    assert_eq!(v["presentation"], text.as_str());
+    // A QR code that holds no presentation: NOT GENUINE, and the text read comes back, so the
+    // page can open its result.
+    let (code, v) = post(qr_png("hello, not a credential")).await;
+    assert_eq!(
+        (code, v["outcome"].as_str()),
+        (StatusCode::OK, Some("NOT_GENUINE")),
+        "{v}"
+    );
+    assert_eq!(v["presentation"], "hello, not a credential");
+    // A picture with no QR code, and bytes that are no picture: 422 naming the problem.
+    let blank = {
+        let img = image::GrayImage::from_pixel(64, 64, image::Luma([255]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    };
+    for bad in [blank, b"not an image".to_vec()] {
+        let (code, v) = post(bad).await;
+        assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        assert!(!v["error"].as_str().unwrap().is_empty(), "{v}");
+    }
+}

@@ -133,6 +133,8 @@ pub struct Words {
     pub why: &'static str,
     pub no_camera: &'static str,
     pub reading: &'static str,
+    pub no_code: &'static str,
+    pub busy: &'static str,
     pub revoked_at: &'static str,
     pub suspended_at: &'static str,
     pub status_reason: &'static str,
@@ -178,6 +180,15 @@ pub fn words(lang: Lang) -> Words {
             "This browser cannot scan live; take or upload a photo instead.",
         ),
         reading: p("讀取中…", "Reading…"),
+        no_code: p(
+            "無法從這張照片讀出 QR 碼。請靠近一點、對準後再拍一次，或改用貼上。",
+            "No QR code could be read from this photo. Take another, closer and straight on, or \
+             paste the text.",
+        ),
+        busy: p(
+            "查驗服務此刻忙碌，請稍後再試。",
+            "The verifier is busy right now; try again in a moment.",
+        ),
         revoked_at: p("撤銷時間", "Revoked at"),
         suspended_at: p("暫停時間", "Suspended since"),
         status_reason: p("原因", "Reason"),

@@ -159,7 +159,15 @@ async fn verify_image(State(app): State<Shared>, body: Bytes) -> Response {
     })
     .await;
     match decoded {
-        Ok(Ok(text)) => Json(check(&app, &text).await).into_response(),
+        Ok(Ok(text)) => {
+            let mut r = check(&app, &text).await;
+            // The text read, even when it is no presentation: the page opens its result
+            // (NOT GENUINE) from it like any other.
+            if r.presentation.is_none() {
+                r.presentation = Some(text);
+            }
+            Json(r).into_response()
+        }
         Ok(Err(e)) => {
             app.metrics
                 .unreadable_images

@@ -59,7 +59,7 @@ pub fn scan_page(lang: Lang) -> String {
          <input type=\"hidden\" name=\"lang\" value=\"{code}\">\
          <button type=\"submit\" id=\"check\">{check}</button></form></section>\
          <p id=\"msg\" role=\"alert\" aria-live=\"assertive\" data-no-camera=\"{nocam}\" \
-         data-reading=\"{reading}\"></p>",
+         data-reading=\"{reading}\" data-no-code=\"{nocode}\" data-busy=\"{busy}\"></p>",
         title = text(w.title),
         intro = text(w.intro),
         scan = text(w.scan),
@@ -70,6 +70,8 @@ pub fn scan_page(lang: Lang) -> String {
         check = text(w.check),
         nocam = attr(w.no_camera),
         reading = attr(w.reading),
+        nocode = attr(w.no_code),
+        busy = attr(w.busy),
     );
     shell(
         lang,
