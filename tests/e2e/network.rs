@@ -84,13 +84,18 @@ fn four_validators_commit_agree_and_refuse_bad_transactions() {
         "{body}"
     );
 
-    // A damaged signature is refused.
+    // A damaged signature (the transaction's last 64 bytes) is refused, naming it.
     let c2 = world.lawyer_license(2, None);
     let mut bad = encode(&publish_tx(&net.devnet, "moj", "moj-2026-01", 1, &[&c2]));
     let n = bad.len();
     bad[n - 5] ^= 1;
     let (code, body) = net.submit(1, &bad);
-    assert!(code == 422 || code == 400, "{code} {body}");
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(body["error"], "refused", "{body}");
+    assert!(
+        body["message"].as_str().unwrap_or("").contains("signature"),
+        "{body}"
+    );
 
     // The Ministry of Justice may not issue company registrations.
     let wrong = world.issue(
@@ -512,7 +517,21 @@ fn a_node_outside_the_set_is_refused_until_the_council_adds_it_then_it_votes() {
     net.start_node(outsider);
     let tip = net.height(0).unwrap();
     assert!(net.wait_height(0, tip + 5, LONG));
-    std::thread::sleep(Duration::from_secs(2));
+    // Seen from the validators: while it dials them, none counts it among its consensus
+    // peers (each has the other three).
+    for _ in 0..10 {
+        for i in 0..4 {
+            let peers = net.get(i, "/v1/status").map(|s| s["peers"].clone());
+            assert!(
+                peers
+                    .as_ref()
+                    .and_then(|p| p.as_u64())
+                    .is_some_and(|p| p <= 3),
+                "validator {i} has {peers:?} peers: the outsider was let in"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let log = net.log(outsider);
     assert!(
         !log.contains("block committed"),
