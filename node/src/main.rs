@@ -253,6 +253,8 @@ async fn run(c: credledger_node::config::Checked) -> Result<()> {
     app_task.abort();
     network_task.abort();
     running.engine.actor.stop(None);
+    // Header streams never end by themselves; the API's clean stop would wait for them.
+    node.end_streams();
     let _ = stop_api.send(());
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), api_task).await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), running.engine.handle).await;

@@ -327,6 +327,29 @@ async fn header_streams_are_bounded_and_freed_when_closed() {
     );
 }
 
+/// A stopping node ends its header streams, so the API's clean stop does not wait for the
+/// clients reading them.
+#[tokio::test]
+async fn a_stopping_node_ends_its_header_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Devnet::build(&[4; 32], &DevnetParams::default()).unwrap();
+    let ledger = Ledger::open(dir.path(), d.genesis.clone()).unwrap();
+    let node = Arc::new(Node::new(
+        ledger,
+        MempoolLimits::default(),
+        Box::new(|| Timestamp(T0 + 5_000)),
+    ));
+    let app = router(node.clone());
+    let stream = app.oneshot(get("/v1/headers/stream")).await.unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    let body = tokio::spawn(stream.into_body().collect());
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(!body.is_finished(), "an open stream waits for commits");
+    node.end_streams();
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), body).await;
+    assert!(ended.is_ok(), "the stream did not end");
+}
+
 /// A node answering as many requests as it takes answers the next one 503 at once, with the
 /// JSON error body, and takes requests again once one is answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

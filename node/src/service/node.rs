@@ -38,7 +38,9 @@ pub struct Node {
     /// Consensus height and round (set when consensus runs).
     progress: OnceLock<Arc<Progress>>,
     /// Each committed height, for streams of new headers.
-    commits: broadcast::Sender<Height>,
+    /// Heights as they are committed, to the API's header streams and waiting submissions;
+    /// `None` once the node stops, which ends them.
+    commits: Mutex<Option<broadcast::Sender<Height>>>,
     /// Transactions in blocks committed since start.
     committed_txs: AtomicU64,
     /// Notified when the mempool takes a transaction: a proposer holding back an empty block
@@ -63,7 +65,7 @@ impl Node {
             clock,
             relay: OnceLock::new(),
             progress: OnceLock::new(),
-            commits: broadcast::channel(64).0,
+            commits: Mutex::new(Some(broadcast::channel(64).0)),
             committed_txs: AtomicU64::new(0),
             arrivals: Arc::new(Notify::new()),
         }
@@ -81,7 +83,19 @@ impl Node {
 
     /// Heights as they are committed.
     pub fn subscribe_commits(&self) -> broadcast::Receiver<Height> {
-        self.commits.subscribe()
+        match self.commits.lock().as_deref() {
+            Ok(Some(tx)) => tx.subscribe(),
+            // Stopping: a receiver whose sender is gone ends at once.
+            _ => broadcast::channel(1).1,
+        }
+    }
+
+    /// Ends every header stream and commit wait, for a clean stop that need not wait for the
+    /// clients reading them.
+    pub fn end_streams(&self) {
+        if let Ok(mut tx) = self.commits.lock() {
+            tx.take();
+        }
     }
 
     /// The node's clock.
@@ -254,7 +268,9 @@ impl Node {
         }
         self.committed_txs
             .fetch_add(block.transactions.len() as u64, Ordering::Relaxed);
-        let _ = self.commits.send(block.header.height);
+        if let Ok(Some(tx)) = self.commits.lock().as_deref() {
+            let _ = tx.send(block.header.height);
+        }
         Ok(())
     }
 }
