@@ -5,13 +5,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use arc_malachitebft_app_channel::app::net::Multiaddr;
-use arc_malachitebft_app_channel::app::types::core::LinearTimeouts;
 use credledger_core::genesis::Genesis;
 use credledger_core::sig::{Keypair, PublicKey};
 use serde::{Deserialize, Serialize};
 
-use crate::consensus::engine::peer_id;
+use crate::consensus::addr::P2pAddr;
 use crate::consensus::pacing::Pacing;
 use crate::mempool::MempoolLimits;
 
@@ -152,9 +150,9 @@ pub struct Checked {
     /// Database folder.
     pub data_dir: PathBuf,
     /// P2p listen address.
-    pub listen: Multiaddr,
+    pub listen: P2pAddr,
     /// Peers with their `/p2p/` ids.
-    pub peers: Vec<Multiaddr>,
+    pub peers: Vec<P2pAddr>,
     /// API listen address.
     pub api: SocketAddr,
     /// Timing.
@@ -212,30 +210,6 @@ pub fn read_bounded(path: &Path, max: usize) -> Result<Vec<u8>, String> {
         ));
     }
     Ok(bytes)
-}
-
-/// Parses `<public key hex>@<multiaddr>` into the multiaddr with the key's `/p2p/` id.
-pub fn parse_peer(s: &str) -> Result<Multiaddr, String> {
-    let (key, addr) = s
-        .split_once('@')
-        .ok_or_else(|| format!("peer {s:?}: expected <public key hex>@<multiaddr>"))?;
-    let key: PublicKey = key
-        .parse()
-        .map_err(|e| format!("peer {s:?}: public key: {e}"))?;
-    let addr: Multiaddr = addr
-        .parse()
-        .map_err(|e| format!("peer {s:?}: address: {e}"))?;
-    if !addr.to_string().contains("/tcp/") {
-        return Err(format!("peer {s:?}: address must be /ip4/…/tcp/…"));
-    }
-    if addr.to_string().contains("/p2p/") {
-        return Err(format!(
-            "peer {s:?}: leave out /p2p/; it follows from the key"
-        ));
-    }
-    format!("{addr}/p2p/{}", peer_id(&key))
-        .parse()
-        .map_err(|e| format!("peer {s:?}: {e}"))
 }
 
 fn ms(what: &str, v: u64, min: u64, max: u64, problems: &mut Vec<String>) -> Duration {
@@ -301,27 +275,16 @@ impl NodeConfig {
         };
         // A validator's key need not be in genesis: the council may add it later. The engine
         // says so at start if the key is not in the set that signs next (engine.rs).
-        let listen: Option<Multiaddr> = match self.p2p.listen.parse::<Multiaddr>() {
-            // The address the node binds at start (engine.rs); an IPv6 or DNS form would need
-            // libp2p's own socket options to be checked the same way.
-            Ok(a) if a.to_string().starts_with("/ip4/") && a.to_string().contains("/tcp/") => {
-                Some(a)
-            }
-            Ok(_) => {
-                problems.push(format!(
-                    "p2p.listen {:?} must be /ip4/…/tcp/…",
-                    self.p2p.listen
-                ));
-                None
-            }
+        let listen = match P2pAddr::listen(&self.p2p.listen) {
+            Ok(a) => Some(a),
             Err(e) => {
-                problems.push(format!("p2p.listen {:?}: {e}", self.p2p.listen));
+                problems.push(format!("p2p.listen {e}"));
                 None
             }
         };
         let mut peers = Vec::new();
         for p in &self.p2p.peers {
-            match parse_peer(p) {
+            match P2pAddr::peer(p) {
                 Ok(a) => peers.push(a),
                 Err(e) => problems.push(format!("p2p.peers: {e}")),
             }
@@ -404,16 +367,6 @@ impl NodeConfig {
         else {
             return Err(problems);
         };
-        let timeouts = LinearTimeouts {
-            propose,
-            propose_delta: propose / 2,
-            prevote: vote,
-            prevote_delta: vote / 2,
-            precommit: vote,
-            precommit_delta: vote / 2,
-            rebroadcast: propose + vote * 2,
-            ..LinearTimeouts::default()
-        };
         Ok(Checked {
             data_dir: resolve(&self.data_dir),
             mempool: MempoolLimits {
@@ -427,12 +380,13 @@ impl NodeConfig {
             listen,
             peers,
             api,
-            pacing: Pacing {
-                timeouts,
-                block_interval: (!interval.is_zero()).then_some(interval),
-                busy_interval: (!busy.is_zero()).then_some(busy),
-                busy_txs: c.busy_txs,
-            },
+            pacing: Pacing::new(
+                propose,
+                vote,
+                (!interval.is_zero()).then_some(interval),
+                (!busy.is_zero()).then_some(busy),
+                c.busy_txs,
+            ),
             file: self,
         })
     }

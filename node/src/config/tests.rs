@@ -3,6 +3,7 @@ use std::path::Path;
 use credledger_core::devnet::{Devnet, DevnetParams};
 
 use super::*;
+use crate::consensus::engine::peer_id;
 
 fn write_key(dir: &Path, name: &str, k: &Keypair) {
     let json = serde_json::json!({

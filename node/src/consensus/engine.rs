@@ -16,6 +16,7 @@ use arc_malachitebft_app_channel::{
 use credledger_core::ids::ChainId;
 use credledger_core::sig::PublicKey;
 
+use super::addr::P2pAddr;
 use super::app::{App, Progress};
 use super::chain::{Chain, ChainError};
 use super::codec::{MAX_RESPONSE, WireCodec};
@@ -59,10 +60,10 @@ pub struct EngineSettings {
     /// The consensus log's file.
     pub wal_file: PathBuf,
     /// Where to listen for peers (`/ip4/…/tcp/…`).
-    pub listen: Multiaddr,
+    pub listen: P2pAddr,
     /// The configured peers, each with its `/p2p/` id: validators (admitted while in the set)
     /// and observers (see peers.rs).
-    pub peers: Vec<Multiaddr>,
+    pub peers: Vec<P2pAddr>,
     /// The node key's seed; for a validator, its consensus key.
     pub seed: [u8; 32],
     /// Whether this node votes (its key must be in the validator set).
@@ -115,7 +116,7 @@ impl NodeConfig for Config {
 fn config(s: &EngineSettings, peers: Vec<Multiaddr>) -> Config {
     let mut consensus = ConsensusConfig::default();
     let p2p = &mut consensus.p2p;
-    p2p.listen_addr = s.listen.clone();
+    p2p.listen_addr = s.listen.0.clone();
     p2p.persistent_peers = peers;
     // Permissioning: only the persistent peers (each pinned by its /p2p/ id) may connect, and
     // no peer is discovered. Which peers those are follows the validator set (peers.rs).
@@ -182,10 +183,11 @@ pub async fn start<C: Chain>(s: EngineSettings, chain: Arc<C>) -> Result<Running
     let ctx = Ctx {
         chain_id: s.chain_id.clone(),
     };
-    check_listen(&s.listen)?;
+    check_listen(&s.listen.0)?;
     let next = chain.last_height()?.0 + 1;
     let set = chain.validator_set(credledger_core::ids::Height(next))?;
-    let peers = PeerGate::new(my_peer_id, &s.peers, &set, &chain.validator_sets()?);
+    let configured: Vec<Multiaddr> = s.peers.iter().map(|p| p.0.clone()).collect();
+    let peers = PeerGate::new(my_peer_id, &configured, &set, &chain.validator_sets()?);
     let unadmitted = s.validator
         && !set
             .validators()

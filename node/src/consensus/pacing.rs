@@ -42,6 +42,35 @@ pub struct Pacing {
     pub busy_txs: usize,
 }
 
+impl Pacing {
+    /// The pacing of a chain whose proposal waits `propose` and whose votes wait `vote` in round
+    /// 0, each half as long again in every later round; `block_interval`, `busy_interval` and
+    /// `busy_txs` as their fields say.
+    pub fn new(
+        propose: Duration,
+        vote: Duration,
+        block_interval: Option<Duration>,
+        busy_interval: Option<Duration>,
+        busy_txs: usize,
+    ) -> Pacing {
+        Pacing {
+            timeouts: LinearTimeouts {
+                propose,
+                propose_delta: propose / 2,
+                prevote: vote,
+                prevote_delta: vote / 2,
+                precommit: vote,
+                precommit_delta: vote / 2,
+                rebroadcast: propose + vote * 2,
+                ..LinearTimeouts::default()
+            },
+            block_interval,
+            busy_interval,
+            busy_txs,
+        }
+    }
+}
+
 /// Why the proposer holds back its block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Hold {
