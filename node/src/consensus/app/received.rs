@@ -355,6 +355,51 @@ mod tests {
         assert!(chain.durable.lock().unwrap().iter().all(|d| *d));
     }
 
+    /// A restarted validator asked to propose at a (height, round) it built a block for before
+    /// proposes that same block, read back from its durably kept blocks, and builds none: it
+    /// never signs two different blocks at one height and round across restarts (ADR 001,
+    /// crash safety). At another round it builds anew (the stub's `build` refuses, which shows
+    /// it was asked).
+    #[tokio::test]
+    async fn a_restarted_proposer_proposes_the_block_it_kept_not_a_new_one() {
+        let (d, core, set, chain, mut app) = app_at_genesis();
+        let me = *set.members()[0].address();
+        app.me = Some(me);
+        let kept = block(&d, &core, 0);
+        // What the node kept before it stopped: its own block for round 0, and a peer's.
+        chain.kept.lock().unwrap().extend([
+            Pending {
+                round: 0,
+                valid_round: None,
+                proposer: me.0,
+                own: true,
+                valid: true,
+                block: kept.clone(),
+            },
+            Pending {
+                round: 0,
+                valid_round: None,
+                proposer: set.members()[1].address().0,
+                own: false,
+                valid: true,
+                block: block(&d, &core, 1),
+            },
+        ]);
+        let again = app
+            .own_value(Height(1), Round::new(0), Duration::from_secs(1))
+            .unwrap();
+        assert_eq!(again.block, kept);
+        assert!(again.own);
+        let built = app
+            .own_value(Height(1), Round::new(1), Duration::from_secs(1))
+            .unwrap_err();
+        assert_eq!(
+            built.0,
+            unused().0,
+            "round 1 has no kept block of its own: built anew"
+        );
+    }
+
     /// A synced block arrives decided: it is checked without the clock rule (a node whose
     /// clock is behind must still catch up) and kept durably before the engine hears of it,
     /// since the engine may decide it from its own log after a power loss, without its body.
