@@ -143,6 +143,23 @@ async fn submit_commit_and_prove_a_credential() {
         status["mempool_txs"], 0,
         "committed transactions leave the mempool"
     );
+    // One transaction in a block of the last 10 s.
+    assert_eq!(status["tx_per_s"], 0.1, "{status}");
+    let metrics = app
+        .clone()
+        .oneshot(get("/metrics"))
+        .await
+        .unwrap()
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes();
+    let metrics = String::from_utf8(metrics.to_vec()).unwrap();
+    assert!(
+        metrics.contains("\ncredledger_tx_per_second 0.1\n"),
+        "{metrics}"
+    );
 
     // The credential's status evidence, taken from JSON, verifies against genesis alone.
     let (code, ev) = call(&app, get(&format!("/v1/credentials/moj/{}", c.body.id))).await;

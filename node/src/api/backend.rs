@@ -28,6 +28,9 @@ pub struct NodeStatus {
     pub mempool_bytes: usize,
     /// Transactions in blocks committed since this node started.
     pub committed_txs: u64,
+    /// Transactions per second in blocks of the last 10 s (by the blocks' times and this
+    /// node's clock).
+    pub tx_per_s: f64,
     /// Consensus peers connected (none when consensus does not run here).
     pub peers: Option<u64>,
     /// The consensus round at the current height (none when consensus does not run here).

@@ -359,6 +359,11 @@ async fn metrics(State(b): State<Shared>) -> Result<String, ApiError> {
         "Validators that built none of the last 2n blocks, proposing last at this height.",
         s.absent_validators.unwrap_or(0),
     );
+    out.push_str(&format!(
+        "# HELP credledger_tx_per_second Transactions per second in blocks of the last 10 s.\n\
+         # TYPE credledger_tx_per_second gauge\ncredledger_tx_per_second {:.1}\n",
+        s.tx_per_s
+    ));
     let name = "credledger_committed_txs_total";
     out.push_str(&format!(
         "# HELP {name} Transactions in blocks committed since the node started.\n\

@@ -1,7 +1,7 @@
 //! The running node: ledger and mempool behind locks, shared by consensus, the API and the
 //! relay of transactions.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
@@ -43,6 +43,8 @@ pub struct Node {
     commits: Mutex<Option<broadcast::Sender<Height>>>,
     /// Transactions in blocks committed since start.
     committed_txs: AtomicU64,
+    /// Each recent block's time and transaction count, for the commit rate.
+    recent: Mutex<VecDeque<(Timestamp, u64)>>,
     /// Notified when the mempool takes a transaction: a proposer holding back an empty block
     /// proposes at once.
     arrivals: Arc<Notify>,
@@ -67,6 +69,7 @@ impl Node {
             progress: OnceLock::new(),
             commits: Mutex::new(Some(broadcast::channel(64).0)),
             committed_txs: AtomicU64::new(0),
+            recent: Mutex::new(VecDeque::new()),
             arrivals: Arc::new(Notify::new()),
         }
     }
@@ -268,10 +271,42 @@ impl Node {
         }
         self.committed_txs
             .fetch_add(block.transactions.len() as u64, Ordering::Relaxed);
+        if let Ok(mut recent) = self.recent.lock() {
+            let t = block.header.time;
+            recent.push_back((t, block.transactions.len() as u64));
+            while recent
+                .front()
+                .is_some_and(|(old, _)| t.since(*old) > RATE_WINDOW_MS)
+            {
+                recent.pop_front();
+            }
+        }
         if let Ok(Some(tx)) = self.commits.lock().as_deref() {
             let _ = tx.send(block.header.height);
         }
         Ok(())
+    }
+}
+
+/// The window of the commit rate.
+const RATE_WINDOW_MS: u64 = 10_000;
+
+impl Node {
+    /// Transactions per second in blocks whose time is within the last 10 s by this node's
+    /// clock (a stalled chain falls to 0).
+    fn commit_rate(&self) -> f64 {
+        let now = (self.clock)();
+        let txs: u64 = self
+            .recent
+            .lock()
+            .map(|r| {
+                r.iter()
+                    .filter(|(t, _)| now.since(*t) < RATE_WINDOW_MS)
+                    .map(|(_, n)| n)
+                    .sum()
+            })
+            .unwrap_or(0);
+        txs as f64 / (RATE_WINDOW_MS as f64 / 1000.0)
     }
 }
 
@@ -287,6 +322,7 @@ impl Backend for Node {
             mempool_txs: pool.len(),
             mempool_bytes: pool.bytes(),
             committed_txs: self.committed_txs.load(Ordering::Relaxed),
+            tx_per_s: self.commit_rate(),
             round: self.progress.get().map(|p| p.round.load(Ordering::Relaxed)),
             peers: self.progress.get().map(|p| p.peers.load(Ordering::Relaxed)),
             absent_validators: self
