@@ -344,6 +344,56 @@ async fn header_streams_are_bounded_and_freed_when_closed() {
     );
 }
 
+/// A full mempool refuses the next transaction with 503 and Retry-After, and takes it again
+/// once a block has made room.
+#[tokio::test]
+async fn a_full_mempool_answers_503_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Devnet::build(&[4; 32], &DevnetParams::default()).unwrap();
+    let set = ValidatorSet::new(d.genesis.validators.to_vec()).unwrap();
+    let ledger = Ledger::open(dir.path(), d.genesis.clone()).unwrap();
+    let node = Arc::new(Node::new(
+        ledger,
+        MempoolLimits {
+            max_txs: 1,
+            ..MempoolLimits::default()
+        },
+        Box::new(|| Timestamp(T0 + 5_000)),
+    ));
+    let app = router(node.clone());
+    let world = World::with_devnet(Devnet::build(&[4; 32], &DevnetParams::default()).unwrap());
+    let txs: Vec<_> = (0..2u64)
+        .map(|i| {
+            publish_tx(
+                &d,
+                "moj",
+                "moj-2026-01",
+                i,
+                &[&world.lawyer_license(1 + i as u32, None)],
+            )
+        })
+        .collect();
+    let (code, body) = call(&app, post("/v1/tx", encode(&txs[0]))).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    let resp = app
+        .clone()
+        .oneshot(post("/v1/tx", encode(&txs[1])))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(resp.headers().contains_key("retry-after"));
+    let body: Value =
+        serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(body["error"], "unavailable", "{body}");
+    assert!(body["message"].as_str().unwrap().contains("full"), "{body}");
+    // A block takes the first; the second now fits.
+    let block = node.propose(0, 1000, BUDGET).unwrap();
+    node.commit(&block, &sign_commit(&d, &set, &block.header, 3))
+        .unwrap();
+    let (code, body) = call(&app, post("/v1/tx", encode(&txs[1]))).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+}
+
 /// A stopping node ends its header streams, so the API's clean stop does not wait for the
 /// clients reading them.
 #[tokio::test]
