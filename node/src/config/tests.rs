@@ -158,3 +158,20 @@ fn files_are_read_through_their_limit() {
     assert!(e.contains("larger than"), "{e}");
     writer.join().unwrap();
 }
+
+/// The deployment examples (scripts/deploy) have the file's shape: every key they write is one
+/// the node reads, so they cannot drift from it unnoticed. (Their keys and addresses are
+/// placeholders, refused by the rules.)
+#[test]
+fn the_deployment_examples_have_the_files_shape() {
+    for name in ["node.example.toml", "observer.example.toml"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scripts/deploy")
+            .join(name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let file: NodeConfig =
+            toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(file.validator, name == "node.example.toml", "{name}");
+        assert_eq!(file.p2p.peers.len(), if file.validator { 3 } else { 4 });
+    }
+}
