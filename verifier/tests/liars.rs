@@ -248,7 +248,7 @@ async fn forged_stale_and_foreign_headers_never_yield_valid() {
     rig.synced().await;
     assert_eq!(rig.check(&c).await.outcome, Verdict::Valid);
 
-    // A forged header: state root rewritten, the old commit kept.
+    // A forged header: a later height and a fresh time, under the old commit.
     let honest = rig.script.lock().unwrap().evidence[&c.body.id].clone();
     let mut forged = honest.clone();
     forged.header.height.0 += 5;
