@@ -1,7 +1,8 @@
 //! A citizen's phone (headless Chromium at 390×844, driven over WebDriver) opens the verifier's
 //! page, uploads a photo of a lawyer's QR code and reads VALID in Chinese and English; after
-//! the ministry revokes, the same photo reads REVOKED. A screenshot of each state is kept in
-//! `<target>/tmp/browser/`.
+//! the ministry revokes, the same photo reads REVOKED. Other licenses read SUSPENDED and
+//! EXPIRED, a forged text NOT GENUINE, and once the ledger has stopped, CANNOT CHECK NOW. A
+//! screenshot of each state is kept in `<target>/tmp/browser/`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -121,15 +122,29 @@ fn artifacts() -> PathBuf {
     d
 }
 
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
 #[test]
 fn a_phone_scans_a_lawyer_license_valid_then_revoked_in_both_languages() {
-    let net = Net::start(4, 0);
+    let mut net = Net::start(4, 0);
     assert!(net.wait_height(0, 1, Duration::from_secs(60)));
     let moj = Ministry::new(&net);
     let c = moj.publish_lawyer(42);
+    // A license suspended, and one whose validity ends 4 s from now.
+    let suspended = moj.publish_lawyer(43);
+    moj.suspend(&suspended);
+    let ends = now_ms() + 4_000;
+    let expiring = moj.publish_lawyer_until(44, Some(ends));
     let v = Verifier::start(&net, &[]);
     // The photo holds a verifier link, as the devnet's sample does.
     let (photo, _) = qr_png(&c, Some(&v.url), net.dir.path());
+    let (suspended_photo, _) = qr_png(&suspended, Some(&v.url), net.dir.path());
+    let (expiring_photo, _) = qr_png(&expiring, Some(&v.url), net.dir.path());
     let shots = artifacts();
     let profile = net.dir.path().join("chromium");
 
@@ -196,6 +211,48 @@ fn a_phone_scans_a_lawyer_license_valid_then_revoked_in_both_languages() {
             .unwrap();
         assert_eq!(state(&b).await, "NOT_GENUINE");
         keep(&b, &shots, "not-genuine-en").await;
+
+        assert_eq!(
+            scan(&b, &v.url, "zh-TW", &suspended_photo).await,
+            "SUSPENDED"
+        );
+        assert_eq!(word(&b).await, "已暫停");
+        keep(&b, &shots, "suspended-zh-TW").await;
+        assert_eq!(scan(&b, &v.url, "en", &suspended_photo).await, "SUSPENDED");
+        keep(&b, &shots, "suspended-en").await;
+
+        while now_ms() <= ends {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(scan(&b, &v.url, "zh-TW", &expiring_photo).await, "EXPIRED");
+        assert_eq!(word(&b).await, "已逾期");
+        keep(&b, &shots, "expired-zh-TW").await;
+        assert_eq!(scan(&b, &v.url, "en", &expiring_photo).await, "EXPIRED");
+        keep(&b, &shots, "expired-en").await;
+
+        // The ledger stops: once the verifier's last header is older than its freshness bound
+        // (10 s), a license that is not revoked cannot be checked now.
+        for i in 0..4 {
+            net.kill(i);
+        }
+        let stopped = Instant::now();
+        let mut seen = String::new();
+        while stopped.elapsed() < Duration::from_secs(30) {
+            seen = scan(&b, &v.url, "en", &suspended_photo).await;
+            if seen == "CANNOT_CHECK" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        assert_eq!(seen, "CANNOT_CHECK", "{}", v.log());
+        assert_eq!(word(&b).await, "CANNOT CHECK NOW");
+        keep(&b, &shots, "cannot-check-en").await;
+        assert_eq!(
+            scan(&b, &v.url, "zh-TW", &suspended_photo).await,
+            "CANNOT_CHECK"
+        );
+        assert_eq!(word(&b).await, "目前無法查驗");
+        keep(&b, &shots, "cannot-check-zh-TW").await;
         b.close().await.unwrap();
     });
     eprintln!("screenshots in {}", shots.display());

@@ -63,6 +63,12 @@ impl Ministry {
 
     /// Publishes lawyer license number `n` and waits for its commit.
     pub fn publish_lawyer(&self, n: u32) -> Issued {
+        self.publish_lawyer_until(n, None)
+    }
+
+    /// Publishes lawyer license number `n`, valid until `until_ms` (ms since 1970) if given,
+    /// and waits for its commit.
+    pub fn publish_lawyer_until(&self, n: u32, until_ms: Option<u64>) -> Issued {
         let subject = self.out.with_file_name(format!("lawyer-{n}.json"));
         let subject_json = serde_json::json!({
             "name": "王小明",
@@ -72,7 +78,8 @@ impl Ministry {
         });
         std::fs::write(&subject, subject_json.to_string()).unwrap();
         let out = self.out.to_str().unwrap();
-        let v = self.run(&[
+        let until = until_ms.map(|t| t.to_string());
+        let mut args = vec![
             "publish",
             "--kind",
             "lawyer-license",
@@ -80,7 +87,11 @@ impl Ministry {
             subject.to_str().unwrap(),
             "--out",
             out,
-        ]);
+        ];
+        if let Some(t) = &until {
+            args.extend(["--valid-until-ms", t]);
+        }
+        let v = self.run(&args);
         let id = v["credential"].as_str().unwrap().to_string();
         Issued {
             file: self.out.join(format!("{id}.credential.json")),

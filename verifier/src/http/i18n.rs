@@ -129,6 +129,7 @@ pub struct Words {
     pub block: &'static str,
     pub as_of: &'static str,
     pub not_live: &'static str,
+    pub valid_as_of: &'static str,
     pub again: &'static str,
     pub why: &'static str,
     pub no_camera: &'static str,
@@ -169,9 +170,15 @@ pub fn words(lang: Lang) -> Words {
         block: p("帳本區塊高度", "Ledger block height"),
         as_of: p("狀態截至", "Status as of"),
         not_live: p(
-            "目前無法連上帳本；以下狀態取自 QR 碼內附的帳本證明。",
-            "The ledger cannot be reached now; the status below is from the ledger proof inside \
-             the QR code.",
+            "此刻無法向帳本確認最新狀態；以下是帳本證明（QR 碼內附，或帳本節點稍早的答覆）所示、截至下列時間的狀態：",
+            "The ledger's current status cannot be confirmed right now; this is the status as of \
+             the time below, from a ledger proof (inside the QR code, or an earlier answer of a \
+             ledger node):",
+        ),
+        valid_as_of: p(
+            "這張證書是真的，由下列機關核發；截至上述時間仍然有效，但此刻無法確認之後是否遭撤銷或暫停。",
+            "This credential is genuine and was issued by the authority below. It was in force \
+             at the time above; whether it was revoked or suspended since cannot be confirmed now.",
         ),
         again: p("查驗另一張", "Check another"),
         why: p("原因", "Reason"),

@@ -109,19 +109,35 @@ pub fn result_page(lang: Lang, r: &Report, self_href: &str) -> String {
         Some(Rejection::NotYetValid { .. }) => not_yet_valid_word(lang),
         _ => state_word(lang, r.outcome),
     };
+    // Not live: the status is as of an earlier header, said above the meaning, which for a
+    // valid one does not claim "now".
+    let as_of = match (&r.status, r.live) {
+        (Some(StatusFinding::Active { as_of, .. }), false) => Some(*as_of),
+        _ => None,
+    };
+    let meaning = match (r.outcome, as_of) {
+        (State::Valid, Some(_)) => w.valid_as_of,
+        _ => state_meaning(lang, r.outcome),
+    };
+    let notice = match as_of {
+        Some(t) => format!(
+            "<p class=\"notice\" id=\"as-of\">{} <strong>{}</strong></p>",
+            text(w.not_live),
+            taiwan_time(t)
+        ),
+        None if !r.live => format!("<p class=\"notice\" id=\"as-of\">{}</p>", text(w.not_live)),
+        None => String::new(),
+    };
     let mut body = format!(
         "<section class=\"state {class}\" id=\"state\" data-state=\"{state}\" role=\"status\">\
          <span class=\"icon\" aria-hidden=\"true\">{icon}</span><h1 id=\"state-word\">{word}</h1>\
-         <p id=\"meaning\">{meaning}</p></section>",
+         {notice}<p id=\"meaning\">{meaning}</p></section>",
         class = css_class(r.outcome),
         state = r.outcome.as_str(),
         icon = icon(r.outcome),
         word = text(word),
-        meaning = text(state_meaning(lang, r.outcome)),
+        meaning = text(meaning),
     );
-    if !r.live {
-        body.push_str(&format!("<p class=\"notice\">{}</p>", text(w.not_live)));
-    }
     if let Some(d) = &r.credential {
         body.push_str("<section class=\"card\"><dl id=\"facts\">");
         let mut row = |k: &str, v: &str, id: &str| {
@@ -252,6 +268,35 @@ mod tests {
             },
             presentation: None,
         }
+    }
+
+    #[test]
+    fn a_valid_status_that_is_not_live_says_as_of_when_and_does_not_claim_now() {
+        let mut r = refused(Rejection::Expired {
+            valid_until: Timestamp(500),
+            now: Timestamp(1_000),
+        });
+        r.outcome = State::Valid;
+        r.rejection = None;
+        r.reason = None;
+        r.failed_check = None;
+        r.status = Some(StatusFinding::Active {
+            height: Height(1),
+            as_of: Timestamp(1_767_225_600_000),
+            published_at: Timestamp(1_767_225_600_000),
+        });
+        let live = result_page(Lang::En, &r, "/v/x");
+        assert!(live.contains("in force now"), "{live}");
+        assert!(!live.contains("id=\"as-of\""), "{live}");
+        r.live = false;
+        let page = result_page(Lang::En, &r, "/v/x");
+        assert!(!page.contains("in force now"), "{page}");
+        assert!(page.contains("It was in force at the time above"), "{page}");
+        let notice = &page[page.find("id=\"as-of\"").unwrap()..];
+        assert!(
+            notice.contains(&taiwan_time(Timestamp(1_767_225_600_000))),
+            "{page}"
+        );
     }
 
     #[test]
