@@ -289,6 +289,14 @@ impl World {
             .unwrap_or_else(|e| panic!("{e}"));
     }
 
+    /// Writes any state entry directly, bypassing the ledger's rules (e.g. an issuer the
+    /// council registered, without the governance transaction), for tests of readers.
+    pub fn force_entry(&mut self, key: StateKey, value: StateValue) {
+        self.state
+            .write(&[(key, value)])
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+
     /// Adds `n` unrelated entries to the state map, to give it a realistic size.
     pub fn add_filler(&mut self, n: u32) {
         let value = Domain::DevnetDerive.hash(&[b"filler-value"]);

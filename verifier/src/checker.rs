@@ -347,7 +347,9 @@ impl Checker {
                     self.freshness_ms,
                 )
                 .await;
-            if found == Lookup::Changed {
+            // Judged again after any look but one that found nothing new: an incomplete one
+            // may still have added the issuer.
+            if found != Lookup::Current {
                 result = self.trust.read(genuine);
             }
             // spec/verification.md §4: the registry lacks a name and the ledger could not be

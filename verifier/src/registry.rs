@@ -45,7 +45,8 @@ pub enum Lookup {
     /// registry lacks, the ledger lacks too.
     Current,
     /// Some entry got no usable answer (no node answered in time, or only with stale or
-    /// unproven answers), or another look was running: nothing can be said of the names.
+    /// unproven answers), or another look was running: what the registry still lacks cannot
+    /// be said absent (what was answered is in the registry all the same).
     Unknown,
 }
 
@@ -84,9 +85,16 @@ impl RegistryLearner {
             StateKey::IssuerKey(issuer.clone(), key.clone()),
             StateKey::Kind(kind.clone()),
         ];
-        let found = tokio::time::timeout(LOOKUP_BUDGET, refresh(ledger, trust, &keys, max_age_ms))
-            .await
-            .unwrap_or(Lookup::Unknown);
+        // An entry without an answer leaves the names unknown, whatever else was learned: a
+        // new issuer proven while its key got no answer must not make the key look forged.
+        let found =
+            match tokio::time::timeout(LOOKUP_BUDGET, refresh(ledger, trust, &keys, max_age_ms))
+                .await
+            {
+                Ok((_, true)) | Err(_) => Lookup::Unknown,
+                Ok((true, false)) => Lookup::Changed,
+                Ok((false, false)) => Lookup::Current,
+            };
         let mut tried = self.tried();
         if tried.len() >= MAX_TRIED {
             tried.clear();
@@ -131,16 +139,18 @@ pub async fn refresh_known(ledger: &LedgerClient, trust: &Trust, max_age_ms: u64
         keys.dedup();
         keys
     });
-    refresh(ledger, trust, &keys, max_age_ms).await == Lookup::Changed
+    let (changed, _) = refresh(ledger, trust, &keys, max_age_ms).await;
+    changed
 }
 
-/// Fetches each key's entry and puts the proven ones into the registry.
+/// Fetches each key's entry and puts the proven ones into the registry; returns whether the
+/// registry changed, and whether some entry got no usable answer.
 async fn refresh(
     ledger: &LedgerClient,
     trust: &Trust,
     keys: &[StateKey],
     max_age_ms: u64,
-) -> Lookup {
+) -> (bool, bool) {
     let mut changed = false;
     let mut unanswered = false;
     for key in keys {
@@ -159,11 +169,7 @@ async fn refresh(
             })
         });
     }
-    match (changed, unanswered) {
-        (true, _) => Lookup::Changed,
-        (false, false) => Lookup::Current,
-        (false, true) => Lookup::Unknown,
-    }
+    (changed, unanswered)
 }
 
 /// Where a node serves a registry entry (spec/http-api.md §2).

@@ -215,6 +215,47 @@ async fn forged_presentations_cost_the_nodes_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_lookup_that_finds_the_issuer_but_not_its_key_is_cannot_check() {
+    // The council registered a new issuer (written here directly); the node proves the issuer
+    // but gives no answer for its key, so the key's absence is not proven: CANNOT CHECK, not
+    // NOT GENUINE, though the look did learn something (spec/verifier.md §3.4).
+    let mut rig = Rig::new(10, vec![]).await;
+    let c = rig.world.lawyer_license(1, None);
+    let newcomer: IssuerId = "mod".parse().unwrap();
+    let record = credledger_core::state::IssuerRecord {
+        id: newcomer.clone(),
+        name_zh: credledger_core::bounded::Text::new("國防部").unwrap(),
+        name_en: credledger_core::bounded::Text::new("Ministry of National Defense").unwrap(),
+        kinds: credledger_core::bounded::ShortVec::new(vec![c.body.kind.clone()]).unwrap(),
+        removed_at: None,
+    };
+    rig.world.force_entry(
+        StateKey::Issuer(newcomer.clone()),
+        credledger_core::state::StateValue::Issuer(record),
+    );
+    rig.world.publish(&c);
+    rig.commit(&[&c]);
+    rig.synced().await;
+    let answer = rig.world.state_answer(&StateKey::Issuer(newcomer.clone()));
+    assert!(answer.value.is_some());
+    rig.script
+        .lock()
+        .unwrap()
+        .state
+        .insert(format!("issuer/{newcomer}"), answer);
+    let mut theirs = match World::compact(&c, None) {
+        Presentation::Compact(p) => p,
+        Presentation::Full { compact, .. } => compact,
+    };
+    theirs.body.issuer = newcomer;
+    let text = Presentation::Compact(theirs).to_qr_text();
+    for _ in 0..2 {
+        let r = rig.checker.check_text(&text).await;
+        assert_eq!(r.outcome, Verdict::CannotCheck, "{r:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_lying_about_status_never_yields_valid() {
     let mut rig = Rig::new(2, vec![]).await;
     let c = rig.world.lawyer_license(1, None);
