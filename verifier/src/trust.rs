@@ -207,19 +207,27 @@ impl Trust {
         header: &Header,
         commit: &CommitCertificate,
     ) -> Result<(), OfferError> {
-        if self.read(|s| s.anchor.is_verified(header)) {
-            return Ok(());
+        let ahead = self.read(|s| {
+            if s.anchor.is_verified(header) {
+                return Some(Ok(()));
+            }
+            // Ahead of the light client: usable only if its commit verifies now, so that a
+            // node cannot have its evidence taken (and the next node not asked) with a made-up
+            // header. Checked under the read lock: its signatures must not stall every reader.
+            (header.height > s.light.height).then(|| {
+                check_header(header, commit, &s.anchor).map_err(|source| OfferError::Unverified {
+                    height: header.height,
+                    source,
+                })
+            })
+        });
+        if let Some(verdict) = ahead {
+            return verdict;
         }
+        // At or below it (the light client may have moved on meanwhile): compared with the
+        // verified header, which may raise the fork alarm.
         let mut s = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        if header.height <= s.light.height {
-            return check_known(&mut s, source, header, commit).map(|_| ());
-        }
-        // Ahead of the light client: usable only if its commit verifies now, so that a node
-        // cannot have its evidence taken (and the next node not asked) with a made-up header.
-        check_header(header, commit, &s.anchor).map_err(|source| OfferError::Unverified {
-            height: header.height,
-            source,
-        })
+        check_known(&mut s, source, header, commit).map(|_| ())
     }
 }
 
