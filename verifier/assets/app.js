@@ -10,7 +10,9 @@
     // A QR code may hold a verifier link; keep only the presentation after "/v/".
     var at = text.indexOf("/v/");
     if (/^https?:\/\//i.test(text) && at >= 0) {
-      text = decodeURIComponent(text.slice(at + 3).split(/[?#]/)[0]);
+      text = text.slice(at + 3).split(/[?#]/)[0];
+      // A link with bad %-escapes is kept as it is: the verifier names it NOT GENUINE.
+      try { text = decodeURIComponent(text); } catch (e) { /* kept */ }
     }
     return "/v/" + encodeURIComponent(text) + "?lang=" + lang;
   }

@@ -129,6 +129,7 @@ pub struct Words {
     pub block: &'static str,
     pub as_of: &'static str,
     pub not_live: &'static str,
+    pub not_live_plain: &'static str,
     pub valid_as_of: &'static str,
     pub again: &'static str,
     pub why: &'static str,
@@ -174,6 +175,12 @@ pub fn words(lang: Lang) -> Words {
             "The ledger's current status cannot be confirmed right now; this is the status as of \
              the time below, from a ledger proof (inside the QR code, or an earlier answer of a \
              ledger node):",
+        ),
+        not_live_plain: p(
+            "此刻無法向帳本確認最新狀態；以下狀態取自帳本證明（QR 碼內附，或帳本節點稍早的答覆），不是此刻的狀態。",
+            "The ledger's current status cannot be confirmed right now; the status below is from \
+             a ledger proof (inside the QR code, or an earlier answer of a ledger node), not from \
+             now.",
         ),
         valid_as_of: p(
             "這張證書是真的，由下列機關核發；截至上述時間仍然有效，但此刻無法確認之後是否遭撤銷或暫停。",

@@ -125,7 +125,10 @@ pub fn result_page(lang: Lang, r: &Report, self_href: &str) -> String {
             text(w.not_live),
             taiwan_time(t)
         ),
-        None if !r.live => format!("<p class=\"notice\" id=\"as-of\">{}</p>", text(w.not_live)),
+        None if !r.live => format!(
+            "<p class=\"notice\" id=\"as-of\">{}</p>",
+            text(w.not_live_plain)
+        ),
         None => String::new(),
     };
     let mut body = format!(
