@@ -78,6 +78,9 @@ pub struct Mempool {
     limits: MempoolLimits,
     entries: HashMap<Digest, Entry>,
     by_signer: BTreeMap<Signer, BTreeMap<u64, Digest>>,
+    /// For each signer whose queue has a gap (a missing nonce before some of its transactions),
+    /// when a prune first saw it.
+    gaps: HashMap<Signer, Timestamp>,
     bytes: usize,
     arrivals: u64,
 }
@@ -244,12 +247,14 @@ impl Mempool {
 
     /// Drops every transaction whose nonce the committed state has passed (committed, or
     /// replaced by another with the same nonce), and every one that has waited behind a missing
-    /// nonce of its signer for longer than `max_gap_wait_ms` at time `now`. Returns how many of
-    /// the latter it dropped.
+    /// nonce of its signer for longer than `max_gap_wait_ms` at time `now`: the gap has been
+    /// there that long (since a prune first saw it) and so has the transaction. Returns how many
+    /// of the latter it dropped. Called after every commit, so a gap's age is known to a block.
     pub fn prune(&mut self, next_nonce: impl Fn(&Signer) -> u64, now: Timestamp) -> usize {
         let mut dropped = Vec::new();
         let mut stuck = 0;
         let entries = &self.entries;
+        let gaps = &mut self.gaps;
         let max_wait = self.limits.max_gap_wait_ms;
         self.by_signer.retain(|signer, queue| {
             let next = next_nonce(signer);
@@ -265,20 +270,31 @@ impl Mempool {
                 }
                 expected = expected.saturating_add(1);
             }
-            if let Some(first_behind) = gap {
-                keep.retain(|nonce, id| {
-                    let waited_out = *nonce >= first_behind
-                        && entries
-                            .get(id)
-                            .is_some_and(|e| now.since(e.since) > max_wait);
-                    if waited_out {
-                        dropped.push(*id);
-                        stuck += 1;
+            match gap {
+                None => {
+                    gaps.remove(signer);
+                }
+                Some(first_behind) => {
+                    let seen = *gaps.entry(signer.clone()).or_insert(now);
+                    if now.since(seen) > max_wait {
+                        keep.retain(|nonce, id| {
+                            let waited_out = *nonce >= first_behind
+                                && entries
+                                    .get(id)
+                                    .is_some_and(|e| now.since(e.since) > max_wait);
+                            if waited_out {
+                                dropped.push(*id);
+                                stuck += 1;
+                            }
+                            !waited_out
+                        });
                     }
-                    !waited_out
-                });
+                }
             }
             *queue = keep;
+            if queue.is_empty() {
+                gaps.remove(signer);
+            }
             !queue.is_empty()
         });
         for id in dropped {

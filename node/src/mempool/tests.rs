@@ -148,7 +148,8 @@ fn transactions_behind_a_gap_are_dropped_once_they_have_waited_too_long() {
         Signer::Issuer(i) if i.as_str() == "b" => 4,
         _ => 0,
     };
-    // At the limit nothing goes.
+    // The first prune sees the gaps; at the limit nothing goes.
+    assert_eq!(pool.prune(next, T0), 0);
     assert_eq!(pool.prune(next, Timestamp(T0.0 + 1_000)), 0);
     assert_eq!(pool.len(), 5);
     // Past it, what waited behind a gap that long goes; what can run, and what came later,
@@ -164,4 +165,33 @@ fn transactions_behind_a_gap_are_dropped_once_they_have_waited_too_long() {
     pool.insert(tx("a", 3), 10, adm("a", 3), later).unwrap();
     assert_eq!(pool.prune(next, Timestamp(T0.0 + 5_000)), 0);
     assert_eq!(pool.select(next, 100, usize::MAX).len(), 5);
+}
+
+#[test]
+fn a_gap_counts_from_when_it_opened_not_from_when_the_transactions_came() {
+    let mut pool = Mempool::new(MempoolLimits {
+        max_gap_wait_ms: 1_000,
+        ..MempoolLimits::default()
+    });
+    // A backlog that waited long, runnable all along: 0, 1, 2.
+    for n in 0..3 {
+        pool.insert(tx("a", n), 10, adm("a", n), T0).unwrap();
+    }
+    let late = Timestamp(T0.0 + 5_000);
+    assert_eq!(pool.prune(|_| 0, late), 0);
+    // 0 failed without spending its nonce and left: 1 and 2 now wait behind a gap, just
+    // opened, so they stay until it has been open past the limit.
+    pool.remove_committed(&[tx("a", 0)]);
+    assert_eq!(pool.prune(|_| 0, late), 0);
+    assert_eq!(pool.prune(|_| 0, Timestamp(late.0 + 1_000)), 0);
+    assert_eq!(pool.len(), 2);
+    // A new 0 closes the gap before then: nothing is dropped, and the gap is forgotten.
+    pool.insert(tx("a0", 0), 10, adm("a", 0), late).unwrap();
+    assert_eq!(pool.prune(|_| 0, Timestamp(late.0 + 1_001)), 0);
+    assert!(pool.gaps.is_empty());
+    // Left open past the limit, it drops them.
+    pool.remove_committed(&[tx("a0", 0)]);
+    assert_eq!(pool.prune(|_| 0, Timestamp(late.0 + 2_000)), 0);
+    assert_eq!(pool.prune(|_| 0, Timestamp(late.0 + 3_001)), 2);
+    assert!(pool.is_empty() && pool.gaps.is_empty());
 }
