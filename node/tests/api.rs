@@ -19,7 +19,7 @@ use credledger_core::testkit::{World, publish_tx, sign_commit};
 use credledger_core::tx::{IssuerAction, IssuerTx, Signed};
 use credledger_core::verify::{AnchorEvidence, verify_anchor};
 use credledger_core::{Policy, TrustAnchor, verify};
-use credledger_node::api::router;
+use credledger_node::api::ApiLimits;
 use credledger_node::mempool::MempoolLimits;
 use credledger_node::service::{Ledger, Node};
 use http_body_util::BodyExt;
@@ -58,15 +58,20 @@ struct Served {
 }
 
 fn serve(dir: &std::path::Path) -> Served {
+    serve_with(dir, MempoolLimits::default(), ApiLimits::default())
+}
+
+/// A node at genesis (its clock at `T0` + 5 s) with these bounds, and its API.
+fn serve_with(dir: &std::path::Path, mempool: MempoolLimits, api: ApiLimits) -> Served {
     let d = Devnet::build(&[4; 32], &DevnetParams::default()).unwrap();
     let set = ValidatorSet::new(d.genesis.validators.to_vec()).unwrap();
     let ledger = Ledger::open(dir, d.genesis.clone()).unwrap();
     let node = Arc::new(Node::new(
         ledger,
-        MempoolLimits::default(),
+        mempool,
         Box::new(|| Timestamp(T0 + 5_000)),
     ));
-    let app = router(node.clone());
+    let app = credledger_node::api::router_with(node.clone(), api);
     Served { d, set, node, app }
 }
 
@@ -309,20 +314,11 @@ fn issuer_tx(d: &Devnet, nonce: u64, action: IssuerAction) -> credledger_core::t
 #[tokio::test]
 async fn header_streams_are_bounded_and_freed_when_closed() {
     let dir = tempfile::tempdir().unwrap();
-    let d = Devnet::build(&[4; 32], &DevnetParams::default()).unwrap();
-    let ledger = Ledger::open(dir.path(), d.genesis.clone()).unwrap();
-    let node = Arc::new(Node::new(
-        ledger,
-        MempoolLimits::default(),
-        Box::new(|| Timestamp(T0 + 5_000)),
-    ));
-    let app = credledger_node::api::router_with(
-        node,
-        credledger_node::api::ApiLimits {
-            max_header_streams: 1,
-            ..Default::default()
-        },
-    );
+    let limits = ApiLimits {
+        max_header_streams: 1,
+        ..Default::default()
+    };
+    let Served { app, .. } = serve_with(dir.path(), MempoolLimits::default(), limits);
     let first = app
         .clone()
         .oneshot(get("/v1/headers/stream"))
@@ -349,18 +345,11 @@ async fn header_streams_are_bounded_and_freed_when_closed() {
 #[tokio::test]
 async fn a_full_mempool_answers_503_with_retry_after() {
     let dir = tempfile::tempdir().unwrap();
-    let d = Devnet::build(&[4; 32], &DevnetParams::default()).unwrap();
-    let set = ValidatorSet::new(d.genesis.validators.to_vec()).unwrap();
-    let ledger = Ledger::open(dir.path(), d.genesis.clone()).unwrap();
-    let node = Arc::new(Node::new(
-        ledger,
-        MempoolLimits {
-            max_txs: 1,
-            ..MempoolLimits::default()
-        },
-        Box::new(|| Timestamp(T0 + 5_000)),
-    ));
-    let app = router(node.clone());
+    let one = MempoolLimits {
+        max_txs: 1,
+        ..MempoolLimits::default()
+    };
+    let Served { d, set, node, app } = serve_with(dir.path(), one, ApiLimits::default());
     let world = World::with_devnet(Devnet::build(&[4; 32], &DevnetParams::default()).unwrap());
     let txs: Vec<_> = (0..2u64)
         .map(|i| {
@@ -399,14 +388,7 @@ async fn a_full_mempool_answers_503_with_retry_after() {
 #[tokio::test]
 async fn a_stopping_node_ends_its_header_streams() {
     let dir = tempfile::tempdir().unwrap();
-    let d = Devnet::build(&[4; 32], &DevnetParams::default()).unwrap();
-    let ledger = Ledger::open(dir.path(), d.genesis.clone()).unwrap();
-    let node = Arc::new(Node::new(
-        ledger,
-        MempoolLimits::default(),
-        Box::new(|| Timestamp(T0 + 5_000)),
-    ));
-    let app = router(node.clone());
+    let Served { node, app, .. } = serve(dir.path());
     let stream = app.oneshot(get("/v1/headers/stream")).await.unwrap();
     assert_eq!(stream.status(), StatusCode::OK);
     let body = tokio::spawn(stream.into_body().collect());
@@ -422,20 +404,11 @@ async fn a_stopping_node_ends_its_header_streams() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_past_the_in_flight_bound_are_answered_503() {
     let dir = tempfile::tempdir().unwrap();
-    let d = Devnet::build(&[4; 32], &DevnetParams::default()).unwrap();
-    let ledger = Ledger::open(dir.path(), d.genesis.clone()).unwrap();
-    let node = Arc::new(Node::new(
-        ledger,
-        MempoolLimits::default(),
-        Box::new(|| Timestamp(T0 + 5_000)),
-    ));
-    let app = credledger_node::api::router_with(
-        node,
-        credledger_node::api::ApiLimits {
-            max_in_flight: 1,
-            ..Default::default()
-        },
-    );
+    let limits = ApiLimits {
+        max_in_flight: 1,
+        ..Default::default()
+    };
+    let Served { d, app, .. } = serve_with(dir.path(), MempoolLimits::default(), limits);
     // A submission that waits for a commit that never comes holds the one place for 1 s;
     // a probe sent while it waits finds no place. (If the probe took the place first, the
     // submission was the one refused: try again.)
