@@ -5,16 +5,16 @@
 //! of it (so a restarted validator can still commit what its log decides), and a block is
 //! committed only on `Decided`, with the engine's certificate.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use arc_malachitebft_app_channel::app::engine::host::{HeightParams, Next};
 use arc_malachitebft_app_channel::app::streaming::StreamId;
-use arc_malachitebft_app_channel::app::types::LocallyProposedValue;
 use arc_malachitebft_app_channel::app::types::core::{CommitCertificate as MCommit, Round};
 use arc_malachitebft_app_channel::app::types::sync::RawDecidedValue;
+use arc_malachitebft_app_channel::app::types::{LocallyProposedValue, PeerId};
 use arc_malachitebft_app_channel::{AppMsg, Channels, NetworkMsg};
 use bytes::Bytes;
 use credledger_core::block::{Block, Header, ValidatorSet as CoreSet};
@@ -75,6 +75,9 @@ pub struct App<C: Chain> {
     /// The engine's request for this node's proposal, while it waits for a transaction or,
     /// on a busy chain, for its block to grow.
     held: Option<HeldProposal>,
+    /// The one block each validator has streamed for each round of the heights not yet
+    /// committed: another block from it for the same round is dropped unexecuted.
+    streamed: BTreeMap<(Height, u32, PeerId), BlockId>,
 }
 
 fn fatal(what: &str, e: impl std::fmt::Display) -> ChainError {
@@ -106,6 +109,7 @@ impl<C: Chain> App<C> {
             window: VecDeque::new(),
             height_started: Instant::now(),
             held: None,
+            streamed: BTreeMap::new(),
         }
     }
 
@@ -426,6 +430,7 @@ impl<C: Chain> App<C> {
             self.height = height;
             self.height_started = Instant::now();
             self.streams.drop_below(height);
+            self.streamed.retain(|(h, _, _), _| *h >= height);
             // Proposals that arrived before their height started are checked now.
             for c in self.early.take(height) {
                 self.check_and_keep(c)?;

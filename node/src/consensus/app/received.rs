@@ -72,6 +72,25 @@ impl<C: Chain> App<C> {
             );
             return Ok(None);
         }
+        // One block per streaming validator and round is executed and kept (the same one again
+        // is judged again); a second, different one is dropped unexecuted. An honest proposer
+        // streams one block a round, so a faulty validator can no longer make the others
+        // execute and fsync any number of blocks under the proposer's name (ADR 001).
+        let round = c.round.as_u32().unwrap_or(0);
+        match self.streamed.entry((c.height, round, c.from)) {
+            std::collections::btree_map::Entry::Occupied(first) if *first.get() != c.id => {
+                tracing::warn!(
+                    height = c.height.0,
+                    round,
+                    "a second, different block streamed by one validator for one round: dropped"
+                );
+                return Ok(None);
+            }
+            std::collections::btree_map::Entry::Occupied(_) => {}
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(c.id);
+            }
+        }
         // A validator's block whose header names a builder that cannot have built it is
         // invalid (spec/blocks.md §7): voted nil at once, without executing it, rather than
         // dropped, which would leave this node waiting out the propose timeout.
@@ -326,25 +345,32 @@ mod tests {
                 .validity
         };
 
-        assert_eq!(
-            judged(&mut app, proposal(0, Round::Nil, 1)),
-            Validity::Valid
-        );
-        assert_eq!(chain.checks.load(Ordering::Relaxed), 1);
         // Round 0's proposer streams a block naming member 2.
         assert_eq!(
             judged(&mut app, proposal(0, Round::Nil, 2)),
             Validity::Invalid
         );
-        assert_eq!(chain.checks.load(Ordering::Relaxed), 1, "not executed");
-        // Round 2's proposer re-proposes, on round 1's polka, round 0's block.
-        assert_eq!(
-            judged(&mut app, proposal(2, Round::new(1), 1)),
-            Validity::Valid
+        assert_eq!(chain.checks.load(Ordering::Relaxed), 0, "not executed");
+        // A second, different block from it for round 0 is dropped, not executed or kept.
+        assert!(
+            app.check_and_keep(proposal(0, Round::Nil, 1))
+                .unwrap()
+                .is_none()
         );
-        // ... but not one naming itself, round 2's proposer, which built nothing up to round 1.
+        assert_eq!(chain.checks.load(Ordering::Relaxed), 0);
+        // Round 2's proposer re-proposes, on round 1's polka, round 0's proposer's block; the
+        // same block streamed again is judged again.
+        for _ in 0..2 {
+            assert_eq!(
+                judged(&mut app, proposal(2, Round::new(1), 1)),
+                Validity::Valid
+            );
+        }
+        assert_eq!(chain.checks.load(Ordering::Relaxed), 2);
+        // ... but round 3's proposer may not, on round 1's polka, name member 3, round 2's
+        // proposer, which built nothing up to round 1.
         assert_eq!(
-            judged(&mut app, proposal(2, Round::new(1), 3)),
+            judged(&mut app, proposal(3, Round::new(1), 3)),
             Validity::Invalid
         );
         assert_eq!(chain.checks.load(Ordering::Relaxed), 2);
