@@ -162,8 +162,33 @@ pub fn verify_parts_with(
     policy: &Policy,
     signatures: &SignatureBatch,
 ) -> Result<Verdict, Rejection> {
+    verify_parts_traced(
+        c,
+        evidence,
+        anchor,
+        now,
+        policy,
+        signatures,
+        &mut Vec::new(),
+    )
+}
+
+/// [`verify_parts_with`], which also leaves in `passed` the checks that passed, in the order
+/// they ran (spec/verification.md §2): on a refusal, those before the one that failed, so a
+/// report can say what held of a REVOKED credential (it is genuine) as well as what did not.
+pub fn verify_parts_traced(
+    c: &CompactPresentation,
+    evidence: Option<&StatusEvidence>,
+    anchor: &TrustAnchor,
+    now: Timestamp,
+    policy: &Policy,
+    signatures: &SignatureBatch,
+    passed: &mut Vec<Check>,
+) -> Result<Verdict, Rejection> {
     let body = &c.body;
-    let mut checks = vec![Check::Decoding];
+    passed.clear();
+    passed.push(Check::Decoding);
+    let checks = passed;
 
     // §2.1 Version.
     if body.version != CREDENTIAL_VERSION {
@@ -277,7 +302,7 @@ pub fn verify_parts_with(
                 return Err(key_not_valid(body.valid_from));
             }
             checks.push(Check::KeyValidAtIssuance);
-            window(&mut checks)?;
+            window(checks)?;
             StatusFinding::NotChecked
         }
         Some(ev) => {
@@ -317,7 +342,7 @@ pub fn verify_parts_with(
                 });
             }
             // An expired credential is expired whatever the ledger says now.
-            window(&mut checks)?;
+            window(checks)?;
             // §2.10 Anything but revocation must be fresh before it is believed.
             if let Some(max) = policy.max_status_age_ms {
                 if now.since(h.time) > max {
@@ -358,7 +383,7 @@ pub fn verify_parts_with(
         disclosed,
         hidden_claims: c.disclosure.hidden_count(),
         status,
-        checks,
+        checks: checks.clone(),
     })
 }
 

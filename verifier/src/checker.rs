@@ -8,7 +8,7 @@ use credledger_core::ids::Timestamp;
 use credledger_core::presentation::{CompactPresentation, Presentation, StatusEvidence};
 use credledger_core::verify::{
     Check, Outcome, Policy, Rejection, SignatureBatch, SignatureItems, Verdict, describe,
-    describe_claims, verify_absence_with, verify_parts_with,
+    describe_claims, verify_absence_with, verify_parts_traced, verify_parts_with,
 };
 use futures_util::StreamExt;
 
@@ -179,7 +179,7 @@ impl Checker {
             .ledger
             .evidence(&self.trust, &c.body.issuer, c.body.id, fresh)
             .await;
-        let (mut result, mut problem) = self.judge(c, &fetched, now, signatures);
+        let (mut result, mut problem, mut passed) = self.judge(c, &fetched, now, signatures);
         let mut unusable = matches!(&result, Err(r) if r.outcome() == Outcome::CannotCheck);
         if unusable && matches!(fetched, Fetched::Evidence(_)) {
             self.ledger.forget(&c.body.issuer, c.body.id);
@@ -193,7 +193,7 @@ impl Checker {
                 .ledger
                 .fetch(&self.trust, &c.body.issuer, c.body.id, fresh)
                 .await;
-            (result, problem) = self.judge(c, &again, now, signatures);
+            (result, problem, passed) = self.judge(c, &again, now, signatures);
             unusable = matches!(&result, Err(r) if r.outcome() == Outcome::CannotCheck);
             if unusable && matches!(again, Fetched::Evidence(_)) {
                 self.ledger.forget(&c.body.issuer, c.body.id);
@@ -204,21 +204,34 @@ impl Checker {
         // when the live ledger cannot answer, that is reported, marked as not live. Evidence
         // a node gave that is too old to be live but newer than the presentation's own, and
         // verifies, is the later word on the status (a revocation after the holder's copy).
-        let (result, live) = match (unusable, p.evidence()) {
+        let (result, passed, live) = match (unusable, p.evidence()) {
             (true, Some(own)) => {
                 let offline = |ev: &StatusEvidence| {
-                    self.trust.read(|s| {
-                        verify_parts_with(c, Some(ev), &s.anchor, now, &Policy::OFFLINE, signatures)
-                    })
+                    let mut passed = Vec::new();
+                    let r = self.trust.read(|s| {
+                        verify_parts_traced(
+                            c,
+                            Some(ev),
+                            &s.anchor,
+                            now,
+                            &Policy::OFFLINE,
+                            signatures,
+                            &mut passed,
+                        )
+                    });
+                    (r, passed)
                 };
                 let newer = match &fetched {
                     Fetched::Evidence(ev) if ev.header.time > own.header.time => Some(offline(ev))
-                        .filter(|r| !matches!(r, Err(r) if r.outcome() == Outcome::CannotCheck)),
+                        .filter(
+                            |(r, _)| !matches!(r, Err(r) if r.outcome() == Outcome::CannotCheck),
+                        ),
                     _ => None,
                 };
-                (newer.unwrap_or_else(|| offline(own)), false)
+                let (r, passed) = newer.unwrap_or_else(|| offline(own));
+                (r, passed, false)
             }
-            _ => (result, true),
+            _ => (result, passed, true),
         };
         // The nodes asked for this very scan may have shown the fork (one served a conflicting
         // header, the next one answered): nothing is answered but CANNOT CHECK from then on.
@@ -251,6 +264,14 @@ impl Checker {
             },
             Err(rejection) => {
                 let mut r = self.refused(rejection, problem, now, live);
+                // What held before the check that failed: a REVOKED credential is genuine.
+                r.checks.splice(
+                    0..0,
+                    passed.into_iter().map(|check| CheckResult {
+                        check,
+                        passed: true,
+                    }),
+                );
                 if r.outcome != State::NotGenuine {
                     r.credential = self.trust.read(described);
                 }
@@ -273,14 +294,16 @@ impl Checker {
         ))
     }
 
-    /// Core's verdict on what the ledger gave, with the problem that left it without any.
+    /// Core's verdict on what the ledger gave, with the problem that left it without any, and
+    /// the checks that passed.
     fn judge(
         &self,
         c: &CompactPresentation,
         fetched: &Fetched,
         now: Timestamp,
         signatures: &SignatureBatch,
-    ) -> (Result<Verdict, Rejection>, Option<String>) {
+    ) -> (Result<Verdict, Rejection>, Option<String>, Vec<Check>) {
+        let mut passed = Vec::new();
         let live_policy = Policy {
             require_status: true,
             max_status_age_ms: Some(self.freshness_ms),
@@ -288,28 +311,37 @@ impl Checker {
         match fetched {
             Fetched::Evidence(ev) => {
                 let r = self.trust.read(|s| {
-                    verify_parts_with(
+                    verify_parts_traced(
                         c,
                         Some(ev.as_ref()),
                         &s.anchor,
                         now,
                         &live_policy,
                         signatures,
+                        &mut passed,
                     )
                 });
-                (r, None)
+                (r, None, passed)
             }
             Fetched::Absent(a) => {
                 let r = self
                     .trust
                     .read(|s| verify_absence_with(c, a, &s.anchor, now, &live_policy, signatures));
-                (Err(r), None)
+                (Err(r), None, passed)
             }
             Fetched::Unavailable(problem) => {
-                let r = self
-                    .trust
-                    .read(|s| verify_parts_with(c, None, &s.anchor, now, &live_policy, signatures));
-                (r, Some(problem.clone()))
+                let r = self.trust.read(|s| {
+                    verify_parts_traced(
+                        c,
+                        None,
+                        &s.anchor,
+                        now,
+                        &live_policy,
+                        signatures,
+                        &mut passed,
+                    )
+                });
+                (r, Some(problem.clone()), passed)
             }
         }
     }

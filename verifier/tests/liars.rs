@@ -126,6 +126,26 @@ async fn every_verdict_from_an_honest_node() {
         r.credential.is_some(),
         "a revoked credential still says whose it was"
     );
+    // The report says what held (it is genuine and on the ledger) before what failed.
+    let checks: Vec<String> = r
+        .checks
+        .iter()
+        .map(|c| format!("{:?}:{}", c.check, c.passed))
+        .collect();
+    assert_eq!(
+        checks,
+        [
+            "Decoding:true",
+            "IssuerKnown:true",
+            "KindAuthorized:true",
+            "Signature:true",
+            "Claims:true",
+            "Anchoring:true",
+            "KeyValidAtIssuance:true",
+            "Status:false"
+        ],
+        "{r:?}"
+    );
     assert_eq!(rig.check(&expired).await.outcome, Verdict::Expired);
     // Signed by the issuer but never published: the ledger has no status for it.
     assert_eq!(rig.check(&unpublished).await.outcome, Verdict::CannotCheck);
