@@ -149,6 +149,8 @@ pub async fn closed_loop_batches(
 pub struct OpenLoop {
     pub ok: usize,
     pub limited: usize,
+    /// Answered 503: the server's cap on requests in flight.
+    pub shed: usize,
     pub other: usize,
     /// From when each request was due (includes waiting for one of the client's connections).
     pub ok_lat: Vec<Duration>,
@@ -165,6 +167,17 @@ pub async fn open_loop(
     rate: f64,
     d: Duration,
 ) -> OpenLoop {
+    open_loop_from(std::slice::from_ref(client), url, texts, rate, d).await
+}
+
+/// [`open_loop`] from several clients in turn (each bound to its own source address, say).
+pub async fn open_loop_from(
+    clients: &[reqwest::Client],
+    url: &str,
+    texts: &[String],
+    rate: f64,
+    d: Duration,
+) -> OpenLoop {
     let start = Instant::now();
     let total = (rate * d.as_secs_f64()) as usize;
     let mut tasks = Vec::with_capacity(total);
@@ -175,7 +188,7 @@ pub async fn open_loop(
         let due = start + Duration::from_secs_f64(i as f64 / rate);
         tokio::time::sleep_until(due.into()).await;
         let (client, url, text) = (
-            client.clone(),
+            clients[i % clients.len()].clone(),
             url.to_string(),
             texts[i % texts.len()].clone(),
         );
@@ -197,6 +210,7 @@ pub async fn open_loop(
                 out.ok_server_lat.push(server);
             }
             429 => out.limited += 1,
+            503 => out.shed += 1,
             _ => out.other += 1,
         }
     }
