@@ -428,7 +428,7 @@ fn a_busy_proposer_holds_its_block_until_the_busy_interval_ends() {
 
 #[test]
 fn an_observer_follows_and_serves_proofs_that_verify_against_genesis() {
-    let net = Net::start(4, 1);
+    let mut net = Net::start(4, 1);
     let world = World::with_devnet(net.devnet_copy());
     let c = world.lawyer_license(7, None);
     let tx = publish_tx(&net.devnet, "moj", "moj-2026-01", 0, &[&c]);
@@ -476,6 +476,30 @@ fn an_observer_follows_and_serves_proofs_that_verify_against_genesis() {
         }
     }
     assert_eq!(light.height.0, 5);
+
+    // A new observer: this one loses everything it held (its data folder emptied) while the
+    // chain goes on; started from nothing, it catches up from the validators, checking every
+    // block and commit, to their blocks.
+    net.kill(observer);
+    std::fs::remove_dir_all(net.nodes[observer].home.join("data")).unwrap();
+    let tip = net.height(0).unwrap();
+    assert!(net.wait_height(0, tip + 10, LONG), "{}", net.log(0));
+    net.start_node(observer);
+    let target = tip + 10;
+    assert!(
+        net.wait_height(observer, target, LONG),
+        "the new observer caught up:\n{}",
+        net.log(observer)
+    );
+    assert_eq!(
+        net.header_hash(observer, target),
+        net.header_hash(0, target)
+    );
+    assert!(
+        net.get(observer, &format!("/v1/credentials/moj/{}", c.body.id))
+            .is_some(),
+        "it serves the credential it never saw committed live"
+    );
 }
 
 #[test]
