@@ -39,7 +39,9 @@ use credledger_verifier::http::{App, Guard, Limits, Metrics, router};
 use credledger_verifier::ledger::LedgerClient;
 use credledger_verifier::report::State;
 use credledger_verifier::trust::Trust;
-use load::{closed_loop, closed_loop_batches, open_loop, open_loop_from, post, watch_revocation};
+use load::{
+    OpenLoop, closed_loop, closed_loop_batches, open_loop, open_loop_from, post, watch_revocation,
+};
 
 const CREDENTIALS: u32 = 1_000;
 
@@ -435,26 +437,14 @@ fn main() {
     let r = side.block_on(open_loop(&client, &url2, &texts, offered, d));
     let used = cpu_seconds().since(&before);
     let took = t2.elapsed();
-    // Both sides' CPU tells whether the server, its load generator or both were the limit (a
-    // phase that took longer than its length to send was held back somewhere).
-    println!(
-        "HTTP verify, open loop at 2x ({offered:>6.0}/s offered), limit {limit}/s per address:\n  \
-         answered in {:.1} s: {} x 200, {} x 429, {} other;  200s from sending p50 {:.2} ms  \
-         p99 {:.2} ms, from due p50 {:.0} ms  p99 {:.0} ms\n  \
-         CPU: server thread {:.2} s ({:.0} % busy), load generator {:.2} s ({:.0} % busy); {} new connections",
-        took.as_secs_f64(),
-        r.ok,
-        r.limited,
-        r.other,
-        pct(&r.ok_server_lat, 0.5),
-        pct(&r.ok_server_lat, 0.99),
-        pct(&r.ok_lat, 0.5),
-        pct(&r.ok_lat, 0.99),
-        used.server,
-        100.0 * used.server / took.as_secs_f64(),
-        used.loadgen,
-        100.0 * used.loadgen / took.as_secs_f64(),
-        accepted() - conns,
+    print_overload(
+        &format!(
+            "HTTP verify, open loop at 2x ({offered:>6.0}/s offered), limit {limit}/s per address"
+        ),
+        &r,
+        took,
+        &used,
+        Some(accepted() - conns),
     );
 
     // 2x the sustainable rate (the open-loop capacity, what one core answers on schedule) from
@@ -493,25 +483,15 @@ fn main() {
     let r = side.block_on(open_loop_from(&clients, &url3, &texts, crowd_offered, d));
     let used = cpu_seconds().since(&before);
     let took = t3.elapsed();
-    println!(
-        "HTTP verify, open loop at 2x the open-loop capacity ({crowd_offered:>6.0}/s offered) \
-         from 64 addresses, at most {in_flight} in flight:\n  \
-         answered in {:.1} s: {} x 200, {} x 503, {} x 429, {} other;  200s from sending p50 \
-         {:.2} ms  p99 {:.2} ms, from due p50 {:.0} ms  p99 {:.0} ms\n  \
-         CPU: server thread {:.2} s ({:.0} % busy), load generator {:.2} s ({:.0} % busy)",
-        took.as_secs_f64(),
-        r.ok,
-        r.shed,
-        r.limited,
-        r.other,
-        pct(&r.ok_server_lat, 0.5),
-        pct(&r.ok_server_lat, 0.99),
-        pct(&r.ok_lat, 0.5),
-        pct(&r.ok_lat, 0.99),
-        used.server,
-        100.0 * used.server / took.as_secs_f64(),
-        used.loadgen,
-        100.0 * used.loadgen / took.as_secs_f64(),
+    print_overload(
+        &format!(
+            "HTTP verify, open loop at 2x the open-loop capacity ({crowd_offered:>6.0}/s offered) \
+             from 64 addresses, at most {in_flight} in flight"
+        ),
+        &r,
+        took,
+        &used,
+        None,
     );
 
     // What a refusal costs the server: a limit of one request per second, the closed loop's 32
@@ -541,6 +521,32 @@ fn main() {
 }
 
 /// CPU time of this process's threads, from /proc (Linux), in seconds.
+/// One overload phase's answers, latencies and CPU (both sides' CPU tells whether the server,
+/// its load generator or both were the limit; a phase that took longer than its length to send
+/// was held back somewhere).
+fn print_overload(title: &str, r: &OpenLoop, took: Duration, used: &Cpu, new_conns: Option<u64>) {
+    println!(
+        "{title}:\n  \
+         answered in {:.1} s: {} x 200, {} x 429, {} x 503, {} other;  200s from sending p50 \
+         {:.2} ms  p99 {:.2} ms, from due p50 {:.0} ms  p99 {:.0} ms\n  \
+         CPU: server thread {:.2} s ({:.0} % busy), load generator {:.2} s ({:.0} % busy){}",
+        took.as_secs_f64(),
+        r.ok,
+        r.limited,
+        r.shed,
+        r.other,
+        pct(&r.ok_server_lat, 0.5),
+        pct(&r.ok_server_lat, 0.99),
+        pct(&r.ok_lat, 0.5),
+        pct(&r.ok_lat, 0.99),
+        used.server,
+        100.0 * used.server / took.as_secs_f64(),
+        used.loadgen,
+        100.0 * used.loadgen / took.as_secs_f64(),
+        new_conns.map_or(String::new(), |n| format!("; {n} new connections")),
+    );
+}
+
 #[derive(Clone, Copy, Default)]
 struct Cpu {
     server: f64,
