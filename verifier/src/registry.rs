@@ -3,8 +3,9 @@
 //! client accepts, before a presentation is judged by them (spec/verifier.md §3.4).
 //!
 //! A presentation naming an unknown issuer, key or kind makes the verifier look once; a forged
-//! one cannot make it look again for the same names within [`RETRY_AFTER`], and only one look
-//! runs at a time, so forged scans cannot turn into a flood on the nodes.
+//! one cannot make it look again for the same names within [`RETRY_AFTER`] (within
+//! [`RETRY_UNKNOWN_AFTER`] when no node could answer), and only one look runs at a time, so
+//! forged scans cannot turn into a flood on the nodes.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -20,6 +21,10 @@ use crate::trust::Trust;
 
 /// Least time between two looks for the same names.
 pub const RETRY_AFTER: Duration = Duration::from_secs(30);
+/// Least time between two looks for the same names when the last one could not tell (no node
+/// answered): short, so that a new issuer's credentials read CANNOT CHECK only a few seconds
+/// after the nodes are back; one look at a time still bounds what forgeries cost the nodes.
+pub const RETRY_UNKNOWN_AFTER: Duration = Duration::from_secs(5);
 /// Most names remembered; beyond it the memory is cleared.
 const MAX_TRIED: usize = 10_000;
 /// How long one on-demand lookup (three entries, nodes in turn) may take: past it, the
@@ -52,8 +57,9 @@ pub enum Lookup {
 
 impl RegistryLearner {
     /// Reads the issuer, its key and the kind from the ledger and adds what is proven to the
-    /// registry. If the same names were looked up within [`RETRY_AFTER`], that look's finding
-    /// is returned without asking again; while another look runs, [`Lookup::Unknown`].
+    /// registry. If the same names were looked up within [`RETRY_AFTER`] ([`RETRY_UNKNOWN_AFTER`]
+    /// if that look could not tell), its finding is returned without asking again; while another
+    /// look runs, [`Lookup::Unknown`].
     pub async fn learn(
         &self,
         ledger: &LedgerClient,
@@ -65,7 +71,11 @@ impl RegistryLearner {
     ) -> Lookup {
         let name = format!("{issuer}/{key}/{kind}");
         if let Some(&(at, found)) = self.tried().get(&name)
-            && at.elapsed() < RETRY_AFTER
+            && at.elapsed()
+                < match found {
+                    Lookup::Unknown => RETRY_UNKNOWN_AFTER,
+                    _ => RETRY_AFTER,
+                }
         {
             // A change was already taken in; the registry now says what that look found.
             return if found == Lookup::Changed {

@@ -227,7 +227,11 @@ async fn a_node_ahead_with_a_forged_header_is_passed_over_for_the_next_node() {
         let r = rig.checker.check_text(&full).await;
         assert_eq!((r.outcome, r.live), (Verdict::Revoked, true), "{r:?}");
     }
-    assert_eq!(liar.lock().unwrap().status_requests, 1, "the liar was asked once");
+    assert_eq!(
+        liar.lock().unwrap().status_requests,
+        1,
+        "the liar was asked once"
+    );
     for _ in 0..2 {
         let r = rig.check(&c).await;
         assert_eq!((r.outcome, r.live), (Verdict::Revoked, true), "{r:?}");
