@@ -100,6 +100,7 @@ pub fn for_each_line(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn a_file_over_its_limit_is_refused_and_one_at_it_is_read() {
@@ -138,5 +139,39 @@ mod tests {
         assert!(!for_each_line(&dir.path().join("absent"), 3, "a test file", |_| {}).unwrap());
         // A folder in place of the file is an error, not an empty file.
         assert!(for_each_line(dir.path(), 3, "a test file", |_| {}).is_err());
+    }
+
+    proptest! {
+        /// Any bytes: the lines read are the file split at line ends (a last line without one
+        /// included), or, if some line is over the limit, an error naming the first such line.
+        #[test]
+        fn any_bytes_read_as_their_lines_or_name_the_first_long_one(
+            bytes in proptest::collection::vec(
+                prop_oneof![Just(b'\n'), any::<u8>()],
+                0..600,
+            ),
+            max in 0u64..40,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let f = dir.path().join("f");
+            std::fs::write(&f, &bytes).unwrap();
+            let mut expected: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+            if bytes.is_empty() || bytes.last() == Some(&b'\n') {
+                expected.pop();
+            }
+            let mut lines = Vec::new();
+            let read = for_each_line(&f, max, "a test file", |l| lines.push(l.to_vec()));
+            match expected.iter().position(|l| l.len() as u64 > max) {
+                None => {
+                    prop_assert!(read.unwrap());
+                    prop_assert_eq!(lines, expected);
+                }
+                Some(i) => {
+                    let is_long = matches!(read, Err(ReadError::LineTooLong { line, .. }) if line == i + 1);
+                    prop_assert!(is_long);
+                    prop_assert_eq!(&lines[..], &expected[..i]);
+                }
+            }
+        }
     }
 }
