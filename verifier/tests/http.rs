@@ -37,11 +37,7 @@ async fn verify_image_reads_the_photo_and_names_what_it_could_not_read() {
     use axum::http::{Request, StatusCode};
     use credledger_verifier::http::Limits;
 
-    let mut rig = Rig::new(9, vec![]).await;
-    let c = rig.world.lawyer_license(1, None);
-    rig.world.publish(&c);
-    rig.commit(&[&c]);
-    rig.synced().await;
+    let (rig, c) = Rig::with_license(9).await;
     let app = service(rig, Limits::default());
     let post = |body: Vec<u8>| {
         let req = Request::post("/api/v1/verify-image")
@@ -126,11 +122,7 @@ async fn answers_carry_the_security_headers_and_bodies_and_load_are_bounded() {
     use axum::http::{Request, StatusCode};
     use credledger_verifier::http::Limits;
 
-    let mut rig = Rig::new(11, vec![]).await;
-    let c = rig.world.lawyer_license(1, None);
-    rig.world.publish(&c);
-    rig.commit(&[&c]);
-    rig.synced().await;
+    let (rig, c) = Rig::with_license(11).await;
     let app = service(rig, Limits::default());
 
     // The page and an API answer alike carry every security header.
@@ -168,11 +160,7 @@ async fn answers_carry_the_security_headers_and_bodies_and_load_are_bounded() {
     assert_eq!(health["verified_height"], 1, "{health}");
 
     // With no place for a request in flight, every request is 503 at once, with Retry-After.
-    let mut full = Rig::new(12, vec![]).await;
-    let c = full.world.lawyer_license(1, None);
-    full.world.publish(&c);
-    full.commit(&[&c]);
-    full.synced().await;
+    let (full, c) = Rig::with_license(12).await;
     let app = service(
         full,
         Limits {

@@ -103,14 +103,13 @@ async fn every_verdict_from_an_honest_node() {
     assert_eq!(r.outcome, Verdict::NotGenuine);
 
     // Revocation reaches the verifier with the next block.
-    rig.world.set_status(
+    rig.change_status(
         &good,
         CredentialStatus::Revoked {
             reason: ReasonCode::Surrendered,
         },
-    );
-    rig.commit(&[&good]);
-    rig.synced().await;
+    )
+    .await;
     assert_eq!(rig.check(&good).await.outcome, Verdict::Revoked);
 }
 
@@ -120,14 +119,13 @@ async fn a_node_lying_about_status_never_yields_valid() {
     let c = rig.world.lawyer_license(1, None);
     rig.world.publish(&c);
     rig.commit(&[&c]);
-    rig.world.set_status(
+    rig.change_status(
         &c,
         CredentialStatus::Revoked {
             reason: ReasonCode::Surrendered,
         },
-    );
-    rig.commit(&[&c]);
-    rig.synced().await;
+    )
+    .await;
     // The node says "active" under the real header: the proof no longer matches the root.
     {
         let mut s = rig.script.lock().unwrap();
@@ -141,11 +139,7 @@ async fn a_node_lying_about_status_never_yields_valid() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_stale_and_foreign_headers_never_yield_valid() {
-    let mut rig = Rig::new(3, vec![]).await;
-    let c = rig.world.lawyer_license(1, None);
-    rig.world.publish(&c);
-    rig.commit(&[&c]);
-    rig.synced().await;
+    let (rig, c) = Rig::with_license(3).await;
     assert_eq!(rig.check(&c).await.outcome, Verdict::Valid);
 
     // A forged header: a later height and a fresh time, under the old commit.
@@ -212,14 +206,13 @@ async fn a_node_ahead_with_a_forged_header_is_passed_over_for_the_next_node() {
     forged.header.height.0 += 5;
     forged.header.time = Timestamp(now_ms().0 + 60_000);
     liar.lock().unwrap().evidence.insert(c.body.id, forged);
-    rig.world.set_status(
+    rig.change_status(
         &c,
         CredentialStatus::Revoked {
             reason: ReasonCode::Surrendered,
         },
-    );
-    rig.commit(&[&c]);
-    rig.synced().await;
+    )
+    .await;
     // The verifier starts with the next node each time (two nodes), so of two checks in a row
     // one meets the liar first; each must reach the honest node's REVOKED, live. The full
     // presentation first: it is the one that could fall back on its own, older evidence.
@@ -305,11 +298,7 @@ async fn conflicting_commits_raise_the_fork_alarm() {
     let liar = Shared::default();
     let liar_url = serve(liar.clone()).await;
 
-    let mut rig = Rig::new(5, vec![]).await;
-    let c = rig.world.lawyer_license(1, None);
-    rig.world.publish(&c);
-    rig.commit(&[&c]);
-    rig.synced().await;
+    let (rig, c) = Rig::with_license(5).await;
     assert_eq!(rig.check(&c).await.outcome, Verdict::Valid);
 
     // The liar is followed only once the honest header at height 1 is verified, and serves its
@@ -423,14 +412,13 @@ async fn a_lagging_node_cannot_stand_for_the_ledger_while_another_answers_fresh(
         l.headers = s.headers.clone();
         l.evidence = s.evidence.clone();
     }
-    rig.world.set_status(
+    rig.change_status(
         &c,
         CredentialStatus::Revoked {
             reason: ReasonCode::Disciplinary,
         },
-    );
-    rig.commit(&[&c]);
-    rig.synced().await;
+    )
+    .await;
     // Nodes are asked starting with a different one each time: whichever comes first, the
     // stale answer is passed over, and the holder's own pre-revocation evidence is not used
     // while a node answers fresh.

@@ -17,11 +17,7 @@ use rig::Rig;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_presentations_cost_the_nodes_nothing() {
-    let mut rig = Rig::new(4, vec![]).await;
-    let good = rig.world.lawyer_license(1, None);
-    rig.world.publish(&good);
-    rig.commit(&[&good]);
-    rig.synced().await;
+    let (rig, good) = Rig::with_license(4).await;
     let compact = match World::compact(&good, None) {
         Presentation::Compact(c) => c,
         Presentation::Full { compact, .. } => compact,

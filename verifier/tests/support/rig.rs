@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use credledger_core::credential::HeldCredential;
 use credledger_core::ids::Timestamp;
+use credledger_core::state::CredentialStatus;
 use credledger_core::testkit::World;
 use credledger_verifier::checker::{Checker, now_ms};
 use credledger_verifier::follower::follow;
@@ -42,6 +43,23 @@ impl Rig {
             checker: Checker::new(trust, ledger, 10_000),
             last_time: 0,
         }
+    }
+
+    /// A rig whose chain has published lawyer license 1, followed by the verifier.
+    pub async fn with_license(seed: u8) -> (Rig, HeldCredential) {
+        let mut rig = Rig::new(seed, vec![]).await;
+        let c = rig.world.lawyer_license(1, None);
+        rig.world.publish(&c);
+        rig.commit(&[&c]);
+        rig.synced().await;
+        (rig, c)
+    }
+
+    /// Moves `c` to `status` in a new block, serves its evidence, and waits for the verifier.
+    pub async fn change_status(&mut self, c: &HeldCredential, status: CredentialStatus) {
+        self.world.set_status(c, status);
+        self.commit(&[c]);
+        self.synced().await;
     }
 
     /// Commits the world's pending transactions at `time` and serves the new header and the
