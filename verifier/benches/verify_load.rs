@@ -22,20 +22,18 @@ mod load;
 #[path = "../tests/support/scripted.rs"]
 mod scripted;
 
-use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::serve::ListenerExt;
 use credledger_core::hash::Domain;
 use credledger_core::ids::Timestamp;
 use credledger_core::state::{CredentialStatus, ReasonCode};
 use credledger_core::testkit::World;
 use credledger_verifier::checker::{Checker, now_ms};
 use credledger_verifier::follower::follow;
-use credledger_verifier::http::{App, Guard, Limits, Metrics, router};
+use credledger_verifier::http::{App, ConnLimits, Guard, Limits, Metrics, router, serve};
 use credledger_verifier::ledger::LedgerClient;
 use credledger_verifier::report::State;
 use credledger_verifier::trust::Trust;
@@ -45,12 +43,16 @@ use load::{
 
 const CREDENTIALS: u32 = 1_000;
 
-/// Connections the servers accepted, to tell a phase's cost per request from its cost per
-/// new connection.
-static ACCEPTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// The servers' counters, to tell a phase's cost per request from its cost per new connection.
+static SERVED: Mutex<Vec<Arc<Metrics>>> = Mutex::new(Vec::new());
 
+/// Connections the servers accepted.
 fn accepted() -> u64 {
-    ACCEPTED.load(Ordering::Relaxed)
+    let served = SERVED.lock().unwrap();
+    served
+        .iter()
+        .map(|m| m.connections_opened.load(Ordering::Relaxed))
+        .sum()
 }
 
 fn seconds() -> u64 {
@@ -658,23 +660,28 @@ fn start_server(
         metrics: metrics.clone(),
     });
     let served = app.clone();
-    let guard = Arc::new(Guard::new(limits, metrics));
+    let guard = Arc::new(Guard::new(limits, metrics.clone()));
+    SERVED.lock().unwrap().push(metrics.clone());
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     std_listener.set_nonblocking(true).unwrap();
     let url = format!("http://{}", std_listener.local_addr().unwrap());
     rt.spawn(async move {
-        let listener = tokio::net::TcpListener::from_std(std_listener)
-            .unwrap()
-            .tap_io(|tcp| {
-                ACCEPTED.fetch_add(1, Ordering::Relaxed);
-                let _ = tcp.set_nodelay(true);
-            });
-        axum::serve(
+        let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
+        // The service's own accept loop; the load generator's clients share one address, so
+        // the per-address connection cap is lifted (the request limits are the phases').
+        let conns = ConnLimits {
+            per_client: usize::MAX,
+            total: usize::MAX,
+            ..ConnLimits::default()
+        };
+        serve(
             listener,
-            router(app, guard).into_make_service_with_connect_info::<SocketAddr>(),
+            router(app, guard),
+            conns,
+            metrics,
+            std::future::pending(),
         )
-        .await
-        .unwrap();
+        .await;
     });
     (url, served)
 }

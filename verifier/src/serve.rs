@@ -8,12 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use axum::serve::ListenerExt;
 use clap::Args;
 
 use crate::checker::Checker;
 use crate::follower::follow;
-use crate::http::{App, Guard, Limits, Metrics, router};
+use crate::http::{App, ConnLimits, Guard, Limits, Metrics, router};
 use crate::ledger::LedgerClient;
 use crate::trust::Trust;
 
@@ -59,6 +58,16 @@ pub struct ServeArgs {
     /// Requests in progress at once; more are answered 503.
     #[arg(long, default_value_t = 512)]
     pub max_in_flight: usize,
+    /// A connection that has not sent a whole request head this long after it opened, or
+    /// after its last answer, is closed.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub header_timeout_ms: u64,
+    /// Open connections from one client address at most; more are closed at once.
+    #[arg(long, default_value_t = 64)]
+    pub max_connections_per_ip: usize,
+    /// Open connections in all at most; more are closed at once.
+    #[arg(long, default_value_t = 8_192)]
+    pub max_connections: usize,
 }
 
 /// Runs the service until SIGINT or SIGTERM.
@@ -158,7 +167,7 @@ pub async fn serve(a: ServeArgs) -> Result<()> {
             per_ip_burst: a.burst_per_ip,
             max_in_flight: a.max_in_flight,
         },
-        metrics,
+        metrics.clone(),
     ));
     let pruned = guard.clone();
     tokio::spawn(async move {
@@ -171,21 +180,14 @@ pub async fn serve(a: ServeArgs) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", a.listen))?;
     let addr = listener.local_addr()?;
-    // Answers go out as soon as they are written: with Nagle's algorithm a small answer can
-    // wait for the client's delayed acknowledgement of the one before it.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY not set");
-        }
-    });
     tracing::info!(%addr, nodes = nodes.len(), chain = %genesis.chain_id, "verifier listening");
     println!("verifier listening on http://{addr}");
-    axum::serve(
-        listener,
-        router(app, guard).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown())
-    .await?;
+    let conns = ConnLimits {
+        header_timeout: Duration::from_millis(a.header_timeout_ms.max(1)),
+        per_client: a.max_connections_per_ip.max(1),
+        total: a.max_connections.max(1),
+    };
+    crate::http::serve(listener, router(app, guard), conns, metrics, shutdown()).await;
     tracing::info!("verifier stopped");
     Ok(())
 }

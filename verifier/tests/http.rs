@@ -10,6 +10,7 @@ mod rig;
 mod scripted;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use credledger_core::testkit::World;
 use rig::Rig;
@@ -174,4 +175,97 @@ async fn answers_carry_the_security_headers_and_bodies_and_load_are_bounded() {
     let (code, headers, _) = send(&app, req).await;
     assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
     assert!(headers.contains_key("retry-after"));
+}
+
+/// Opens a connection to `server` from the loopback address `from`.
+async fn connect_from(from: [u8; 4], server: std::net::SocketAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind((from, 0).into()).unwrap();
+    socket.connect(server).await.unwrap()
+}
+
+/// Reads until the server closes `conn` (within 3 s, else panics); what it sent first.
+async fn until_closed(conn: &mut tokio::net::TcpStream) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(3), conn.read_to_end(&mut got))
+        .await
+        .expect("the server closes the connection")
+        .unwrap();
+    got
+}
+
+/// Sends one GET for `/health` on `conn`; the answer's status line.
+async fn health_status_line(conn: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    conn.write_all(b"GET /health HTTP/1.1\r\nhost: v\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(3), conn.read(&mut buf))
+        .await
+        .expect("an answer")
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]).to_string();
+    text.lines().next().unwrap_or_default().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_connections_are_closed_and_connections_are_capped_per_address() {
+    use std::sync::atomic::Ordering;
+
+    use credledger_verifier::http::{ConnLimits, Guard, Limits, Metrics, router, serve};
+    use tokio::io::AsyncWriteExt;
+
+    let (rig, _) = Rig::with_license(13).await;
+    let metrics = Arc::new(Metrics::default());
+    let app = router(
+        Arc::new(credledger_verifier::http::App {
+            checker: rig.checker,
+            metrics: metrics.clone(),
+        }),
+        Arc::new(Guard::new(Limits::default(), metrics.clone())),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let limits = ConnLimits {
+        header_timeout: Duration::from_millis(400),
+        per_client: 2,
+        total: 100,
+    };
+    let running = tokio::spawn(serve(listener, app, limits, metrics.clone(), async {
+        let _ = stopped.await;
+    }));
+
+    // Two connections from one address: one says nothing, one starts a request and stalls.
+    let mut silent = connect_from([127, 0, 0, 1], server).await;
+    let mut slow = connect_from([127, 0, 0, 1], server).await;
+    slow.write_all(b"GET /health HTTP/1.1\r\nhost:")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // A third from the same address is closed at once, unanswered; another address is served,
+    // and the guard saw its address (it answers 500 without one).
+    let mut third = connect_from([127, 0, 0, 1], server).await;
+    assert!(until_closed(&mut third).await.is_empty());
+    assert!(metrics.connections_refused.load(Ordering::Relaxed) >= 1);
+    let mut other = connect_from([127, 0, 0, 2], server).await;
+    assert_eq!(health_status_line(&mut other).await, "HTTP/1.1 200 OK");
+
+    // Past the header deadline both stalled connections are closed, and the address may open
+    // connections again.
+    until_closed(&mut silent).await;
+    until_closed(&mut slow).await;
+    let mut again = connect_from([127, 0, 0, 1], server).await;
+    assert_eq!(health_status_line(&mut again).await, "HTTP/1.1 200 OK");
+    // The answered connection, idle since, is closed by the same deadline.
+    until_closed(&mut again).await;
+
+    // Stopping ends the service.
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), running)
+        .await
+        .expect("the service stops")
+        .unwrap();
 }

@@ -112,7 +112,7 @@ impl Guard {
 
 /// What the rate limit counts by: an IPv4 address, or an IPv6 address's /64 prefix (one
 /// subscriber's network, whose host half a client can change at will).
-fn client_key(ip: IpAddr) -> IpAddr {
+pub(super) fn client_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

@@ -17,6 +17,10 @@ pub struct Metrics {
     pub rate_limited: AtomicU64,
     /// Requests refused because too many were in progress.
     pub overloaded: AtomicU64,
+    /// Connections accepted and served.
+    pub connections_opened: AtomicU64,
+    /// Connections closed at once: their address, or the service, had as many open as allowed.
+    pub connections_refused: AtomicU64,
     /// Images in which no presentation could be read.
     pub unreadable_images: AtomicU64,
 }
@@ -55,6 +59,16 @@ impl Metrics {
                 "overloaded_total",
                 "Requests answered 503 (busy).",
                 &self.overloaded,
+            ),
+            (
+                "connections_total",
+                "Connections accepted and served.",
+                &self.connections_opened,
+            ),
+            (
+                "connections_refused_total",
+                "Connections closed at once: too many open from their address, or in all.",
+                &self.connections_refused,
             ),
             (
                 "unreadable_images_total",

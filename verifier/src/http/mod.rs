@@ -5,11 +5,13 @@ mod audit;
 mod batch;
 mod guard;
 mod i18n;
+mod listener;
 mod metrics;
 pub mod page;
 
 pub use batch::{MAX_BATCH, MAX_BATCH_BODY};
 pub use guard::{Guard, Limits};
+pub use listener::{ConnLimits, serve};
 pub use metrics::Metrics;
 pub use page::taiwan_time;
 
