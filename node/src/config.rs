@@ -61,6 +61,42 @@ pub struct P2p {
 pub struct Api {
     /// Listen address, e.g. `127.0.0.1:8100`.
     pub listen: String,
+    /// A connection that has not sent a whole request head this long (ms) after it opened, or
+    /// after its last answer, is closed.
+    #[serde(default = "Api::default_header_timeout_ms")]
+    pub header_timeout_ms: u64,
+    /// Open connections from one address at most; more are closed at once.
+    #[serde(default = "Api::default_max_connections_per_ip")]
+    pub max_connections_per_ip: usize,
+    /// Open connections in all at most; more are closed at once.
+    #[serde(default = "Api::default_max_connections")]
+    pub max_connections: usize,
+}
+
+impl Api {
+    /// An API on `listen` with the default connection limits.
+    pub fn on(listen: String) -> Api {
+        Api {
+            listen,
+            header_timeout_ms: Api::default_header_timeout_ms(),
+            max_connections_per_ip: Api::default_max_connections_per_ip(),
+            max_connections: Api::default_max_connections(),
+        }
+    }
+
+    fn default_header_timeout_ms() -> u64 {
+        10_000
+    }
+
+    // Verifiers, relaying validators and an issuer's batches each keep a few connections; a
+    // load generator or a busy verifier on one address some dozens.
+    fn default_max_connections_per_ip() -> usize {
+        256
+    }
+
+    fn default_max_connections() -> usize {
+        4_096
+    }
 }
 
 /// Transaction relay: the other nodes' API base URLs.
@@ -155,6 +191,8 @@ pub struct Checked {
     pub peers: Vec<P2pAddr>,
     /// API listen address.
     pub api: SocketAddr,
+    /// The API's deadline for a request head (`api.header_timeout_ms`).
+    pub api_header_timeout: Duration,
     /// Timing.
     pub pacing: Pacing,
     /// Mempool bounds.
@@ -303,6 +341,22 @@ impl NodeConfig {
                 ));
             }
         }
+        let api_header_timeout = ms(
+            "api.header_timeout_ms",
+            self.api.header_timeout_ms,
+            100,
+            600_000,
+            &mut problems,
+        );
+        if self.api.max_connections_per_ip == 0
+            || self.api.max_connections < self.api.max_connections_per_ip
+        {
+            problems.push(format!(
+                "api.max_connections_per_ip ({}) must be at least 1 and at most \
+                 api.max_connections ({})",
+                self.api.max_connections_per_ip, self.api.max_connections
+            ));
+        }
         let c = &self.consensus;
         let interval = ms(
             "consensus.block_interval_ms",
@@ -380,6 +434,7 @@ impl NodeConfig {
             listen,
             peers,
             api,
+            api_header_timeout,
             pacing: Pacing::new(
                 propose,
                 vote,

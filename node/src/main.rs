@@ -110,9 +110,7 @@ fn init(a: &InitArgs) -> Result<()> {
             listen: a.p2p_listen.clone(),
             peers: a.peers.clone(),
         },
-        api: credledger_node::config::Api {
-            listen: a.api_listen.clone(),
-        },
+        api: credledger_node::config::Api::on(a.api_listen.clone()),
         relay: credledger_node::config::Relay {
             peers: a.relay.clone(),
         },
@@ -198,13 +196,14 @@ async fn run(c: credledger_node::config::Checked) -> Result<()> {
         .with_context(|| format!("cannot listen on {} for the API", c.api))?;
     let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
     let app = api::router(node.clone());
-    let api_task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = api_stopped.await;
-            })
-            .await
-    });
+    let conns = api::ConnLimits {
+        header_timeout: c.api_header_timeout,
+        per_address: c.file.api.max_connections_per_ip,
+        total: c.file.api.max_connections,
+    };
+    let api_task = tokio::spawn(api::serve(listener, app, conns, async {
+        let _ = api_stopped.await;
+    }));
 
     let running = engine::start(
         EngineSettings {

@@ -4,9 +4,11 @@
 
 mod backend;
 mod error;
+mod listener;
 
 pub use backend::{Backend, NodeStatus, StateAnswer, TxStatus};
 pub use error::ApiError;
+pub use listener::{ConnLimits, serve};
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -66,7 +66,10 @@ fn every_broken_rule_is_named_at_once() {
     let path = dir.path().join("node.toml");
     let bad = good(&d)
         .replace("/ip4/127.0.0.1/tcp/27000", "/ip4/127.0.0.1/udp/27000")
-        .replace("127.0.0.1:8100", "localhost")
+        .replace(
+            "127.0.0.1:8100\"",
+            "localhost\"\nheader_timeout_ms = 0\nmax_connections_per_ip = 0",
+        )
         .replace("http://127.0.0.1:8101", "ftp://x")
         .replace("@/ip4/127.0.0.1/tcp/27001", "@nowhere");
     let consensus = "[consensus]\ntimeout_vote_ms = 1\nblock_interval_ms = 1500\n\
@@ -85,13 +88,15 @@ fn every_broken_rule_is_named_at_once() {
         "consensus.busy_interval_ms (1200) must be at most half of consensus.timeout_propose_ms (2000)",
         "consensus.busy_txs must be at least 1",
         "mempool.max_gap_wait_ms (999) must be at least 1000",
+        "api.header_timeout_ms is 0",
+        "api.max_connections_per_ip (0) must be at least 1",
     ] {
         assert!(
             text.contains(expected),
             "{expected:?} missing from:\n{text}"
         );
     }
-    assert_eq!(e.problems.len(), 9, "{text}");
+    assert_eq!(e.problems.len(), 11, "{text}");
 }
 
 #[test]
