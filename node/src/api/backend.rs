@@ -78,8 +78,9 @@ pub trait Backend: Send + Sync + 'static {
     fn block(&self, height: Height) -> Result<Option<Block>, ApiError>;
     /// Where a transaction stands.
     fn tx(&self, id: &Digest) -> Result<TxStatus, ApiError>;
-    /// Admits an encoded transaction to the mempool; returns its id.
-    fn submit(&self, bytes: &[u8]) -> Result<Digest, ApiError>;
+    /// Admits clients' encoded transactions to the mempool (their signatures checked in one
+    /// batch) and relays those admitted; for each, its id or why it was not admitted.
+    fn submit(&self, batch: Vec<Vec<u8>>) -> Vec<Result<Digest, ApiError>>;
     /// A state entry with its proof under the latest committed header.
     fn state(&self, key: &StateKey) -> Result<StateAnswer, ApiError>;
     /// A credential's state entry as [`Backend::state`] gives it, and every event of its

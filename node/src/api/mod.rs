@@ -5,6 +5,7 @@
 mod backend;
 mod error;
 mod listener;
+mod submissions;
 
 pub use backend::{Backend, NodeStatus, StateAnswer, TxStatus};
 pub use error::ApiError;
@@ -72,7 +73,10 @@ pub fn router_with(backend: Shared, limits: ApiLimits) -> Router {
         )
         .route("/v1/blocks/{height}", get(block))
         .route("/v1/validator-sets", get(validator_sets))
-        .route("/v1/tx", post(submit))
+        .route(
+            "/v1/tx",
+            post(submit).layer(Extension(Arc::new(submissions::Submissions::default()))),
+        )
         .route(
             "/v1/relay",
             post(relay).layer(DefaultBodyLimit::max(crate_relay_limit())),
@@ -273,12 +277,17 @@ const MAX_WAIT_MS: u64 = 8_000;
 /// answers with its status too.
 async fn submit(
     State(b): State<Shared>,
+    Extension(group): Extension<Arc<submissions::Submissions>>,
     Query(q): Query<SubmitQuery>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     // Subscribed before submitting, so the commit cannot slip between the two.
     let mut commits = b.subscribe();
-    let id = b.submit(&body)?;
+    let admit = {
+        let b = b.clone();
+        move |batch| b.submit(batch)
+    };
+    let id = group.submit(admit, body.to_vec()).await?;
     let Some(wait) = q.wait_ms else {
         return Ok(Json(json!({ "id": id })));
     };

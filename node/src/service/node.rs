@@ -377,19 +377,18 @@ impl Backend for Node {
         })
     }
 
-    fn submit(&self, bytes: &[u8]) -> Result<Digest, ApiError> {
-        let result = self
-            .admit_encoded(&[bytes.to_vec()])
-            .pop()
-            .unwrap_or_else(|| Err(internal("admission returned nothing")));
-        if result.is_ok()
-            && let Some(relay) = self.relay.get()
-        {
-            // A full relay queue drops the copy, not the transaction: this node still holds
-            // it and proposes it in its turn.
-            relay.try_send(bytes.to_vec());
+    fn submit(&self, batch: Vec<Vec<u8>>) -> Vec<Result<Digest, ApiError>> {
+        let results = self.admit_encoded(&batch);
+        if let Some(relay) = self.relay.get() {
+            for (bytes, result) in batch.into_iter().zip(&results) {
+                // A full relay queue drops the copy, not the transaction: this node still
+                // holds it and proposes it in its turn.
+                if result.is_ok() {
+                    relay.try_send(bytes);
+                }
+            }
         }
-        result
+        results
     }
 
     fn relayed(&self, batch: &[Vec<u8>]) -> Result<usize, ApiError> {
