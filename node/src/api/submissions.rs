@@ -55,6 +55,7 @@ impl Submissions {
     where
         F: Fn(Vec<Vec<u8>>) -> Vec<Result<Digest, ApiError>>,
     {
+        let _unwinding = ReleaseOnPanic(&self.draining);
         loop {
             let group: Vec<Waiting> = {
                 let mut q = self.queue();
@@ -81,6 +82,18 @@ impl Submissions {
             // Admission holds this worker for the group's length; let other tasks run before
             // the next group.
             tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// Lowers the draining flag if an admission panics, so that the next submission starts a new
+/// drain instead of queuing behind one that is gone (its waiters are answered `internal`).
+struct ReleaseOnPanic<'a>(&'a AtomicBool);
+
+impl Drop for ReleaseOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(false, Ordering::Release);
         }
     }
 }
@@ -141,9 +154,33 @@ mod tests {
             t.await.unwrap();
         }
         assert_eq!(answered.load(Ordering::Relaxed), 40);
+        // The drain answers before it finds the queue empty and ends.
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while subs.draining.load(Ordering::Acquire) && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(!subs.draining.load(Ordering::Acquire), "the drain ended");
         let groups = groups.lock().unwrap();
         assert_eq!(groups.iter().sum::<usize>(), 41, "{groups:?}");
         assert!(groups.len() < 20, "submissions went together: {groups:?}");
-        assert!(!subs.draining.load(Ordering::Acquire), "the drain ended");
+    }
+
+    #[tokio::test]
+    async fn an_admission_that_panics_answers_internal_and_the_next_submission_is_admitted() {
+        let subs = Arc::new(Submissions::default());
+        let panicking = |_: Vec<Vec<u8>>| -> Vec<Result<Digest, ApiError>> {
+            panic!("admission failed");
+        };
+        let got = subs.submit(panicking, vec![1]).await;
+        assert!(matches!(got, Err(ApiError::Internal(_))), "{got:?}");
+        let groups = Arc::new(Mutex::new(Vec::new()));
+        let id = tokio::time::timeout(
+            Duration::from_secs(5),
+            subs.submit(slow_admission(groups), vec![2]),
+        )
+        .await
+        .expect("the queue is not left waiting on the dead admission")
+        .unwrap();
+        assert_eq!(id, Digest([2; 32]));
     }
 }
