@@ -8,6 +8,7 @@ mod issuer_governance;
 mod issuer_keys;
 mod issuer_publish;
 mod network;
+mod observers;
 mod rotation;
 mod troad_audit;
 mod validator_change;
