@@ -22,7 +22,9 @@ struct Waiting {
     answer: oneshot::Sender<Result<Digest, ApiError>>,
 }
 
-/// The queue of submissions and whether an admission task is draining it.
+/// The queue of submissions and whether an admission task is draining it. The queue holds no
+/// more than the API's requests in flight (its cap answers 503 beyond), each within the body
+/// limit.
 #[derive(Default)]
 pub struct Submissions {
     queue: Mutex<VecDeque<Waiting>>,
