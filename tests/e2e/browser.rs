@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use credledger_tests::agency::now_ms;
 use credledger_tests::citizen::{Ministry, Verifier, free_port, qr_png};
 use credledger_tests::net::Net;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -120,13 +121,6 @@ fn artifacts() -> PathBuf {
     let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser");
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
 }
 
 #[test]

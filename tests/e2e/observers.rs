@@ -10,18 +10,12 @@ use credledger_core::light::LightState;
 use credledger_core::presentation::StatusEvidence;
 use credledger_core::testkit::{World, publish_tx};
 use credledger_core::{Policy, TrustAnchor, verify};
+use credledger_tests::agency::now_ms;
 use credledger_tests::net::Net;
 use credledger_tests::ports::free_port;
 use serde_json::Value;
 
 use crate::network::{LONG, committed_on, p2p_port};
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
 
 #[test]
 fn an_observer_follows_and_serves_proofs_that_verify_against_genesis() {
